@@ -1,0 +1,21 @@
+"""A small Celery-style task broker on pgmq: declare tasks, send messages, run workers."""
+
+from broker.broker import Broker
+from broker.errors import BrokerError, Reject, Retry, TaskDeclarationError
+from broker.message import Message
+from broker.retry import RetryPolicy
+from broker.task import Task
+from broker.worker import Delivery, Worker
+
+__all__ = [
+    "Broker",
+    "BrokerError",
+    "Delivery",
+    "Message",
+    "Reject",
+    "Retry",
+    "RetryPolicy",
+    "Task",
+    "TaskDeclarationError",
+    "Worker",
+]

@@ -1,0 +1,42 @@
+"""`python -m broker worker MODULE:BROKER QUEUE... [--concurrency N]`: run a worker process."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+
+from broker.broker import Broker
+from broker.worker import Worker
+from infra.embedded_postgres import resolve_database_url
+from infra.logs import configure_logging
+
+
+def load_broker(spec: str) -> Broker:
+    """Import `package.module:attribute` and return the Broker it names."""
+    module_name, _, attr = spec.partition(":")
+    module = importlib.import_module(module_name)
+    broker = getattr(module, attr or "broker")
+    if not isinstance(broker, Broker):
+        raise SystemExit(f"{spec} is not a broker.Broker")
+    return broker
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m broker")
+    sub = parser.add_subparsers(dest="command", required=True)
+    worker = sub.add_parser("worker", help="run the tasks of the given queues")
+    worker.add_argument("app", help="MODULE:ATTRIBUTE of the Broker, e.g. tasks:broker")
+    worker.add_argument("queues", nargs="+")
+    worker.add_argument("--concurrency", type=int, default=int(os.environ.get("PNIL_CONCURRENCY", 1)))
+    worker.add_argument("--name", default=None, help="process name in the logs")
+    args = parser.parse_args(argv)
+
+    configure_logging(args.name or "worker", os.environ.get("PNIL_LOG_LEVEL", "INFO"))
+    broker = load_broker(args.app)
+    broker.connect(resolve_database_url())
+    Worker(broker, args.queues, concurrency=args.concurrency).run()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,130 @@
+"""The broker: a strict task registry over pgmq's SQL functions."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+from broker.errors import BrokerError, TaskDeclarationError
+from broker.message import Message
+from broker.retry import RetryPolicy
+from broker.task import Task
+from infra.database import ForkSafePool
+
+log = logging.getLogger(__name__)
+
+_TASK_OPTIONS = {"queue", "name", "max_retries", "visibility_timeout", "backoff", "max_backoff"}
+
+
+class Broker:
+    """Registers tasks and moves their messages through pgmq (`send`, `read`, `delete`, ...)."""
+
+    def __init__(self, dsn: str | None = None, *, pool_size: int = 8) -> None:
+        self.tasks: dict[str, Task] = {}
+        self._pool_size = pool_size
+        self._db: ForkSafePool | None = None
+        if dsn:
+            self.connect(dsn)
+
+    # -- configuration ---------------------------------------------------------------------
+    def connect(self, dsn: str) -> Broker:
+        """Bind the broker to a database; the pool opens lazily in each process."""
+        if self._db is not None and self._db.dsn != dsn:
+            self._db.close()
+        self._db = ForkSafePool(dsn, max_size=self._pool_size, name="broker")
+        return self
+
+    @property
+    def db(self) -> ForkSafePool:
+        if self._db is None:
+            raise BrokerError("broker is not connected: call broker.connect(DATABASE_URL) first")
+        return self._db
+
+    def close(self) -> None:
+        """Close this process's connection pool."""
+        if self._db is not None:
+            self._db.close()
+
+    def task(self, **options: Any) -> Callable[[Callable], Task]:
+        """Declare a task: `@broker.task(queue=..., max_retries=..., visibility_timeout=..., backoff=...)`."""
+        unknown = set(options) - _TASK_OPTIONS
+        if unknown:
+            raise TaskDeclarationError(f"unknown task option(s): {', '.join(sorted(unknown))}")
+        if not isinstance(options.get("queue"), str) or not options["queue"]:
+            raise TaskDeclarationError("a task needs queue=<name>")
+
+        def declare(fn: Callable) -> Task:
+            name = options.get("name") or f"{fn.__module__}.{fn.__qualname__}"
+            if name in self.tasks:
+                raise TaskDeclarationError(f"a task named {name!r} is already declared")
+            backoff = options.get("backoff", 1.0)
+            retry = RetryPolicy(
+                max_retries=options.get("max_retries", 5),
+                base_delay_s=float(backoff),
+                max_delay_s=float(options.get("max_backoff", 300.0)),
+            )
+            task = Task(
+                name=name,
+                queue=options["queue"],
+                fn=fn,
+                visibility_timeout_s=int(options.get("visibility_timeout", 30)),
+                retry=retry,
+                broker=self,
+            )
+            self.tasks[name] = task
+            return task
+
+        return declare
+
+    def tasks_for(self, queue: str) -> list[Task]:
+        """Tasks declared on a queue."""
+        return [t for t in self.tasks.values() if t.queue == queue]
+
+    # -- pgmq operations -------------------------------------------------------------------
+    def send(
+        self,
+        queue: str,
+        payload: Any,
+        *,
+        task: str | None = None,
+        delay_s: int = 0,
+        conn: psycopg.Connection | None = None,
+    ) -> int:
+        """pgmq.send with the task name in the message headers."""
+        headers = Jsonb({"task": task}) if task else None
+        sql = "SELECT pgmq.send(%s, %s, %s, %s::integer)"
+        params = (queue, Jsonb(payload), headers, delay_s)
+        if conn is not None:
+            return conn.execute(sql, params).fetchone()[0]
+        with self.db.connection() as own:
+            return own.execute(sql, params).fetchone()[0]
+
+    def read(self, conn: psycopg.Connection, queue: str, vt_s: int, qty: int = 1) -> list[Message]:
+        """pgmq.read: take up to qty visible messages and hide them for vt_s seconds."""
+        rows = conn.execute("SELECT * FROM pgmq.read(%s, %s, %s)", (queue, vt_s, qty)).fetchall()
+        return [Message.from_row(queue, row) for row in rows]
+
+    def delete(self, conn: psycopg.Connection, queue: str, msg_id: int) -> bool:
+        """pgmq.delete: the message was handled."""
+        return conn.execute("SELECT pgmq.delete(%s, %s::bigint)", (queue, msg_id)).fetchone()[0]
+
+    def archive(self, conn: psycopg.Connection, queue: str, msg_id: int) -> bool:
+        """pgmq.archive: move the message to the queue's archive (our dead letters)."""
+        return conn.execute("SELECT pgmq.archive(%s, %s::bigint)", (queue, msg_id)).fetchone()[0]
+
+    def set_vt(self, conn: psycopg.Connection, queue: str, msg_id: int, vt_s: float) -> None:
+        """pgmq.set_vt: make the message visible again vt_s seconds from now."""
+        conn.execute(
+            "SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, max(0, round(vt_s)))
+        )
+
+    def metrics_all(self) -> list[dict[str, Any]]:
+        """pgmq.metrics_all as dicts."""
+        with self.db.connection() as conn:
+            cur = conn.execute("SELECT * FROM pgmq.metrics_all()")
+            names = [c.name for c in cur.description]
+            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]

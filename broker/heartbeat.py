@@ -1,0 +1,70 @@
+"""Keeps messages of long tasks invisible while they run, by extending their visibility."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import psycopg
+
+log = logging.getLogger(__name__)
+
+
+class Heartbeat:
+    """Every tracked message gets its visibility pushed out when half of it has passed."""
+
+    def __init__(self, dsn: str, stop: threading.Event, tick_s: float = 0.25) -> None:
+        self.dsn = dsn
+        self.stop = stop
+        self.tick_s = tick_s
+        self._lock = threading.Lock()
+        self._conn_lock = threading.Lock()
+        # msg_id -> (queue, vt_s, when to extend next, on the monotonic clock)
+        self._tracked: dict[int, tuple[str, int, float]] = {}
+        self._conn: psycopg.Connection | None = None
+
+    def start(self) -> None:
+        """Run the heartbeat in a daemon thread."""
+        threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
+
+    def track(self, queue: str, msg_id: int, vt_s: int) -> None:
+        """Start keeping msg_id hidden."""
+        with self._lock:
+            self._tracked[msg_id] = (queue, vt_s, time.monotonic() + vt_s / 2)
+
+    def untrack(self, msg_id: int) -> None:
+        """The task finished with the message."""
+        with self._lock:
+            self._tracked.pop(msg_id, None)
+
+    def extend_now(self, queue: str, msg_id: int, seconds: int) -> None:
+        """Extend at once (a task asked for it) and keep extending by that much."""
+        self._set_vt(queue, msg_id, seconds)
+        with self._lock:
+            if msg_id in self._tracked:
+                self._tracked[msg_id] = (queue, seconds, time.monotonic() + seconds / 2)
+
+    def _set_vt(self, queue: str, msg_id: int, seconds: int) -> None:
+        with self._conn_lock:
+            if self._conn is None or self._conn.closed:
+                self._conn = psycopg.connect(self.dsn, autocommit=True)
+            self._conn.execute(
+                "SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, seconds)
+            )
+
+    def _beat(self) -> None:
+        # After stop, keep beating while tasks in hand finish.
+        while not (self.stop.wait(self.tick_s) and not self._tracked):
+            now = time.monotonic()
+            with self._lock:
+                due = [(m, q, vt) for m, (q, vt, at) in self._tracked.items() if at <= now]
+            for msg_id, queue, vt_s in due:
+                try:
+                    self._set_vt(queue, msg_id, vt_s)
+                except psycopg.Error as exc:
+                    log.warning("visibility extension failed", extra={"msgId": msg_id, "error": str(exc)})
+                    continue
+                with self._lock:
+                    if msg_id in self._tracked:
+                        self._tracked[msg_id] = (queue, vt_s, now + vt_s / 2)

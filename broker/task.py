@@ -1,0 +1,38 @@
+"""A declared task: a function bound to a queue with its delivery options."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from broker.retry import RetryPolicy
+
+if TYPE_CHECKING:
+    import psycopg
+
+    from broker.broker import Broker
+    from broker.worker import Delivery
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Task:
+    """Call `send(**payload)` to enqueue; the worker calls `fn(payload, delivery)`."""
+
+    name: str
+    queue: str
+    fn: Callable[[dict[str, Any], Delivery], Any]
+    visibility_timeout_s: int
+    retry: RetryPolicy
+    broker: Broker
+
+    def send(self, *, _delay_s: int = 0, **payload: Any) -> int:
+        """Enqueue a message for this task in its own transaction; returns the pgmq msg_id."""
+        return self.broker.send(self.queue, payload, task=self.name, delay_s=_delay_s)
+
+    def send_with(self, conn: psycopg.Connection, *, _delay_s: int = 0, **payload: Any) -> int:
+        """Enqueue within the caller's connection/transaction, so it commits with their rows."""
+        return self.broker.send(self.queue, payload, task=self.name, delay_s=_delay_s, conn=conn)
+
+    def __call__(self, payload: dict[str, Any], delivery: Delivery) -> Any:
+        return self.fn(payload, delivery)

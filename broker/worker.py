@@ -1,0 +1,180 @@
+"""The worker: reads a queue's messages, runs their tasks, retries, dead-letters, stops cleanly."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+
+import psycopg
+
+from broker.broker import Broker
+from broker.errors import Reject, Retry
+from broker.heartbeat import Heartbeat
+from broker.message import Message
+from broker.task import Task
+from broker.wakeup import QueueWakeup
+from infra.logs import event
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(kw_only=True)
+class Delivery:
+    """What a running task knows about its message; it may extend its visibility."""
+
+    message: Message
+    task: Task
+    _heartbeat: Heartbeat = field(repr=False)
+
+    @property
+    def read_ct(self) -> int:
+        return self.message.read_ct
+
+    def extend_visibility(self, seconds: int) -> None:
+        """Keep the message hidden for `seconds` more (long tasks; the heartbeat also does it)."""
+        self._heartbeat.extend_now(self.message.queue, self.message.msg_id, seconds)
+
+
+class Worker:
+    """Runs the tasks of the given queues with `concurrency` threads per queue."""
+
+    def __init__(
+        self,
+        broker: Broker,
+        queues: list[str],
+        *,
+        concurrency: int = 1,
+        idle_poll_s: float = 1.0,
+    ) -> None:
+        for queue in queues:
+            if not broker.tasks_for(queue):
+                raise ValueError(f"no task is declared on queue {queue!r}")
+        self.broker = broker
+        self.queues = queues
+        self.concurrency = concurrency
+        self.idle_poll_s = idle_poll_s
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._wakeups: dict[str, QueueWakeup] = {}
+        self._heartbeat = Heartbeat(broker.db.dsn, self._stop)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the listener, heartbeat and consumer threads."""
+        self._heartbeat.start()
+        for queue in self.queues:
+            wakeup = QueueWakeup(self.broker.db.dsn, queue, self._stop, self.idle_poll_s)
+            wakeup.start()
+            self._wakeups[queue] = wakeup
+            for i in range(self.concurrency):
+                t = threading.Thread(
+                    target=self._consume, args=(queue,), name=f"{queue}-{i}", daemon=True
+                )
+                t.start()
+                self._threads.append(t)
+        event(log, "worker.started", queues=self.queues, concurrency=self.concurrency)
+
+    def stop(self) -> None:
+        """Stop reading; messages in hand finish first (see `join`)."""
+        self._stop.set()
+        for wakeup in self._wakeups.values():
+            wakeup.wake_all()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for consumer threads to finish the message they hold."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in self._threads:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+
+    def run(self) -> None:
+        """Start, then block until SIGTERM/SIGINT; finish messages in hand and return."""
+        signal.signal(signal.SIGTERM, lambda *_: self.stop())
+        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        self.start()
+        while not self._stop.wait(0.5):
+            pass
+        event(log, "worker.stopping", queues=self.queues)
+        self.join()
+        event(log, "worker.stopped", queues=self.queues)
+
+    # -- consuming ---------------------------------------------------------------------------
+    def _consume(self, queue: str) -> None:
+        wakeup = self._wakeups[queue]
+        vt_s = max(t.visibility_timeout_s for t in self.broker.tasks_for(queue))
+        conn: psycopg.Connection | None = None
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                if conn is None or conn.closed:
+                    conn = psycopg.connect(self.broker.db.dsn, autocommit=True)
+                seen = wakeup.generation
+                messages = self.broker.read(conn, queue, vt_s, 1)
+                failures = 0
+                if not messages:
+                    wakeup.wait(seen)
+                    continue
+                self._handle(conn, messages[0])
+            except psycopg.OperationalError as exc:
+                failures += 1
+                delay = min(10.0, 0.2 * 2**failures)
+                event(log, "worker.db_unavailable", level=logging.WARNING, queue=queue,
+                      error=str(exc).strip(), retryInS=delay)
+                if conn is not None:
+                    conn.close()
+                conn = None
+                self._stop.wait(delay)
+            except Exception:  # noqa: BLE001 - a consumer thread must outlive any one message
+                # The message stays invisible until its visibility timeout, then is redelivered.
+                event(log, "worker.unexpected_error", level=logging.ERROR, queue=queue, exc_info=True)
+                self._stop.wait(0.5)
+        if conn is not None:
+            conn.close()
+
+    def _task_for(self, msg: Message) -> Task | None:
+        name = msg.task_name
+        if name is not None:
+            task = self.broker.tasks.get(name)
+            return task if task is not None and task.queue == msg.queue else None
+        on_queue = self.broker.tasks_for(msg.queue)
+        return on_queue[0] if len(on_queue) == 1 else None
+
+    def _dead(self, conn: psycopg.Connection, msg: Message, reason: str, task: str | None) -> None:
+        self.broker.archive(conn, msg.queue, msg.msg_id)
+        event(log, "message.dead", level=logging.ERROR, queue=msg.queue, msgId=msg.msg_id,
+              task=task, readCt=msg.read_ct, reason=reason)
+
+    def _handle(self, conn: psycopg.Connection, msg: Message) -> None:
+        task = self._task_for(msg)
+        if task is None:
+            return self._dead(conn, msg, f"no task {msg.task_name!r} on this queue", msg.task_name)
+        if not isinstance(msg.body, dict):
+            return self._dead(conn, msg, "payload is not a JSON object", task.name)
+        if task.retry.exhausted(msg.read_ct - 1):
+            # Earlier deliveries ended without a verdict (the worker died): a poison message.
+            return self._dead(conn, msg, "retries exhausted by deliveries that never finished",
+                              task.name)
+        self._heartbeat.track(msg.queue, msg.msg_id, task.visibility_timeout_s)
+        try:
+            task(msg.body, Delivery(message=msg, task=task, _heartbeat=self._heartbeat))
+        except Reject as exc:
+            self._heartbeat.untrack(msg.msg_id)
+            return self._dead(conn, msg, f"rejected: {exc}", task.name)
+        except Exception as exc:  # noqa: BLE001 - any task failure is retried, by design
+            self._heartbeat.untrack(msg.msg_id)
+            return self._retry_or_die(conn, msg, task, exc)
+        self._heartbeat.untrack(msg.msg_id)
+        self.broker.delete(conn, msg.queue, msg.msg_id)
+
+    def _retry_or_die(self, conn: psycopg.Connection, msg: Message, task: Task, exc: Exception):
+        error = f"{type(exc).__name__}: {exc}"
+        if task.retry.exhausted(msg.read_ct):
+            return self._dead(conn, msg, f"failed {msg.read_ct} times, last: {error}", task.name)
+        delay = exc.delay if isinstance(exc, Retry) and exc.delay is not None else None
+        delay = task.retry.delay_for(msg.read_ct) if delay is None else delay
+        self.broker.set_vt(conn, msg.queue, msg.msg_id, delay)
+        event(log, "message.retry", level=logging.WARNING, queue=msg.queue, msgId=msg.msg_id,
+              task=task.name, readCt=msg.read_ct, retryInS=delay, error=error,
+              exc_info=not isinstance(exc, Retry))

@@ -1,0 +1,1 @@
+"""Process plumbing shared by every pnil process: settings, logging, database access."""

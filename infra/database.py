@@ -1,0 +1,43 @@
+"""Connection pools that are opened after fork and never shared across it."""
+
+from __future__ import annotations
+
+import os
+
+from psycopg_pool import ConnectionPool
+
+
+class ForkSafePool:
+    """A lazily opened psycopg pool that reopens itself in a forked child."""
+
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "pnil"):
+        self.dsn = dsn
+        self._kwargs = {"min_size": min_size, "max_size": max_size, "name": name}
+        self._pool: ConnectionPool | None = None
+        self._pid: int | None = None
+
+    @property
+    def pool(self) -> ConnectionPool:
+        """The pool of this process, opened on first use."""
+        if self._pool is None or self._pid != os.getpid():
+            # A pool inherited through fork shares sockets with the parent: drop it unused.
+            self._pool = ConnectionPool(
+                self.dsn,
+                open=False,
+                kwargs={"autocommit": True},
+                check=ConnectionPool.check_connection,
+                **self._kwargs,
+            )
+            self._pool.open(wait=False)
+            self._pid = os.getpid()
+        return self._pool
+
+    def connection(self, timeout: float | None = 10.0):
+        """Borrow an autocommit connection (context manager)."""
+        return self.pool.connection(timeout=timeout)
+
+    def close(self) -> None:
+        """Close this process's pool if it owns one."""
+        if self._pool is not None and self._pid == os.getpid():
+            self._pool.close()
+        self._pool = None

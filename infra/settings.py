@@ -1,0 +1,62 @@
+"""Settings read from the environment; only entry points call `Settings.from_env()`."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+MIB = 1024 * 1024
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: dict[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Settings:
+    """Every knob of a pnil process; see the README's configuration table."""
+
+    database_url: str
+    allow_anonymous: bool = False
+    max_body_bytes: int = 2 * MIB
+    max_source_bytes: int = 1 * MIB
+    runner_pool_size: int = 2
+    max_execution_time_cap_ms: int = 300_000
+    max_memory_cap_bytes: int = 512 * MIB
+    max_output_cap_bytes: int = 16 * MIB
+    compile_timeout_s: float = 60.0
+    log_level: str = "INFO"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        """Read PNIL_* variables and DATABASE_URL."""
+        env = dict(os.environ if env is None else env)
+        url = env.get("DATABASE_URL", "").strip()
+        if not url:
+            raise RuntimeError(
+                "DATABASE_URL is not set: point it at a PostgreSQL server, "
+                "or start everything with `make run`, which starts an embedded one"
+            )
+        return cls(
+            database_url=url,
+            allow_anonymous=_flag(env.get("PNIL_ALLOW_ANONYMOUS")),
+            max_body_bytes=_int(env, "PNIL_MAX_BODY_BYTES", 2 * MIB),
+            max_source_bytes=_int(env, "PNIL_MAX_SOURCE_BYTES", 1 * MIB),
+            runner_pool_size=_int(env, "PNIL_RUNNER_POOL_SIZE", 2),
+            max_execution_time_cap_ms=_int(env, "PNIL_MAX_EXECUTION_TIME_CAP_MS", 300_000),
+            max_memory_cap_bytes=_int(env, "PNIL_MAX_MEMORY_CAP_BYTES", 512 * MIB),
+            max_output_cap_bytes=_int(env, "PNIL_MAX_OUTPUT_CAP_BYTES", 16 * MIB),
+            compile_timeout_s=float(env.get("PNIL_COMPILE_TIMEOUT_S") or 60.0),
+            log_level=env.get("PNIL_LOG_LEVEL", "INFO").upper(),
+        )

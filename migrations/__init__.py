@@ -1,0 +1,79 @@
+"""Numbered SQL migrations, applied in order under an advisory lock, recorded in a table."""
+
+from __future__ import annotations
+
+import logging
+from importlib.resources import files
+from pathlib import Path
+
+import psycopg
+
+from infra.logs import event
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent
+# Any constant shared by every pnil process works; it serialises concurrent migrators.
+ADVISORY_LOCK_KEY = 7_461_029_311
+
+QUEUES = ("compilation_jobs", "compilation_results", "executions", "events")
+
+
+def migration_files() -> list[Path]:
+    """The .sql files of this folder in the order they apply."""
+    return sorted(MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql"))
+
+
+def _install_pgmq(conn: psycopg.Connection) -> str:
+    """CREATE EXTENSION pgmq where the server has it, else the SQL install bundled with PyPI pgmq."""
+    installed = conn.execute("SELECT to_regclass('pgmq.meta') IS NOT NULL").fetchone()[0]
+    if installed:
+        return "present"
+    available = conn.execute(
+        "SELECT count(*) FROM pg_available_extensions WHERE name = 'pgmq'"
+    ).fetchone()[0]
+    with conn.transaction():
+        if available:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pgmq")
+            return "extension"
+        sql = files("pgmq").joinpath("sql", "pgmq.sql").read_text(encoding="utf-8")
+        conn.execute(sql)
+    return "bundled-sql"
+
+
+def apply_migrations(dsn: str) -> list[str]:
+    """Install pgmq, apply pending migrations and create the queues; return what was applied."""
+    applied: list[str] = []
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
+        try:
+            how = _install_pgmq(conn)
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+            for path in migration_files():
+                if path.name in done:
+                    continue
+                with conn.transaction():
+                    conn.execute(path.read_text(encoding="utf-8"))
+                    conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (path.name,))
+                applied.append(path.name)
+            for queue in QUEUES:
+                ensure_queue(conn, queue)
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
+    event(log, "migrations.applied", applied=applied, pgmq=how)
+    return applied
+
+
+def ensure_queue(conn: psycopg.Connection, queue: str) -> None:
+    """Create a pgmq queue with insert notifications (idempotent)."""
+    exists = conn.execute(
+        "SELECT count(*) FROM pgmq.meta WHERE queue_name = %s", (queue,)
+    ).fetchone()[0]
+    if not exists:
+        conn.execute("SELECT pgmq.create(%s)", (queue,))
+    # Throttle 0: every insert notifies, so an idle worker wakes at once.
+    conn.execute("SELECT pgmq.enable_notify_insert(%s, 0)", (queue,))

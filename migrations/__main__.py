@@ -1,0 +1,10 @@
+"""`python -m migrations`: apply migrations to DATABASE_URL (or the embedded database)."""
+
+from infra.embedded_postgres import resolve_database_url
+from infra.logs import configure_logging
+from migrations import apply_migrations
+
+if __name__ == "__main__":
+    configure_logging("migrate")
+    applied = apply_migrations(resolve_database_url())
+    print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")

@@ -1,0 +1,57 @@
+"""The values that cross the boundary between the platform and the sandbox."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+MIB = 1024 * 1024
+
+
+class Language(str, enum.Enum):
+    """What a function's artifact is and which engine runs it."""
+
+    ASSEMBLYSCRIPT = "assemblyscript"
+    JAVASCRIPT = "javascript"
+    WASM = "wasm"
+
+
+class RunStatus(str, enum.Enum):
+    """How one run in the sandbox ended."""
+
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    TIMEOUT = "TIMEOUT"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Limits:
+    """Resource limits of one run (seed 002 defaults)."""
+
+    max_execution_time_ms: int = 30_000
+    max_memory_bytes: int = 64 * MIB
+    max_output_size_bytes: int = 1 * MIB
+    max_log_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunRequest:
+    """One execution: an artifact produced by the compiler, a JSON input, its limits."""
+
+    language: Language
+    artifact: bytes
+    input_json: str
+    limits: Limits = Limits()
+    execution_id: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class RunResult:
+    """What came out of the sandbox; output_json is validated JSON text when COMPLETED."""
+
+    status: RunStatus
+    output_json: str | None = None
+    error_message: str | None = None
+    logs: str = ""
+    duration_ms: float = 0.0
+    memory_peak_bytes: int = 0

@@ -1,0 +1,63 @@
+"""Tasks used by the broker tests; importable so worker subprocesses can run them too.
+
+Each task records its runs in the table `task_runs` of the database it is given.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import psycopg
+
+from broker import Broker, Reject
+
+broker = Broker()
+
+RUNS_TABLE = """
+CREATE TABLE IF NOT EXISTS task_runs (
+    id serial PRIMARY KEY, msg_id bigint, read_ct int, tag text, pid int,
+    started_at timestamptz DEFAULT clock_timestamp(), finished_at timestamptz
+)
+"""
+
+
+def _record(delivery, tag: str, finished: bool = True) -> int:
+    with psycopg.connect(broker.db.dsn, autocommit=True) as conn:
+        return conn.execute(
+            "INSERT INTO task_runs (msg_id, read_ct, tag, pid, finished_at) "
+            "VALUES (%s, %s, %s, %s, CASE WHEN %s THEN clock_timestamp() END) RETURNING id",
+            (delivery.message.msg_id, delivery.read_ct, tag, os.getpid(), finished),
+        ).fetchone()[0]
+
+
+def _finish(run_id: int) -> None:
+    with psycopg.connect(broker.db.dsn, autocommit=True) as conn:
+        conn.execute("UPDATE task_runs SET finished_at = clock_timestamp() WHERE id = %s", (run_id,))
+
+
+@broker.task(queue="test_ok", name="record", max_retries=3, visibility_timeout=5, backoff=0)
+def record(payload, delivery):
+    _record(delivery, payload.get("tag", "ok"))
+
+
+@broker.task(queue="test_fail", name="always_fails", max_retries=2, visibility_timeout=5, backoff=0)
+def always_fails(payload, delivery):
+    _record(delivery, "attempt")
+    raise RuntimeError("boom")
+
+
+@broker.task(queue="test_fail", name="rejects", max_retries=5, visibility_timeout=5, backoff=0)
+def rejects(payload, delivery):
+    _record(delivery, "rejected")
+    raise Reject("bad message")
+
+
+@broker.task(queue="test_slow", name="slow", max_retries=5, visibility_timeout=2, backoff=0)
+def slow(payload, delivery):
+    run_id = _record(delivery, payload.get("tag", "slow"), finished=False)
+    time.sleep(float(payload.get("seconds", 1.0)))
+    _finish(run_id)
+
+
+QUEUES = ("test_ok", "test_fail", "test_slow")

@@ -1,0 +1,204 @@
+"""The broker against real PostgreSQL + pgmq: delivery, retry, dead letters, visibility."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+import time
+
+import psycopg
+import pytest
+
+from broker import Broker, TaskDeclarationError, Worker
+from migrations import ensure_queue
+from tests.conftest import PROJECT_ROOT
+from tests.integration import broker_app
+
+
+@pytest.fixture
+def app(database_url, db):
+    db.execute(broker_app.RUNS_TABLE)
+    for queue in broker_app.QUEUES:
+        ensure_queue(db, queue)
+    broker_app.broker.connect(database_url)
+    yield broker_app.broker
+    broker_app.broker.close()
+
+
+@pytest.fixture
+def worker_factory(app):
+    workers = []
+
+    def start(*queues, concurrency=1):
+        worker = Worker(app, list(queues), concurrency=concurrency, idle_poll_s=0.2)
+        worker.start()
+        workers.append(worker)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+        worker.join(10)
+
+
+def wait_for(predicate, timeout=10.0, interval=0.02):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout}s")
+
+
+def runs(db, tag=None):
+    if tag is None:
+        return db.execute("SELECT msg_id, read_ct, tag FROM task_runs ORDER BY id").fetchall()
+    return db.execute(
+        "SELECT msg_id, read_ct, tag FROM task_runs WHERE tag = %s ORDER BY id", (tag,)
+    ).fetchall()
+
+
+def queue_count(db, queue, table="q"):
+    return db.execute(f"SELECT count(*) FROM pgmq.{table}_{queue}").fetchone()[0]
+
+
+def test_sent_message_runs_once_and_is_deleted(app, db, worker_factory):
+    msg_id = broker_app.record.send(tag="hello")
+    worker_factory("test_ok")
+    wait_for(lambda: runs(db, "hello"))
+    wait_for(lambda: queue_count(db, "test_ok") == 0)
+    assert runs(db) == [(msg_id, 1, "hello")]
+    assert queue_count(db, "test_ok", "a") == 0
+
+
+def test_idle_worker_picks_up_new_message_quickly(app, db, worker_factory):
+    worker_factory("test_ok")
+    time.sleep(0.5)  # the worker is idle, waiting on LISTEN
+    started = time.monotonic()
+    broker_app.record.send(tag="fast")
+    wait_for(lambda: runs(db, "fast"), interval=0.005)
+    # Generous bound: the fallback poll is 0.2 s here, the notification path is far faster.
+    assert time.monotonic() - started < 0.19
+
+
+def test_failing_task_is_retried_then_dead_lettered_and_logged(app, db, worker_factory, caplog):
+    caplog.set_level(logging.INFO)
+    msg_id = broker_app.always_fails.send()
+    worker_factory("test_fail")
+    wait_for(lambda: queue_count(db, "test_fail", "a") == 1)
+    attempts = runs(db, "attempt")
+    assert [r[1] for r in attempts] == [1, 2, 3]  # read_ct grows; max_retries=2 → 3 attempts
+    assert queue_count(db, "test_fail") == 0
+    dead = [r for r in caplog.records if r.getMessage() == "message.dead"]
+    assert dead and dead[0].msgId == msg_id and "boom" in dead[0].reason
+
+
+def test_rejected_message_is_archived_at_once(app, db, worker_factory):
+    broker_app.rejects.send()
+    worker_factory("test_fail")
+    wait_for(lambda: queue_count(db, "test_fail", "a") == 1)
+    assert [r[1] for r in runs(db, "rejected")] == [1]
+
+
+@pytest.mark.parametrize(
+    "body, headers",
+    [
+        ('"just a string"', '{"task": "record"}'),
+        ("[1, 2, 3]", '{"task": "record"}'),
+        ('{"tag": "x"}', '{"task": "no_such_task"}'),
+        ('{"tag": "x"}', '{"task": "always_fails"}'),  # a task of another queue
+    ],
+)
+def test_bad_messages_are_dead_and_worker_keeps_running(app, db, worker_factory, caplog, body, headers):
+    caplog.set_level(logging.INFO)
+    db.execute("SELECT pgmq.send('test_ok', %s::jsonb, %s::jsonb)", (body, headers))
+    worker_factory("test_ok")
+    wait_for(lambda: queue_count(db, "test_ok", "a") == 1)
+    assert any(r.getMessage() == "message.dead" for r in caplog.records)
+    broker_app.record.send(tag="after")
+    wait_for(lambda: runs(db, "after"))
+
+
+def test_invalid_json_cannot_enter_a_queue(app, db):
+    with pytest.raises(psycopg.errors.InvalidTextRepresentation):
+        db.execute("SELECT pgmq.send('test_ok', %s::jsonb)", ("{not json",))
+
+
+def test_two_workers_never_run_the_same_message_concurrently(app, db, worker_factory):
+    for i in range(20):
+        broker_app.slow.send(tag=f"m{i}", seconds=0.05)
+    worker_factory("test_slow", concurrency=3)
+    worker_factory("test_slow", concurrency=3)
+    wait_for(lambda: db.execute("SELECT count(*) FROM task_runs WHERE finished_at IS NOT NULL").fetchone()[0] == 20)
+    per_message = db.execute("SELECT msg_id, count(*) FROM task_runs GROUP BY msg_id").fetchall()
+    assert len(per_message) == 20 and all(count == 1 for _, count in per_message)
+
+
+def test_long_task_extends_visibility_and_is_not_redelivered(app, db, worker_factory):
+    # visibility_timeout is 2 s; the task runs 3.5 s; the heartbeat keeps it hidden.
+    broker_app.slow.send(tag="long", seconds=3.5)
+    worker_factory("test_slow", concurrency=2)
+    worker_factory("test_slow", concurrency=2)
+    wait_for(lambda: db.execute("SELECT count(*) FROM task_runs WHERE finished_at IS NOT NULL").fetchone()[0], timeout=15)
+    time.sleep(0.3)
+    assert [r[1] for r in runs(db, "long")] == [1]
+
+
+def test_declaration_is_strict():
+    broker = Broker()
+    with pytest.raises(TaskDeclarationError, match="unknown task option"):
+        broker.task(queue="q", retries=3)
+    with pytest.raises(TaskDeclarationError, match="queue"):
+        broker.task(max_retries=3)
+
+    @broker.task(queue="q", name="dup")
+    def first(payload, delivery):
+        return None
+
+    with pytest.raises(TaskDeclarationError, match="already declared"):
+
+        @broker.task(queue="q", name="dup")
+        def second(payload, delivery):
+            return None
+
+
+def test_send_in_caller_transaction_commits_or_rolls_back_with_it(app, db, database_url):
+    with psycopg.connect(database_url) as conn, conn.transaction():
+        broker_app.record.send_with(conn, tag="committed")
+    assert queue_count(db, "test_ok") == 1
+    with psycopg.connect(database_url) as conn:
+        with pytest.raises(ZeroDivisionError), conn.transaction():
+            broker_app.record.send_with(conn, tag="lost")
+            1 / 0
+    assert queue_count(db, "test_ok") == 1
+
+
+def test_worker_killed_mid_task_loses_nothing(app, db, database_url):
+    """kill -9 a worker process holding a message: it reappears after its visibility timeout."""
+    broker_app.slow.send(tag="survivor", seconds=30)
+    env = {**os.environ, "DATABASE_URL": database_url}
+    cmd = [sys.executable, "-m", "broker", "worker", "tests.integration.broker_app:broker", "test_slow"]
+    first = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: runs(db, "survivor"), timeout=20)
+        first.kill()
+        first.wait(5)
+        db.execute("UPDATE pgmq.q_test_slow SET message = message || '{\"seconds\": 0.1}'")
+        second = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stderr=subprocess.DEVNULL)
+        try:
+            wait_for(lambda: queue_count(db, "test_slow") == 0, timeout=20)
+            rows = db.execute(
+                "SELECT read_ct, pid, finished_at IS NOT NULL FROM task_runs ORDER BY id"
+            ).fetchall()
+            assert [r[0] for r in rows] == [1, 2]
+            assert rows[0][1] == first.pid and rows[0][2] is False
+            assert rows[1][1] == second.pid and rows[1][2] is True
+        finally:
+            second.terminate()
+            assert second.wait(10) == 0  # SIGTERM: graceful exit
+    finally:
+        if first.poll() is None:
+            first.kill()
