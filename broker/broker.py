@@ -25,6 +25,7 @@ class Broker:
 
     def __init__(self, dsn: str | None = None, *, pool_size: int = 8) -> None:
         self.tasks: dict[str, Task] = {}
+        self.startup_hooks: dict[str, list[Callable[[], None]]] = {}
         self._pool_size = pool_size
         self._db: ForkSafePool | None = None
         if dsn:
@@ -80,6 +81,15 @@ class Broker:
 
         return declare
 
+    def on_worker_start(self, queue: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
+        """Declare a function a worker of `queue` runs before it reads (e.g. warm a compiler)."""
+
+        def register(fn: Callable[[], None]) -> Callable[[], None]:
+            self.startup_hooks.setdefault(queue, []).append(fn)
+            return fn
+
+        return register
+
     def tasks_for(self, queue: str) -> list[Task]:
         """Tasks declared on a queue."""
         return [t for t in self.tasks.values() if t.queue == queue]
@@ -118,9 +128,7 @@ class Broker:
 
     def set_vt(self, conn: psycopg.Connection, queue: str, msg_id: int, vt_s: float) -> None:
         """pgmq.set_vt: make the message visible again vt_s seconds from now."""
-        conn.execute(
-            "SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, max(0, round(vt_s)))
-        )
+        conn.execute("SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, max(0, round(vt_s))))
 
     def metrics_all(self) -> list[dict[str, Any]]:
         """pgmq.metrics_all as dicts."""

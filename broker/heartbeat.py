@@ -49,9 +49,7 @@ class Heartbeat:
         with self._conn_lock:
             if self._conn is None or self._conn.closed:
                 self._conn = psycopg.connect(self.dsn, autocommit=True)
-            self._conn.execute(
-                "SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, seconds)
-            )
+            self._conn.execute("SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, seconds))
 
     def _beat(self) -> None:
         # After stop, keep beating while tasks in hand finish.

@@ -63,16 +63,17 @@ class Worker:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
-        """Start the listener, heartbeat and consumer threads."""
+        """Run the queues' startup hooks, then start the listener, heartbeat and consumer threads."""
+        for queue in self.queues:
+            for hook in self.broker.startup_hooks.get(queue, []):
+                hook()
         self._heartbeat.start()
         for queue in self.queues:
             wakeup = QueueWakeup(self.broker.db.dsn, queue, self._stop, self.idle_poll_s)
             wakeup.start()
             self._wakeups[queue] = wakeup
             for i in range(self.concurrency):
-                t = threading.Thread(
-                    target=self._consume, args=(queue,), name=f"{queue}-{i}", daemon=True
-                )
+                t = threading.Thread(target=self._consume, args=(queue,), name=f"{queue}-{i}", daemon=True)
                 t.start()
                 self._threads.append(t)
         event(log, "worker.started", queues=self.queues, concurrency=self.concurrency)
@@ -120,8 +121,14 @@ class Worker:
             except psycopg.OperationalError as exc:
                 failures += 1
                 delay = min(10.0, 0.2 * 2**failures)
-                event(log, "worker.db_unavailable", level=logging.WARNING, queue=queue,
-                      error=str(exc).strip(), retryInS=delay)
+                event(
+                    log,
+                    "worker.db_unavailable",
+                    level=logging.WARNING,
+                    queue=queue,
+                    error=str(exc).strip(),
+                    retryInS=delay,
+                )
                 if conn is not None:
                     conn.close()
                 conn = None
@@ -143,8 +150,16 @@ class Worker:
 
     def _dead(self, conn: psycopg.Connection, msg: Message, reason: str, task: str | None) -> None:
         self.broker.archive(conn, msg.queue, msg.msg_id)
-        event(log, "message.dead", level=logging.ERROR, queue=msg.queue, msgId=msg.msg_id,
-              task=task, readCt=msg.read_ct, reason=reason)
+        event(
+            log,
+            "message.dead",
+            level=logging.ERROR,
+            queue=msg.queue,
+            msgId=msg.msg_id,
+            task=task,
+            readCt=msg.read_ct,
+            reason=reason,
+        )
 
     def _handle(self, conn: psycopg.Connection, msg: Message) -> None:
         task = self._task_for(msg)
@@ -154,8 +169,7 @@ class Worker:
             return self._dead(conn, msg, "payload is not a JSON object", task.name)
         if task.retry.exhausted(msg.read_ct - 1):
             # Earlier deliveries ended without a verdict (the worker died): a poison message.
-            return self._dead(conn, msg, "retries exhausted by deliveries that never finished",
-                              task.name)
+            return self._dead(conn, msg, "retries exhausted by deliveries that never finished", task.name)
         self._heartbeat.track(msg.queue, msg.msg_id, task.visibility_timeout_s)
         try:
             task(msg.body, Delivery(message=msg, task=task, _heartbeat=self._heartbeat))
@@ -175,6 +189,15 @@ class Worker:
         delay = exc.delay if isinstance(exc, Retry) and exc.delay is not None else None
         delay = task.retry.delay_for(msg.read_ct) if delay is None else delay
         self.broker.set_vt(conn, msg.queue, msg.msg_id, delay)
-        event(log, "message.retry", level=logging.WARNING, queue=msg.queue, msgId=msg.msg_id,
-              task=task.name, readCt=msg.read_ct, retryInS=delay, error=error,
-              exc_info=not isinstance(exc, Retry))
+        event(
+            log,
+            "message.retry",
+            level=logging.WARNING,
+            queue=msg.queue,
+            msgId=msg.msg_id,
+            task=task.name,
+            readCt=msg.read_ct,
+            retryInS=delay,
+            error=error,
+            exc_info=not isinstance(exc, Retry),
+        )

@@ -29,9 +29,7 @@ def _install_pgmq(conn: psycopg.Connection) -> str:
     installed = conn.execute("SELECT to_regclass('pgmq.meta') IS NOT NULL").fetchone()[0]
     if installed:
         return "present"
-    available = conn.execute(
-        "SELECT count(*) FROM pg_available_extensions WHERE name = 'pgmq'"
-    ).fetchone()[0]
+    available = conn.execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'pgmq'").fetchone()[0]
     with conn.transaction():
         if available:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pgmq")
@@ -70,9 +68,7 @@ def apply_migrations(dsn: str) -> list[str]:
 
 def ensure_queue(conn: psycopg.Connection, queue: str) -> None:
     """Create a pgmq queue with insert notifications (idempotent)."""
-    exists = conn.execute(
-        "SELECT count(*) FROM pgmq.meta WHERE queue_name = %s", (queue,)
-    ).fetchone()[0]
+    exists = conn.execute("SELECT count(*) FROM pgmq.meta WHERE queue_name = %s", (queue,)).fetchone()[0]
     if not exists:
         conn.execute("SELECT pgmq.create(%s)", (queue,))
     # Throttle 0: every insert notifies, so an idle worker wakes at once.

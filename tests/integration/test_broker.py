@@ -132,7 +132,9 @@ def test_two_workers_never_run_the_same_message_concurrently(app, db, worker_fac
         broker_app.slow.send(tag=f"m{i}", seconds=0.05)
     worker_factory("test_slow", concurrency=3)
     worker_factory("test_slow", concurrency=3)
-    wait_for(lambda: db.execute("SELECT count(*) FROM task_runs WHERE finished_at IS NOT NULL").fetchone()[0] == 20)
+    wait_for(
+        lambda: db.execute("SELECT count(*) FROM task_runs WHERE finished_at IS NOT NULL").fetchone()[0] == 20
+    )
     per_message = db.execute("SELECT msg_id, count(*) FROM task_runs GROUP BY msg_id").fetchall()
     assert len(per_message) == 20 and all(count == 1 for _, count in per_message)
 
@@ -142,7 +144,10 @@ def test_long_task_extends_visibility_and_is_not_redelivered(app, db, worker_fac
     broker_app.slow.send(tag="long", seconds=3.5)
     worker_factory("test_slow", concurrency=2)
     worker_factory("test_slow", concurrency=2)
-    wait_for(lambda: db.execute("SELECT count(*) FROM task_runs WHERE finished_at IS NOT NULL").fetchone()[0], timeout=15)
+    wait_for(
+        lambda: db.execute("SELECT count(*) FROM task_runs WHERE finished_at IS NOT NULL").fetchone()[0],
+        timeout=15,
+    )
     time.sleep(0.3)
     assert [r[1] for r in runs(db, "long")] == [1]
 

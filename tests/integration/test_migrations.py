@@ -55,7 +55,10 @@ def test_twice_on_an_empty_database(empty_db):
 def test_two_processes_at_once(empty_db):
     cmd = [sys.executable, "-m", "migrations"]
     env = {"DATABASE_URL": empty_db, "PATH": "/usr/bin:/bin"}
-    procs = [subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    procs = [
+        subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for _ in range(2)
+    ]
     outputs = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], outputs
     with psycopg.connect(empty_db) as conn:
@@ -69,10 +72,20 @@ def test_deleting_a_function_cascades(db):
         "INSERT INTO functions (tenant_id, name, language, source) VALUES (%s, 'f', 'javascript', 'x') RETURNING id",
         (tenant,),
     ).fetchone()[0]
-    db.execute("INSERT INTO function_versions (function_id, tenant_id, number, language, source) VALUES (%s, %s, 1, 'javascript', 'x')", (fid, tenant))
-    db.execute("INSERT INTO executions (function_id, tenant_id, status) VALUES (%s, %s, 'PENDING')", (fid, tenant))
+    db.execute(
+        "INSERT INTO function_versions (function_id, tenant_id, number, language, source) VALUES (%s, %s, 1, 'javascript', 'x')",
+        (fid, tenant),
+    )
+    db.execute(
+        "INSERT INTO executions (function_id, tenant_id, status) VALUES (%s, %s, 'PENDING')", (fid, tenant)
+    )
     db.execute("DELETE FROM functions WHERE id = %s", (fid,))
-    assert db.execute("SELECT (SELECT count(*) FROM executions) + (SELECT count(*) FROM function_versions)").fetchone()[0] == 0
+    assert (
+        db.execute(
+            "SELECT (SELECT count(*) FROM executions) + (SELECT count(*) FROM function_versions)"
+        ).fetchone()[0]
+        == 0
+    )
 
 
 def test_invariants_are_enforced_by_the_schema(db):

@@ -1,0 +1,56 @@
+"""`make run`: embedded PostgreSQL (unless DATABASE_URL), migrations, then every Procfile process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from infra.embedded_postgres import PROJECT_ROOT, start_embedded
+from infra.logs import configure_logging
+from migrations import apply_migrations
+
+
+def main() -> int:
+    configure_logging("run")
+    env = dict(os.environ)
+    server = None
+    if not env.get("DATABASE_URL"):
+        print(f"==> starting the embedded PostgreSQL in {PROJECT_ROOT / '.pgdata'}", flush=True)
+        server = start_embedded()
+        env["DATABASE_URL"] = server.get_uri()
+    print("==> applying migrations, installing pgmq, creating queues", flush=True)
+    apply_migrations(env["DATABASE_URL"])
+    if "PNIL_ALLOW_ANONYMOUS" not in env:
+        env["PNIL_ALLOW_ANONYMOUS"] = "1"
+        print(
+            "==> anonymous access is ON for this local run (requests without an API key "
+            "belong to the 'default' tenant); set PNIL_ALLOW_ANONYMOUS=0 to turn it off",
+            flush=True,
+        )
+    env.setdefault("PORT", "8080")
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    print(f"==> starting the Procfile processes; API on http://127.0.0.1:{env['PORT']}", flush=True)
+    honcho = subprocess.Popen(
+        [sys.executable, "-m", "honcho", "start", "-f", str(PROJECT_ROOT / "Procfile")],
+        env=env,
+        cwd=PROJECT_ROOT,
+    )
+
+    def forward(signum, _frame):
+        if honcho.poll() is None:
+            honcho.send_signal(signum)
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    code = honcho.wait()
+    if server is not None:
+        print("==> stopping the embedded PostgreSQL", flush=True)
+        server.cleanup()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

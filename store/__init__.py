@@ -1,0 +1,1 @@
+"""Data access: SQL for functions, versions, executions and tenants, one module each."""

@@ -1,0 +1,175 @@
+"""SQL for functions and their versions; every query is scoped to a tenant."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+COLUMNS = (
+    "id, tenant_id, name, description, language, source, status, compile_error, revision, state, "
+    "trigger_type, cron_expression, http_path, http_methods, event_types, resource_limits, metadata, "
+    "tags, created_by, created_at, updated_at"
+)
+# Fields a create/update may set, mapped to their columns (JSON ones wrapped on the way in).
+WRITABLE = (
+    "name",
+    "description",
+    "language",
+    "source",
+    "state",
+    "trigger_type",
+    "cron_expression",
+    "http_path",
+    "http_methods",
+    "event_types",
+    "resource_limits",
+    "metadata",
+    "tags",
+)
+_JSON = {"resource_limits", "metadata"}
+
+
+def _value(column: str, value: Any) -> Any:
+    return Jsonb(value) if column in _JSON and value is not None else value
+
+
+def insert(
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    fields: dict[str, Any],
+    *,
+    actor: str,
+    change_description: str | None,
+) -> dict[str, Any]:
+    """Insert a function (PENDING, revision 1) and its version 1."""
+    columns = [c for c in WRITABLE if c in fields]
+    cur = conn.cursor(row_factory=dict_row)
+    row = cur.execute(
+        f"INSERT INTO functions (tenant_id, created_by, {', '.join(columns)}) "
+        f"VALUES (%s, %s, {', '.join(['%s'] * len(columns))}) RETURNING {COLUMNS}",
+        (tenant_id, actor, *[_value(c, fields[c]) for c in columns]),
+    ).fetchone()
+    _insert_version(conn, row, actor, change_description or "created")
+    return row
+
+
+def _insert_version(conn: psycopg.Connection, row: dict[str, Any], actor: str, description: str | None):
+    conn.execute(
+        "INSERT INTO function_versions (function_id, tenant_id, number, language, source, "
+        "change_description, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+        (row["id"], row["tenant_id"], row["revision"], row["language"], row["source"], description, actor),
+    )
+
+
+def get(
+    conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID, *, for_update: bool = False
+) -> dict[str, Any] | None:
+    """One function of the tenant, or None."""
+    lock = " FOR UPDATE" if for_update else ""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"SELECT {COLUMNS} FROM functions WHERE id = %s AND tenant_id = %s{lock}",
+            (function_id, tenant_id),
+        )
+        .fetchone()
+    )
+
+
+def list_page(conn: psycopg.Connection, tenant_id: uuid.UUID, *, limit: int, offset: int) -> list[dict]:
+    """The tenant's functions, newest first."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"SELECT {COLUMNS} FROM functions WHERE tenant_id = %s "
+            "ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
+            (tenant_id, limit, offset),
+        )
+        .fetchall()
+    )
+
+
+def update(
+    conn: psycopg.Connection,
+    current: dict[str, Any],
+    changes: dict[str, Any],
+    *,
+    actor: str,
+    change_description: str | None,
+) -> tuple[dict[str, Any], bool]:
+    """Apply changes; a new source or language makes a new version and resets status to PENDING.
+
+    Returns (row, recompile). Call inside a transaction with `current` locked FOR UPDATE.
+    """
+    changes = {c: v for c, v in changes.items() if c in WRITABLE}
+    recompile = any(c in changes and changes[c] != current[c] for c in ("source", "language"))
+    sets = [f"{c} = %s" for c in changes]
+    params = [_value(c, v) for c, v in changes.items()]
+    if recompile:
+        sets += [
+            "revision = revision + 1",
+            "status = 'PENDING'",
+            "compile_error = NULL",
+            "wasm_binary = NULL",
+        ]
+    sets.append("updated_at = now()")
+    row = (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"UPDATE functions SET {', '.join(sets)} WHERE id = %s AND tenant_id = %s RETURNING {COLUMNS}",
+            (*params, current["id"], current["tenant_id"]),
+        )
+        .fetchone()
+    )
+    if recompile:
+        _insert_version(conn, row, actor, change_description or "updated")
+    return row, recompile
+
+
+def delete(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID) -> bool:
+    """Delete a function; its versions and executions go with it."""
+    cur = conn.execute("DELETE FROM functions WHERE id = %s AND tenant_id = %s", (function_id, tenant_id))
+    return cur.rowcount == 1
+
+
+def mark_compiling(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> int | None:
+    """PENDING → COMPILING at that revision only; returns the function's current revision (None: gone)."""
+    conn.execute(
+        "UPDATE functions SET status = 'COMPILING', updated_at = now() "
+        "WHERE id = %s AND revision = %s AND status = 'PENDING'",
+        (function_id, revision),
+    )
+    row = conn.execute("SELECT revision FROM functions WHERE id = %s", (function_id,)).fetchone()
+    return None if row is None else row[0]
+
+
+def apply_compilation(
+    conn: psycopg.Connection,
+    function_id: uuid.UUID,
+    revision: int,
+    *,
+    success: bool,
+    wasm_binary: bytes | None,
+    error: str | None,
+) -> bool:
+    """Apply a compilation result (seed 003 rules) if it is for the current revision.
+
+    Idempotent: applying the same result twice writes the same values. False: stale or deleted.
+    """
+    if success:
+        cur = conn.execute(
+            "UPDATE functions SET status = 'READY', wasm_binary = %s, compile_error = NULL, updated_at = now() "
+            "WHERE id = %s AND revision = %s",
+            (wasm_binary, function_id, revision),
+        )
+    else:
+        cur = conn.execute(
+            "UPDATE functions SET status = 'FAILED', compile_error = %s, wasm_binary = NULL, updated_at = now() "
+            "WHERE id = %s AND revision = %s",
+            (error, function_id, revision),
+        )
+    return cur.rowcount == 1

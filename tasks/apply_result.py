@@ -1,0 +1,50 @@
+"""consumer process: apply CompilationResults to functions, idempotently (flows 1, 2, 6)."""
+
+from __future__ import annotations
+
+import logging
+
+from broker import Reject
+from infra.logs import event
+from store import functions as store
+from tasks.app import broker
+from tasks.contracts import APPLY_RESULT_TASK, COMPILATION_RESULTS, CompilationResult
+
+log = logging.getLogger(__name__)
+
+
+@broker.task(
+    queue=COMPILATION_RESULTS, name=APPLY_RESULT_TASK, max_retries=10, visibility_timeout=30, backoff=1
+)
+def apply_compilation_result(payload: dict, delivery) -> None:
+    """Write READY+binary or FAILED+error for the result's revision; the worker deletes after commit."""
+    try:
+        result = CompilationResult.from_json(payload)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise Reject(f"malformed CompilationResult: {exc!r}") from exc
+    with broker.db.connection() as conn:
+        applied = store.apply_compilation(
+            conn,
+            result.function_id,
+            result.revision,
+            success=result.success,
+            wasm_binary=result.wasm_binary,
+            error=result.error,
+        )
+    fid = str(result.function_id)
+    if applied:
+        event(
+            log,
+            "compilation.result.applied",
+            functionId=fid,
+            success=result.success,
+            revision=result.revision,
+        )
+    else:
+        event(
+            log,
+            "compilation.result.stale",
+            functionId=fid,
+            revision=result.revision,
+            reason="function deleted or source replaced since; a newer result will follow",
+        )

@@ -1,0 +1,105 @@
+"""compiler process: CompilationJob → COMPILING → compile → CompilationResult (flows 1, 2)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from broker import Reject
+from infra.logs import event
+from store import functions as store
+from tasks.app import broker
+from tasks.compile_errors import CompileError
+from tasks.compilers import LANGUAGES, Compilers
+from tasks.contracts import (
+    APPLY_RESULT_TASK,
+    COMPILATION_JOBS,
+    COMPILATION_RESULTS,
+    COMPILE_TASK,
+    CompilationJob,
+    CompilationResult,
+)
+
+log = logging.getLogger(__name__)
+compilers = Compilers(timeout_s=float(os.environ.get("PNIL_COMPILE_TIMEOUT_S") or 60.0))
+
+
+@broker.on_worker_start(COMPILATION_JOBS)
+def warm_up() -> None:
+    """Start the Node compile server before the first job arrives."""
+    compilers.assemblyscript().start()
+
+
+def _parse(payload: dict) -> CompilationJob:
+    try:
+        return CompilationJob.from_json(payload)
+    except (KeyError, ValueError, TypeError) as exc:
+        raise Reject(f"malformed CompilationJob: {exc!r}") from exc
+
+
+@broker.task(queue=COMPILATION_JOBS, name=COMPILE_TASK, max_retries=5, visibility_timeout=120, backoff=2)
+def compile_function(payload: dict, delivery) -> None:
+    """Compile one job and publish its result; the job is deleted only after the result is sent."""
+    job = _parse(payload)
+    fid = str(job.function_id)
+    if job.language not in LANGUAGES:
+        event(
+            log,
+            "job.failed",
+            level=logging.ERROR,
+            functionId=fid,
+            errorType="unsupported_language",
+            language=job.language,
+        )
+        raise Reject(f"this compiler does not handle language {job.language!r}")
+    with broker.db.connection() as conn:
+        revision = store.mark_compiling(conn, job.function_id, job.revision)
+    if revision != job.revision:
+        reason = "function deleted" if revision is None else f"superseded by revision {revision}"
+        event(log, "job.skipped", functionId=fid, revision=job.revision, reason=reason)
+        return
+    event(
+        log,
+        "job.received",
+        functionId=fid,
+        language=job.language,
+        revision=job.revision,
+        attempt=delivery.read_ct,
+    )
+    started = time.perf_counter()
+    try:
+        binary = compilers.compile(job.language, job.source)
+        result = CompilationResult(
+            function_id=job.function_id,
+            tenant_id=job.tenant_id,
+            success=True,
+            wasm_binary=binary,
+            error=None,
+            revision=job.revision,
+        )
+        event(
+            log,
+            "job.compiled",
+            functionId=fid,
+            durationMs=round((time.perf_counter() - started) * 1000, 1),
+            bytes=len(binary),
+        )
+    except CompileError as exc:
+        result = CompilationResult(
+            function_id=job.function_id,
+            tenant_id=job.tenant_id,
+            success=False,
+            wasm_binary=None,
+            error=str(exc) or type(exc).__name__,
+            revision=job.revision,
+        )
+        event(
+            log,
+            "job.failed",
+            functionId=fid,
+            errorType=type(exc).__name__,
+            durationMs=round((time.perf_counter() - started) * 1000, 1),
+        )
+    broker.send(COMPILATION_RESULTS, result.to_json(), task=APPLY_RESULT_TASK)
+    event(log, "result.published", functionId=fid, success=result.success, revision=job.revision)

@@ -1,0 +1,84 @@
+"""Message contracts on the queues (seed 001) plus the revision and tenant pnil adds."""
+
+from __future__ import annotations
+
+import base64
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+COMPILATION_JOBS = "compilation_jobs"
+COMPILATION_RESULTS = "compilation_results"
+COMPILE_TASK = "compile_function"
+APPLY_RESULT_TASK = "apply_compilation_result"
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CompilationJob:
+    """CompilationJob {functionId, language, source, revision} (+ tenantId)."""
+
+    function_id: uuid.UUID
+    tenant_id: uuid.UUID
+    language: str
+    source: str
+    revision: int
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CompilationJob:
+        """Parse a message body; KeyError/ValueError/TypeError mean a malformed message."""
+        return cls(
+            function_id=uuid.UUID(data["functionId"]),
+            tenant_id=uuid.UUID(data["tenantId"]),
+            language=str(data["language"]),
+            source=str(data["source"]),
+            revision=int(data["revision"]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "functionId": str(self.function_id),
+            "tenantId": str(self.tenant_id),
+            "language": self.language,
+            "source": self.source,
+            "revision": self.revision,
+        }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class CompilationResult:
+    """CompilationResult {functionId, success, wasmBinary (base64) | null, error | null, revision}."""
+
+    function_id: uuid.UUID
+    tenant_id: uuid.UUID
+    success: bool
+    wasm_binary: bytes | None
+    error: str | None
+    revision: int
+
+    def __post_init__(self) -> None:
+        if self.success and self.wasm_binary is None:
+            raise ValueError("a successful result needs a binary")
+        if not self.success and not self.error:
+            raise ValueError("a failed result needs an error")
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> CompilationResult:
+        binary = data.get("wasmBinary")
+        return cls(
+            function_id=uuid.UUID(data["functionId"]),
+            tenant_id=uuid.UUID(data["tenantId"]),
+            success=bool(data["success"]),
+            wasm_binary=base64.b64decode(binary, validate=True) if binary is not None else None,
+            error=data.get("error"),
+            revision=int(data["revision"]),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "functionId": str(self.function_id),
+            "tenantId": str(self.tenant_id),
+            "success": self.success,
+            "wasmBinary": base64.b64encode(self.wasm_binary).decode() if self.wasm_binary else None,
+            "error": self.error,
+            "revision": self.revision,
+        }

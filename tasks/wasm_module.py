@@ -1,0 +1,148 @@
+"""Validation of user-supplied WebAssembly modules (language `wasm`) against the pnil ABI."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import functools
+
+import wasmtime
+
+from tasks.compile_errors import WasmModuleError
+
+WASM_MAGIC = b"\0asm"
+DEFAULT_MAX_BYTES = 32 * 1024 * 1024
+RUNTIME_HINT = "functions built with asc --exportRuntime export __new, __pin, __unpin"
+
+# name -> (params, results) of each function export the runner calls.
+REQUIRED_FUNCTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "handle": (("i32",), ("i32",)),
+    "__new": (("i32", "i32"), ("i32",)),
+    "__pin": (("i32",), ("i32",)),
+    "__unpin": (("i32",), ()),
+}
+REQUIRED_MEMORY = "memory"
+
+# The only host functions the runner links, with the signatures asc gives them.
+ALLOWED_IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "abort": (("i32", "i32", "i32", "i32"), ()),
+    "trace": (("i32", "i32", "f64", "f64", "f64", "f64", "f64"), ()),
+    "seed": ((), ("f64",)),
+}
+ALLOWED_IMPORT_MODULE = "env"
+
+
+def validate_wasm_module(
+    source_b64: str,
+    engine: wasmtime.Engine | None = None,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> bytes:
+    """Decodes a base64 module, checks it compiles and follows the ABI, and returns its bytes."""
+    binary = _decode(source_b64, max_bytes)
+    module = _compile(binary, engine or _default_engine())
+    _check_exports(module)
+    _check_imports(module)
+    return binary
+
+
+@functools.cache
+def _default_engine() -> wasmtime.Engine:
+    return wasmtime.Engine()
+
+
+def _decode(source_b64: str, max_bytes: int) -> bytes:
+    # Base64 text may arrive wrapped over several lines; whitespace is not data.
+    text = "".join(source_b64.split()) if isinstance(source_b64, str) else source_b64
+    try:
+        binary = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError, TypeError) as exc:
+        raise WasmModuleError(
+            f"source is not valid base64 ({exc}); send the module's bytes base64-encoded"
+        ) from exc
+    if len(binary) > max_bytes:
+        raise WasmModuleError(
+            f"module is too large ({len(binary)} bytes, at most {max_bytes}); "
+            f"build it with --optimize or split the function"
+        )
+    if not binary.startswith(WASM_MAGIC):
+        # wasmtime would also accept the text format; a function's source must be a binary.
+        raise WasmModuleError(
+            "source is not a WebAssembly binary (it does not start with \\0asm); "
+            "send the base64 of a compiled .wasm file"
+        )
+    return binary
+
+
+def _compile(binary: bytes, engine: wasmtime.Engine) -> wasmtime.Module:
+    try:
+        return wasmtime.Module(engine, binary)
+    except wasmtime.WasmtimeError as exc:
+        raise WasmModuleError(
+            f"not a valid WebAssembly module: {_short_reason(str(exc))}; "
+            f"rebuild it with a WebAssembly compiler such as asc"
+        ) from exc
+
+
+def _short_reason(message: str) -> str:
+    """wasmtime says 'failed to parse ...\n\nCaused by:\n    <reason>'; keep the reason."""
+    lines = [" ".join(line.split()) for line in message.splitlines() if line.strip()]
+    if "Caused by:" in lines:
+        cause = lines[lines.index("Caused by:") + 1 :]
+        if cause:
+            return "; ".join(cause)[:300]
+    return (lines[0] if lines else "unknown error")[:300]
+
+
+def _signature(functype: wasmtime.FuncType) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    return tuple(str(p) for p in functype.params), tuple(str(r) for r in functype.results)
+
+
+def _describe(signature: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
+    params, results = signature
+    return f"({', '.join(params)}) -> ({', '.join(results)})"
+
+
+def _check_exports(module: wasmtime.Module) -> None:
+    exports = {export.name: export.type for export in module.exports}
+    missing = [name for name in REQUIRED_FUNCTIONS if name not in exports]
+    if REQUIRED_MEMORY not in exports:
+        missing.append(REQUIRED_MEMORY)
+    if missing:
+        raise WasmModuleError(
+            f"invalid ABI export: module does not export {', '.join(missing)} ({RUNTIME_HINT})"
+        )
+    problems = []
+    for name, expected in REQUIRED_FUNCTIONS.items():
+        kind = exports[name]
+        if not isinstance(kind, wasmtime.FuncType):
+            problems.append(f"{name} is not a function")
+        elif _signature(kind) != expected:
+            problems.append(f"{name} has type {_describe(_signature(kind))}, expected {_describe(expected)}")
+    if not isinstance(exports[REQUIRED_MEMORY], wasmtime.MemoryType):
+        problems.append(f"{REQUIRED_MEMORY} is not a memory")
+    if problems:
+        raise WasmModuleError(
+            f"invalid ABI export: {'; '.join(problems)} (export handle(input: string): string "
+            f"from AssemblyScript built with --exportRuntime)"
+        )
+
+
+def _check_imports(module: wasmtime.Module) -> None:
+    problems = []
+    for item in module.imports:
+        name = f"{item.module}.{item.name}"
+        expected = ALLOWED_IMPORTS.get(item.name or "")
+        if item.module != ALLOWED_IMPORT_MODULE or expected is None:
+            problems.append(name)
+        elif not isinstance(item.type, wasmtime.FuncType):
+            problems.append(f"{name} (not a function)")
+        elif _signature(item.type) != expected:
+            got = _describe(_signature(item.type))
+            problems.append(f"{name} (type {got}, expected {_describe(expected)})")
+    if problems:
+        allowed = ", ".join(f"{ALLOWED_IMPORT_MODULE}.{name}" for name in ALLOWED_IMPORTS)
+        raise WasmModuleError(
+            f"unsupported import: module imports {', '.join(problems)}; only {allowed} are "
+            f"provided (no WASI or other host functions)"
+        )

@@ -1,0 +1,53 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+from flask import Flask
+from flask_smorest import Api
+
+from infra.database import ForkSafePool
+from infra.logs import configure_logging
+from infra.settings import Settings
+from web.errors import register_error_handlers
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the API; settings come from the environment unless given (tests give them)."""
+    if settings is None:
+        settings = Settings.from_env()
+        configure_logging("web", settings.log_level)
+    app = Flask("pnil")
+    app.config.update(
+        API_TITLE="pnil",
+        API_VERSION="1.0",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="/docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["pnil.settings"] = settings
+    app.extensions["pnil.db"] = ForkSafePool(settings.database_url, max_size=16, name="web")
+    api = Api(app)
+    register_error_handlers(app)
+
+    from web import auth, health
+
+    auth.install(app)
+    api.register_blueprint(health.blp)
+    _register_optional_blueprints(app, api)
+    return app
+
+
+def _register_optional_blueprints(app: Flask, api: Api) -> None:
+    from web import admin, functions
+
+    api.register_blueprint(functions.blp)
+    api.register_blueprint(admin.blp)
+    try:
+        from web import executions
+    except ImportError:  # pragma: no cover - built by a later issue
+        return
+    api.register_blueprint(executions.blp)

@@ -1,0 +1,56 @@
+"""Every error leaves the API as JSON `{code, status, message, errors?}`; never HTML, never a trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from infra.logs import event
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: int, status: str, message: str, errors=None):
+    """The documented error shape."""
+    body = {"code": code, "status": status, "message": message}
+    if errors:
+        body["errors"] = errors
+    return body
+
+
+def register_error_handlers(app: Flask) -> None:
+    """JSON for HTTP errors (flask-smorest's abort included) and for anything unexpected."""
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException):
+        message = exc.description or exc.name
+        if isinstance(exc, RequestEntityTooLarge):
+            limit = app.config.get("MAX_CONTENT_LENGTH")
+            message = f"request body is larger than the limit of {limit} bytes"
+        data = getattr(exc, "data", None) or {}
+        if "message" in data:
+            message = data["message"]
+        errors = data.get("errors")
+        if exc.code == 400 and "Failed to decode JSON" in (exc.description or ""):
+            message = "request body is not valid JSON: send a JSON object with Content-Type: application/json"
+        response = jsonify(error_body(exc.code, exc.name.upper().replace(" ", "_"), message, errors))
+        response.status_code = exc.code
+        for name, value in exc.get_headers() if exc.code == 405 else []:
+            if name.lower() == "allow":
+                response.headers["Allow"] = value
+        return response
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception):
+        event(log, "request.failed", level=logging.ERROR, error=f"{type(exc).__name__}: {exc}", exc_info=True)
+        response = jsonify(
+            error_body(
+                500,
+                "INTERNAL_SERVER_ERROR",
+                "the server failed to handle this request; it was logged, try again",
+            )
+        )
+        response.status_code = 500
+        return response

@@ -1,0 +1,5 @@
+"""Functions resource."""
+
+from web.functions.routes import blp
+
+__all__ = ["blp"]

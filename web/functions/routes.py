@@ -1,0 +1,135 @@
+"""/functions: register, list, read, update, delete (projectNIL contract)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from flask.views import MethodView
+from flask_smorest import abort
+
+from infra.logs import event
+from store import functions as store
+from store import limits
+from tasks.publish import publish_compilation_job
+from web.auth import current
+from web.blueprint import Blueprint
+from web.db import pool, settings
+from web.functions.schemas import (
+    FunctionCreateSchema,
+    FunctionSchema,
+    FunctionUpdateSchema,
+    PageSchema,
+)
+
+log = logging.getLogger(__name__)
+blp = Blueprint("functions", __name__, url_prefix="/functions", description="Register and manage functions")
+
+
+def present(row: dict) -> dict:
+    """A stored function as the API shows it."""
+    return {**row, "resource_limits": limits.effective(row["resource_limits"])}
+
+
+def _check_sizes_and_caps(data: dict) -> None:
+    source = data.get("source")
+    cap = settings().max_source_bytes
+    if source is not None and len(source.encode()) > cap:
+        abort(413, message=f"source is larger than the limit of {cap} bytes")
+    caps = {
+        "maxExecutionTimeMs": settings().max_execution_time_cap_ms,
+        "maxMemoryBytes": settings().max_memory_cap_bytes,
+        "maxOutputSizeBytes": settings().max_output_cap_bytes,
+    }
+    problems = limits.over_caps(data.get("resource_limits") or {}, caps)
+    if problems:
+        abort(400, message="; ".join(problems))
+
+
+def find_or_404(conn, function_id: uuid.UUID, *, for_update: bool = False) -> dict:
+    """The caller's function, or a 404 (also for another tenant's: existence does not leak)."""
+    row = store.get(conn, current().tenant_id, function_id, for_update=for_update)
+    if row is None:
+        abort(404, message=f"function {function_id} not found")
+    return row
+
+
+@blp.route("")
+class Functions(MethodView):
+    @blp.arguments(FunctionCreateSchema)
+    @blp.response(201, FunctionSchema)
+    def post(self, data):
+        """Register a function; it compiles in the background (status PENDING)."""
+        _check_sizes_and_caps(data)
+        principal = current()
+        description = data.pop("change_description", None)
+        with pool().connection() as conn, conn.transaction():
+            row = store.insert(
+                conn, principal.tenant_id, data, actor=principal.actor, change_description=description
+            )
+            publish_compilation_job(conn, row)
+        event(
+            log,
+            "function.created",
+            functionId=str(row["id"]),
+            language=row["language"],
+            tenantId=str(row["tenant_id"]),
+        )
+        event(log, "compilation.job.published", functionId=str(row["id"]), revision=row["revision"])
+        return present(row)
+
+    @blp.arguments(PageSchema, location="query")
+    @blp.response(200, FunctionSchema(many=True))
+    def get(self, page):
+        """List the caller's functions, newest first (`?limit=&offset=`)."""
+        with pool().connection() as conn:
+            rows = store.list_page(conn, current().tenant_id, **page)
+        return [present(r) for r in rows]
+
+
+@blp.route("/<uuid:function_id>")
+class FunctionById(MethodView):
+    @blp.response(200, FunctionSchema)
+    def get(self, function_id):
+        """A function with its source, status and compileError."""
+        with pool().connection() as conn:
+            return present(find_or_404(conn, function_id))
+
+    @blp.arguments(FunctionUpdateSchema)
+    @blp.response(200, FunctionSchema)
+    def put(self, data, function_id):
+        """Update a function; a new source or language is a new version and recompiles."""
+        _check_sizes_and_caps(data)
+        principal = current()
+        description = data.pop("change_description", None)
+        with pool().connection() as conn, conn.transaction():
+            current_row = find_or_404(conn, function_id, for_update=True)
+            _check_trigger_consistency({**current_row, **data})
+            row, recompile = store.update(
+                conn, current_row, data, actor=principal.actor, change_description=description
+            )
+            if recompile:
+                publish_compilation_job(conn, row)
+        if recompile:
+            event(log, "compilation.job.published", functionId=str(row["id"]), revision=row["revision"])
+        event(
+            log, "function.updated", functionId=str(row["id"]), version=row["revision"], recompile=recompile
+        )
+        return present(row)
+
+    @blp.response(204)
+    def delete(self, function_id):
+        """Delete a function with its versions and executions."""
+        with pool().connection() as conn:
+            if not store.delete(conn, current().tenant_id, function_id):
+                abort(404, message=f"function {function_id} not found")
+        event(log, "function.deleted", functionId=str(function_id))
+
+
+def _check_trigger_consistency(merged: dict) -> None:
+    kind = merged.get("trigger_type")
+    needs = {"SCHEDULED": ("cron_expression", "cronExpression"), "HTTP": ("http_path", "httpPath")}
+    if kind in needs and not merged.get(needs[kind][0]):
+        abort(400, message=f"a {kind} function needs {needs[kind][1]}")
+    if kind == "EVENT" and not merged.get("event_types"):
+        abort(400, message="an EVENT function needs at least one event type")

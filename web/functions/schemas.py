@@ -1,0 +1,124 @@
+"""Function request and response shapes (camelCase JSON)."""
+
+from __future__ import annotations
+
+from apscheduler.triggers.cron import CronTrigger
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+
+LANGUAGES = ("assemblyscript", "javascript", "wasm")
+STATES = ("DRAFT", "ACTIVE", "PAUSED", "DISABLED", "ARCHIVED")
+TRIGGER_TYPES = ("ONEOFF", "SCHEDULED", "HTTP", "EVENT", "EMBEDDED")
+HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+POSITIVE = validate.Range(min=1)
+
+
+class ResourceLimitsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    maxExecutionTimeMs = fields.Integer(validate=POSITIVE, strict=True)
+    maxMemoryBytes = fields.Integer(validate=POSITIVE, strict=True)
+    maxConcurrentRuns = fields.Integer(validate=POSITIVE, strict=True)
+    maxApiCallsPerMinute = fields.Integer(validate=POSITIVE, strict=True)
+    maxOutputSizeBytes = fields.Integer(validate=POSITIVE, strict=True)
+
+
+class FunctionWriteSchema(Schema):
+    """Fields shared by create and update."""
+
+    class Meta:
+        unknown = RAISE
+
+    name = fields.String(validate=validate.Length(min=1, max=200))
+    description = fields.String(allow_none=True, validate=validate.Length(max=10_000))
+    language = fields.String(
+        validate=validate.OneOf(LANGUAGES, error="unknown language; use one of: " + ", ".join(LANGUAGES))
+    )
+    source = fields.String(validate=validate.Length(min=1, error="source must not be empty"))
+    state = fields.String(
+        validate=validate.OneOf(("DRAFT", "ACTIVE")), metadata={"description": "initial state"}
+    )
+    type = fields.String(attribute="trigger_type", validate=validate.OneOf(TRIGGER_TYPES))
+    cronExpression = fields.String(attribute="cron_expression", allow_none=True)
+    httpPath = fields.String(
+        attribute="http_path",
+        allow_none=True,
+        validate=validate.Regexp(
+            r"^[A-Za-z0-9._~/-]{1,200}$", error="httpPath may hold letters, digits and ._~/-"
+        ),
+    )
+    httpMethods = fields.List(fields.String(validate=validate.OneOf(HTTP_METHODS)), attribute="http_methods")
+    eventTypes = fields.List(fields.String(validate=validate.Length(min=1, max=200)), attribute="event_types")
+    resourceLimits = fields.Nested(ResourceLimitsSchema, attribute="resource_limits")
+    metadata = fields.Dict(keys=fields.String(), values=fields.String())
+    tags = fields.List(fields.String(validate=validate.Length(min=1, max=100)))
+    changeDescription = fields.String(
+        load_only=True, attribute="change_description", validate=validate.Length(max=1000)
+    )
+
+    @validates("cronExpression")
+    def _cron(self, value, **_):
+        if value is None:
+            return
+        if len(value.split()) != 5:
+            raise ValidationError("cronExpression needs 5 fields: minute hour day month weekday")
+        try:
+            CronTrigger.from_crontab(value)
+        except ValueError as exc:
+            raise ValidationError(f"invalid cron expression: {exc}") from exc
+
+    @validates_schema
+    def _trigger_fields(self, data, **_):
+        kind = data.get("trigger_type")
+        if kind == "SCHEDULED" and not data.get("cron_expression"):
+            raise ValidationError("a SCHEDULED function needs cronExpression", "cronExpression")
+        if kind == "HTTP" and not data.get("http_path"):
+            raise ValidationError("an HTTP function needs httpPath", "httpPath")
+        if kind == "EVENT" and not data.get("event_types"):
+            raise ValidationError("an EVENT function needs at least one event type", "eventTypes")
+
+
+class FunctionCreateSchema(FunctionWriteSchema):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    language = fields.String(
+        required=True,
+        validate=validate.OneOf(LANGUAGES, error="unknown language; use one of: " + ", ".join(LANGUAGES)),
+    )
+    source = fields.String(required=True, validate=validate.Length(min=1, error="source must not be empty"))
+
+
+class FunctionUpdateSchema(FunctionWriteSchema):
+    """Every field optional: only what is sent changes."""
+
+
+class FunctionSchema(Schema):
+    """A function as the API returns it (never the binary)."""
+
+    id = fields.UUID()
+    name = fields.String()
+    description = fields.String(allow_none=True)
+    language = fields.String()
+    source = fields.String()
+    status = fields.String(metadata={"description": "PENDING, COMPILING, READY or FAILED"})
+    compileError = fields.String(attribute="compile_error", allow_none=True)
+    version = fields.Integer(attribute="revision")
+    state = fields.String(metadata={"description": "DRAFT, ACTIVE, PAUSED, DISABLED or ARCHIVED"})
+    type = fields.String(attribute="trigger_type")
+    cronExpression = fields.String(attribute="cron_expression", allow_none=True)
+    httpPath = fields.String(attribute="http_path", allow_none=True)
+    httpMethods = fields.List(fields.String(), attribute="http_methods")
+    eventTypes = fields.List(fields.String(), attribute="event_types")
+    resourceLimits = fields.Dict(attribute="resource_limits")
+    metadata = fields.Dict()
+    tags = fields.List(fields.String())
+    createdBy = fields.String(attribute="created_by", allow_none=True)
+    createdAt = fields.DateTime(attribute="created_at")
+    updatedAt = fields.DateTime(attribute="updated_at")
+
+
+class PageSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
