@@ -33,19 +33,28 @@ for (const [src, out] of jobs) {
 """
 
 
+_COMPILED: dict[str, bytes] = {}
+
+
 def _asc_version() -> str:
     package = ROOT / "node_modules" / "assemblyscript" / "package.json"
     return json.loads(package.read_text())["version"]
 
 
 @pytest.fixture(scope="session")
-def as_modules(request: pytest.FixtureRequest) -> dict[str, bytes]:
+def as_modules(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> dict[str, bytes]:
     """Every tests/fixtures/assemblyscript/*.ts compiled by the real asc, by file stem.
 
     Outputs are cached in pytest's cache directory under the hash of the source, the asc
-    version and the flags, so only changed fixtures are recompiled.
+    version and the flags, so only changed fixtures are recompiled. Each test module that
+    imports this fixture gets its own session fixture, so the result is memoised here too.
     """
-    cache = Path(request.config.cache.mkdir("assemblyscript-fixtures"))
+    if _COMPILED:
+        return dict(_COMPILED)
+    if getattr(request.config, "cache", None) is not None:
+        cache = Path(request.config.cache.mkdir("assemblyscript-fixtures"))
+    else:  # -p no:cacheprovider: compile into this session's temporary directory
+        cache = tmp_path_factory.mktemp("assemblyscript-fixtures")
     version = _asc_version()
     outputs: dict[str, Path] = {}
     jobs: list[list[str]] = []
@@ -67,7 +76,8 @@ def as_modules(request: pytest.FixtureRequest) -> dict[str, bytes]:
         )
         if proc.returncode != 0:
             pytest.fail(f"asc failed to compile the runner fixtures:\n{proc.stderr}")
-    return {stem: path.read_bytes() for stem, path in outputs.items()}
+    _COMPILED.update({stem: path.read_bytes() for stem, path in outputs.items()})
+    return dict(_COMPILED)
 
 
 @pytest.fixture(scope="session")

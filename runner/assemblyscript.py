@@ -1,0 +1,262 @@
+"""Runs modules that follow the AssemblyScript ABI (languages ``assemblyscript`` and ``wasm``).
+
+ABI: the module exports ``handle(input: string): string``, ``memory``, ``__new``, ``__pin``
+and ``__unpin``; strings are UTF-16LE objects made with ``__new(byteLength, 2)``. It may
+import ``env.abort``, ``env.trace``, ``env.seed``, ``env.console.*`` and ``env.Date.now``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import time
+from dataclasses import dataclass
+
+import wasmtime
+
+from runner.abi import STRING_CLASS_ID, GuestMemory, format_trace
+from runner.contract import Limits, RunRequest, RunResult, RunStatus
+from runner.engine import new_store
+from runner.errors import GuestFailure
+from runner.fastcall import call_i32, export_func, export_memory
+from runner.logs import LogBuffer
+from runner.modules import CompileHook, ModuleCache
+from runner.traps import failure_from_error, failure_from_trap
+
+# name -> (number of i32 parameters, the signature to name in an error); all return i32.
+REQUIRED_FUNCS = {
+    "handle": (1, "a function handle(input: string): string"),
+    "__new": (2, "the runtime function __new(size: usize, id: u32): usize"),
+    "__pin": (1, "the runtime function __pin(ptr: usize): usize"),
+}
+_I32 = wasmtime.ValType.i32()
+_F64 = wasmtime.ValType.f64()
+_CONSOLE = ("log", "info", "debug", "warn", "error")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class PreparedModule:
+    """A compiled module whose imports are resolved, ready for a fresh instance per run."""
+
+    pre: wasmtime.InstancePre
+
+
+class _RunContext:
+    """Per-run state the host functions (defined once per Linker) write to."""
+
+    __slots__ = ("limits", "logs", "memory")
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self.logs = LogBuffer(limits.max_log_bytes)
+        self.memory: GuestMemory | None = None
+
+
+class AssemblyScriptRunner:
+    """Executes AssemblyScript-ABI modules; one per subprocess, one run at a time."""
+
+    def __init__(
+        self,
+        engine: wasmtime.Engine,
+        *,
+        cache_capacity: int = 64,
+        cache_dir: str | os.PathLike[str] | None = None,
+        on_compile: CompileHook | None = None,
+    ) -> None:
+        self._engine = engine
+        self._ctx: _RunContext | None = None
+        self._linker = self._make_linker()
+        self._allowed = {(i.module, i.name) for i in _HOST_IMPORTS}
+        self.modules: ModuleCache[PreparedModule] = ModuleCache(
+            engine,
+            self._prepare,
+            capacity=cache_capacity,
+            cache_dir=cache_dir,
+            on_compile=on_compile,
+        )
+
+    def run(self, request: RunRequest) -> RunResult:
+        """Run ``handle(request.input_json)`` in a fresh instance and validate its output."""
+        limits = request.limits
+        ctx = _RunContext(limits)
+        started = time.perf_counter()
+        try:
+            prepared = self.modules.load(request.artifact)
+            started = time.perf_counter()
+            self._ctx = ctx
+            store = new_store(self._engine, limits)
+            output = self._call(prepared, store, ctx, request.input_json)
+            status, message = RunStatus.COMPLETED, None
+        except GuestFailure as failure:
+            status, message, output = failure.status, failure.message, None
+        except wasmtime.Trap as trap:
+            failure = failure_from_trap(trap, limits, ctx.memory, request.artifact)
+            status, message, output = failure.status, failure.message, None
+        except wasmtime.WasmtimeError as error:
+            failure = failure_from_error(error, limits)
+            status, message, output = failure.status, failure.message, None
+        finally:
+            self._ctx = None
+        duration_ms = (time.perf_counter() - started) * 1000.0
+        return RunResult(
+            status=status,
+            output_json=output,
+            error_message=message,
+            logs=ctx.logs.text(),
+            duration_ms=duration_ms,
+            memory_peak_bytes=ctx.memory.data_len() if ctx.memory is not None else 0,
+        )
+
+    def _call(
+        self, prepared: PreparedModule, store: wasmtime.Store, ctx: _RunContext, input_json: str
+    ) -> str:
+        instance = prepared.pre.instantiate(store)
+        memory = ctx.memory = GuestMemory(export_memory(store, instance, b"memory"), store)
+        encoded = input_json.encode("utf-16-le")
+        ptr = call_i32(store, export_func(store, instance, b"__new"), len(encoded), STRING_CLASS_ID)
+        memory.write(ptr, encoded)
+        # Pinned so a collection inside handle() cannot free the argument. No __unpin:
+        # the Store and everything in it is dropped after this run.
+        call_i32(store, export_func(store, instance, b"__pin"), ptr)
+        out_ptr = call_i32(store, export_func(store, instance, b"handle"), ptr)
+        return _read_output(memory, out_ptr, ctx.limits)
+
+    def _prepare(self, module: wasmtime.Module) -> PreparedModule:
+        for imp in module.imports:
+            if (imp.module, imp.name) not in self._allowed:
+                allowed = ", ".join(f"{m}.{n}" for m, n in sorted(self._allowed))
+                raise GuestFailure(
+                    f"unsupported import {imp.module}.{imp.name}: functions may only import "
+                    f"{allowed} (compile without WASI or other host bindings)"
+                )
+        exports = {exp.name: exp.type for exp in module.exports}
+        for name in ("handle", "memory", "__new", "__pin", "__unpin"):
+            if name not in exports:
+                raise GuestFailure(
+                    f"invalid ABI export: module does not export {name} (compile with "
+                    "--exportRuntime and export function handle(input: string): string)"
+                )
+        if not isinstance(exports["memory"], wasmtime.MemoryType):
+            raise GuestFailure("invalid ABI export: memory is not a linear memory")
+        for name, (params, signature) in REQUIRED_FUNCS.items():
+            ty = exports[name]
+            # The per-run calls skip type checks (fastcall), so the types are checked here.
+            if (
+                not isinstance(ty, wasmtime.FuncType)
+                or [str(p) for p in ty.params] != ["i32"] * params
+                or [str(r) for r in ty.results] != ["i32"]
+            ):
+                raise GuestFailure(f"invalid ABI export: {name} must be {signature}")
+        try:
+            return PreparedModule(pre=self._linker.instantiate_pre(module))
+        except wasmtime.WasmtimeError as exc:
+            raise GuestFailure(f"cannot link module: {exc}") from exc
+
+    # Host functions: defined once on the Linker, they find the current run via self._ctx.
+
+    def _make_linker(self) -> wasmtime.Linker:
+        linker = wasmtime.Linker(self._engine)
+        handlers = {
+            "abort": self._abort,
+            "trace": self._trace,
+            "seed": _seed,
+            "Date.now": _date_now,
+        }
+        for spec in _HOST_IMPORTS:
+            if spec.name.startswith("console."):
+                func = self._console
+            else:
+                func = handlers[spec.name]
+            linker.define_func(spec.module, spec.name, spec.type, func, access_caller=True)
+        return linker
+
+    def _abort(self, caller: wasmtime.Caller, msg: int, file: int, line: int, col: int) -> None:
+        memory = _caller_memory(caller)
+        message = memory.read_string(msg, max_chars=4096) if memory else ""
+        where = memory.read_string(file, max_chars=1024) if memory else ""
+        text = message or "abort() called"
+        if where:
+            text = f"{text} at {where}:{line}:{col}"
+        raise GuestFailure(text)
+
+    def _trace(self, caller: wasmtime.Caller, msg: int, n: int, *args: float) -> None:
+        ctx = self._ctx
+        if ctx is None or ctx.logs.full:
+            return
+        memory = _caller_memory(caller)
+        text = memory.read_string(msg, max_chars=65536) if memory else ""
+        ctx.logs.append(format_trace(text, n, args))
+
+    def _console(self, caller: wasmtime.Caller, msg: int) -> None:
+        ctx = self._ctx
+        if ctx is None or ctx.logs.full:
+            return
+        memory = _caller_memory(caller)
+        ctx.logs.append(memory.read_string(msg, max_chars=65536) if memory else "")
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class _Import:
+    module: str
+    name: str
+    type: wasmtime.FuncType
+
+
+_HOST_IMPORTS = (
+    _Import(module="env", name="abort", type=wasmtime.FuncType([_I32] * 4, [])),
+    _Import(module="env", name="trace", type=wasmtime.FuncType([_I32, _I32] + [_F64] * 5, [])),
+    _Import(module="env", name="seed", type=wasmtime.FuncType([], [_F64])),
+    _Import(module="env", name="Date.now", type=wasmtime.FuncType([], [_F64])),
+    *(
+        _Import(module="env", name=f"console.{level}", type=wasmtime.FuncType([_I32], []))
+        for level in _CONSOLE
+    ),
+)
+
+
+def _caller_memory(caller: wasmtime.Caller) -> GuestMemory | None:
+    memory = caller.get("memory")
+    return GuestMemory(memory, caller) if isinstance(memory, wasmtime.Memory) else None
+
+
+def _seed(caller: wasmtime.Caller) -> float:
+    return random.random() * 2.0**52
+
+
+def _date_now(caller: wasmtime.Caller) -> float:
+    return float(time.time_ns() // 1_000_000)
+
+
+def _read_output(memory: GuestMemory, ptr: int, limits: Limits) -> str:
+    limit = limits.max_output_size_bytes
+    if ptr == 0:
+        raise GuestFailure("function returned invalid JSON: handle() returned null")
+    size = memory.string_byte_length(ptr)
+    # Each UTF-16 code unit becomes at least one UTF-8 byte, so half the UTF-16 size is a
+    # lower bound: an oversized result is rejected before it is copied out.
+    if size // 2 > limit:
+        raise GuestFailure(
+            f"output of at least {size // 2} bytes exceeds the output size limit of {limit} "
+            "bytes (maxOutputSizeBytes); return less data or raise the limit"
+        )
+    text = memory.read(ptr, size).decode("utf-16-le", errors="replace")
+    encoded_len = len(text.encode("utf-8"))
+    if encoded_len > limit:
+        raise GuestFailure(
+            f"output of {encoded_len} bytes exceeds the output size limit of {limit} "
+            "bytes (maxOutputSizeBytes); return less data or raise the limit"
+        )
+    try:
+        json.loads(text, parse_constant=_reject_constant)
+    except ValueError as exc:
+        preview = text if len(text) <= 80 else text[:80] + "…"
+        raise GuestFailure(
+            f"function returned invalid JSON: {exc} (output starts with {preview!r}); "
+            "return JSON.stringify'd data"
+        ) from exc
+    return text
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")

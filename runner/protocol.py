@@ -1,0 +1,99 @@
+"""The wire format between the pool and its subprocesses: length-prefixed binary frames.
+
+Request (parent → child): ``<II`` (meta length, artifact length), a JSON array of the
+scalar fields, then the raw artifact bytes (never pickled or base64-encoded).
+Reply (child → parent): ``<cI`` (kind, length) and a payload. Kinds: ``H`` ready,
+``C`` compiling started, ``X`` compiling finished, ``R`` the result (a JSON array).
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+
+from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
+
+REQUEST_HEADER = struct.Struct("<II")
+REPLY_HEADER = struct.Struct("<cI")
+
+HELLO = b"H"
+COMPILING = b"C"
+COMPILED = b"X"
+RESULT = b"R"
+
+_STATUSES = {status.value: status for status in RunStatus}
+_LANGUAGES = {language.value: language for language in Language}
+
+
+def encode_request(request: RunRequest) -> list[bytes]:
+    """The request as buffers for one ``os.writev``."""
+    limits = request.limits
+    meta = json.dumps(
+        [
+            request.language.value,
+            request.input_json,
+            limits.max_execution_time_ms,
+            limits.max_memory_bytes,
+            limits.max_output_size_bytes,
+            limits.max_log_bytes,
+            request.execution_id,
+        ],
+        ensure_ascii=False,
+    ).encode("utf-8", errors="surrogatepass")
+    artifact = request.artifact
+    return [REQUEST_HEADER.pack(len(meta), len(artifact)), meta, artifact]
+
+
+def decode_request(meta: bytes, artifact: bytes) -> RunRequest:
+    """The inverse of :func:`encode_request` (header already consumed)."""
+    language, input_json, time_ms, memory, output, logs, execution_id = json.loads(
+        meta.decode("utf-8", errors="surrogatepass")
+    )
+    return RunRequest(
+        language=_LANGUAGES[language],
+        artifact=artifact,
+        input_json=input_json,
+        limits=Limits(
+            max_execution_time_ms=time_ms,
+            max_memory_bytes=memory,
+            max_output_size_bytes=output,
+            max_log_bytes=logs,
+        ),
+        execution_id=execution_id,
+    )
+
+
+def encode_reply(kind: bytes, payload: bytes = b"") -> bytes:
+    """One reply frame."""
+    return REPLY_HEADER.pack(kind, len(payload)) + payload
+
+
+def encode_result(result: RunResult) -> bytes:
+    """A result frame."""
+    payload = json.dumps(
+        [
+            result.status.value,
+            result.output_json,
+            result.error_message,
+            result.logs,
+            result.duration_ms,
+            result.memory_peak_bytes,
+        ],
+        ensure_ascii=False,
+    ).encode("utf-8", errors="surrogatepass")
+    return encode_reply(RESULT, payload)
+
+
+def decode_result(payload: bytes) -> RunResult:
+    """The inverse of :func:`encode_result` (payload only)."""
+    status, output, error, logs, duration_ms, memory = json.loads(
+        payload.decode("utf-8", errors="surrogatepass")
+    )
+    return RunResult(
+        status=_STATUSES[status],
+        output_json=output,
+        error_message=error,
+        logs=logs,
+        duration_ms=duration_ms,
+        memory_peak_bytes=memory,
+    )

@@ -1,0 +1,129 @@
+"""The host side of a QuickJS run: WASI with captured output and a deadline-bounded sleep.
+
+wasmtime's WASI provides the imports, with no preopened directory, no environment and no
+arguments. Two of them are replaced: ``fd_write``, so that fd 1 (logs) and fd 2 (QuickJS
+diagnostics and the wrapper's result envelope) land in capped in-memory buffers, and
+``poll_oneoff``, because a host-side sleep cannot be interrupted by the epoch deadline:
+our sleep never outlasts the run's deadline, after which the guest traps on re-entry.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import struct
+import time
+
+import wasmtime
+
+WASI = "wasi_snapshot_preview1"
+_EBADF, _EFAULT, _EINVAL = 8, 21, 28
+_I32 = wasmtime.ValType.i32()
+_IOVEC = struct.Struct("<II")
+_SUBSCRIPTION = struct.Struct("<QB7xIxxxxQQH6x")  # 48 bytes: userdata, tag, clock id/timeout/…
+_EVENT = struct.Struct("<QHB21x")  # 32 bytes: userdata, error, type
+_CLOCK_ABSTIME = 1
+
+
+class RunChannels:
+    """The output of one run: logs (fd 1) and diagnostics plus result (fd 2), both capped."""
+
+    __slots__ = ("logs", "stderr", "log_limit", "stderr_limit", "logs_truncated", "deadline")
+
+    def __init__(self, *, log_limit: int, stderr_limit: int, deadline: float) -> None:
+        self.logs = bytearray()
+        self.stderr = bytearray()
+        self.log_limit = log_limit
+        self.stderr_limit = stderr_limit
+        self.logs_truncated = False
+        self.deadline = deadline  # time.monotonic() value
+
+    def room(self, fd: int, length: int) -> int:
+        """How many of ``length`` bytes written to ``fd`` are kept."""
+        if fd == 1:
+            free = self.log_limit - len(self.logs)
+            if length > free:
+                self.logs_truncated = True
+            return max(0, min(length, free))
+        return max(0, min(length, self.stderr_limit - len(self.stderr)))
+
+    def keep(self, fd: int, data: bytes) -> None:
+        """Append bytes that ``room`` allowed."""
+        (self.logs if fd == 1 else self.stderr).extend(data)
+
+
+class ChannelSlot:
+    """Which run's channels the host functions write to (one run at a time per runner)."""
+
+    __slots__ = ("channels",)
+
+    def __init__(self) -> None:
+        self.channels: RunChannels | None = None
+
+
+def make_linker(engine: wasmtime.Engine, slot: ChannelSlot) -> wasmtime.Linker:
+    """A Linker with WASI whose output and sleeping go through ``slot``'s current run."""
+    linker = wasmtime.Linker(engine)
+    linker.define_wasi()
+    linker.allow_shadowing = True
+
+    def fd_write(caller: wasmtime.Caller, fd: int, iovs: int, count: int, written: int) -> int:
+        channels = slot.channels
+        if channels is None or fd not in (1, 2):
+            return _EBADF
+        memory = caller["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        base = ctypes.addressof(memory.data_ptr(caller).contents)
+        size = memory.data_len(caller)
+        if iovs < 0 or count < 0 or iovs + 8 * count > size or written + 4 > size:
+            return _EFAULT
+        total = 0
+        for index in range(count):
+            ptr, length = _IOVEC.unpack(ctypes.string_at(base + iovs + 8 * index, 8))
+            if ptr + length > size:
+                return _EFAULT
+            kept = channels.room(fd, length)
+            if kept:
+                channels.keep(fd, ctypes.string_at(base + ptr, kept))
+            total += length
+        # Dropped bytes count as written: the guest must not retry what the cap discarded.
+        ctypes.memmove(base + written, struct.pack("<I", total), 4)
+        return 0
+
+    def poll_oneoff(caller: wasmtime.Caller, subs: int, events: int, count: int, out: int) -> int:
+        channels = slot.channels
+        memory = caller["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        size = memory.data_len(caller)
+        if count <= 0 or subs + 48 * count > size or events + 32 * count > size or out + 4 > size:
+            return _EINVAL
+        raw = memory.read(caller, subs, subs + 48 * count)
+        waits = []
+        for index in range(count):
+            userdata, tag, clock, timeout, _precision, flags = _SUBSCRIPTION.unpack_from(raw, 48 * index)
+            if tag != 0:
+                waits.append((userdata, tag, 0.0))  # fd readiness: nothing is ever readable
+                continue
+            wait = timeout / 1e9
+            if flags & _CLOCK_ABSTIME:
+                now = time.time_ns() if clock == 0 else time.monotonic_ns()
+                wait = (timeout - now) / 1e9
+            waits.append((userdata, tag, wait))
+        soonest = max(0.0, min(wait for _, _, wait in waits))
+        remaining = (channels.deadline - time.monotonic()) if channels else 0.0
+        slept = max(0.0, min(soonest, remaining))
+        if slept > 0:
+            time.sleep(slept)
+        fired = [
+            _EVENT.pack(userdata, _EBADF if tag != 0 else 0, tag)
+            for userdata, tag, wait in waits
+            if wait <= slept
+        ]
+        if fired:
+            memory.write(caller, b"".join(fired), events)
+        memory.write(caller, struct.pack("<I", len(fired)), out)
+        return 0
+
+    four = wasmtime.FuncType([_I32] * 4, [_I32])
+    linker.define_func(WASI, "fd_write", four, fd_write, access_caller=True)
+    linker.define_func(WASI, "poll_oneoff", four, poll_oneoff, access_caller=True)
+    return linker

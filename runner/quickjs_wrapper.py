@@ -1,0 +1,144 @@
+"""The JavaScript module that QuickJS evaluates around a user's source, and how to decode it.
+
+The reactor exports no eval entry point, only ``qjs_init_argv``: a run is one
+``qjs -m --memory-limit L --stack-size S -e WRAPPER``. The wrapper is a module so that
+its top-level ``await`` makes QuickJS drive the job queue and timers until the user's
+Promise settles. It evaluates the user's source as a classic (sloppy) script through an
+indirect ``eval`` named ``<input>``, so line and column numbers are the source's own.
+
+Channels: fd 1 carries the logs (``console.*`` and ``print``); fd 2 carries QuickJS's own
+diagnostics and, last, one envelope ``MARK + kind + payload`` with the result.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+MARK = "\x1epnil\x1e"
+MARK_BYTES = MARK.encode()
+
+# The appended expression gives back ``handle`` also when it is a top-level ``const``/``let``:
+# lexical bindings of an indirect eval do not outlive it.
+_HANDLE_PROBE = '\n;typeof handle === "function" ? handle : undefined'
+
+_WRAPPER = r"""import * as std from 'qjs:std';
+import * as os from 'qjs:os';
+const out = std.out, err = std.err, stringify = JSON.stringify, parse = JSON.parse;
+const MARK = %(mark)s, LIMIT = %(limit)d, LOG_LIMIT = %(log_limit)d;
+let logged = 0;
+function send(kind, text) { err.puts(MARK + kind + text); err.flush(); }
+function show(v) {
+  if (typeof v === 'string') return v;
+  if (v instanceof Error) return v.stack ? String(v) + '\n' + v.stack.trimEnd() : String(v);
+  if (v !== null && typeof v === 'object') { try { return stringify(v) ?? String(v); } catch (_) {} }
+  try { return String(v); } catch (_) { return Object.prototype.toString.call(v); }
+}
+function log(...args) {
+  // UTF-16 units never outnumber UTF-8 bytes: past the limit the host keeps nothing more.
+  if (logged > LOG_LIMIT) return;
+  const line = args.map(show).join(' ') + '\n';
+  logged += line.length;
+  out.puts(line);
+  out.flush();
+}
+globalThis.console = { log, error: log, warn: log, info: log, debug: log, trace: log };
+globalThis.print = log;
+globalThis.setTimeout = (fn, ms = 0, ...args) => os.setTimeout(() => fn(...args), ms);
+globalThis.clearTimeout = (timer) => os.clearTimeout(timer);
+function describe(e, phase) {
+  try {
+    const isError = e instanceof Error;
+    return stringify({
+      phase, name: isError ? String(e.name) : '',
+      message: isError ? String(e.message) : 'uncaught exception: ' + show(e),
+      stack: isError && e.stack ? String(e.stack) : '',
+    });
+  } catch (_) {
+    return stringify({ phase, name: '', message: 'uncaught exception', stack: '' });
+  }
+}
+let phase = 'load';
+try {
+  const handle = (0, eval)(%(source)s);
+  if (%(check)s) {
+    send('C', typeof handle);
+  } else if (typeof handle !== 'function') {
+    send('M', '');
+  } else {
+    phase = 'run';
+    let value = handle(parse(%(input)s));
+    if (value !== null && typeof value === 'object' && typeof value.then === 'function') {
+      value = await value;
+    }
+    phase = 'output';
+    const text = stringify(value);
+    if (text === undefined) send('U', typeof value);
+    else if (text.length > LIMIT) send('B', String(text.length));
+    else send('R', text);
+  }
+} catch (e) {
+  if (e === null || e === undefined) send('N', phase);
+  else send('E', describe(e, phase));
+}
+"""
+
+
+def wrapper_source(source: str, input_json: str, *, output_limit: int, log_limit: int, check: bool) -> str:
+    """The module text for one run (``check`` only defines and reports ``typeof handle``)."""
+    # ensure_ascii: the text travels as a C string (no NUL) and may hold lone surrogates.
+    return _WRAPPER % {
+        "mark": json.dumps(MARK),
+        "limit": output_limit,
+        "log_limit": log_limit,
+        "source": json.dumps(source + _HANDLE_PROBE),
+        "check": "true" if check else "false",
+        "input": json.dumps(input_json),
+    }
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Envelope:
+    """What the wrapper reported: ``kind`` is one letter, ``payload`` the rest."""
+
+    kind: str
+    payload: str
+
+    def error(self) -> dict[str, str]:
+        """The decoded payload of an ``E`` envelope."""
+        try:
+            data = json.loads(self.payload)
+        except ValueError:
+            return {"phase": "run", "name": "", "message": self.payload, "stack": ""}
+        return {key: str(data.get(key, "")) for key in ("phase", "name", "message", "stack")}
+
+
+def split_stderr(data: bytes) -> tuple[str, Envelope | None]:
+    """QuickJS's diagnostics and the last envelope on fd 2 (None when there is none)."""
+    at = data.rfind(MARK_BYTES)
+    if at < 0:
+        return data.decode("utf-8", errors="replace"), None
+    body = data[at + len(MARK_BYTES) :].decode("utf-8", errors="replace")
+    diagnostics = data[:at].decode("utf-8", errors="replace")
+    if not body:
+        return diagnostics, None
+    return diagnostics, Envelope(kind=body[0], payload=body[1:])
+
+
+_POSITION = re.compile(r"<input>:(\d+):(\d+)")
+MAX_STACK_LINES = 30
+
+
+def source_position(stack: str) -> tuple[int, int] | None:
+    """Line and column of the innermost frame in the user's source, if the stack has one."""
+    match = _POSITION.search(stack)
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def user_stack(stack: str) -> str:
+    """The stack without the wrapper's own frames, at most MAX_STACK_LINES long."""
+    lines = [line for line in stack.rstrip().splitlines() if "<cmdline>" not in line]
+    if len(lines) > MAX_STACK_LINES:
+        lines = lines[:MAX_STACK_LINES] + [f"    … {len(lines) - MAX_STACK_LINES} more frames"]
+    return "\n".join(lines)

@@ -1,0 +1,132 @@
+"""Running one execution: check the function, record RUNNING, run in the sandbox, record the end."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import uuid
+from collections import OrderedDict
+from typing import Any
+
+from infra.database import ForkSafePool
+from infra.logs import event
+from runner.contract import Language, RunRequest, RunResult, RunStatus
+from runner.pool import RunnerPool
+from store import executions as store
+from store import limits
+
+log = logging.getLogger(__name__)
+
+
+class FunctionNotFound(LookupError):
+    """No such function for this tenant."""
+
+
+class NotRunnable(ValueError):
+    """The function exists but cannot run now; the message says why and what to do."""
+
+
+class ArtifactCache:
+    """Compiled artifacts by function id, valid for one revision (a revision's binary never changes)."""
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._items: OrderedDict[uuid.UUID, tuple[int, bytes]] = OrderedDict()
+        self._capacity = capacity
+        self._lock = threading.Lock()
+
+    def revision(self, function_id: uuid.UUID) -> int | None:
+        with self._lock:
+            item = self._items.get(function_id)
+            return item[0] if item else None
+
+    def get(self, function_id: uuid.UUID, revision: int) -> bytes | None:
+        with self._lock:
+            item = self._items.get(function_id)
+            if item is None or item[0] != revision:
+                return None
+            self._items.move_to_end(function_id)
+            return item[1]
+
+    def put(self, function_id: uuid.UUID, revision: int, artifact: bytes) -> None:
+        with self._lock:
+            self._items[function_id] = (revision, artifact)
+            self._items.move_to_end(function_id)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+
+def check_runnable(fn: dict[str, Any] | None, function_id: uuid.UUID) -> dict[str, Any]:
+    """Raise unless the function is READY and ACTIVE (flow 4)."""
+    if fn is None:
+        raise FunctionNotFound(f"function {function_id} not found")
+    if fn["status"] != "READY":
+        hint = {
+            "FAILED": "fix the source (see compileError) and update the function",
+            "PENDING": "it is waiting to compile; poll GET /functions/{id} until status is READY",
+            "COMPILING": "it is compiling; poll GET /functions/{id} until status is READY",
+        }[fn["status"]]
+        raise NotRunnable(f"function is not READY (status {fn['status']}): {hint}")
+    if fn["state"] != "ACTIVE":
+        raise NotRunnable(
+            f"function is {fn['state']}, only ACTIVE functions run: "
+            "POST /functions/{id}/state {\"state\": \"ACTIVE\"}"
+        )
+    return fn
+
+
+class Executor:
+    """One per process: database pool, runner pool and artifact cache."""
+
+    def __init__(self, db: ForkSafePool, runners: RunnerPool) -> None:
+        self.db = db
+        self.runners = runners
+        self.artifacts = ArtifactCache()
+
+    def execute(self, tenant_id: uuid.UUID, function_id: uuid.UUID, input_value: Any, *,
+                trigger_type: str = "API", trigger_data: Any = None) -> dict[str, Any]:
+        """Run synchronously and return the finished execution row."""
+        with self.db.connection() as conn:
+            fn = check_runnable(
+                store.runnable(conn, tenant_id, function_id, self.artifacts.revision(function_id)),
+                function_id,
+            )
+            artifact = fn["wasm_binary"]
+            if artifact is None:
+                artifact = self.artifacts.get(function_id, fn["revision"])
+            else:
+                artifact = bytes(artifact)
+                self.artifacts.put(function_id, fn["revision"], artifact)
+            row = store.start(conn, fn, input_value=input_value, trigger_type=trigger_type,
+                              trigger_data=trigger_data)
+        ids = {"executionId": str(row["id"]), "functionId": str(function_id)}
+        event(log, "execution.started", triggerType=trigger_type, **ids)
+        result = self._run(fn, artifact, input_value, row["id"])
+        with self.db.connection() as conn:
+            row = store.finish(conn, row["id"], result)
+        self._log_end(result, ids)
+        return row
+
+    def _run(self, fn: dict[str, Any], artifact: bytes, input_value: Any, execution_id) -> RunResult:
+        import json
+
+        request = RunRequest(
+            language=Language(fn["language"]),
+            artifact=artifact,
+            input_json=json.dumps(input_value, ensure_ascii=False, separators=(",", ":")),
+            limits=limits.runner_limits(fn["resource_limits"]),
+            execution_id=str(execution_id),
+        )
+        try:
+            return self.runners.run(request)
+        except Exception as exc:  # noqa: BLE001 - recorded as the execution's failure
+            event(log, "runner.error", level=logging.ERROR, executionId=str(execution_id), exc_info=True)
+            return RunResult(status=RunStatus.FAILED,
+                             error_message=f"the sandbox failed to run this execution: {exc}")
+
+    @staticmethod
+    def _log_end(result: RunResult, ids: dict[str, str]) -> None:
+        if result.status is RunStatus.COMPLETED:
+            event(log, "execution.completed", durationMs=round(result.duration_ms, 3), **ids)
+        else:
+            event(log, "execution.failed", level=logging.WARNING, status=result.status.value,
+                  error=result.error_message, durationMs=round(result.duration_ms, 3), **ids)

@@ -1,0 +1,5 @@
+"""Executions resource."""
+
+from web.executions.routes import blp
+
+__all__ = ["blp"]
