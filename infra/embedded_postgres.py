@@ -20,10 +20,15 @@ def start_embedded(data_dir: Path = DEFAULT_DATA_DIR, *, keep_running: bool = Fa
     return pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
 
 
+def data_dir_from(env: dict[str, str]) -> Path:
+    """PNIL_PGDATA, else .pgdata in the checkout."""
+    return Path(env["PNIL_PGDATA"]).resolve() if env.get("PNIL_PGDATA") else DEFAULT_DATA_DIR
+
+
 def resolve_database_url(env: dict[str, str] | None = None) -> str:
     """DATABASE_URL when set, else the embedded server's URL (starting it if needed)."""
     env = os.environ if env is None else env
     url = env.get("DATABASE_URL", "").strip()
     if url:
         return url
-    return start_embedded().get_uri()
+    return start_embedded(data_dir_from(env)).get_uri()

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from infra.embedded_postgres import PROJECT_ROOT, start_embedded
+from infra.embedded_postgres import PROJECT_ROOT, data_dir_from, start_embedded
 from infra.logs import configure_logging
 from migrations import apply_migrations
 
@@ -18,8 +18,9 @@ def main() -> int:
     env = dict(os.environ)
     server = None
     if not env.get("DATABASE_URL"):
-        print(f"==> starting the embedded PostgreSQL in {PROJECT_ROOT / '.pgdata'}", flush=True)
-        server = start_embedded()
+        data_dir = data_dir_from(env)
+        print(f"==> starting the embedded PostgreSQL in {data_dir}", flush=True)
+        server = start_embedded(data_dir)
         env["DATABASE_URL"] = server.get_uri()
     print("==> applying migrations, installing pgmq, creating queues", flush=True)
     apply_migrations(env["DATABASE_URL"])
@@ -39,7 +40,10 @@ def main() -> int:
         cwd=PROJECT_ROOT,
     )
 
+    stopping = []
+
     def forward(signum, _frame):
+        stopping.append(signum)
         if honcho.poll() is None:
             honcho.send_signal(signum)
 
@@ -49,7 +53,8 @@ def main() -> int:
     if server is not None:
         print("==> stopping the embedded PostgreSQL", flush=True)
         server.cleanup()
-    return code
+    # Stopped on request (Ctrl-C / SIGTERM): a clean exit, whatever the children answered.
+    return 0 if stopping else code
 
 
 if __name__ == "__main__":
