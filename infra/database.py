@@ -10,8 +10,11 @@ from psycopg_pool import ConnectionPool
 class ForkSafePool:
     """A lazily opened psycopg pool that reopens itself in a forked child."""
 
-    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "pnil"):
+    def __init__(
+        self, dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "pnil", timeout_s: float = 10.0
+    ):
         self.dsn = dsn
+        self.timeout_s = timeout_s
         self._kwargs = {"min_size": min_size, "max_size": max_size, "name": name}
         self._pool: ConnectionPool | None = None
         self._pid: int | None = None
@@ -32,9 +35,9 @@ class ForkSafePool:
             self._pid = os.getpid()
         return self._pool
 
-    def connection(self, timeout: float | None = 10.0):
+    def connection(self, timeout: float | None = None):
         """Borrow an autocommit connection (context manager)."""
-        return self.pool.connection(timeout=timeout)
+        return self.pool.connection(timeout=self.timeout_s if timeout is None else timeout)
 
     def close(self) -> None:
         """Close this process's pool if it owns one."""

@@ -29,7 +29,9 @@ def create_app(settings: Settings | None = None) -> Flask:
         JSON_SORT_KEYS=False,
     )
     app.extensions["pnil.settings"] = settings
-    app.extensions["pnil.db"] = ForkSafePool(settings.database_url, max_size=16, name="web")
+    app.extensions["pnil.db"] = ForkSafePool(
+        settings.database_url, max_size=16, name="web", timeout_s=settings.db_timeout_s
+    )
     api = Api(app)
     register_error_handlers(app)
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from flask import Flask, jsonify
+from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from infra.logs import event
@@ -40,6 +42,20 @@ def register_error_handlers(app: Flask) -> None:
         for name, value in exc.get_headers() if exc.code == 405 else []:
             if name.lower() == "allow":
                 response.headers["Allow"] = value
+        # Headers given to abort() (WWW-Authenticate on a 401) belong on the response.
+        for name, value in (data.get("headers") or {}).items():
+            response.headers[name] = value
+        return response
+
+    @app.errorhandler(psycopg.OperationalError)
+    @app.errorhandler(PoolTimeout)
+    def database_unavailable(exc: Exception):
+        event(log, "request.database_unavailable", level=logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+        response = jsonify(
+            error_body(503, "SERVICE_UNAVAILABLE", "the database is unavailable; try again shortly")
+        )
+        response.status_code = 503
+        response.headers["Retry-After"] = "5"
         return response
 
     @app.errorhandler(Exception)

@@ -56,15 +56,26 @@ def test_local_run_serves_registers_compiles_executes_and_stops():
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(PNIL_PGDATA=str(data_dir), PORT=str(port), WEB_CONCURRENCY="1")
     out = open(data_dir.parent / f"{data_dir.name}.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "infra.localrun"], cwd=PROJECT_ROOT, env=env,
-                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "infra.localrun"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: call("GET", f"{base}/health") == (200, {"status": "UP"}), 90)
-        status, fn = call("POST", f"{base}/functions", {
-            "name": "echo", "language": "assemblyscript",
-            "source": "export function handle(input: string): string { return input; }",
-        })
+        status, fn = call(
+            "POST",
+            f"{base}/functions",
+            {
+                "name": "echo",
+                "language": "assemblyscript",
+                "source": "export function handle(input: string): string { return input; }",
+            },
+        )
         assert status == 201 and fn["status"] == "PENDING"
         wait_until(lambda: call("GET", f"{base}/functions/{fn['id']}")[1]["status"] == "READY", 60)
         status, execution = call("POST", f"{base}/functions/{fn['id']}/execute", {"input": {"hi": "✓"}})

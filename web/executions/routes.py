@@ -28,8 +28,9 @@ def executor() -> Executor:
     if "pnil.executor" not in ext:
         with _executor_lock:
             if "pnil.executor" not in ext:
-                runners = RunnerPool(settings().runner_pool_size,
-                                     max_time_cap_ms=settings().max_execution_time_cap_ms)
+                runners = RunnerPool(
+                    settings().runner_pool_size, max_time_cap_ms=settings().max_execution_time_cap_ms
+                )
                 ext["pnil.executor"] = Executor(pool(), runners)
     return ext["pnil.executor"]
 

@@ -11,7 +11,7 @@ class JsonObject(fields.Raw):
     def _deserialize(self, value, attr, data, **kwargs):
         if not isinstance(value, dict):
             raise ValidationError(
-                f"input must be a JSON object, e.g. {{\"input\": {{\"name\": \"x\"}}}}; got {type(value).__name__}"
+                f'input must be a JSON object, e.g. {{"input": {{"name": "x"}}}}; got {type(value).__name__}'
             )
         return value
 
@@ -34,7 +34,9 @@ class ExecutionSchema(Schema):
     id = fields.UUID()
     functionId = fields.UUID(attribute="function_id")
     functionVersion = fields.Integer(attribute="function_version", allow_none=True)
-    status = fields.String(metadata={"description": "PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT or CANCELLED"})
+    status = fields.String(
+        metadata={"description": "PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT or CANCELLED"}
+    )
     triggerType = fields.String(attribute="trigger_type")
     triggerData = fields.Raw(attribute="trigger_data", allow_none=True)
     input = fields.Raw(allow_none=True)
