@@ -22,6 +22,53 @@ FROM functions WHERE id = %(id)s AND tenant_id = %(tenant)s
 """
 
 
+# One round trip for the hot path: read what running needs and, only when the function may run
+# (READY and ACTIVE), insert the execution RUNNING. A row with a null execution_id means the
+# function exists but may not run; the caller explains why from the function columns.
+# The RUNNING insert commits without waiting for its WAL flush (synchronous_commit off for this
+# transaction only): the `finish` update that ends every execution commits synchronously and
+# its flush covers the insert, which precedes it in the WAL. A database crash in between can
+# lose only the row of a run no client got an answer for; it saves one flush per execution.
+_START_IF_RUNNABLE = f"""
+WITH fn AS ({_RUNNABLE}),
+ins AS (
+    INSERT INTO executions (function_id, tenant_id, function_version, status, trigger_type,
+                            trigger_data, input, started_at)
+    SELECT fn.id, fn.tenant_id, fn.revision, 'RUNNING', %(trigger_type)s, %(trigger_data)s,
+           %(input)s, clock_timestamp()
+    FROM fn WHERE fn.status = 'READY' AND fn.state = 'ACTIVE'
+        AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+    RETURNING id
+)
+SELECT fn.*, ins.id AS execution_id FROM fn LEFT JOIN ins ON true
+"""
+
+
+def start_if_runnable(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID,
+                      cached_revision: int | None, *, input_value: Any, trigger_type: str,
+                      trigger_data: Any = None) -> dict[str, Any] | None:
+    """`runnable` and, when READY and ACTIVE, `start` in one statement; None for an unknown function."""
+    return conn.cursor(row_factory=dict_row).execute(
+        _START_IF_RUNNABLE,
+        {
+            "id": function_id,
+            "tenant": tenant_id,
+            "cached": cached_revision or -1,
+            "trigger_type": trigger_type,
+            "trigger_data": Jsonb(trigger_data) if trigger_data is not None else None,
+            "input": Jsonb(input_value),
+        },
+    ).fetchone()
+
+
+def binary(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> bytes | None:
+    """The compiled artifact of that revision, or None when the function moved on."""
+    row = conn.execute(
+        "SELECT wasm_binary FROM functions WHERE id = %s AND revision = %s", (function_id, revision)
+    ).fetchone()
+    return bytes(row[0]) if row and row[0] is not None else None
+
+
 def runnable(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID,
              cached_revision: int | None) -> dict[str, Any] | None:
     """What running a function needs; the binary is left out when the caller caches that revision."""

@@ -136,19 +136,24 @@ def delete(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUI
     return cur.rowcount == 1
 
 
-def mark_compiling(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> int | None:
+def mark_compiling(
+    conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID, revision: int
+) -> int | None:
     """PENDING → COMPILING at that revision only; returns the function's current revision (None: gone)."""
     conn.execute(
         "UPDATE functions SET status = 'COMPILING', updated_at = now() "
-        "WHERE id = %s AND revision = %s AND status = 'PENDING'",
-        (function_id, revision),
+        "WHERE id = %s AND tenant_id = %s AND revision = %s AND status = 'PENDING'",
+        (function_id, tenant_id, revision),
     )
-    row = conn.execute("SELECT revision FROM functions WHERE id = %s", (function_id,)).fetchone()
+    row = conn.execute(
+        "SELECT revision FROM functions WHERE id = %s AND tenant_id = %s", (function_id, tenant_id)
+    ).fetchone()
     return None if row is None else row[0]
 
 
 def apply_compilation(
     conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
     function_id: uuid.UUID,
     revision: int,
     *,
@@ -158,18 +163,19 @@ def apply_compilation(
 ) -> bool:
     """Apply a compilation result (seed 003 rules) if it is for the current revision.
 
-    Idempotent: applying the same result twice writes the same values. False: stale or deleted.
+    Idempotent: applying the same result twice writes the same values. False: stale, deleted, or
+    not the result's tenant's function.
     """
     if success:
         cur = conn.execute(
-            "UPDATE functions SET status = 'READY', wasm_binary = %s, compile_error = NULL, updated_at = now() "
-            "WHERE id = %s AND revision = %s",
-            (wasm_binary, function_id, revision),
+            "UPDATE functions SET status = 'READY', wasm_binary = %s, compile_error = NULL, "
+            "updated_at = now() WHERE id = %s AND tenant_id = %s AND revision = %s",
+            (wasm_binary, function_id, tenant_id, revision),
         )
     else:
         cur = conn.execute(
-            "UPDATE functions SET status = 'FAILED', compile_error = %s, wasm_binary = NULL, updated_at = now() "
-            "WHERE id = %s AND revision = %s",
-            (error, function_id, revision),
+            "UPDATE functions SET status = 'FAILED', compile_error = %s, wasm_binary = NULL, "
+            "updated_at = now() WHERE id = %s AND tenant_id = %s AND revision = %s",
+            (error, function_id, tenant_id, revision),
         )
     return cur.rowcount == 1

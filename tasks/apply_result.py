@@ -25,6 +25,7 @@ def apply_compilation_result(payload: dict, delivery) -> None:
     with broker.db.connection() as conn:
         applied = store.apply_compilation(
             conn,
+            result.tenant_id,
             result.function_id,
             result.revision,
             success=result.success,
@@ -46,5 +47,5 @@ def apply_compilation_result(payload: dict, delivery) -> None:
             "compilation.result.stale",
             functionId=fid,
             revision=result.revision,
-            reason="function deleted or source replaced since; a newer result will follow",
+            reason="function deleted or source replaced since (or not this tenant's); dropped",
         )

@@ -54,7 +54,7 @@ def compile_function(payload: dict, delivery) -> None:
         )
         raise Reject(f"this compiler does not handle language {job.language!r}")
     with broker.db.connection() as conn:
-        revision = store.mark_compiling(conn, job.function_id, job.revision)
+        revision = store.mark_compiling(conn, job.tenant_id, job.function_id, job.revision)
     if revision != job.revision:
         reason = "function deleted" if revision is None else f"superseded by revision {revision}"
         event(log, "job.skipped", functionId=fid, revision=job.revision, reason=reason)

@@ -64,10 +64,14 @@ class CompilationResult:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CompilationResult:
         binary = data.get("wasmBinary")
+        success = data["success"]
+        if not isinstance(success, bool):
+            # bool("false") is True: a non-boolean flag must not turn a failure into a success.
+            raise TypeError(f"success must be true or false, got {success!r}")
         return cls(
             function_id=uuid.UUID(data["functionId"]),
             tenant_id=uuid.UUID(data["tenantId"]),
-            success=bool(data["success"]),
+            success=success,
             wasm_binary=base64.b64decode(binary, validate=True) if binary is not None else None,
             error=data.get("error"),
             revision=int(data["revision"]),

@@ -42,7 +42,8 @@ def _authenticate() -> None:
             g.principal = tenants.ANONYMOUS
             return None
         _unauthorized(
-            "missing API key: send Authorization: Bearer <key> (create one with python -m web.keys create TENANT)"
+            "missing API key: send Authorization: Bearer <key> "
+            "(create one with python -m web.keys create TENANT)"
         )
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():

@@ -328,6 +328,37 @@ def test_wrong_method_is_405_json(client):
     expect_error(client.post(f"/functions/{uuid.uuid4()}", json={}), 405)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("source", "abc\u0000def"),
+        ("name", "a\u0000b"),
+        ("tags", ["ok", "n\u0000"]),
+        ("metadata", {"k": "\u0000"}),
+    ],
+)
+def test_nul_characters_are_400_not_500(client, db, field, value):
+    data = expect_error(client.post("/functions", json=body(**{field: value})), 400)
+    assert field in data["message"]
+    assert db.execute("SELECT count(*) FROM functions").fetchone()[0] == 0
+
+
+def test_huge_offset_is_400_not_500(client):
+    data = expect_error(client.get("/functions?offset=99999999999999999999"), 400)
+    assert "offset" in data["message"]
+
+
+def test_a_taken_http_path_is_409_json(client):
+    first = create(client, name="one", type="HTTP", httpPath="hello")
+    other = create(client, name="two")
+
+    expect_error(client.post("/functions", json=body(type="HTTP", httpPath="hello")), 409)
+    resp = client.put(f"/functions/{other['id']}", json={"type": "HTTP", "httpPath": "hello"})
+    expect_error(resp, 409)
+    assert client.get(f"/functions/{other['id']}").get_json()["type"] == "ONEOFF"
+    assert client.get(f"/functions/{first['id']}").get_json()["httpPath"] == "hello"
+
+
 # -- documentation ---------------------------------------------------------------------------
 
 
@@ -346,3 +377,17 @@ def test_docs_page_answers_200(client):
     resp = client.get("/docs")
     assert resp.status_code == 200
     assert "swagger" in resp.get_data(as_text=True).lower()
+
+
+# -- logs ------------------------------------------------------------------------------------
+
+
+def test_create_logs_function_created_and_job_published(client, caplog):
+    caplog.set_level("INFO")
+
+    data = create(client)
+
+    events = {r.getMessage(): r for r in caplog.records if getattr(r, "functionId", None) == data["id"]}
+    assert {"function.created", "compilation.job.published"} <= set(events)
+    assert events["compilation.job.published"].revision == 1
+    assert events["function.created"].tenantId == "00000000-0000-0000-0000-000000000001"

@@ -47,3 +47,37 @@ class ExecutionSchema(Schema):
     createdAt = fields.DateTime(attribute="created_at")
     startedAt = fields.DateTime(attribute="started_at", allow_none=True)
     completedAt = fields.DateTime(attribute="completed_at", allow_none=True)
+
+
+def _iso(value):
+    return value.isoformat() if value is not None else None
+
+
+def execution_json(row: dict) -> dict:
+    """What `ExecutionSchema().dump(row)` gives, built directly: the sync-execute hot path.
+
+    marshmallow's dump cost about a sixth of an execute request; a test checks that both agree.
+    """
+    metrics = row["metrics"]
+    if metrics is not None:
+        metrics = {
+            **({"durationMs": float(metrics["durationMs"])} if "durationMs" in metrics else {}),
+            **({"memoryPeakBytes": int(metrics["memoryPeakBytes"])} if "memoryPeakBytes" in metrics else {}),
+        }
+    version = row["function_version"]
+    return {
+        "id": str(row["id"]),
+        "functionId": str(row["function_id"]),
+        "functionVersion": int(version) if version is not None else None,
+        "status": row["status"],
+        "triggerType": row["trigger_type"],
+        "triggerData": row["trigger_data"],
+        "input": row["input"],
+        "output": row["output"],
+        "errorMessage": row["error_message"],
+        "logs": row["logs"],
+        "metrics": metrics,
+        "createdAt": _iso(row["created_at"]),
+        "startedAt": _iso(row["started_at"]),
+        "completedAt": _iso(row["completed_at"]),
+    }

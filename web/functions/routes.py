@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import uuid
 
+import psycopg
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -46,6 +48,17 @@ def _check_sizes_and_caps(data: dict) -> None:
         abort(400, message="; ".join(problems))
 
 
+@contextlib.contextmanager
+def _http_path_conflict_is_409():
+    """The unique HTTP route index answers a taken httpPath; say so instead of failing."""
+    try:
+        yield
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name != "functions_http_route":
+            raise
+        abort(409, message="httpPath is already used by another HTTP function; choose another path")
+
+
 def find_or_404(conn, function_id: uuid.UUID, *, for_update: bool = False) -> dict:
     """The caller's function, or a 404 (also for another tenant's: existence does not leak)."""
     row = store.get(conn, current().tenant_id, function_id, for_update=for_update)
@@ -63,7 +76,7 @@ class Functions(MethodView):
         _check_sizes_and_caps(data)
         principal = current()
         description = data.pop("change_description", None)
-        with pool().connection() as conn, conn.transaction():
+        with _http_path_conflict_is_409(), pool().connection() as conn, conn.transaction():
             row = store.insert(
                 conn, principal.tenant_id, data, actor=principal.actor, change_description=description
             )
@@ -102,7 +115,7 @@ class FunctionById(MethodView):
         _check_sizes_and_caps(data)
         principal = current()
         description = data.pop("change_description", None)
-        with pool().connection() as conn, conn.transaction():
+        with _http_path_conflict_is_409(), pool().connection() as conn, conn.transaction():
             current_row = find_or_404(conn, function_id, for_update=True)
             _check_trigger_consistency({**current_row, **data})
             row, recompile = store.update(

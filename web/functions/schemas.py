@@ -3,13 +3,35 @@
 from __future__ import annotations
 
 from apscheduler.triggers.cron import CronTrigger
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
+from marshmallow import (
+    RAISE,
+    Schema,
+    ValidationError,
+    fields,
+    pre_load,
+    validate,
+    validates,
+    validates_schema,
+)
 
 LANGUAGES = ("assemblyscript", "javascript", "wasm")
 STATES = ("DRAFT", "ACTIVE", "PAUSED", "DISABLED", "ARCHIVED")
 TRIGGER_TYPES = ("ONEOFF", "SCHEDULED", "HTTP", "EVENT", "EMBEDDED")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 POSITIVE = validate.Range(min=1)
+
+
+def _nul_paths(value, path: str) -> list[str]:
+    if isinstance(value, str):
+        return [path] if "\x00" in value else []
+    if isinstance(value, dict):
+        found = []
+        for key, item in value.items():
+            found += _nul_paths(key, path) + _nul_paths(item, f"{path}.{key}")
+        return found
+    if isinstance(value, list):
+        return [p for item in value for p in _nul_paths(item, path)]
+    return []
 
 
 class ResourceLimitsSchema(Schema):
@@ -55,6 +77,15 @@ class FunctionWriteSchema(Schema):
     changeDescription = fields.String(
         load_only=True, attribute="change_description", validate=validate.Length(max=1000)
     )
+
+    @pre_load
+    def _no_nul_characters(self, data, **_):
+        # PostgreSQL text cannot hold U+0000: refuse it here rather than fail at the INSERT.
+        if isinstance(data, dict):
+            paths = [p for key, value in data.items() for p in _nul_paths(value, str(key))]
+            if paths:
+                raise ValidationError({path: ["must not contain NUL (\\u0000) characters"] for path in paths})
+        return data
 
     @validates("cronExpression")
     def _cron(self, value, **_):
@@ -121,4 +152,5 @@ class PageSchema(Schema):
         unknown = RAISE
 
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    # Bounded so that a huge offset is a 400, not a bigint overflow in PostgreSQL.
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000_000))

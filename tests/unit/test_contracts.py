@@ -1,0 +1,110 @@
+"""The queue message contracts: CompilationJob and CompilationResult round-trip as JSON."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+
+import pytest
+
+from tasks.contracts import CompilationJob, CompilationResult
+
+FID, TID = uuid.uuid4(), uuid.uuid4()
+
+
+def job() -> CompilationJob:
+    return CompilationJob(function_id=FID, tenant_id=TID, language="assemblyscript", source="src", revision=3)
+
+
+def test_job_json_has_the_seed_fields_in_camel_case():
+    data = job().to_json()
+    assert data == {
+        "functionId": str(FID),
+        "tenantId": str(TID),
+        "language": "assemblyscript",
+        "source": "src",
+        "revision": 3,
+    }
+    assert CompilationJob.from_json(json.loads(json.dumps(data))) == job()
+
+
+@pytest.mark.parametrize(
+    "broken",
+    [
+        {"functionId": "not-a-uuid"},
+        {"revision": "three"},
+        {"tenantId": None},
+    ],
+)
+def test_malformed_job_raises_a_parse_error(broken):
+    data = {**job().to_json(), **broken}
+    with pytest.raises((KeyError, ValueError, TypeError)):
+        CompilationJob.from_json(data)
+
+
+def test_job_without_a_field_raises_key_error():
+    data = job().to_json()
+    del data["source"]
+    with pytest.raises(KeyError):
+        CompilationJob.from_json(data)
+
+
+def test_success_result_carries_the_binary_as_base64():
+    binary = b"\0asm\x01\0\0\0"
+    result = CompilationResult(
+        function_id=FID, tenant_id=TID, success=True, wasm_binary=binary, error=None, revision=2
+    )
+    data = result.to_json()
+    assert data["wasmBinary"] == base64.b64encode(binary).decode()
+    assert data["error"] is None
+    assert data["success"] is True
+    assert CompilationResult.from_json(json.loads(json.dumps(data))) == result
+
+
+def test_failure_result_carries_the_error():
+    result = CompilationResult(
+        function_id=FID, tenant_id=TID, success=False, wasm_binary=None, error="ERROR at 1:2", revision=1
+    )
+    data = result.to_json()
+    assert data["wasmBinary"] is None
+    assert CompilationResult.from_json(data) == result
+
+
+def test_a_success_needs_a_binary_and_a_failure_an_error():
+    with pytest.raises(ValueError, match="binary"):
+        CompilationResult(
+            function_id=FID, tenant_id=TID, success=True, wasm_binary=None, error=None, revision=1
+        )
+    with pytest.raises(ValueError, match="error"):
+        CompilationResult(
+            function_id=FID, tenant_id=TID, success=False, wasm_binary=None, error="", revision=1
+        )
+
+
+def test_result_with_bad_base64_is_malformed():
+    data = {
+        "functionId": str(FID),
+        "tenantId": str(TID),
+        "success": True,
+        "wasmBinary": "!!not base64!!",
+        "error": None,
+        "revision": 1,
+    }
+    with pytest.raises(ValueError):
+        CompilationResult.from_json(data)
+
+
+def test_values_are_frozen():
+    with pytest.raises(AttributeError):
+        job().revision = 4  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("flag", ["false", "true", 1, None])
+def test_result_success_must_be_a_boolean(flag):
+    data = CompilationResult(
+        function_id=FID, tenant_id=TID, success=False, wasm_binary=None, error="boom", revision=1
+    ).to_json()
+    data["success"] = flag
+    with pytest.raises(TypeError, match="success"):
+        CompilationResult.from_json(data)
