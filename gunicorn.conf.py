@@ -12,6 +12,8 @@ preload_app = False
 timeout = int(os.environ.get("PNIL_WEB_TIMEOUT_S", 360))
 graceful_timeout = 30
 keepalive = 5
+# The worker heartbeat file lives in memory, not on disk (gunicorn touches it on every request).
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("PNIL_LOG_LEVEL", "info").lower()

@@ -28,7 +28,9 @@ class ForkSafePool:
                 self.dsn,
                 open=False,
                 kwargs={"autocommit": True},
-                check=ConnectionPool.check_connection,
+                # No per-checkout health check: it costs a round trip per borrow on the hot path.
+                # A connection broken by a server restart fails one request (503) and the pool
+                # drops it when it comes back in a bad state.
                 **self._kwargs,
             )
             self._pool.open(wait=False)

@@ -28,9 +28,13 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "event": record.getMessage(),
         }
-        for key, value in vars(record).items():
-            if key not in _RESERVED and not key.startswith("_"):
-                line[key] = value
+        fields = getattr(record, "_fields", None)
+        if fields is not None:
+            line.update(fields)
+        else:
+            for key, value in vars(record).items():
+                if key not in _RESERVED and not key.startswith("_"):
+                    line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(line, default=str)
@@ -50,4 +54,6 @@ def event(
     logger: logging.Logger, name: str, *, level: int = logging.INFO, exc_info: bool = False, **fields
 ) -> None:
     """Log a named event (e.g. `function.created`) with its correlation fields."""
-    logger.log(level, name, extra=fields, exc_info=exc_info)
+    if logger.isEnabledFor(level):
+        # One dict for the formatter (cheap), and each field as an attribute for handlers/tests.
+        logger.log(level, name, extra={**fields, "_fields": fields}, exc_info=exc_info)

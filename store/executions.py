@@ -44,21 +44,32 @@ SELECT fn.*, ins.id AS execution_id FROM fn LEFT JOIN ins ON true
 """
 
 
-def start_if_runnable(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID,
-                      cached_revision: int | None, *, input_value: Any, trigger_type: str,
-                      trigger_data: Any = None) -> dict[str, Any] | None:
+def start_if_runnable(
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    function_id: uuid.UUID,
+    cached_revision: int | None,
+    *,
+    input_value: Any,
+    trigger_type: str,
+    trigger_data: Any = None,
+) -> dict[str, Any] | None:
     """`runnable` and, when READY and ACTIVE, `start` in one statement; None for an unknown function."""
-    return conn.cursor(row_factory=dict_row).execute(
-        _START_IF_RUNNABLE,
-        {
-            "id": function_id,
-            "tenant": tenant_id,
-            "cached": cached_revision or -1,
-            "trigger_type": trigger_type,
-            "trigger_data": Jsonb(trigger_data) if trigger_data is not None else None,
-            "input": Jsonb(input_value),
-        },
-    ).fetchone()
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            _START_IF_RUNNABLE,
+            {
+                "id": function_id,
+                "tenant": tenant_id,
+                "cached": cached_revision or -1,
+                "trigger_type": trigger_type,
+                "trigger_data": Jsonb(trigger_data) if trigger_data is not None else None,
+                "input": Jsonb(input_value),
+            },
+        )
+        .fetchone()
+    )
 
 
 def binary(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> bytes | None:
@@ -69,49 +80,48 @@ def binary(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> b
     return bytes(row[0]) if row and row[0] is not None else None
 
 
-def runnable(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID,
-             cached_revision: int | None) -> dict[str, Any] | None:
-    """What running a function needs; the binary is left out when the caller caches that revision."""
-    return conn.cursor(row_factory=dict_row).execute(
-        _RUNNABLE, {"id": function_id, "tenant": tenant_id, "cached": cached_revision or -1}
-    ).fetchone()
-
-
-def start(conn: psycopg.Connection, fn: dict[str, Any], *, input_value: Any, trigger_type: str,
-          trigger_data: Any = None) -> dict[str, Any]:
-    """Insert an execution RUNNING with its input and startedAt (flow 3)."""
-    return conn.cursor(row_factory=dict_row).execute(
-        "INSERT INTO executions (function_id, tenant_id, function_version, status, trigger_type, "
-        "trigger_data, input, started_at) VALUES (%s, %s, %s, 'RUNNING', %s, %s, %s, clock_timestamp()) "
-        f"RETURNING {COLUMNS}",
-        (fn["id"], fn["tenant_id"], fn["revision"], trigger_type,
-         Jsonb(trigger_data) if trigger_data is not None else None, Jsonb(input_value)),
-    ).fetchone()
-
-
 def finish(conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult) -> dict[str, Any]:
     """Record how the run ended: COMPLETED with output, or FAILED/TIMEOUT with errorMessage."""
     metrics = {"durationMs": round(result.duration_ms, 3), "memoryPeakBytes": result.memory_peak_bytes}
-    return conn.cursor(row_factory=dict_row).execute(
-        "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s, logs = %s, "
-        f"metrics = %s, completed_at = clock_timestamp() WHERE id = %s RETURNING {COLUMNS}",
-        (result.status.value, result.output_json, result.error_message, result.logs or None,
-         Jsonb(metrics), execution_id),
-    ).fetchone()
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s, logs = %s, "
+            f"metrics = %s, completed_at = clock_timestamp() WHERE id = %s RETURNING {COLUMNS}",
+            (
+                result.status.value,
+                result.output_json,
+                result.error_message,
+                result.logs or None,
+                Jsonb(metrics),
+                execution_id,
+            ),
+        )
+        .fetchone()
+    )
 
 
 def get(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID) -> dict[str, Any] | None:
     """One execution of the tenant, or None."""
-    return conn.cursor(row_factory=dict_row).execute(
-        f"SELECT {COLUMNS} FROM executions WHERE id = %s AND tenant_id = %s", (execution_id, tenant_id)
-    ).fetchone()
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"SELECT {COLUMNS} FROM executions WHERE id = %s AND tenant_id = %s", (execution_id, tenant_id)
+        )
+        .fetchone()
+    )
 
 
-def list_for_function(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID,
-                      *, limit: int, offset: int) -> list[dict[str, Any]]:
+def list_for_function(
+    conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID, *, limit: int, offset: int
+) -> list[dict[str, Any]]:
     """A function's executions, newest first."""
-    return conn.cursor(row_factory=dict_row).execute(
-        f"SELECT {COLUMNS} FROM executions WHERE function_id = %s AND tenant_id = %s "
-        "ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
-        (function_id, tenant_id, limit, offset),
-    ).fetchall()
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"SELECT {COLUMNS} FROM executions WHERE function_id = %s AND tenant_id = %s "
+            "ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
+            (function_id, tenant_id, limit, offset),
+        )
+        .fetchall()
+    )

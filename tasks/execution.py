@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import uuid
@@ -69,7 +70,7 @@ def check_runnable(fn: dict[str, Any] | None, function_id: uuid.UUID) -> dict[st
     if fn["state"] != "ACTIVE":
         raise NotRunnable(
             f"function is {fn['state']}, only ACTIVE functions run: "
-            "POST /functions/{id}/state {\"state\": \"ACTIVE\"}"
+            'POST /functions/{id}/state {"state": "ACTIVE"}'
         )
     return fn
 
@@ -82,33 +83,60 @@ class Executor:
         self.runners = runners
         self.artifacts = ArtifactCache()
 
-    def execute(self, tenant_id: uuid.UUID, function_id: uuid.UUID, input_value: Any, *,
-                trigger_type: str = "API", trigger_data: Any = None) -> dict[str, Any]:
+    def execute(
+        self,
+        tenant_id: uuid.UUID,
+        function_id: uuid.UUID,
+        input_value: Any,
+        *,
+        trigger_type: str = "API",
+        trigger_data: Any = None,
+    ) -> dict[str, Any]:
         """Run synchronously and return the finished execution row."""
         with self.db.connection() as conn:
-            fn = check_runnable(
-                store.runnable(conn, tenant_id, function_id, self.artifacts.revision(function_id)),
+            # One round trip checks the function and records the execution RUNNING (flow 3).
+            fn = store.start_if_runnable(
+                conn,
+                tenant_id,
                 function_id,
+                self.artifacts.revision(function_id),
+                input_value=input_value,
+                trigger_type=trigger_type,
+                trigger_data=trigger_data,
             )
-            artifact = fn["wasm_binary"]
-            if artifact is None:
-                artifact = self.artifacts.get(function_id, fn["revision"])
-            else:
-                artifact = bytes(artifact)
-                self.artifacts.put(function_id, fn["revision"], artifact)
-            row = store.start(conn, fn, input_value=input_value, trigger_type=trigger_type,
-                              trigger_data=trigger_data)
-        ids = {"executionId": str(row["id"]), "functionId": str(function_id)}
+            if fn is None or fn["execution_id"] is None:
+                check_runnable(fn, function_id)
+                raise NotRunnable("function cannot run now; fetch it to see its status and state")
+            artifact = self._artifact(conn, fn)
+        execution_id = fn["execution_id"]
+        ids = {"executionId": str(execution_id), "functionId": str(function_id)}
         event(log, "execution.started", triggerType=trigger_type, **ids)
-        result = self._run(fn, artifact, input_value, row["id"])
+        if artifact is None:  # replaced by a newer revision between the two statements
+            result = RunResult(
+                status=RunStatus.FAILED,
+                error_message="the function was updated while this execution started; run it again",
+            )
+        else:
+            result = self._run(fn, artifact, input_value, execution_id)
         with self.db.connection() as conn:
-            row = store.finish(conn, row["id"], result)
+            row = store.finish(conn, execution_id, result)
         self._log_end(result, ids)
         return row
 
-    def _run(self, fn: dict[str, Any], artifact: bytes, input_value: Any, execution_id) -> RunResult:
-        import json
+    def _artifact(self, conn, fn: dict[str, Any]) -> bytes | None:
+        """The compiled binary: from the row, else this process's cache, else the database."""
+        if fn["wasm_binary"] is not None:
+            artifact = bytes(fn["wasm_binary"])
+            self.artifacts.put(fn["id"], fn["revision"], artifact)
+            return artifact
+        artifact = self.artifacts.get(fn["id"], fn["revision"])
+        if artifact is None:  # evicted since the statement left the binary out
+            artifact = store.binary(conn, fn["id"], fn["revision"])
+            if artifact is not None:
+                self.artifacts.put(fn["id"], fn["revision"], artifact)
+        return artifact
 
+    def _run(self, fn: dict[str, Any], artifact: bytes, input_value: Any, execution_id) -> RunResult:
         request = RunRequest(
             language=Language(fn["language"]),
             artifact=artifact,
@@ -120,13 +148,21 @@ class Executor:
             return self.runners.run(request)
         except Exception as exc:  # noqa: BLE001 - recorded as the execution's failure
             event(log, "runner.error", level=logging.ERROR, executionId=str(execution_id), exc_info=True)
-            return RunResult(status=RunStatus.FAILED,
-                             error_message=f"the sandbox failed to run this execution: {exc}")
+            return RunResult(
+                status=RunStatus.FAILED, error_message=f"the sandbox failed to run this execution: {exc}"
+            )
 
     @staticmethod
     def _log_end(result: RunResult, ids: dict[str, str]) -> None:
         if result.status is RunStatus.COMPLETED:
             event(log, "execution.completed", durationMs=round(result.duration_ms, 3), **ids)
         else:
-            event(log, "execution.failed", level=logging.WARNING, status=result.status.value,
-                  error=result.error_message, durationMs=round(result.duration_ms, 3), **ids)
+            event(
+                log,
+                "execution.failed",
+                level=logging.WARNING,
+                status=result.status.value,
+                error=result.error_message,
+                durationMs=round(result.duration_ms, 3),
+                **ids,
+            )

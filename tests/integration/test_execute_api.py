@@ -1,0 +1,429 @@
+"""Sync execute and execution history through the HTTP API (flows 3–5).
+
+Real compiler and consumer processes compile every function once per module (real asc),
+the Flask app runs them in its real runner pool (real wasmtime subprocesses).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import psycopg
+import pytest
+import wasmtime
+
+from infra.settings import Settings
+from runner.logs import TRUNCATED_MARKER
+from tests.conftest import TEMPLATE, with_database
+from tests.integration.conftest import Processes, wait_for
+from web.app import create_app
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+LOG_SPAM = """
+export function handle(input: string): string {
+  for (let i = 0; i < 5000; i++) {
+    console.log("line " + i.toString() + " of the log spam");
+  }
+  return '{"logged": 5000}';
+}
+"""
+# A valid module with the runtime exports but no `handle`: must fail at compile time.
+WAT_WITHOUT_HANDLE = """
+(module
+  (memory (export "memory") 1)
+  (func (export "__new") (param i32 i32) (result i32) i32.const 0)
+  (func (export "__pin") (param i32) (result i32) local.get 0)
+  (func (export "__unpin") (param i32)))
+"""
+UNICODE_INPUT = {
+    "name": "Zoë ✓ 日本語 🚀",
+    "nested": {"list": [1, 2.5, None, True, {"deep": ["a", {"deeper": "ü"}]}], "empty": {}},
+    "quote": 'he said "hi"\n\ttab\\',
+}
+
+
+# -- shared helpers (also used by test_execute_javascript_api) ---------------------------------
+
+
+@contextmanager
+def running_api(server_url: str, runner_pool_size: int = 2) -> Iterator:
+    """A fresh migrated database, the compile pipeline processes and an app on it."""
+    name = f"t_{uuid.uuid4().hex[:16]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
+    url = with_database(server_url, name)
+    processes = Processes(url)
+    processes.compile_pipeline()
+    app = create_app(Settings(database_url=url, allow_anonymous=True, runner_pool_size=runner_pool_size))
+    app.config["TEST_DATABASE_URL"] = url
+    try:
+        yield app
+    finally:
+        executor = app.extensions.get("pnil.executor")
+        if executor is not None:
+            executor.runners.close()
+        app.extensions["pnil.db"].close()
+        processes.stop_all()
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def register(client, language: str, source: str, resource_limits: dict | None = None, *, name=None) -> str:
+    """POST /functions; returns the new function's id."""
+    body = {"name": name or f"fn-{uuid.uuid4().hex[:8]}", "language": language, "source": source}
+    if resource_limits:
+        body["resourceLimits"] = resource_limits
+    resp = client.post("/functions", json=body)
+    assert resp.status_code == 201, resp.get_json()
+    return resp.get_json()["id"]
+
+
+def wait_compiled(client, function_ids: list[str], timeout: float = 60.0) -> dict[str, dict]:
+    """Wait until none of the functions is PENDING or COMPILING; returns them by id."""
+
+    def settled():
+        found = {fid: client.get(f"/functions/{fid}").get_json() for fid in function_ids}
+        if all(fn["status"] not in ("PENDING", "COMPILING") for fn in found.values()):
+            return found
+        return None
+
+    return wait_for(settled, timeout=timeout, interval=0.1)
+
+
+def ready_function(client, language: str, source: str, resourceLimits: dict | None = None) -> str:  # noqa: N803
+    """Register a function, wait until it compiled, assert READY; returns its id."""
+    fid = register(client, language, source, resourceLimits)
+    fn = wait_compiled(client, [fid])[fid]
+    assert fn["status"] == "READY", fn["compileError"]
+    return fid
+
+
+def execute(client, function_id: str, input_value=None) -> dict:
+    """POST /functions/{id}/execute, expecting 200; returns the ExecutionResponse."""
+    resp = client.post(f"/functions/{function_id}/execute", json={"input": input_value or {}})
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    return resp.get_json()
+
+
+def expect_error(resp, status: int) -> dict:
+    """The response is a JSON error of that status (never HTML)."""
+    assert resp.status_code == status, resp.get_data(as_text=True)
+    assert resp.content_type.startswith("application/json"), resp.content_type
+    data = resp.get_json()
+    assert data["code"] == status and data["message"]
+    return data
+
+
+def assert_healthy(client) -> None:
+    """GET /health answers 200 UP."""
+    resp = client.get("/health")
+    assert resp.status_code == 200 and resp.get_json() == {"status": "UP"}
+
+
+# -- fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def api(server_url, template_url):
+    with running_api(server_url) as app:
+        yield app
+
+
+@pytest.fixture
+def client(api):
+    return api.test_client()
+
+
+def _as(name: str) -> str:
+    return (FIXTURES / "assemblyscript" / f"{name}.ts").read_text()
+
+
+@pytest.fixture(scope="module")
+def fns(api) -> dict[str, str]:
+    """Every function these tests run, registered at once and compiled: name → id."""
+    client = api.test_client()
+    wasm = base64.b64encode(wasmtime.wat2wasm(WAT_WITHOUT_HANDLE)).decode()
+    specs = {
+        "echo": ("assemblyscript", _as("echo"), None),
+        "throws": ("assemblyscript", _as("throws"), None),
+        "loop": ("assemblyscript", _as("loop"), {"maxExecutionTimeMs": 1000}),
+        "loop_long": ("assemblyscript", _as("loop"), {"maxExecutionTimeMs": 20_000}),
+        "membomb": ("assemblyscript", _as("membomb"), {"maxMemoryBytes": 16 * 1024 * 1024}),
+        "recursion": ("assemblyscript", _as("recursion"), None),
+        "bigoutput": ("assemblyscript", _as("bigoutput"), None),
+        "notjson": ("assemblyscript", _as("notjson"), None),
+        "logging": ("assemblyscript", _as("logging"), None),
+        "logspam": ("assemblyscript", LOG_SPAM, None),
+        "broken": ("assemblyscript", "export function handle(input: string): string { return 1 }", None),
+        "no_handle": ("wasm", wasm, None),
+    }
+    ids = {
+        name: register(client, lang, src, limits, name=name) for name, (lang, src, limits) in specs.items()
+    }
+    found = wait_compiled(client, list(ids.values()))
+    for name in ("broken", "no_handle"):
+        assert found[ids[name]]["status"] == "FAILED", found[ids[name]]
+    for name, fid in ids.items():
+        if name not in ("broken", "no_handle"):
+            assert found[fid]["status"] == "READY", (name, found[fid]["compileError"])
+    return ids
+
+
+# -- results --------------------------------------------------------------------------------------
+
+
+def test_echo_returns_unicode_and_nested_json_unchanged(client, fns):
+    execution = execute(client, fns["echo"], UNICODE_INPUT)
+
+    assert execution["status"] == "COMPLETED", execution["errorMessage"]
+    assert execution["output"] == UNICODE_INPUT
+    assert execution["input"] == UNICODE_INPUT
+    assert execution["errorMessage"] is None
+    assert execution["functionId"] == fns["echo"]
+    assert execution["triggerType"] == "API"
+
+
+def test_thrown_error_fails_with_its_message_and_position(client, fns):
+    execution = execute(client, fns["throws"], {"x": 1})
+
+    assert execution["status"] == "FAILED"
+    assert "something went wrong" in execution["errorMessage"]
+    assert execution["output"] is None
+    assert_healthy(client)
+
+
+def test_infinite_loop_times_out_within_its_limit(client, fns):
+    started = time.monotonic()
+    execution = execute(client, fns["loop"])
+    elapsed = time.monotonic() - started
+
+    assert execution["status"] == "TIMEOUT"
+    assert "1000 ms" in execution["errorMessage"]
+    assert elapsed < 2.0, elapsed
+    assert execute(client, fns["echo"], {"after": "timeout"})["status"] == "COMPLETED"
+    assert_healthy(client)
+
+
+def test_memory_bomb_fails_naming_the_memory_limit(client, fns):
+    execution = execute(client, fns["membomb"])
+
+    assert execution["status"] == "FAILED"
+    assert "memory limit" in execution["errorMessage"]
+    assert str(16 * 1024 * 1024) in execution["errorMessage"]
+    assert_healthy(client)
+
+
+def test_unbounded_recursion_fails(client, fns):
+    execution = execute(client, fns["recursion"])
+
+    assert execution["status"] == "FAILED"
+    assert "stack" in execution["errorMessage"].lower()
+    assert execute(client, fns["echo"], {"after": "recursion"})["status"] == "COMPLETED"
+    assert_healthy(client)
+
+
+def test_output_over_the_default_limit_fails(client, fns):
+    execution = execute(client, fns["bigoutput"])
+
+    assert execution["status"] == "FAILED"
+    assert "output" in execution["errorMessage"] and str(1024 * 1024) in execution["errorMessage"]
+    assert execution["output"] is None
+    assert_healthy(client)
+
+
+def test_output_that_is_not_json_fails(client, fns):
+    execution = execute(client, fns["notjson"])
+
+    assert execution["status"] == "FAILED"
+    assert "JSON" in execution["errorMessage"]
+    assert_healthy(client)
+
+
+def test_module_without_handle_fails_at_compile_time(client, fns):
+    fn = client.get(f"/functions/{fns['no_handle']}").get_json()
+
+    assert fn["status"] == "FAILED"
+    assert fn["compileError"].startswith("invalid ABI export")
+    assert "handle" in fn["compileError"]
+    expect_error(client.post(f"/functions/{fns['no_handle']}/execute", json={"input": {}}), 400)
+
+
+def test_runner_killed_mid_execution_fails_only_that_execution(api, client, fns):
+    pids = api.extensions["pnil.executor"].runners.pids() if "pnil.executor" in api.extensions else []
+    if not pids:  # the pool starts on first use
+        execute(client, fns["echo"])
+        pids = api.extensions["pnil.executor"].runners.pids()
+    results = {}
+    thread = threading.Thread(
+        target=lambda: results.update(execution=execute(api.test_client(), fns["loop_long"]))
+    )
+    started = time.monotonic()
+    thread.start()
+
+    def running():
+        rows = client.get(f"/functions/{fns['loop_long']}/executions").get_json()
+        return any(row["status"] == "RUNNING" for row in rows)
+
+    wait_for(running, timeout=10)
+    time.sleep(0.3)  # let the request reach the subprocess
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    thread.join(15)
+
+    assert not thread.is_alive()
+    assert time.monotonic() - started < 10, "the killed run waited for its time limit"
+    assert results["execution"]["status"] == "FAILED"
+    assert "runner subprocess died" in results["execution"]["errorMessage"]
+    assert "SIGKILL" in results["execution"]["errorMessage"]
+    assert execute(client, fns["echo"], {"next": 1})["output"] == {"next": 1}
+    assert_healthy(client)
+
+
+def test_64_concurrent_executions_all_complete(api, fns):
+    results: list[dict] = []
+    errors: list[BaseException] = []
+
+    def one(i: int) -> None:
+        try:
+            results.append(execute(api.test_client(), fns["echo"], {"i": i, "name": "Zoë"}))
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(64)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+
+    assert not errors, errors[:3]
+    assert len(results) == 64
+    assert all(r["status"] == "COMPLETED" for r in results), [r["errorMessage"] for r in results]
+    assert sorted(r["output"]["i"] for r in results) == list(range(64))
+    assert len({r["id"] for r in results}) == 64
+    assert_healthy(api.test_client())
+
+
+# -- refusals ---------------------------------------------------------------------------------------
+
+
+def test_compile_failed_function_is_refused_with_400(client, fns):
+    data = expect_error(client.post(f"/functions/{fns['broken']}/execute", json={"input": {}}), 400)
+
+    assert "not READY" in data["message"] and "FAILED" in data["message"]
+    assert client.get(f"/functions/{fns['broken']}/executions").get_json() == []
+
+
+def test_pending_function_is_refused_with_400(api, client):
+    fid = ready_function(client, "assemblyscript", _as("echo"))
+    # A new version that is waiting for the compiler: hold it PENDING where no compiler sees it.
+    with psycopg.connect(api.config["TEST_DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("UPDATE functions SET status = 'PENDING' WHERE id = %s", (fid,))
+
+    data = expect_error(client.post(f"/functions/{fid}/execute", json={"input": {}}), 400)
+
+    assert "PENDING" in data["message"]
+    assert_healthy(client)
+
+
+@pytest.mark.parametrize("value", ["text", [1, 2], 42, None, True])
+def test_input_that_is_not_an_object_is_refused_with_400(client, fns, value):
+    data = expect_error(client.post(f"/functions/{fns['echo']}/execute", json={"input": value}), 400)
+
+    assert "input" in json.dumps(data)
+    assert_healthy(client)
+
+
+def test_unknown_function_is_404(client):
+    expect_error(client.post(f"/functions/{uuid.uuid4()}/execute", json={"input": {}}), 404)
+    expect_error(client.get(f"/functions/{uuid.uuid4()}/executions"), 404)
+    expect_error(client.get(f"/executions/{uuid.uuid4()}"), 404)
+    assert_healthy(client)
+
+
+def test_malformed_json_body_is_400(client, fns):
+    resp = client.post(
+        f"/functions/{fns['echo']}/execute", data=b'{"input": {', content_type="application/json"
+    )
+
+    expect_error(resp, 400)
+    assert_healthy(client)
+
+
+# -- history and logs -----------------------------------------------------------------------------
+
+
+def test_history_is_newest_first_and_paginated(client):
+    fid = ready_function(client, "assemblyscript", _as("echo"))
+    ids = [execute(client, fid, {"n": n})["id"] for n in range(5)]
+
+    listed = client.get(f"/functions/{fid}/executions").get_json()
+    page = client.get(f"/functions/{fid}/executions?limit=2&offset=1").get_json()
+
+    assert [row["id"] for row in listed] == ids[::-1]
+    assert [row["input"] for row in listed] == [{"n": n} for n in reversed(range(5))]
+    assert [row["id"] for row in page] == [ids[3], ids[2]]
+
+
+def test_execution_by_id_has_times_metrics_and_logs(client, fns):
+    done = execute(client, fns["logging"], {"x": "ü"})
+
+    execution = client.get(f"/executions/{done['id']}").get_json()
+
+    assert execution["status"] == "COMPLETED"
+    assert execution["input"] == {"x": "ü"}
+    assert execution["output"] == {"logged": 0}
+    assert execution["errorMessage"] is None
+    assert execution["createdAt"] <= execution["startedAt"] <= execution["completedAt"]
+    assert execution["metrics"]["durationMs"] > 0
+    assert execution["metrics"]["memoryPeakBytes"] > 0
+    assert "started" in execution["logs"]
+    assert "hello from console.log" in execution["logs"]
+    assert done == execution  # the execute response is the stored execution, field for field
+
+
+def test_failed_execution_by_id_keeps_the_error(client, fns):
+    done = execute(client, fns["throws"], {"x": 1})
+
+    execution = client.get(f"/executions/{done['id']}").get_json()
+
+    assert execution["status"] == "FAILED"
+    assert "something went wrong" in execution["errorMessage"]
+    assert execution["completedAt"] is not None
+    assert done == execution
+
+
+def test_logs_are_capped_with_a_visible_marker(client, fns):
+    execution = execute(client, fns["logspam"])
+
+    assert execution["status"] == "COMPLETED"
+    assert execution["logs"].startswith("line 0 of the log spam")
+    assert execution["logs"].endswith(TRUNCATED_MARKER)
+    assert len(execution["logs"].encode()) <= 64 * 1024 + len(TRUNCATED_MARKER.encode())
+    assert "line 4999" not in execution["logs"]
+
+
+def test_structured_events_carry_execution_and_function_ids(client, fns, caplog):
+    caplog.set_level(logging.INFO)
+    ok = execute(client, fns["echo"], {"a": 1})
+    bad = execute(client, fns["throws"], {"a": 1})
+
+    def events(name):
+        return [r for r in caplog.records if r.getMessage() == name]
+
+    started = {(r.executionId, r.functionId) for r in events("execution.started")}
+    assert (ok["id"], fns["echo"]) in started
+    assert (bad["id"], fns["throws"]) in started
+    assert [(r.executionId, r.functionId) for r in events("execution.completed")] == [(ok["id"], fns["echo"])]
+    failed = events("execution.failed")
+    assert [(r.executionId, r.functionId) for r in failed] == [(bad["id"], fns["throws"])]
+    assert failed[0].status == "FAILED"

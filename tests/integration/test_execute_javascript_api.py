@@ -1,0 +1,174 @@
+"""JavaScript functions through the HTTP API: compiled by the real compiler, run in QuickJS-NG."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.test_execute_api import (
+    UNICODE_INPUT,
+    assert_healthy,
+    execute,
+    expect_error,
+    register,
+    running_api,
+    wait_compiled,
+)
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "javascript"
+MIB = 1024 * 1024
+SOURCES = {
+    "add": ((FIXTURES / "add.js").read_text(), None),
+    "echo": ((FIXTURES / "echo.js").read_text(), None),
+    "async": ((FIXTURES / "async_greet.js").read_text(), None),
+    "loop": ("function handle(input) { while (true) {} }", {"maxExecutionTimeMs": 1000}),
+    "membomb": (
+        "function handle() { const a = []; while (true) a.push('x'.repeat(4096) + a.length); }",
+        {"maxMemoryBytes": 16 * MIB},
+    ),
+    "recursion": ("function handle() { function f(n) { return f(n + 1) + 1; } return f(0); }", None),
+    "throws": ("function handle(input) {\n  throw new TypeError('bad input: ' + input.n);\n}", None),
+    "console": (
+        "function handle(input) {\n  console.log('hello', input.n, {a: [1]});\n"
+        "  console.error('went wrong');\n  return {ok: true};\n}",
+        None,
+    ),
+    "bigoutput": ("function handle() { return 'x'.repeat(4 * 1024 * 1024); }", None),
+    "globals": (
+        "var counter = (globalThis.counter ?? 0) + 1;\n"
+        "function handle() { globalThis.mark = (globalThis.mark ?? 0) + 1;\n"
+        "  return [counter, globalThis.mark]; }",
+        None,
+    ),
+    "syntax_error": ("function handle(input) {\n  const x = 1;\n  return (x +);\n}", None),
+    "no_handle": ("function main(input) { return 1; }", None),
+}
+COMPILE_FAILURES = {"syntax_error", "no_handle"}
+
+
+@pytest.fixture(scope="module")
+def api(server_url, template_url):
+    with running_api(server_url) as app:
+        yield app
+
+
+@pytest.fixture
+def client(api):
+    return api.test_client()
+
+
+@pytest.fixture(scope="module")
+def fns(api) -> dict[str, str]:
+    """Every function of this module, registered at once and compiled: name → id."""
+    client = api.test_client()
+    ids = {
+        name: register(client, "javascript", src, limits, name=f"js-{name}")
+        for name, (src, limits) in SOURCES.items()
+    }
+    found = wait_compiled(client, list(ids.values()))
+    for name, fid in ids.items():
+        expected = "FAILED" if name in COMPILE_FAILURES else "READY"
+        assert found[fid]["status"] == expected, (name, found[fid]["compileError"])
+    return ids
+
+
+def compile_error(client, function_id: str) -> str:
+    return client.get(f"/functions/{function_id}").get_json()["compileError"]
+
+
+def test_add_returns_the_sum(client, fns):
+    execution = execute(client, fns["add"], {"a": 40, "b": 2})
+
+    assert execution["status"] == "COMPLETED", execution["errorMessage"]
+    assert execution["output"] == {"sum": 42}
+
+
+def test_echo_keeps_unicode_and_nested_json(client, fns):
+    execution = execute(client, fns["echo"], UNICODE_INPUT)
+
+    assert execution["status"] == "COMPLETED", execution["errorMessage"]
+    assert execution["output"] == UNICODE_INPUT
+
+
+def test_syntax_error_fails_at_compile_time_with_line_and_column(client, fns):
+    error = compile_error(client, fns["syntax_error"])
+
+    assert error.startswith("SyntaxError: ")
+    assert error.endswith("at line 3, column 14")
+    expect_error(client.post(f"/functions/{fns['syntax_error']}/execute", json={"input": {}}), 400)
+
+
+def test_missing_handle_fails_at_compile_time(client, fns):
+    assert "no handle function defined" in compile_error(client, fns["no_handle"])
+    expect_error(client.post(f"/functions/{fns['no_handle']}/execute", json={"input": {}}), 400)
+
+
+def test_infinite_loop_times_out_within_its_limit(client, fns):
+    started = time.monotonic()
+    execution = execute(client, fns["loop"])
+    elapsed = time.monotonic() - started
+
+    assert execution["status"] == "TIMEOUT"
+    assert "1000 ms" in execution["errorMessage"]
+    assert elapsed < 2.0, elapsed
+    assert_healthy(client)
+
+
+def test_memory_bomb_fails(client, fns):
+    execution = execute(client, fns["membomb"])
+
+    assert execution["status"] == "FAILED"
+    assert "out of memory" in execution["errorMessage"]
+    assert execution["metrics"]["memoryPeakBytes"] <= 16 * MIB
+    assert_healthy(client)
+
+
+def test_runaway_recursion_fails(client, fns):
+    execution = execute(client, fns["recursion"])
+
+    assert execution["status"] == "FAILED"
+    assert "stack overflow" in execution["errorMessage"]
+    assert execute(client, fns["add"], {"a": 1, "b": 2})["output"] == {"sum": 3}
+    assert_healthy(client)
+
+
+def test_thrown_error_fails_with_message_and_stack(client, fns):
+    execution = execute(client, fns["throws"], {"n": 7})
+
+    assert execution["status"] == "FAILED"
+    assert execution["errorMessage"].startswith("TypeError: bad input: 7")
+    assert "at handle (" in execution["errorMessage"]
+
+
+def test_console_output_goes_to_the_logs(client, fns):
+    done = execute(client, fns["console"], {"n": 42})
+
+    execution = client.get(f"/executions/{done['id']}").get_json()
+
+    assert execution["status"] == "COMPLETED"
+    assert execution["logs"] == 'hello 42 {"a":[1]}\nwent wrong'
+
+
+def test_async_handle_is_awaited(client, fns):
+    execution = execute(client, fns["async"], {"name": "Ada"})
+
+    assert execution["status"] == "COMPLETED", execution["errorMessage"]
+    assert execution["output"] == {"greeting": "hello, Ada"}
+
+
+def test_output_over_the_default_limit_fails(client, fns):
+    execution = execute(client, fns["bigoutput"])
+
+    assert execution["status"] == "FAILED"
+    assert "maxOutputSizeBytes" in execution["errorMessage"] and str(MIB) in execution["errorMessage"]
+    assert execution["output"] is None
+    assert_healthy(client)
+
+
+def test_global_state_is_not_shared_between_executions(client, fns):
+    first = execute(client, fns["globals"])
+    second = execute(client, fns["globals"])
+
+    assert first["output"] == second["output"] == [1, 1]
