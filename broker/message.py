@@ -21,7 +21,10 @@ class Message:
 
     @classmethod
     def from_row(cls, queue: str, row: tuple) -> Message:
-        """Build from a pgmq.message_record row (msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers)."""
+        """Build from a pgmq.message_record row.
+
+        Columns: msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers.
+        """
         msg_id, read_ct, enqueued_at, _last_read_at, vt, body, headers = row
         return cls(
             queue=queue,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 MIB = 1024 * 1024
 
 
-class Language(str, enum.Enum):
+class Language(enum.StrEnum):
     """What a function's artifact is and which engine runs it."""
 
     ASSEMBLYSCRIPT = "assemblyscript"
@@ -16,7 +16,7 @@ class Language(str, enum.Enum):
     WASM = "wasm"
 
 
-class RunStatus(str, enum.Enum):
+class RunStatus(enum.StrEnum):
     """How one run in the sandbox ended."""
 
     COMPLETED = "COMPLETED"

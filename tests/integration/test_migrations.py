@@ -69,11 +69,13 @@ def test_two_processes_at_once(empty_db):
 def test_deleting_a_function_cascades(db):
     tenant = "00000000-0000-0000-0000-000000000001"
     fid = db.execute(
-        "INSERT INTO functions (tenant_id, name, language, source) VALUES (%s, 'f', 'javascript', 'x') RETURNING id",
+        "INSERT INTO functions (tenant_id, name, language, source) "
+        "VALUES (%s, 'f', 'javascript', 'x') RETURNING id",
         (tenant,),
     ).fetchone()[0]
     db.execute(
-        "INSERT INTO function_versions (function_id, tenant_id, number, language, source) VALUES (%s, %s, 1, 'javascript', 'x')",
+        "INSERT INTO function_versions (function_id, tenant_id, number, language, source) "
+        "VALUES (%s, %s, 1, 'javascript', 'x')",
         (fid, tenant),
     )
     db.execute(
@@ -92,6 +94,7 @@ def test_invariants_are_enforced_by_the_schema(db):
     tenant = "00000000-0000-0000-0000-000000000001"
     with pytest.raises(psycopg.errors.CheckViolation):
         db.execute(
-            "INSERT INTO functions (tenant_id, name, language, source, status) VALUES (%s, 'f', 'javascript', 'x', 'READY')",
+            "INSERT INTO functions (tenant_id, name, language, source, status) "
+            "VALUES (%s, 'f', 'javascript', 'x', 'READY')",
             (tenant,),
         )
