@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from typing import Any, TextIO
 
 
-def emit(bench: str, metric: str, value: float, unit: str, *, out: TextIO | None = None, **extra: Any) -> dict:
+def emit(
+    bench: str, metric: str, value: float, unit: str, *, out: TextIO | None = None, **extra: Any
+) -> dict:
     """Print `{"bench", "metric", "value", "unit", ...extra}` as one JSON line and flush; return it."""
     line = {"bench": bench, "metric": metric, "value": _round(value), "unit": unit, **extra}
     stream = sys.stdout if out is None else out
