@@ -121,10 +121,35 @@ send({ ready: true, version: asc.version });
 
 const lines = createInterface({ input: process.stdin, crlfDelay: Infinity });
 let queue = Promise.resolve();
+let pending = 0;
 lines.on("line", (line) => {
   if (!line.trim()) return;
-  queue = queue.then(async () => send(await handle(line)));
+  pending += 1;
+  queue = queue.then(async () => {
+    send(await handle(line));
+    pending -= 1;
+  });
 });
+
+// V8 needs about ten compiles before asc runs at full speed (the first ones take 1-3 s, later
+// ones ~0.2 s). Do them in the background while no job waits, so the first real jobs are fast
+// too without delaying "ready".
+async function warmInBackground(rounds) {
+  for (let i = 0; i < rounds; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    if (pending > 0) {
+      i -= 1;
+      await queue;
+      continue;
+    }
+    const source = `${WARMUP_SOURCE}\nexport const warm${i}: i32 = ${i};`;
+    queue = queue.then(() => compile(source).catch(() => undefined));
+    await queue;
+  }
+}
+if (!process.argv.includes("--no-warmup")) {
+  warmInBackground(Number(process.env.PNIL_ASC_WARMUP_ROUNDS ?? 10));
+}
 lines.on("close", () => {
   queue.then(() => process.exit(0));
 });
