@@ -9,14 +9,14 @@ PY := $(VENV)/bin/python
 install: $(VENV)/.installed node_modules/.installed
 
 $(VENV)/.installed: pyproject.toml
-	@echo "==> Python dependencies into $(VENV)"
+	@echo "==> Python dependencies into $(VENV)" >&2
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check --progress-bar on -e '.[dev]'
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -e '.[dev]' >&2
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json
-	@echo "==> AssemblyScript compiler (npm)"
-	npm ci --no-audit --no-fund
+	@echo "==> AssemblyScript compiler (npm)" >&2
+	npm ci --no-audit --no-fund >&2
 	@touch $@
 
 run: install

@@ -7,7 +7,6 @@ import ``env.abort``, ``env.trace``, ``env.seed``, ``env.console.*`` and ``env.D
 
 from __future__ import annotations
 
-import json
 import os
 import random
 import time
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 
 import wasmtime
 
+from infra import strict_json
 from runner.abi import STRING_CLASS_ID, GuestMemory, format_trace
 from runner.contract import Limits, RunRequest, RunResult, RunStatus
 from runner.engine import new_store
@@ -248,7 +248,7 @@ def _read_output(memory: GuestMemory, ptr: int, limits: Limits) -> str:
             "bytes (maxOutputSizeBytes); return less data or raise the limit"
         )
     try:
-        json.loads(text, parse_constant=_reject_constant)
+        strict_json.loads(text)
     except ValueError as exc:
         preview = text if len(text) <= 80 else text[:80] + "…"
         raise GuestFailure(
@@ -256,7 +256,3 @@ def _read_output(memory: GuestMemory, ptr: int, limits: Limits) -> str:
             "return JSON.stringify'd data"
         ) from exc
     return text
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import wasmtime
 
+from infra import strict_json
 from runner.contract import Limits, RunResult, RunStatus
 from runner.logs import TRUNCATED_MARKER
 from runner.quickjs_wrapper import Envelope, source_position, split_stderr, user_stack
@@ -89,7 +89,9 @@ class Outcome:
         if size > limits.max_output_size_bytes:
             return done(RunStatus.FAILED, _too_big(size, limits))
         try:
-            json.loads(text)
+            strict_json.loads(text)
+        except strict_json.UnstorableJson as exc:
+            return done(RunStatus.FAILED, f"the function's output cannot be stored: {exc}")
         except ValueError:
             return done(RunStatus.FAILED, "the function's output is not valid JSON")
         return done(RunStatus.COMPLETED, None, text)

@@ -80,6 +80,11 @@ def binary(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> b
     return bytes(row[0]) if row and row[0] is not None else None
 
 
+def _text(value: str | None) -> str | None:
+    # PostgreSQL text cannot hold NUL; a guest may print or throw one.
+    return value.replace("\x00", "\\0") if value else value
+
+
 def finish(conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult) -> dict[str, Any]:
     """Record how the run ended: COMPLETED with output, or FAILED/TIMEOUT with errorMessage."""
     metrics = {"durationMs": round(result.duration_ms, 3), "memoryPeakBytes": result.memory_peak_bytes}
@@ -91,8 +96,8 @@ def finish(conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult)
             (
                 result.status.value,
                 result.output_json,
-                result.error_message,
-                result.logs or None,
+                _text(result.error_message),
+                _text(result.logs) or None,
                 Jsonb(metrics),
                 execution_id,
             ),

@@ -9,6 +9,8 @@ import uuid
 from collections import OrderedDict
 from typing import Any
 
+import psycopg
+
 from infra.database import ForkSafePool
 from infra.logs import event
 from runner.contract import Language, RunRequest, RunResult, RunStatus
@@ -118,10 +120,26 @@ class Executor:
             )
         else:
             result = self._run(fn, artifact, input_value, execution_id)
-        with self.db.connection() as conn:
-            row = store.finish(conn, execution_id, result)
+        row, result = self._finish(execution_id, result)
         self._log_end(result, ids)
         return row
+
+    def _finish(self, execution_id, result: RunResult) -> tuple[dict[str, Any], RunResult]:
+        """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED."""
+        try:
+            with self.db.connection() as conn:
+                return store.finish(conn, execution_id, result), result
+        except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
+            reason = str(exc).strip().splitlines()[0]
+            failed = RunResult(
+                status=RunStatus.FAILED,
+                error_message=f"the function's output could not be stored: {reason}",
+                logs=result.logs,
+                duration_ms=result.duration_ms,
+                memory_peak_bytes=result.memory_peak_bytes,
+            )
+            with self.db.connection() as conn:
+                return store.finish(conn, execution_id, failed), failed
 
     def _artifact(self, conn, fn: dict[str, Any]) -> bytes | None:
         """The compiled binary: from the row, else this process's cache, else the database."""

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import flask_smorest
 from flask_smorest import abort
-from webargs.flaskparser import FlaskParser
+from webargs import core
+from webargs.flaskparser import FlaskParser, is_json_request
+
+from infra import strict_json
 
 
 def _describe(messages, prefix: str = "") -> list[str]:
@@ -32,6 +35,19 @@ class JsonParser(FlaskParser):
             errors=error.messages,
             headers=error_headers,
         )
+
+    def _raw_load_json(self, req):
+        body = req.get_data(cache=True)
+        if not is_json_request(req):
+            if body.strip():
+                abort(415, message="send the body as JSON with Content-Type: application/json")
+            return core.missing
+        try:
+            return strict_json.loads(body.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            abort(400, message=f"request body is not UTF-8: {exc.reason}")
+        except strict_json.UnstorableJson as exc:
+            abort(400, message=f"request body is not acceptable JSON: {exc}")
 
     def _handle_invalid_json_error(self, error, req, *args, **kwargs):
         abort(400, message=f"request body is not valid JSON: {error}")

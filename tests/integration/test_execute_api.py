@@ -164,6 +164,12 @@ def fns(api) -> dict[str, str]:
         "notjson": ("assemblyscript", _as("notjson"), None),
         "logging": ("assemblyscript", _as("logging"), None),
         "logspam": ("assemblyscript", LOG_SPAM, None),
+        "deep_output": (
+            "assemblyscript",
+            "export function handle(input: string): string "
+            "{ return '['.repeat(100000) + ']'.repeat(100000); }",
+            None,
+        ),
         "broken": ("assemblyscript", "export function handle(input: string): string { return 1 }", None),
         "no_handle": ("wasm", wasm, None),
     }
@@ -427,3 +433,11 @@ def test_structured_events_carry_execution_and_function_ids(client, fns, caplog)
     failed = events("execution.failed")
     assert [(r.executionId, r.functionId) for r in failed] == [(bad["id"], fns["throws"])]
     assert failed[0].status == "FAILED"
+
+
+def test_output_nested_too_deeply_fails_with_a_clear_message(client, fns):
+    execution = execute(client, fns["deep_output"])
+
+    assert execution["status"] == "FAILED"
+    assert "nested too deeply" in execution["errorMessage"]
+    assert_healthy(client)

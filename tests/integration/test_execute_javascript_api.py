@@ -42,6 +42,12 @@ SOURCES = {
         "  return [counter, globalThis.mark]; }",
         None,
     ),
+    "nul_output": ("function handle() { return {text: 'a\\u0000b'}; }", None),
+    "nul_logs": ("function handle() { console.log('x\\u0000y'); throw new Error('e\\u0000'); }", None),
+    "deep_output": (
+        "function handle() { let v = []; for (let i = 0; i < 5000; i++) v = [v]; return v; }",
+        None,
+    ),
     "syntax_error": ("function handle(input) {\n  const x = 1;\n  return (x +);\n}", None),
     "no_handle": ("function main(input) { return 1; }", None),
 }
@@ -172,3 +178,55 @@ def test_global_state_is_not_shared_between_executions(client, fns):
     second = execute(client, fns["globals"])
 
     assert first["output"] == second["output"] == [1, 1]
+
+
+def test_output_with_a_nul_character_fails_cleanly(client, fns):
+    execution = execute(client, fns["nul_output"])
+
+    assert execution["status"] == "FAILED"
+    assert "\\u0000" in execution["errorMessage"]
+    assert_healthy(client)
+
+
+def test_nul_characters_in_logs_and_errors_are_kept_visible(client, fns):
+    execution = execute(client, fns["nul_logs"])
+
+    assert execution["status"] == "FAILED"
+    assert "x\\0y" in execution["logs"] and "e\\0" in execution["errorMessage"]
+    assert client.get(f"/executions/{execution['id']}").status_code == 200
+
+
+def test_deeply_nested_output_fails_and_is_recorded(client, fns):
+    execution = execute(client, fns["deep_output"])
+
+    assert execution["status"] == "FAILED", execution
+    assert client.get(f"/executions/{execution['id']}").get_json()["status"] == "FAILED"
+    assert_healthy(client)
+
+
+@pytest.mark.parametrize(
+    "body, content_type, status",
+    [
+        ('{"input": {"x": NaN}}', "application/json", 400),
+        ('{"input": {"x": Infinity}}', "application/json", 400),
+        ('{"input": {"x": "a\\u0000b"}}', "application/json", 400),
+        ('{"input": {"a\\u0000": 1}}', "application/json", 400),
+        ('{"input": ' + "[" * 100_000 + "]" * 100_000 + "}", "application/json", 400),
+        (b'{"input": {"x": "\xff"}}', "application/json", 400),
+        ("hello", "text/plain", 415),
+    ],
+    ids=["nan", "infinity", "nul-value", "nul-key", "deep", "not-utf8", "not-json-content-type"],
+)
+def test_hostile_request_bodies_get_a_json_error_and_record_nothing(client, fns, body, content_type, status):
+    before = len(client.get(f"/functions/{fns['echo']}/executions").get_json())
+    resp = client.post(f"/functions/{fns['echo']}/execute", data=body, content_type=content_type)
+
+    expect_error(resp, status)
+    assert len(client.get(f"/functions/{fns['echo']}/executions").get_json()) == before
+    assert_healthy(client)
+
+
+def test_an_empty_body_runs_with_an_empty_input(client, fns):
+    resp = client.post(f"/functions/{fns['echo']}/execute")
+
+    assert resp.status_code == 200 and resp.get_json()["output"] == {}
