@@ -14,14 +14,24 @@ def _reject_constant(name: str) -> Any:
     raise UnstorableJson(f"{name} is not valid JSON (use null or a string)")
 
 
-def _has_nul(value: Any) -> bool:
+def nul_path(value: Any, path: str = "") -> str | None:
+    """Where the first NUL character is (e.g. `input.names[2]`), or None."""
     if isinstance(value, str):
-        return "\x00" in value
+        return path or "(top level)" if "\x00" in value else None
     if isinstance(value, dict):
-        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+        for key, item in value.items():
+            here = f"{path}.{key}" if path else str(key)
+            if "\x00" in key:
+                return f"{here} (in the key)"
+            found = nul_path(item, here)
+            if found:
+                return found
     if isinstance(value, list):
-        return any(_has_nul(v) for v in value)
-    return False
+        for i, item in enumerate(value):
+            found = nul_path(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
 
 
 def loads(text: str) -> Any:
@@ -31,6 +41,7 @@ def loads(text: str) -> Any:
     except RecursionError as exc:
         raise UnstorableJson("JSON is nested too deeply") from exc
     # The scan only runs when the escape is present, so the common case costs one substring test.
-    if "\\u0000" in text and _has_nul(value):
-        raise UnstorableJson("JSON strings may not contain \\u0000 (it cannot be stored)")
+    where = nul_path(value) if "\\u0000" in text else None
+    if where:
+        raise UnstorableJson(f"{where}: JSON strings may not contain \\u0000 (it cannot be stored)")
     return value

@@ -8,7 +8,6 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
-    pre_load,
     validate,
     validates,
     validates_schema,
@@ -19,19 +18,6 @@ STATES = ("DRAFT", "ACTIVE", "PAUSED", "DISABLED", "ARCHIVED")
 TRIGGER_TYPES = ("ONEOFF", "SCHEDULED", "HTTP", "EVENT", "EMBEDDED")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 POSITIVE = validate.Range(min=1)
-
-
-def _nul_paths(value, path: str) -> list[str]:
-    if isinstance(value, str):
-        return [path] if "\x00" in value else []
-    if isinstance(value, dict):
-        found = []
-        for key, item in value.items():
-            found += _nul_paths(key, path) + _nul_paths(item, f"{path}.{key}")
-        return found
-    if isinstance(value, list):
-        return [p for item in value for p in _nul_paths(item, path)]
-    return []
 
 
 class ResourceLimitsSchema(Schema):
@@ -77,15 +63,6 @@ class FunctionWriteSchema(Schema):
     changeDescription = fields.String(
         load_only=True, attribute="change_description", validate=validate.Length(max=1000)
     )
-
-    @pre_load
-    def _no_nul_characters(self, data, **_):
-        # PostgreSQL text cannot hold U+0000: refuse it here rather than fail at the INSERT.
-        if isinstance(data, dict):
-            paths = [p for key, value in data.items() for p in _nul_paths(value, str(key))]
-            if paths:
-                raise ValidationError({path: ["must not contain NUL (\\u0000) characters"] for path in paths})
-        return data
 
     @validates("cronExpression")
     def _cron(self, value, **_):
