@@ -10,6 +10,7 @@ from broker.broker import Broker
 from broker.worker import Worker
 from infra.embedded_postgres import resolve_database_url
 from infra.logs import configure_logging
+from infra.settings import Settings
 
 
 def load_broker(spec: str) -> Broker:
@@ -34,8 +35,9 @@ def main(argv: list[str] | None = None) -> None:
 
     configure_logging(args.name or "worker", os.environ.get("PNIL_LOG_LEVEL", "INFO"))
     broker = load_broker(args.app)
-    broker.connect(resolve_database_url())
-    Worker(broker, args.queues, concurrency=args.concurrency).run()
+    settings = Settings.from_env({**os.environ, "DATABASE_URL": resolve_database_url()})
+    broker.connect(settings.database_url)
+    Worker(broker, args.queues, concurrency=args.concurrency, settings=settings).run()
 
 
 if __name__ == "__main__":

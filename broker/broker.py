@@ -17,7 +17,7 @@ from infra.database import ForkSafePool
 
 log = logging.getLogger(__name__)
 
-_TASK_OPTIONS = {"queue", "name", "max_retries", "visibility_timeout", "backoff", "max_backoff"}
+_TASK_OPTIONS = {"queue", "name", "max_retries", "visibility_timeout", "backoff", "max_backoff", "on_dead"}
 
 
 class Broker:
@@ -25,7 +25,7 @@ class Broker:
 
     def __init__(self, dsn: str | None = None, *, pool_size: int = 8) -> None:
         self.tasks: dict[str, Task] = {}
-        self.startup_hooks: dict[str, list[Callable[[], None]]] = {}
+        self.startup_hooks: dict[str, list[Callable[[Any], None]]] = {}
         self._pool_size = pool_size
         self._db: ForkSafePool | None = None
         if dsn:
@@ -51,7 +51,11 @@ class Broker:
             self._db.close()
 
     def task(self, **options: Any) -> Callable[[Callable], Task]:
-        """Declare a task: `@broker.task(queue=..., max_retries=..., visibility_timeout=..., backoff=...)`."""
+        """Declare a task: `@broker.task(queue=..., max_retries=..., visibility_timeout=..., backoff=...)`.
+
+        `on_dead=fn(payload, reason)` runs before a message of the task is dead-lettered (retries
+        exhausted, rejected, or its deliveries kept dying); if it raises, the message is kept.
+        """
         unknown = set(options) - _TASK_OPTIONS
         if unknown:
             raise TaskDeclarationError(f"unknown task option(s): {', '.join(sorted(unknown))}")
@@ -75,16 +79,17 @@ class Broker:
                 visibility_timeout_s=int(options.get("visibility_timeout", 30)),
                 retry=retry,
                 broker=self,
+                on_dead=options.get("on_dead"),
             )
             self.tasks[name] = task
             return task
 
         return declare
 
-    def on_worker_start(self, queue: str) -> Callable[[Callable[[], None]], Callable[[], None]]:
-        """Declare a function a worker of `queue` runs before it reads (e.g. warm a compiler)."""
+    def on_worker_start(self, queue: str) -> Callable[[Callable[[Any], None]], Callable[[Any], None]]:
+        """Declare `fn(settings)` a worker of `queue` runs before it reads (e.g. warm a compiler)."""
 
-        def register(fn: Callable[[], None]) -> Callable[[], None]:
+        def register(fn: Callable[[Any], None]) -> Callable[[Any], None]:
             self.startup_hooks.setdefault(queue, []).append(fn)
             return fn
 

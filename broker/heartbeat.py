@@ -10,18 +10,23 @@ import psycopg
 
 log = logging.getLogger(__name__)
 
+Key = tuple[str, int]  # (queue, msg_id): pgmq message ids are per queue
+
 
 class Heartbeat:
-    """Every tracked message gets its visibility pushed out when half of it has passed."""
+    """Every tracked message gets its visibility pushed out when half of it has passed.
+
+    Extensions happen under the same lock as `untrack`, so once `untrack` returns no extension
+    of that message is in flight: a retry backoff set right after cannot be overwritten.
+    """
 
     def __init__(self, dsn: str, stop: threading.Event, tick_s: float = 0.25) -> None:
         self.dsn = dsn
         self.stop = stop
         self.tick_s = tick_s
         self._lock = threading.Lock()
-        self._conn_lock = threading.Lock()
-        # msg_id -> (queue, vt_s, when to extend next, on the monotonic clock)
-        self._tracked: dict[int, tuple[str, int, float]] = {}
+        # key -> (vt_s, when to extend next, on the monotonic clock)
+        self._tracked: dict[Key, tuple[int, float]] = {}
         self._conn: psycopg.Connection | None = None
 
     def start(self) -> None:
@@ -29,40 +34,40 @@ class Heartbeat:
         threading.Thread(target=self._beat, name="heartbeat", daemon=True).start()
 
     def track(self, queue: str, msg_id: int, vt_s: int) -> None:
-        """Start keeping msg_id hidden."""
+        """Start keeping the message hidden."""
         with self._lock:
-            self._tracked[msg_id] = (queue, vt_s, time.monotonic() + vt_s / 2)
+            self._tracked[(queue, msg_id)] = (vt_s, time.monotonic() + vt_s / 2)
 
-    def untrack(self, msg_id: int) -> None:
+    def untrack(self, queue: str, msg_id: int) -> None:
         """The task finished with the message."""
         with self._lock:
-            self._tracked.pop(msg_id, None)
+            self._tracked.pop((queue, msg_id), None)
 
     def extend_now(self, queue: str, msg_id: int, seconds: int) -> None:
         """Extend at once (a task asked for it) and keep extending by that much."""
-        self._set_vt(queue, msg_id, seconds)
         with self._lock:
-            if msg_id in self._tracked:
-                self._tracked[msg_id] = (queue, seconds, time.monotonic() + seconds / 2)
+            self._set_vt(queue, msg_id, seconds)
+            if (queue, msg_id) in self._tracked:
+                self._tracked[(queue, msg_id)] = (seconds, time.monotonic() + seconds / 2)
 
     def _set_vt(self, queue: str, msg_id: int, seconds: int) -> None:
-        with self._conn_lock:
-            if self._conn is None or self._conn.closed:
-                self._conn = psycopg.connect(self.dsn, autocommit=True)
-            self._conn.execute("SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, seconds))
+        # Called with self._lock held.
+        if self._conn is None or self._conn.closed:
+            self._conn = psycopg.connect(self.dsn, autocommit=True)
+        self._conn.execute("SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, seconds))
 
     def _beat(self) -> None:
         # After stop, keep beating while tasks in hand finish.
         while not (self.stop.wait(self.tick_s) and not self._tracked):
             now = time.monotonic()
             with self._lock:
-                due = [(m, q, vt) for m, (q, vt, at) in self._tracked.items() if at <= now]
-            for msg_id, queue, vt_s in due:
-                try:
-                    self._set_vt(queue, msg_id, vt_s)
-                except psycopg.Error as exc:
-                    log.warning("visibility extension failed", extra={"msgId": msg_id, "error": str(exc)})
-                    continue
-                with self._lock:
-                    if msg_id in self._tracked:
-                        self._tracked[msg_id] = (queue, vt_s, now + vt_s / 2)
+                for (queue, msg_id), (vt_s, due_at) in list(self._tracked.items()):
+                    if due_at > now:
+                        continue
+                    try:
+                        self._set_vt(queue, msg_id, vt_s)
+                    except psycopg.Error as exc:
+                        log.warning("visibility extension failed", extra={"msgId": msg_id, "error": str(exc)})
+                        self._conn = None
+                        continue
+                    self._tracked[(queue, msg_id)] = (vt_s, now + vt_s / 2)

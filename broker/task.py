@@ -25,6 +25,7 @@ class Task:
     visibility_timeout_s: int
     retry: RetryPolicy
     broker: Broker
+    on_dead: Callable[[dict[str, Any], str], None] | None = None
 
     def send(self, *, _delay_s: int = 0, **payload: Any) -> int:
         """Enqueue a message for this task in its own transaction; returns the pgmq msg_id."""

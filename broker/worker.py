@@ -19,6 +19,8 @@ from broker.wakeup import QueueWakeup
 from infra.logs import event
 
 log = logging.getLogger(__name__)
+# When a task's on_dead action fails, its message comes back after this many seconds.
+DEAD_ACTION_RETRY_S = 30
 
 
 @dataclass(kw_only=True)
@@ -48,6 +50,7 @@ class Worker:
         *,
         concurrency: int = 1,
         idle_poll_s: float = 1.0,
+        settings: object | None = None,
     ) -> None:
         for queue in queues:
             if not broker.tasks_for(queue):
@@ -56,6 +59,7 @@ class Worker:
         self.queues = queues
         self.concurrency = concurrency
         self.idle_poll_s = idle_poll_s
+        self.settings = settings
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._wakeups: dict[str, QueueWakeup] = {}
@@ -66,7 +70,7 @@ class Worker:
         """Run the queues' startup hooks, then start the listener, heartbeat and consumer threads."""
         for queue in self.queues:
             for hook in self.broker.startup_hooks.get(queue, []):
-                hook()
+                hook(self.settings)
         self._heartbeat.start()
         for queue in self.queues:
             wakeup = QueueWakeup(self.broker.db.dsn, queue, self._stop, self.idle_poll_s)
@@ -148,7 +152,25 @@ class Worker:
         on_queue = self.broker.tasks_for(msg.queue)
         return on_queue[0] if len(on_queue) == 1 else None
 
-    def _dead(self, conn: psycopg.Connection, msg: Message, reason: str, task: str | None) -> None:
+    def _dead(self, conn: psycopg.Connection, msg: Message, reason: str, task: Task | None) -> None:
+        if task is not None and task.on_dead is not None and isinstance(msg.body, dict):
+            try:
+                task.on_dead(msg.body, reason)
+            except Exception as exc:  # noqa: BLE001 - keep the message rather than lose its consequence
+                # The dead-letter action failed (e.g. the database is down): keep the message and
+                # come back to it, so the action is not lost with it.
+                self.broker.set_vt(conn, msg.queue, msg.msg_id, DEAD_ACTION_RETRY_S)
+                event(
+                    log,
+                    "message.dead_action_failed",
+                    level=logging.ERROR,
+                    queue=msg.queue,
+                    msgId=msg.msg_id,
+                    task=task.name,
+                    error=f"{type(exc).__name__}: {exc}",
+                    retryInS=DEAD_ACTION_RETRY_S,
+                )
+                return
         self.broker.archive(conn, msg.queue, msg.msg_id)
         event(
             log,
@@ -156,7 +178,7 @@ class Worker:
             level=logging.ERROR,
             queue=msg.queue,
             msgId=msg.msg_id,
-            task=task,
+            task=task.name if task else msg.task_name,
             readCt=msg.read_ct,
             reason=reason,
         )
@@ -164,28 +186,28 @@ class Worker:
     def _handle(self, conn: psycopg.Connection, msg: Message) -> None:
         task = self._task_for(msg)
         if task is None:
-            return self._dead(conn, msg, f"no task {msg.task_name!r} on this queue", msg.task_name)
+            return self._dead(conn, msg, f"no task {msg.task_name!r} on this queue", None)
         if not isinstance(msg.body, dict):
-            return self._dead(conn, msg, "payload is not a JSON object", task.name)
+            return self._dead(conn, msg, "payload is not a JSON object", task)
         if task.retry.exhausted(msg.read_ct - 1):
             # Earlier deliveries ended without a verdict (the worker died): a poison message.
-            return self._dead(conn, msg, "retries exhausted by deliveries that never finished", task.name)
+            return self._dead(conn, msg, "retries exhausted by deliveries that never finished", task)
         self._heartbeat.track(msg.queue, msg.msg_id, task.visibility_timeout_s)
         try:
             task(msg.body, Delivery(message=msg, task=task, _heartbeat=self._heartbeat))
         except Reject as exc:
-            self._heartbeat.untrack(msg.msg_id)
-            return self._dead(conn, msg, f"rejected: {exc}", task.name)
+            self._heartbeat.untrack(msg.queue, msg.msg_id)
+            return self._dead(conn, msg, f"rejected: {exc}", task)
         except Exception as exc:  # noqa: BLE001 - any task failure is retried, by design
-            self._heartbeat.untrack(msg.msg_id)
+            self._heartbeat.untrack(msg.queue, msg.msg_id)
             return self._retry_or_die(conn, msg, task, exc)
-        self._heartbeat.untrack(msg.msg_id)
+        self._heartbeat.untrack(msg.queue, msg.msg_id)
         self.broker.delete(conn, msg.queue, msg.msg_id)
 
     def _retry_or_die(self, conn: psycopg.Connection, msg: Message, task: Task, exc: Exception):
         error = f"{type(exc).__name__}: {exc}"
         if task.retry.exhausted(msg.read_ct):
-            return self._dead(conn, msg, f"failed {msg.read_ct} times, last: {error}", task.name)
+            return self._dead(conn, msg, f"failed {msg.read_ct} times, last: {error}", task)
         delay = exc.delay if isinstance(exc, Retry) and exc.delay is not None else None
         delay = task.retry.delay_for(msg.read_ct) if delay is None else delay
         self.broker.set_vt(conn, msg.queue, msg.msg_id, delay)

@@ -174,8 +174,10 @@ def apply_compilation(
         )
     else:
         cur = conn.execute(
+            # A revision that compiled once stays READY: a later failure of the same source is a
+            # duplicate job that hit a timeout or crash, not a verdict on the code.
             "UPDATE functions SET status = 'FAILED', compile_error = %s, wasm_binary = NULL, "
-            "updated_at = now() WHERE id = %s AND tenant_id = %s AND revision = %s",
+            "updated_at = now() WHERE id = %s AND tenant_id = %s AND revision = %s AND status <> 'READY'",
             (error, function_id, tenant_id, revision),
         )
     return cur.rowcount == 1

@@ -47,5 +47,5 @@ def apply_compilation_result(payload: dict, delivery) -> None:
             "compilation.result.stale",
             functionId=fid,
             revision=result.revision,
-            reason="function deleted or source replaced since (or not this tenant's); dropped",
+            reason="function deleted, source replaced, revision already READY, or not this tenant's; dropped",
         )

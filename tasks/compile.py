@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 
 from broker import Reject
 from infra.logs import event
+from infra.settings import Settings
 from store import functions as store
 from tasks.app import broker
 from tasks.compile_errors import CompileError
@@ -22,13 +22,40 @@ from tasks.contracts import (
 )
 
 log = logging.getLogger(__name__)
-compilers = Compilers(timeout_s=float(os.environ.get("PNIL_COMPILE_TIMEOUT_S") or 60.0))
+compilers = Compilers()
 
 
 @broker.on_worker_start(COMPILATION_JOBS)
-def warm_up() -> None:
-    """Start the Node compile server before the first job arrives."""
+def warm_up(settings: Settings | None) -> None:
+    """Apply the process's settings and start the Node compile server before the first job."""
+    if settings is not None:
+        compilers.timeout_s = settings.compile_timeout_s
     compilers.assemblyscript().start()
+
+
+def publish_failure_when_dead(payload: dict, reason: str) -> None:
+    """A job that will never compile (retries exhausted, rejected) still ends the COMPILING state."""
+    try:
+        job = CompilationJob.from_json(payload)
+    except (KeyError, ValueError, TypeError):
+        return  # nothing identifies a function to tell
+    result = CompilationResult(
+        function_id=job.function_id,
+        tenant_id=job.tenant_id,
+        success=False,
+        wasm_binary=None,
+        error=f"compilation could not complete ({reason}); update the function to try again",
+        revision=job.revision,
+    )
+    broker.send(COMPILATION_RESULTS, result.to_json(), task=APPLY_RESULT_TASK)
+    event(
+        log,
+        "result.published",
+        functionId=str(job.function_id),
+        success=False,
+        revision=job.revision,
+        reason="job dead-lettered",
+    )
 
 
 def _parse(payload: dict) -> CompilationJob:
@@ -38,7 +65,14 @@ def _parse(payload: dict) -> CompilationJob:
         raise Reject(f"malformed CompilationJob: {exc!r}") from exc
 
 
-@broker.task(queue=COMPILATION_JOBS, name=COMPILE_TASK, max_retries=5, visibility_timeout=120, backoff=2)
+@broker.task(
+    queue=COMPILATION_JOBS,
+    name=COMPILE_TASK,
+    max_retries=5,
+    visibility_timeout=120,
+    backoff=2,
+    on_dead=publish_failure_when_dead,
+)
 def compile_function(payload: dict, delivery) -> None:
     """Compile one job and publish its result; the job is deleted only after the result is sent."""
     job = _parse(payload)

@@ -22,7 +22,7 @@ class Compilers:
     """One per compiler process: a warm AssemblyScript compiler, JS and wasm checks."""
 
     def __init__(self, *, timeout_s: float = 60.0) -> None:
-        self._timeout_s = timeout_s
+        self.timeout_s = timeout_s
         self._asc: AscCompiler | None = None
         self._lock = threading.Lock()
 
@@ -30,7 +30,7 @@ class Compilers:
         """The process's warm asc (started on first use)."""
         with self._lock:
             if self._asc is None:
-                self._asc = AscCompiler(project_root=PROJECT_ROOT, timeout_s=self._timeout_s)
+                self._asc = AscCompiler(project_root=PROJECT_ROOT, timeout_s=self.timeout_s)
             return self._asc
 
     def compile(self, language: str, source: str) -> bytes:

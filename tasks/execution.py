@@ -30,11 +30,15 @@ class NotRunnable(ValueError):
 
 
 class ArtifactCache:
-    """Compiled artifacts by function id, valid for one revision (a revision's binary never changes)."""
+    """Compiled artifacts by function id, valid for one revision (a revision's binary never changes).
 
-    def __init__(self, capacity: int = 256) -> None:
+    Bounded by total bytes, not entries: artifacts range from a few KiB to megabytes.
+    """
+
+    def __init__(self, capacity_bytes: int = 64 * 1024 * 1024) -> None:
         self._items: OrderedDict[uuid.UUID, tuple[int, bytes]] = OrderedDict()
-        self._capacity = capacity
+        self._capacity = capacity_bytes
+        self._size = 0
         self._lock = threading.Lock()
 
     def revision(self, function_id: uuid.UUID) -> int | None:
@@ -52,10 +56,14 @@ class ArtifactCache:
 
     def put(self, function_id: uuid.UUID, revision: int, artifact: bytes) -> None:
         with self._lock:
+            old = self._items.pop(function_id, None)
+            if old is not None:
+                self._size -= len(old[1])
             self._items[function_id] = (revision, artifact)
-            self._items.move_to_end(function_id)
-            while len(self._items) > self._capacity:
-                self._items.popitem(last=False)
+            self._size += len(artifact)
+            while self._size > self._capacity and len(self._items) > 1:
+                _, (_, evicted) = self._items.popitem(last=False)
+                self._size -= len(evicted)
 
 
 def check_runnable(fn: dict[str, Any] | None, function_id: uuid.UUID) -> dict[str, Any]:
@@ -72,7 +80,7 @@ def check_runnable(fn: dict[str, Any] | None, function_id: uuid.UUID) -> dict[st
     if fn["state"] != "ACTIVE":
         raise NotRunnable(
             f"function is {fn['state']}, only ACTIVE functions run: "
-            'POST /functions/{id}/state {"state": "ACTIVE"}'
+            'PUT /functions/{id} {"state": "ACTIVE"}'
         )
     return fn
 
@@ -122,9 +130,11 @@ class Executor:
             result = self._run(fn, artifact, input_value, execution_id)
         row, result = self._finish(execution_id, result)
         self._log_end(result, ids)
+        if row is None:  # the function (and with it this execution) was deleted meanwhile
+            raise FunctionNotFound(f"function {function_id} was deleted while this execution ran")
         return row
 
-    def _finish(self, execution_id, result: RunResult) -> tuple[dict[str, Any], RunResult]:
+    def _finish(self, execution_id, result: RunResult) -> tuple[dict[str, Any] | None, RunResult]:
         """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED."""
         try:
             with self.db.connection() as conn:

@@ -60,4 +60,37 @@ def slow(payload, delivery):
     _finish(run_id)
 
 
-QUEUES = ("test_ok", "test_fail", "test_slow")
+def _record_dead(payload, reason):
+    with psycopg.connect(broker.db.dsn, autocommit=True) as conn:
+        conn.execute("INSERT INTO task_runs (tag, pid) VALUES (%s, %s)", ("dead: " + reason, os.getpid()))
+
+
+def _dead_action_fails(payload, reason):
+    raise RuntimeError("the dead-letter action could not run")
+
+
+@broker.task(
+    queue="test_dead",
+    name="dies_with_action",
+    max_retries=1,
+    visibility_timeout=5,
+    backoff=0,
+    on_dead=_record_dead,
+)
+def dies_with_action(payload, delivery):
+    raise RuntimeError("nope")
+
+
+@broker.task(
+    queue="test_dead",
+    name="dies_action_fails",
+    max_retries=0,
+    visibility_timeout=5,
+    backoff=0,
+    on_dead=_dead_action_fails,
+)
+def dies_action_fails(payload, delivery):
+    raise RuntimeError("nope")
+
+
+QUEUES = ("test_ok", "test_fail", "test_slow", "test_dead")

@@ -207,3 +207,21 @@ def test_worker_killed_mid_task_loses_nothing(app, db, database_url):
     finally:
         if first.poll() is None:
             first.kill()
+
+
+def test_on_dead_action_runs_before_the_message_is_archived(app, db, worker_factory):
+    broker_app.dies_with_action.send()
+    worker_factory("test_dead")
+    wait_for(lambda: queue_count(db, "test_dead", "a") == 1)
+    tags = [r[2] for r in runs(db)]
+    assert len(tags) == 1 and tags[0].startswith("dead: failed 2 times") and "nope" in tags[0]
+
+
+def test_a_failing_on_dead_action_keeps_the_message(app, db, worker_factory):
+    broker_app.dies_action_fails.send()
+    worker_factory("test_dead")
+    wait_for(lambda: db.execute("SELECT read_ct FROM pgmq.q_test_dead").fetchone() is not None)
+    time.sleep(0.5)
+    assert queue_count(db, "test_dead", "a") == 0
+    row = db.execute("SELECT read_ct, vt > now() + interval '10 seconds' FROM pgmq.q_test_dead").fetchone()
+    assert row == (1, True)  # kept, and hidden until the action is tried again

@@ -1,0 +1,97 @@
+"""A compile job that dies still ends COMPILING; a duplicate failing job cannot undo READY."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+from store import functions as store
+from store.tenants import DEFAULT_TENANT_ID
+from tasks import compile as compile_task
+from tasks.app import broker
+from tasks.apply_result import apply_compilation_result
+from tasks.contracts import CompilationResult
+
+
+@pytest.fixture
+def connected(database_url):
+    broker.connect(database_url)
+    yield
+    broker.close()
+
+
+def a_function(db) -> dict:
+    with db.transaction():
+        return store.insert(
+            db,
+            DEFAULT_TENANT_ID,
+            {"name": "f", "language": "assemblyscript", "source": "x"},
+            actor="test",
+            change_description=None,
+        )
+
+
+def test_dead_compile_job_publishes_a_failure_that_ends_compiling(connected, db):
+    fn = a_function(db)
+    store.mark_compiling(db, DEFAULT_TENANT_ID, fn["id"], 1)
+    payload = {
+        "functionId": str(fn["id"]),
+        "tenantId": str(DEFAULT_TENANT_ID),
+        "language": "assemblyscript",
+        "source": "x",
+        "revision": 1,
+    }
+
+    compile_task.publish_failure_when_dead(payload, "failed 6 times, last: CompilerUnavailable: no node")
+
+    body = db.execute("SELECT message FROM pgmq.q_compilation_results").fetchone()[0]
+    assert body["success"] is False and "CompilerUnavailable" in body["error"]
+    apply_compilation_result(body, None)
+    status, error = db.execute(
+        "SELECT status, compile_error FROM functions WHERE id = %s", (fn["id"],)
+    ).fetchone()
+    assert status == "FAILED" and "update the function to try again" in error
+
+
+def test_dead_action_ignores_a_payload_that_names_no_function(connected, db):
+    compile_task.publish_failure_when_dead({"nonsense": True}, "rejected")
+    assert db.execute("SELECT count(*) FROM pgmq.q_compilation_results").fetchone()[0] == 0
+
+
+def test_a_failed_duplicate_result_does_not_undo_ready(connected, db):
+    fn = a_function(db)
+    ok = CompilationResult(
+        function_id=fn["id"],
+        tenant_id=DEFAULT_TENANT_ID,
+        success=True,
+        wasm_binary=b"\0asm",
+        error=None,
+        revision=1,
+    )
+    timed_out = CompilationResult(
+        function_id=fn["id"],
+        tenant_id=DEFAULT_TENANT_ID,
+        success=False,
+        wasm_binary=None,
+        error="compilation timed out",
+        revision=1,
+    )
+    apply_compilation_result(ok.to_json(), None)
+    apply_compilation_result(timed_out.to_json(), None)
+
+    assert db.execute("SELECT status FROM functions WHERE id = %s", (fn["id"],)).fetchone()[0] == "READY"
+
+
+def test_a_result_for_an_unknown_function_changes_nothing(connected, db):
+    fn = a_function(db)
+    ghost = CompilationResult(
+        function_id=uuid.uuid4(),
+        tenant_id=DEFAULT_TENANT_ID,
+        success=False,
+        wasm_binary=None,
+        error="x",
+        revision=1,
+    )
+    apply_compilation_result(ghost.to_json(), None)
+    assert db.execute("SELECT id, status FROM functions").fetchall() == [(fn["id"], "PENDING")]
