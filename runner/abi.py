@@ -13,6 +13,24 @@ import wasmtime
 from runner.errors import GuestFailure
 
 STRING_CLASS_ID = 2  # AssemblyScript's built-in class id of ``String``
+
+# The exports a module must have, and the only host functions the runner links (all in module
+# ``env``), as (params, results) value types. The compiler's wasm check and the runner share it.
+REQUIRED_EXPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "handle": (("i32",), ("i32",)),
+    "__new": (("i32", "i32"), ("i32",)),
+    "__pin": (("i32",), ("i32",)),
+    "__unpin": (("i32",), ()),
+}
+HOST_MODULE = "env"
+CONSOLE_LEVELS = ("log", "info", "debug", "warn", "error")
+HOST_IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "abort": (("i32", "i32", "i32", "i32"), ()),
+    "trace": (("i32", "i32", "f64", "f64", "f64", "f64", "f64"), ()),
+    "seed": ((), ("f64",)),
+    "Date.now": ((), ("f64",)),
+    **{f"console.{level}": (("i32",), ()) for level in CONSOLE_LEVELS},
+}
 _U32 = ctypes.c_uint32
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import wasmtime
 
 from infra import strict_json
-from runner.abi import STRING_CLASS_ID, GuestMemory, format_trace
+from runner.abi import HOST_IMPORTS, HOST_MODULE, STRING_CLASS_ID, GuestMemory, format_trace
 from runner.contract import Limits, RunRequest, RunResult, RunStatus
 from runner.engine import new_store
 from runner.errors import GuestFailure
@@ -32,7 +32,6 @@ REQUIRED_FUNCS = {
 }
 _I32 = wasmtime.ValType.i32()
 _F64 = wasmtime.ValType.f64()
-_CONSOLE = ("log", "info", "debug", "warn", "error")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -67,7 +66,7 @@ class AssemblyScriptRunner:
         self._engine = engine
         self._ctx: _RunContext | None = None
         self._linker = self._make_linker()
-        self._allowed = {(i.module, i.name) for i in _HOST_IMPORTS}
+        self._allowed = {(HOST_MODULE, name) for name in HOST_IMPORTS}
         self.modules: ModuleCache[PreparedModule] = ModuleCache(
             engine,
             self._prepare,
@@ -163,12 +162,9 @@ class AssemblyScriptRunner:
             "seed": _seed,
             "Date.now": _date_now,
         }
-        for spec in _HOST_IMPORTS:
-            if spec.name.startswith("console."):
-                func = self._console
-            else:
-                func = handlers[spec.name]
-            linker.define_func(spec.module, spec.name, spec.type, func, access_caller=True)
+        for name, signature in HOST_IMPORTS.items():
+            func = self._console if name.startswith("console.") else handlers[name]
+            linker.define_func(HOST_MODULE, name, _functype(signature), func, access_caller=True)
         return linker
 
     def _abort(self, caller: wasmtime.Caller, msg: int, file: int, line: int, col: int) -> None:
@@ -196,23 +192,12 @@ class AssemblyScriptRunner:
         ctx.logs.append(memory.read_string(msg, max_chars=65536) if memory else "")
 
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class _Import:
-    module: str
-    name: str
-    type: wasmtime.FuncType
+_VALTYPES = {"i32": _I32, "f64": _F64}
 
 
-_HOST_IMPORTS = (
-    _Import(module="env", name="abort", type=wasmtime.FuncType([_I32] * 4, [])),
-    _Import(module="env", name="trace", type=wasmtime.FuncType([_I32, _I32] + [_F64] * 5, [])),
-    _Import(module="env", name="seed", type=wasmtime.FuncType([], [_F64])),
-    _Import(module="env", name="Date.now", type=wasmtime.FuncType([], [_F64])),
-    *(
-        _Import(module="env", name=f"console.{level}", type=wasmtime.FuncType([_I32], []))
-        for level in _CONSOLE
-    ),
-)
+def _functype(signature: tuple[tuple[str, ...], tuple[str, ...]]) -> wasmtime.FuncType:
+    params, results = signature
+    return wasmtime.FuncType([_VALTYPES[p] for p in params], [_VALTYPES[r] for r in results])
 
 
 def _caller_memory(caller: wasmtime.Caller) -> GuestMemory | None:

@@ -9,7 +9,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from runner.contract import RunResult
+from runner.contract import Limits, RunResult
+from runner.logs import TRUNCATED_MARKER
 
 COLUMNS = (
     "id, function_id, tenant_id, function_version, status, trigger_type, trigger_data, input, output, "
@@ -80,9 +81,17 @@ def binary(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> b
     return bytes(row[0]) if row and row[0] is not None else None
 
 
-def _text(value: str | None) -> str | None:
+# Backstops whatever a runner lets through: what one execution may store.
+MAX_LOG_CHARS = Limits().max_log_bytes
+MAX_ERROR_CHARS = 8 * 1024
+
+
+def _text(value: str | None, limit: int, marker: str) -> str | None:
+    if not value:
+        return value
     # PostgreSQL text cannot hold NUL; a guest may print or throw one.
-    return value.replace("\x00", "\\0") if value else value
+    value = value.replace("\x00", "\\0")
+    return value if len(value) <= limit else value[:limit] + marker
 
 
 def finish(conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult) -> dict[str, Any]:
@@ -96,8 +105,8 @@ def finish(conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult)
             (
                 result.status.value,
                 result.output_json,
-                _text(result.error_message),
-                _text(result.logs) or None,
+                _text(result.error_message, MAX_ERROR_CHARS, "…[message truncated]"),
+                _text(result.logs, MAX_LOG_CHARS, TRUNCATED_MARKER) or None,
                 Jsonb(metrics),
                 execution_id,
             ),

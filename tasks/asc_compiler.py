@@ -33,6 +33,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _STDERR_TAIL_LINES = 40
 
 
+NODE_HEAP_MB = 1024
+
+
 class _ProcessDied(Exception):
     """The Node process went away (or spoke garbage) while we waited for it."""
 
@@ -207,7 +210,15 @@ class AscCompiler:
                 f"AssemblyScript is not installed: {asc_entry} is missing; run `npm ci` in "
                 f"{self._project_root}"
             )
-        argv = [self._node, str(SERVER_SCRIPT), "--asc", str(asc_entry)]
+        # A bounded V8 heap: a hostile source that makes the compiler balloon kills only this
+        # process (reported as a crash), never the machine.
+        argv = [
+            self._node,
+            f"--max-old-space-size={NODE_HEAP_MB}",
+            str(SERVER_SCRIPT),
+            "--asc",
+            str(asc_entry),
+        ]
         if not self._warmup:
             argv.append("--no-warmup")
         try:

@@ -93,6 +93,10 @@ class Executor:
         self.runners = runners
         self.artifacts = ArtifactCache()
 
+    def close(self) -> None:
+        """Stop the runner subprocesses."""
+        self.runners.close()
+
     def execute(
         self,
         tenant_id: uuid.UUID,

@@ -8,28 +8,19 @@ import functools
 
 import wasmtime
 
+from runner.abi import HOST_IMPORTS, HOST_MODULE, REQUIRED_EXPORTS
+from runner.engine import engine_config
 from tasks.compile_errors import WasmModuleError
 
 WASM_MAGIC = b"\0asm"
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 RUNTIME_HINT = "functions built with asc --exportRuntime export __new, __pin, __unpin"
 
-# name -> (params, results) of each function export the runner calls.
-REQUIRED_FUNCTIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "handle": (("i32",), ("i32",)),
-    "__new": (("i32", "i32"), ("i32",)),
-    "__pin": (("i32",), ("i32",)),
-    "__unpin": (("i32",), ()),
-}
+# The runner's own ABI table: what a module must export and may import.
+REQUIRED_FUNCTIONS = REQUIRED_EXPORTS
 REQUIRED_MEMORY = "memory"
-
-# The only host functions the runner links, with the signatures asc gives them.
-ALLOWED_IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
-    "abort": (("i32", "i32", "i32", "i32"), ()),
-    "trace": (("i32", "i32", "f64", "f64", "f64", "f64", "f64"), ()),
-    "seed": ((), ("f64",)),
-}
-ALLOWED_IMPORT_MODULE = "env"
+ALLOWED_IMPORTS = HOST_IMPORTS
+ALLOWED_IMPORT_MODULE = HOST_MODULE
 
 
 def validate_wasm_module(
@@ -48,7 +39,8 @@ def validate_wasm_module(
 
 @functools.cache
 def _default_engine() -> wasmtime.Engine:
-    return wasmtime.Engine()
+    # The runner's configuration: a module that validates here is one the runner accepts.
+    return wasmtime.Engine(engine_config())
 
 
 def _decode(source_b64: str, max_bytes: int) -> bytes:

@@ -26,8 +26,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
-        JSON_SORT_KEYS=False,
     )
+    app.json.sort_keys = False  # fields in the order the schemas declare them
     app.extensions["pnil.settings"] = settings
     app.extensions["pnil.db"] = ForkSafePool(
         settings.database_url, max_size=16, name="web", timeout_s=settings.db_timeout_s

@@ -36,6 +36,9 @@ def _authenticate() -> None:
     path = request.path
     if path in PUBLIC_PATHS or path.startswith("/docs/"):
         return None
+    if request.url_rule is None:
+        # No such route (404) or method (405): say that, whoever asks; nothing is revealed.
+        return None
     header = request.headers.get("Authorization")
     if header is None:
         if settings().allow_anonymous:

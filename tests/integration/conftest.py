@@ -25,6 +25,9 @@ def settings(database_url) -> Settings:
 def app(settings):
     app = create_app(settings)
     yield app
+    executor = app.extensions.get("pnil.executor")
+    if executor is not None:
+        executor.close()
     app.extensions["pnil.db"].close()
 
 

@@ -71,7 +71,7 @@ def running_api(server_url: str, runner_pool_size: int = 2) -> Iterator:
     finally:
         executor = app.extensions.get("pnil.executor")
         if executor is not None:
-            executor.runners.close()
+            executor.close()
         app.extensions["pnil.db"].close()
         processes.stop_all()
         with psycopg.connect(server_url, autocommit=True) as conn:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -46,6 +47,15 @@ SOURCES = {
     "nul_logs": ("function handle() { console.log('x\\u0000y'); throw new Error('e\\u0000'); }", None),
     "deep_output": (
         "function handle() { let v = []; for (let i = 0; i < 5000; i++) v = [v]; return v; }",
+        None,
+    ),
+    "stderr_flood": (
+        "async function handle() { const std = await import('qjs:std');"
+        " std.err.puts('A'.repeat(1000000)); throw new Error('B'.repeat(2000000)); }",
+        None,
+    ),
+    "slow": (
+        "function handle() { const end = Date.now() + 1500; while (Date.now() < end) {} return 1; }",
         None,
     ),
     "syntax_error": ("function handle(input) {\n  const x = 1;\n  return (x +);\n}", None),
@@ -230,3 +240,25 @@ def test_an_empty_body_runs_with_an_empty_input(client, fns):
     resp = client.post(f"/functions/{fns['echo']}/execute")
 
     assert resp.status_code == 200 and resp.get_json()["output"] == {}
+
+
+def test_logs_and_error_messages_stay_capped_whatever_the_guest_writes(client, fns):
+    execution = execute(client, fns["stderr_flood"])
+
+    assert execution["status"] == "FAILED"
+    assert len(execution["logs"]) <= 64 * 1024 + 100 and execution["logs"].endswith("[logs truncated]")
+    assert len(execution["errorMessage"]) <= 8 * 1024 + 100
+
+
+def test_deleting_a_function_during_its_execution_answers_404_not_500(api, fns):
+    answers = []
+    worker = threading.Thread(
+        target=lambda: answers.append(api.test_client().post(f"/functions/{fns['slow']}/execute", json={}))
+    )
+    worker.start()
+    time.sleep(0.5)
+    assert api.test_client().delete(f"/functions/{fns['slow']}").status_code == 204
+    worker.join(10)
+
+    expect_error(answers[0], 404)
+    assert "deleted while this execution ran" in answers[0].get_json()["message"]

@@ -17,7 +17,7 @@ def test_health_is_503_json_when_the_database_is_unreachable(tmp_path):
     assert response.is_json and response.get_json()["status"] == "DOWN"
 
 
-def test_api_answers_json_500_not_html_when_the_database_is_gone(tmp_path):
+def test_api_answers_json_503_not_html_when_the_database_is_gone(tmp_path):
     dead = f"postgresql://postgres@/postgres?host={tmp_path}&port=1&connect_timeout=1"
     app = create_app(Settings(database_url=dead, allow_anonymous=True, db_timeout_s=1.0))
     response = app.test_client().get("/functions")

@@ -67,7 +67,7 @@ def secure_app(database_url):
     app = create_app(Settings(database_url=database_url, allow_anonymous=False))
     yield app
     executor = app.extensions.get("pnil.executor")
-    if executor is not None and hasattr(executor, "close"):
+    if executor is not None:
         executor.close()
     app.extensions["pnil.db"].close()
 
@@ -288,3 +288,15 @@ def test_anonymous_writes_belong_to_the_default_tenant(client, db):
     assert resp.get_json()["createdBy"] == "anonymous"
     tenant = db.execute("SELECT t.slug FROM functions f JOIN tenants t ON t.id = f.tenant_id").fetchone()
     assert tenant == ("default",)
+
+
+def test_unknown_routes_and_methods_say_so_even_without_a_key(secure_app):
+    client = secure_app.test_client()
+
+    missing = client.get("/no/such/route")
+    wrong_method = client.patch("/functions")
+
+    assert missing.status_code == 404 and missing.get_json()["code"] == 404
+    assert wrong_method.status_code == 405 and wrong_method.get_json()["code"] == 405
+    # A real route still needs a key.
+    assert client.get("/functions").status_code == 401

@@ -18,12 +18,22 @@ EXTERNAL_IMPORT = (
     '@external("env", "fetch") declare function fetch(): i32;\n'
     "export function handle(input: string): string { return input + fetch().toString(); }\n"
 )
+CONSOLE_AND_CLOCK = (
+    "export function handle(input: string): string {\n"
+    '  console.log("at " + Date.now().toString());\n'
+    "  return input;\n"
+    "}\n"
+)
 
 
 @pytest.fixture(scope="module")
 def asc_modules() -> dict[str, bytes]:
     with AscCompiler(project_root=PROJECT_ROOT, warmup=False) as compiler:
-        return {"echo": compiler.compile(ECHO), "external": compiler.compile(EXTERNAL_IMPORT)}
+        return {
+            "echo": compiler.compile(ECHO),
+            "external": compiler.compile(EXTERNAL_IMPORT),
+            "console": compiler.compile(CONSOLE_AND_CLOCK),
+        }
 
 
 def b64(binary: bytes) -> str:
@@ -111,6 +121,11 @@ def test_handle_with_wrong_signature_is_rejected():
 def test_unsupported_import_from_asc_is_named(asc_modules):
     with pytest.raises(WasmModuleError, match="unsupported import: module imports env.fetch"):
         validate_wasm_module(b64(asc_modules["external"]))
+
+
+def test_asc_module_using_console_and_date_is_accepted_like_the_runner_does(asc_modules):
+    # The same table decides both: what validates at compile time is what the runner links.
+    assert validate_wasm_module(b64(asc_modules["console"])) == asc_modules["console"]
 
 
 def test_wasi_import_is_rejected():
