@@ -11,21 +11,27 @@ from psycopg.types.json import Jsonb
 
 from runner.contract import Limits, RunResult
 from runner.logs import TRUNCATED_MARKER
+from store.limits import DEFAULTS
 
 COLUMNS = (
     "id, function_id, tenant_id, function_version, status, trigger_type, trigger_data, input, output, "
     "error_message, logs, metrics, created_at, started_at, completed_at"
 )
+# An execution RUNNING longer than its time limit plus this cannot still be running: the runner
+# pool kills overruns after a second. Such a row was lost by a process that died.
+LOST_AFTER_GRACE_S = 60
+_TIME_LIMIT_S = "COALESCE((f.resource_limits->>'maxExecutionTimeMs')::bigint, %(default_time_ms)s) / 1000.0"
 _RUNNABLE = """
 SELECT id, tenant_id, language, status, state, revision, resource_limits,
        CASE WHEN revision = %(cached)s THEN NULL ELSE wasm_binary END AS wasm_binary
-FROM functions WHERE id = %(id)s AND tenant_id = %(tenant)s
+FROM functions f WHERE id = %(id)s AND tenant_id = %(tenant)s
 """
 
 
 # One round trip for the hot path: read what running needs and, only when the function may run
-# (READY and ACTIVE), insert the execution RUNNING. A row with a null execution_id means the
-# function exists but may not run; the caller explains why from the function columns.
+# (READY and ACTIVE), insert the execution RUNNING.
+# A row with a null execution_id means the function exists but may not run; the caller explains
+# why from the function columns.
 # The RUNNING insert commits without waiting for its WAL flush (synchronous_commit off for this
 # transaction only): the `finish` update that ends every execution commits synchronously and
 # its flush covers the insert, which precedes it in the WAL. A database crash in between can
@@ -139,3 +145,22 @@ def list_for_function(
         )
         .fetchall()
     )
+
+
+_FAIL_LOST = f"""
+UPDATE executions e
+SET status = 'FAILED', completed_at = clock_timestamp(),
+    error_message = 'the platform lost this execution: the process running it stopped before '
+                    'recording how it ended; run it again'
+FROM functions f
+WHERE f.id = e.function_id AND e.status = 'RUNNING'
+  AND e.started_at < now() - make_interval(secs => {_TIME_LIMIT_S} + %(grace_s)s)
+RETURNING e.id, e.function_id
+"""
+
+
+def fail_lost(conn: psycopg.Connection) -> list[tuple[uuid.UUID, uuid.UUID]]:
+    """Mark RUNNING executions that outlived their time limit FAILED; returns (id, functionId)s."""
+    return conn.execute(
+        _FAIL_LOST, {"default_time_ms": DEFAULTS["maxExecutionTimeMs"], "grace_s": LOST_AFTER_GRACE_S}
+    ).fetchall()

@@ -88,14 +88,41 @@ def check_runnable(fn: dict[str, Any] | None, function_id: uuid.UUID) -> dict[st
 class Executor:
     """One per process: database pool, runner pool and artifact cache."""
 
-    def __init__(self, db: ForkSafePool, runners: RunnerPool) -> None:
+    def __init__(self, db: ForkSafePool, runners: RunnerPool, *, sweep_every_s: float | None = 60.0) -> None:
         self.db = db
         self.runners = runners
         self.artifacts = ArtifactCache()
+        self._closed = threading.Event()
+        if sweep_every_s:
+            threading.Thread(
+                target=self._sweep, args=(sweep_every_s,), name="lost-sweep", daemon=True
+            ).start()
 
     def close(self) -> None:
         """Stop the runner subprocesses."""
+        self._closed.set()
         self.runners.close()
+
+    def sweep_lost(self) -> int:
+        """Fail executions left RUNNING by a process that died; safe from many processes at once."""
+        with self.db.connection() as conn:
+            lost = store.fail_lost(conn)
+        for execution_id, function_id in lost:
+            event(
+                log,
+                "execution.lost",
+                level=logging.WARNING,
+                executionId=str(execution_id),
+                functionId=str(function_id),
+            )
+        return len(lost)
+
+    def _sweep(self, every_s: float) -> None:
+        while not self._closed.wait(every_s):
+            try:
+                self.sweep_lost()
+            except psycopg.Error as exc:
+                event(log, "execution.sweep_failed", level=logging.WARNING, error=str(exc).strip())
 
     def execute(
         self,

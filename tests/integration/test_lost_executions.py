@@ -1,0 +1,41 @@
+"""Executions left RUNNING by a process that died are failed once they outlive their time limit."""
+
+from __future__ import annotations
+
+from psycopg.types.json import Jsonb
+
+from store import executions
+from store.tenants import DEFAULT_TENANT_ID
+
+
+def a_function(db, limits: dict) -> str:
+    return db.execute(
+        "INSERT INTO functions (tenant_id, name, language, source, resource_limits) "
+        "VALUES (%s, 'f', 'javascript', 'x', %s) RETURNING id",
+        (DEFAULT_TENANT_ID, Jsonb(limits)),
+    ).fetchone()[0]
+
+
+def running_since(db, function_id, seconds_ago: int) -> str:
+    return db.execute(
+        "INSERT INTO executions (function_id, tenant_id, status, started_at) "
+        "VALUES (%s, %s, 'RUNNING', now() - make_interval(secs => %s)) RETURNING id",
+        (function_id, DEFAULT_TENANT_ID, seconds_ago),
+    ).fetchone()[0]
+
+
+def test_only_executions_past_their_limit_and_grace_are_failed(db):
+    default_limits = a_function(db, {})  # 30 s limit
+    long_limit = a_function(db, {"maxExecutionTimeMs": 600_000})
+    lost = running_since(db, default_limits, 30 + executions.LOST_AFTER_GRACE_S + 5)
+    recent = running_since(db, default_limits, 5)
+    long_running = running_since(db, long_limit, 300)
+
+    swept = executions.fail_lost(db)
+
+    assert swept == [(lost, default_limits)]
+    rows = dict(db.execute("SELECT id, status FROM executions").fetchall())
+    assert rows == {lost: "FAILED", recent: "RUNNING", long_running: "RUNNING"}
+    message = db.execute("SELECT error_message FROM executions WHERE id = %s", (lost,)).fetchone()[0]
+    assert "lost this execution" in message
+    assert executions.fail_lost(db) == []  # idempotent: safe from every web process at once
