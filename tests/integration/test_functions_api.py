@@ -391,3 +391,30 @@ def test_create_logs_function_created_and_job_published(client, caplog):
     assert {"function.created", "compilation.job.published"} <= set(events)
     assert events["compilation.job.published"].revision == 1
     assert events["function.created"].tenantId == "00000000-0000-0000-0000-000000000001"
+
+
+def test_lifecycle_changes_through_put_and_illegal_ones_are_409(client):
+    fid = client.post(
+        "/functions", json={"name": "f", "language": "assemblyscript", "source": ECHO, "state": "DRAFT"}
+    ).get_json()["id"]
+
+    assert client.put(f"/functions/{fid}", json={"state": "PAUSED"}).status_code == 409
+    assert client.put(f"/functions/{fid}", json={"state": "ACTIVE"}).get_json()["state"] == "ACTIVE"
+    assert client.put(f"/functions/{fid}", json={"state": "PAUSED"}).get_json()["state"] == "PAUSED"
+    assert client.put(f"/functions/{fid}", json={"state": "DISABLED"}).status_code == 200
+    conflict = client.put(f"/functions/{fid}", json={"state": "ACTIVE"})
+    assert conflict.status_code == 409 and conflict.is_json
+    assert "allowed from DISABLED: ARCHIVED" in conflict.get_json()["message"]
+    assert client.get(f"/functions/{fid}").get_json()["state"] == "DISABLED"
+
+
+def test_a_paused_function_does_not_execute(client, db):
+    fid = client.post(
+        "/functions", json={"name": "f", "language": "assemblyscript", "source": ECHO}
+    ).get_json()["id"]
+    db.execute("UPDATE functions SET status = 'READY', wasm_binary = '\\x00' WHERE id = %s", (fid,))
+    client.put(f"/functions/{fid}", json={"state": "PAUSED"})
+
+    resp = client.post(f"/functions/{fid}/execute", json={"input": {}})
+
+    assert resp.status_code == 400 and "PAUSED" in resp.get_json()["message"]

@@ -12,7 +12,7 @@ from flask_smorest import abort
 
 from infra.logs import event
 from store import functions as store
-from store import limits
+from store import lifecycle, limits
 from tasks.publish import publish_compilation_job
 from web.auth import current
 from web.blueprint import Blueprint
@@ -118,6 +118,10 @@ class FunctionById(MethodView):
         with _http_path_conflict_is_409(), pool().connection() as conn, conn.transaction():
             current_row = find_or_404(conn, function_id, for_update=True)
             _check_trigger_consistency({**current_row, **data})
+            if "state" in data:
+                problem = lifecycle.transition_error(current_row["state"], data["state"])
+                if problem:
+                    abort(409, message=problem)
             row, recompile = store.update(
                 conn, current_row, data, actor=principal.actor, change_description=description
             )

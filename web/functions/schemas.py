@@ -13,8 +13,9 @@ from marshmallow import (
     validates_schema,
 )
 
+from store.lifecycle import STATES
+
 LANGUAGES = ("assemblyscript", "javascript", "wasm")
-STATES = ("DRAFT", "ACTIVE", "PAUSED", "DISABLED", "ARCHIVED")
 TRIGGER_TYPES = ("ONEOFF", "SCHEDULED", "HTTP", "EVENT", "EMBEDDED")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 POSITIVE = validate.Range(min=1)
@@ -97,6 +98,11 @@ class FunctionCreateSchema(FunctionWriteSchema):
 
 class FunctionUpdateSchema(FunctionWriteSchema):
     """Every field optional: only what is sent changes."""
+
+    state = fields.String(
+        validate=validate.OneOf(STATES),
+        metadata={"description": "lifecycle transition; an illegal one is 409"},
+    )
 
 
 class FunctionSchema(Schema):
