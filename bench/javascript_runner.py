@@ -11,6 +11,7 @@ import statistics
 import time
 from typing import Protocol
 
+from bench.report import emit
 from runner.contract import Language, RunRequest, RunResult, RunStatus
 
 ECHO_SOURCE = "function handle(input) { return input; }\n"
@@ -64,13 +65,7 @@ def main(argv: list[str] | None = None) -> None:
         stats = measure_js_runner(JavaScriptRunner(make_engine()), args.runs)
         prefix = "runner_"
     for key in ("p50", "p95"):
-        line = {
-            "bench": "javascript",
-            "metric": f"{prefix}{key}_ms",
-            "value": round(stats[f"{key}_ms"], 3),
-            "unit": "ms",
-        }
-        print(json.dumps(line, separators=(",", ":")))
+        emit("javascript", f"{prefix}{key}_ms", round(stats[f"{key}_ms"], 3), "ms")
 
 
 if __name__ == "__main__":

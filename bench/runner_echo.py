@@ -13,6 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.report import emit
 from runner.contract import Language, RunRequest, RunStatus
 from runner.pool import RunnerPool
 
@@ -67,15 +68,9 @@ def main() -> None:
     artifact = compile_echo()
     with RunnerPool(args.size) as pool:
         stats = measure_runner_p50_ms(pool, artifact, args.runs)
-    print(
-        json.dumps(
-            {"bench": "execute", "metric": "runner_p50_ms", "value": round(stats["p50_ms"], 4), "unit": "ms"}
-        )
-    )
+    emit("execute", "runner_p50_ms", round(stats["p50_ms"], 4), "ms")
     for key in ("p90_ms", "p99_ms", "mean_ms"):
-        metric = "runner_" + key
-        value = round(stats[key], 4)
-        print(json.dumps({"bench": "execute", "metric": metric, "value": value, "unit": "ms"}))
+        emit("execute", "runner_" + key, round(stats[key], 4), "ms")
 
 
 if __name__ == "__main__":

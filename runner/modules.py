@@ -92,11 +92,12 @@ class ModuleCache(Generic[T]):
             first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else "unknown error"
             raise GuestFailure(f"invalid WebAssembly module: {first_line}") from exc
         if path is not None:
-            _write_atomically(path, module.serialize())
+            write_atomically(path, module.serialize())
         return module
 
 
-def _write_atomically(path: Path, data: bytes | bytearray) -> None:
+def write_atomically(path: Path, data: bytes | bytearray) -> None:
+    """Write a cache file so readers never see it half written; failures only lose the cache."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".cwasm")

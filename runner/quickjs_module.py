@@ -13,7 +13,6 @@ import importlib.metadata
 import os
 import sys
 import sysconfig
-import tempfile
 import threading
 import weakref
 from pathlib import Path
@@ -22,6 +21,7 @@ import wasmtime
 
 from runner.engine import engine_fingerprint
 from runner.errors import RunnerError
+from runner.modules import write_atomically
 
 DISTRIBUTION = "qjs-wasi-reactor.wasm"
 WASM_NAME = "qjs-wasi-reactor.wasm"
@@ -97,7 +97,7 @@ def _compile_or_restore(engine: wasmtime.Engine, cache_dir: Path) -> wasmtime.Mo
     except wasmtime.WasmtimeError as exc:
         raise QuickJSUnavailable(f"the QuickJS reactor at {path} does not compile: {exc}") from exc
     if target is not None:
-        _write_atomically(target, module.serialize())
+        write_atomically(target, module.serialize())
     return module
 
 
@@ -111,13 +111,3 @@ def _private_dir(path: Path) -> Path | None:
     if info.st_uid != os.getuid() or info.st_mode & 0o022:
         return None
     return path
-
-
-def _write_atomically(path: Path, data: bytes | bytearray) -> None:
-    try:
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".cwasm")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # the cache only saves start-up time; a full or read-only disk must not fail

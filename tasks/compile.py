@@ -69,7 +69,9 @@ def _parse(payload: dict) -> CompilationJob:
     queue=COMPILATION_JOBS,
     name=COMPILE_TASK,
     max_retries=5,
-    visibility_timeout=120,
+    # Short, because the heartbeat keeps a running compile hidden: a killed compiler's job
+    # comes back within 30 s, while a compile may still run up to its own timeout.
+    visibility_timeout=30,
     backoff=2,
     on_dead=publish_failure_when_dead,
 )

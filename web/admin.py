@@ -16,7 +16,9 @@ blp = Blueprint("admin", __name__, url_prefix="/admin", description="Operator vi
 class QueueStatsSchema(Schema):
     queue = fields.String(metadata={"description": "pgmq queue name"})
     depth = fields.Integer(metadata={"description": "visible messages waiting for a worker"})
-    inFlight = fields.Integer(metadata={"description": "messages read and not yet finished (invisible)"})
+    inFlight = fields.Integer(
+        metadata={"description": "invisible messages: being worked on, or waiting out a retry backoff"}
+    )
     oldestMessageAgeSeconds = fields.Integer(
         allow_none=True, metadata={"description": "age of the oldest message in the queue; null when empty"}
     )
