@@ -21,14 +21,19 @@ def settings(database_url) -> Settings:
     return Settings(database_url=database_url, allow_anonymous=True)
 
 
-@pytest.fixture
-def app(settings):
-    app = create_app(settings)
-    yield app
+def close_app(app) -> None:
+    """Stop what an app started: its runner subprocesses and database pool."""
     executor = app.extensions.get("pnil.executor")
     if executor is not None:
         executor.close()
     app.extensions["pnil.db"].close()
+
+
+@pytest.fixture
+def app(settings):
+    app = create_app(settings)
+    yield app
+    close_app(app)
 
 
 @pytest.fixture

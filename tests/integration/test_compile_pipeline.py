@@ -19,7 +19,7 @@ from infra.settings import Settings
 from tasks.app import broker
 from tasks.apply_result import apply_compilation_result
 from tasks.contracts import APPLY_RESULT_TASK, COMPILE_TASK, CompilationResult
-from tests.conftest import TEMPLATE, with_database
+from tests.conftest import throwaway_database
 from tests.integration.conftest import Processes, wait_for
 from web.app import create_app
 
@@ -42,12 +42,8 @@ def suffixed(suffix: str) -> str:
 
 @pytest.fixture(scope="module")
 def shared_url(server_url, template_url):
-    name = f"t_pipeline_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-    yield with_database(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(server_url, prefix="t_pipeline") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

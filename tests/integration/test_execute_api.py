@@ -24,8 +24,8 @@ import wasmtime
 
 from infra.settings import Settings
 from runner.logs import TRUNCATED_MARKER
-from tests.conftest import TEMPLATE, with_database
-from tests.integration.conftest import Processes, wait_for
+from tests.conftest import throwaway_database
+from tests.integration.conftest import Processes, close_app, wait_for
 from web.app import create_app
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -58,24 +58,17 @@ UNICODE_INPUT = {
 @contextmanager
 def running_api(server_url: str, runner_pool_size: int = 2) -> Iterator:
     """A fresh migrated database, the compile pipeline processes and an app on it."""
-    name = f"t_{uuid.uuid4().hex[:16]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE}"')
-    url = with_database(server_url, name)
-    processes = Processes(url)
-    processes.compile_pipeline()
-    app = create_app(Settings(database_url=url, allow_anonymous=True, runner_pool_size=runner_pool_size))
-    app.config["TEST_DATABASE_URL"] = url
-    try:
-        yield app
-    finally:
-        executor = app.extensions.get("pnil.executor")
-        if executor is not None:
-            executor.close()
-        app.extensions["pnil.db"].close()
-        processes.stop_all()
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with throwaway_database(server_url) as url:
+        processes = Processes(url)
+        processes.compile_pipeline()
+        settings = Settings(database_url=url, allow_anonymous=True, runner_pool_size=runner_pool_size)
+        app = create_app(settings)
+        app.config["TEST_DATABASE_URL"] = url
+        try:
+            yield app
+        finally:
+            close_app(app)
+            processes.stop_all()
 
 
 def register(client, language: str, source: str, resource_limits: dict | None = None, *, name=None) -> str:

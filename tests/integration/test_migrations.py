@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import uuid
 
 import psycopg
 import pytest
 
 from migrations import QUEUES, apply_migrations, migration_files
-from tests.conftest import PROJECT_ROOT, with_database
+from tests.conftest import PROJECT_ROOT, throwaway_database
 
 
 @pytest.fixture
 def empty_db(server_url):
-    name = f"e_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield with_database(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    with throwaway_database(server_url, template=None, prefix="e") as url:
+        yield url
 
 
 def schema(url):

@@ -9,6 +9,7 @@ import pytest
 
 from infra.settings import Settings
 from store import tenants
+from tests.integration.conftest import close_app
 from web.app import create_app
 
 ECHO = "export function handle(input: string): string { return input; }"
@@ -66,10 +67,7 @@ def secure_app(database_url):
     """The production configuration: anonymous access off."""
     app = create_app(Settings(database_url=database_url, allow_anonymous=False))
     yield app
-    executor = app.extensions.get("pnil.executor")
-    if executor is not None:
-        executor.close()
-    app.extensions["pnil.db"].close()
+    close_app(app)
 
 
 @pytest.fixture
