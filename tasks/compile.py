@@ -31,6 +31,7 @@ def warm_up(settings: Settings | None) -> None:
     if settings is not None:
         compilers.timeout_s = settings.compile_timeout_s
     compilers.assemblyscript().start()
+    compilers.warm_javascript()
 
 
 def publish_failure_when_dead(payload: dict, reason: str) -> None:

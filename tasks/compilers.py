@@ -33,6 +33,10 @@ class Compilers:
                 self._asc = AscCompiler(project_root=PROJECT_ROOT, timeout_s=self.timeout_s)
             return self._asc
 
+    def warm_javascript(self) -> None:
+        """Load QuickJS once now, so the first JavaScript job does not pay for it."""
+        check_javascript("function handle(input) { return input; }")
+
     def compile(self, language: str, source: str) -> bytes:
         """The artifact for a source; raises CompileError for a user's mistake."""
         if language == "assemblyscript":
