@@ -4,38 +4,35 @@ compilation_results → consumer → functions, with the real worker processes (
 from __future__ import annotations
 
 import base64
-import json
-import os
-import re
-import signal
 import uuid
-from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg.types.json import Jsonb
 
 from infra.settings import Settings
 from tasks.app import broker
 from tasks.apply_result import apply_compilation_result
-from tasks.contracts import APPLY_RESULT_TASK, COMPILE_TASK, CompilationResult
+from tasks.contracts import CompilationResult
 from tests.conftest import throwaway_database
 from tests.integration.conftest import Processes, wait_for
+from tests.integration.pipeline_helpers import (
+    DEFAULT_TENANT,
+    ECHO,
+    JS_ADD,
+    JS_SYNTAX_ERROR,
+    LINE_COL,
+    TIMEOUT,
+    TYPE_ERROR,
+    admin_queues,
+    binary_of,
+    log_events,
+    queues_idle,
+    register,
+    send_result,
+    settled,
+    suffixed,
+)
 from web.app import create_app
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-ECHO = (FIXTURES / "assemblyscript" / "echo.ts").read_text()
-TYPE_ERROR = 'export function handle(input: string): string {\n  let n: i32 = "text";\n  return input;\n}\n'
-JS_ADD = (FIXTURES / "javascript" / "add.js").read_text()
-JS_SYNTAX_ERROR = "function handle(input) {\n  return input +* 2;\n}\n"
-DEFAULT_TENANT = "00000000-0000-0000-0000-000000000001"
-LINE_COL = re.compile(r"\d+:\d+|\(\d+,\d+\)|line \d+, column \d+")
-TIMEOUT = 60
-
-
-def suffixed(suffix: str) -> str:
-    return f'export function handle(input: string): string {{ return input + "{suffix}"; }}'
-
 
 # -- fixtures: one database and one running pipeline shared by the flow tests ------------------
 
@@ -71,66 +68,6 @@ def sdb(shared_url):
 def api(pipeline, shared_client):
     """The anonymous client of the shared database, with the pipeline running."""
     return shared_client
-
-
-# -- helpers ----------------------------------------------------------------------------------
-
-
-def register(client, source: str, language: str = "assemblyscript", name: str = "f") -> str:
-    resp = client.post("/functions", json={"name": name, "language": language, "source": source})
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["id"]
-
-
-def settled(client, function_id: str, timeout: float = TIMEOUT) -> dict:
-    """The function once it is READY or FAILED."""
-
-    def done():
-        data = client.get(f"/functions/{function_id}").get_json()
-        return data if data["status"] in ("READY", "FAILED") else None
-
-    return wait_for(done, timeout)
-
-
-def binary_of(db, function_id: str) -> bytes | None:
-    row = db.execute("SELECT wasm_binary FROM functions WHERE id = %s", (function_id,)).fetchone()
-    return None if row[0] is None else bytes(row[0])
-
-
-def queues_idle(db) -> bool:
-    """Nothing waiting or in flight on the compile queues."""
-    counts = db.execute(
-        "SELECT (SELECT count(*) FROM pgmq.q_compilation_jobs) "
-        "+ (SELECT count(*) FROM pgmq.q_compilation_results)"
-    ).fetchone()[0]
-    return counts == 0
-
-
-def log_events(name: str, **match) -> list[dict]:
-    """The JSON log lines a worker of this test session wrote that match the given fields."""
-    path = Path(f"/tmp/pnil-test-{name}-{os.getpid()}.log")
-    events = []
-    for line in path.read_text().splitlines() if path.exists() else []:
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        if all(record.get(k) == v for k, v in match.items()):
-            events.append(record)
-    return events
-
-
-def send_result(db, result: dict) -> int:
-    return db.execute(
-        "SELECT pgmq.send('compilation_results', %s, %s, 0)",
-        (Jsonb(result), Jsonb({"task": APPLY_RESULT_TASK})),
-    ).fetchone()[0]
-
-
-def admin_queues(client) -> dict[str, dict]:
-    resp = client.get("/admin/queues")
-    assert resp.status_code == 200
-    return {q["queue"]: q for q in resp.get_json()}
 
 
 # -- flows 1 and 2 ----------------------------------------------------------------------------
@@ -351,162 +288,3 @@ def test_a_function_deleted_while_compiling_leaves_no_dead_letters(api, sdb):
 
     assert {name: q["deadLettered"] for name, q in admin_queues(api).items()} == dead_before
     assert sdb.execute("SELECT count(*) FROM functions WHERE id = %s", (function_id,)).fetchone()[0] == 0
-
-
-# -- crashes and the admin view (each with its own database and processes) ---------------------
-
-
-def test_a_result_read_by_a_consumer_that_died_is_reapplied_harmlessly(database_url, db, processes, client):
-    # Given a compiled result on the queue and no consumer yet
-    processes.worker("compilation_jobs", "compiler")
-    function_id = register(client, ECHO, name="crash")
-    wait_for(
-        lambda: db.execute("SELECT count(*) FROM pgmq.q_compilation_results").fetchone()[0] == 1, TIMEOUT
-    )
-    # A consumer reads it, applies it, and dies before deleting it (its visibility lapses).
-    msg_id, read_ct, message = db.execute(
-        "SELECT msg_id, read_ct, message FROM pgmq.read('compilation_results', 1, 1)"
-    ).fetchone()
-    assert read_ct == 1
-    broker.connect(database_url)
-    try:
-        apply_compilation_result(message, None)
-    finally:
-        broker.close()
-    applied = db.execute("SELECT status, wasm_binary FROM functions WHERE id = %s", (function_id,)).fetchone()
-    assert applied[0] == "READY"
-
-    # When a consumer starts, it gets the message again once its visibility lapsed
-    processes.worker("compilation_results", "consumer")
-
-    wait_for(lambda: queues_idle(db), TIMEOUT)
-    assert (
-        db.execute("SELECT status, wasm_binary FROM functions WHERE id = %s", (function_id,)).fetchone()
-        == applied
-    )
-    assert db.execute("SELECT count(*) FROM pgmq.a_compilation_results").fetchone()[0] == 0
-    assert db.execute("SELECT count(*) FROM pgmq.a_compilation_jobs").fetchone()[0] == 0
-    assert log_events("consumer", event="compilation.result.applied", functionId=function_id)
-
-
-def test_a_consumer_killed_mid_message_loses_nothing(database_url, db, processes, client):
-    # Given a consumer stuck applying a result (the test holds the function's row lock)
-    processes.worker("compilation_jobs", "compiler")
-    function_id = register(client, ECHO, name="killed")
-    wait_for(
-        lambda: db.execute("SELECT count(*) FROM pgmq.q_compilation_results").fetchone()[0] == 1, TIMEOUT
-    )
-    with psycopg.connect(database_url) as locker:
-        locker.execute("SELECT 1 FROM functions WHERE id = %s FOR UPDATE", (function_id,))
-        consumer = processes.worker("compilation_results", "consumer")
-        wait_for(
-            lambda: (
-                db.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE 'UPDATE functions SET status%%'"
-                ).fetchone()[0]
-                == 1
-            ),
-            TIMEOUT,
-        )
-        # When it is killed with SIGKILL before it could delete the message
-        os.killpg(consumer.pid, signal.SIGKILL)
-        consumer.wait(10)
-        locker.rollback()
-    msg_id, read_ct = db.execute("SELECT msg_id, read_ct FROM pgmq.q_compilation_results").fetchone()
-    assert read_ct == 1
-    # (its visibility timeout would lapse on its own; the test does not wait 30 s for it)
-    db.execute("SELECT pgmq.set_vt('compilation_results', %s, 0)", (msg_id,))
-
-    # Then another consumer applies it, and the function ends READY with its binary
-    processes.worker("compilation_results", "consumer")
-    data = settled(client, function_id)
-    assert data["status"] == "READY"
-    assert binary_of(db, function_id).startswith(b"\0asm")
-    wait_for(lambda: queues_idle(db), TIMEOUT)
-    assert db.execute("SELECT count(*) FROM pgmq.a_compilation_results").fetchone()[0] == 0
-
-
-def test_a_compiler_killed_mid_job_loses_nothing(database_url, db, processes, client):
-    # Given a compiler that marked the function COMPILING, compiled it, and is stuck publishing
-    # the result (the test holds a lock on the results queue)
-    with psycopg.connect(database_url) as locker:
-        locker.execute("LOCK TABLE pgmq.q_compilation_results IN EXCLUSIVE MODE")
-        compiler = processes.worker("compilation_jobs", "compiler")
-        function_id = register(client, ECHO, name="compiler-crash")
-        wait_for(
-            lambda: (
-                db.execute(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND query LIKE '%%pgmq.send%%'"
-                ).fetchone()[0]
-                == 1
-            ),
-            TIMEOUT,
-        )
-        assert db.execute("SELECT status FROM functions WHERE id = %s", (function_id,)).fetchone() == (
-            "COMPILING",
-        )
-        # When it is killed with SIGKILL
-        os.killpg(compiler.pid, signal.SIGKILL)
-        compiler.wait(10)
-        locker.rollback()
-    msg_id, read_ct = db.execute("SELECT msg_id, read_ct FROM pgmq.q_compilation_jobs").fetchone()
-    assert read_ct == 1
-    db.execute("SELECT pgmq.set_vt('compilation_jobs', %s, 0)", (msg_id,))  # skip the 120 s wait
-
-    # Then the job reappears, a new compiler takes it, and the function ends READY
-    processes.compile_pipeline()
-    assert settled(client, function_id)["status"] == "READY"
-    wait_for(lambda: queues_idle(db), TIMEOUT)
-    assert db.execute("SELECT count(*) FROM pgmq.a_compilation_jobs").fetchone()[0] == 0
-
-
-def test_admin_queues_follow_messages_and_dead_letters(db, processes, client):
-    # Given no workers: registrations pile up on compilation_jobs
-    empty = admin_queues(client)
-    assert set(empty) >= {"compilation_jobs", "compilation_results", "executions", "events"}
-    assert empty["compilation_jobs"]["depth"] == 0
-    assert empty["compilation_jobs"]["oldestMessageAgeSeconds"] is None
-    ids = [register(client, suffixed(f"q{i}"), name=f"q{i}") for i in range(3)]
-
-    waiting = admin_queues(client)["compilation_jobs"]
-    assert (waiting["depth"], waiting["inFlight"], waiting["totalSent"]) == (3, 0, 3)
-    assert waiting["oldestMessageAgeSeconds"] >= 0
-    db.execute("SELECT pgmq.read('compilation_jobs', 1, 1)")  # one in flight, back in 1 s
-    taken = admin_queues(client)["compilation_jobs"]
-    assert (taken["depth"], taken["inFlight"]) == (2, 1)
-
-    # When the pipeline starts, both queues drain
-    processes.compile_pipeline()
-    for function_id in ids:
-        assert settled(client, function_id)["status"] == "READY"
-    wait_for(lambda: queues_idle(db), TIMEOUT)
-    drained = admin_queues(client)
-    assert drained["compilation_jobs"]["depth"] == drained["compilation_jobs"]["inFlight"] == 0
-    assert drained["compilation_results"]["depth"] == 0
-    assert drained["compilation_results"]["totalSent"] == 3
-    assert drained["compilation_results"]["deadLettered"] == 0
-
-    # A malformed result is dead-lettered
-    send_result(db, {"functionId": "not-a-uuid", "success": True})
-    wait_for(lambda: admin_queues(client)["compilation_results"]["deadLettered"] == 1, TIMEOUT)
-
-    # A job for a language this compiler does not handle is dead-lettered with a log line
-    cobol_id = str(uuid.uuid4())
-    job = {
-        "functionId": cobol_id,
-        "tenantId": DEFAULT_TENANT,
-        "language": "cobol",
-        "source": "x",
-        "revision": 1,
-    }
-    db.execute("SELECT pgmq.send('compilation_jobs', %s, %s, 0)", (Jsonb(job), Jsonb({"task": COMPILE_TASK})))
-    wait_for(lambda: admin_queues(client)["compilation_jobs"]["deadLettered"] == 1, TIMEOUT)
-    assert wait_for(lambda: log_events("compiler", event="job.failed", functionId=cobol_id))
-    archived = db.execute("SELECT message FROM pgmq.a_compilation_jobs").fetchone()[0]
-    assert archived["language"] == "cobol"
-
-    # and the compiler keeps working
-    assert all(p.poll() is None for p in processes.procs)
-    assert settled(client, register(client, ECHO, name="after"))["status"] == "READY"

@@ -14,19 +14,24 @@ import signal
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
 import pytest
 import wasmtime
 
-from infra.settings import Settings
 from runner.logs import TRUNCATED_MARKER
-from tests.conftest import throwaway_database
-from tests.integration.conftest import Processes, close_app, wait_for
-from web.app import create_app
+from tests.integration.conftest import wait_for
+from tests.integration.execute_helpers import (
+    UNICODE_INPUT,
+    assert_healthy,
+    execute,
+    expect_error,
+    ready_function,
+    register,
+    running_api,
+    wait_compiled,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LOG_SPAM = """
@@ -45,82 +50,6 @@ WAT_WITHOUT_HANDLE = """
   (func (export "__pin") (param i32) (result i32) local.get 0)
   (func (export "__unpin") (param i32)))
 """
-UNICODE_INPUT = {
-    "name": "Zoë ✓ 日本語 🚀",
-    "nested": {"list": [1, 2.5, None, True, {"deep": ["a", {"deeper": "ü"}]}], "empty": {}},
-    "quote": 'he said "hi"\n\ttab\\',
-}
-
-
-# -- shared helpers (also used by test_execute_javascript_api) ---------------------------------
-
-
-@contextmanager
-def running_api(server_url: str, runner_pool_size: int = 2) -> Iterator:
-    """A fresh migrated database, the compile pipeline processes and an app on it."""
-    with throwaway_database(server_url) as url:
-        processes = Processes(url)
-        processes.compile_pipeline()
-        settings = Settings(database_url=url, allow_anonymous=True, runner_pool_size=runner_pool_size)
-        app = create_app(settings)
-        app.config["TEST_DATABASE_URL"] = url
-        try:
-            yield app
-        finally:
-            close_app(app)
-            processes.stop_all()
-
-
-def register(client, language: str, source: str, resource_limits: dict | None = None, *, name=None) -> str:
-    """POST /functions; returns the new function's id."""
-    body = {"name": name or f"fn-{uuid.uuid4().hex[:8]}", "language": language, "source": source}
-    if resource_limits:
-        body["resourceLimits"] = resource_limits
-    resp = client.post("/functions", json=body)
-    assert resp.status_code == 201, resp.get_json()
-    return resp.get_json()["id"]
-
-
-def wait_compiled(client, function_ids: list[str], timeout: float = 60.0) -> dict[str, dict]:
-    """Wait until none of the functions is PENDING or COMPILING; returns them by id."""
-
-    def settled():
-        found = {fid: client.get(f"/functions/{fid}").get_json() for fid in function_ids}
-        if all(fn["status"] not in ("PENDING", "COMPILING") for fn in found.values()):
-            return found
-        return None
-
-    return wait_for(settled, timeout=timeout, interval=0.1)
-
-
-def ready_function(client, language: str, source: str, resourceLimits: dict | None = None) -> str:  # noqa: N803
-    """Register a function, wait until it compiled, assert READY; returns its id."""
-    fid = register(client, language, source, resourceLimits)
-    fn = wait_compiled(client, [fid])[fid]
-    assert fn["status"] == "READY", fn["compileError"]
-    return fid
-
-
-def execute(client, function_id: str, input_value=None) -> dict:
-    """POST /functions/{id}/execute, expecting 200; returns the ExecutionResponse."""
-    resp = client.post(f"/functions/{function_id}/execute", json={"input": input_value or {}})
-    assert resp.status_code == 200, resp.get_data(as_text=True)
-    return resp.get_json()
-
-
-def expect_error(resp, status: int) -> dict:
-    """The response is a JSON error of that status (never HTML)."""
-    assert resp.status_code == status, resp.get_data(as_text=True)
-    assert resp.content_type.startswith("application/json"), resp.content_type
-    data = resp.get_json()
-    assert data["code"] == status and data["message"]
-    return data
-
-
-def assert_healthy(client) -> None:
-    """GET /health answers 200 UP."""
-    resp = client.get("/health")
-    assert resp.status_code == 200 and resp.get_json() == {"status": "UP"}
 
 
 # -- fixtures -------------------------------------------------------------------------------------

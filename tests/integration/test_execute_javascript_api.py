@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.test_execute_api import (
+from tests.integration.execute_helpers import (
     UNICODE_INPUT,
     assert_healthy,
     execute,
