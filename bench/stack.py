@@ -21,6 +21,7 @@ from pathlib import Path
 from types import TracebackType
 
 from bench import BenchError
+from infra.processes import signal_group
 from migrations import apply_migrations
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -242,7 +243,7 @@ class Stack:
 
     def _stop_processes(self) -> None:
         for proc in self._procs:
-            _signal_group(proc.popen, signal.SIGTERM)
+            signal_group(proc.popen, signal.SIGTERM)
         deadline = time.monotonic() + STOP_TIMEOUT_S
         for proc in self._procs:
             try:
@@ -250,13 +251,6 @@ class Stack:
             except subprocess.TimeoutExpired:
                 print(f"bench stack: {proc.name} ignored SIGTERM; killing it", file=sys.stderr, flush=True)
             # Kill leftovers of the group too (a gunicorn worker or node child that outlived its parent).
-            _signal_group(proc.popen, signal.SIGKILL)
+            signal_group(proc.popen, signal.SIGKILL)
             proc.popen.wait()
         self._procs.clear()
-
-
-def _signal_group(popen: subprocess.Popen, signum: int) -> None:
-    try:
-        os.killpg(popen.pid, signum)
-    except (ProcessLookupError, PermissionError):
-        pass  # already gone

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import select
-import signal
 import subprocess
 import time
 
+from infra.processes import kill_group
 from runner import protocol
 from runner.errors import RunnerError
 
@@ -107,15 +107,7 @@ class Worker:
 
     def kill(self) -> None:
         """Kill the child's whole process group; it may already be gone."""
-        try:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        self.close_pipes()
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
+        kill_group(self.proc)
 
     def stop(self) -> None:
         """Ask the child to exit by closing its stdin, then make sure it did."""

@@ -10,7 +10,6 @@ import logging
 import os
 import queue
 import re
-import signal
 import subprocess
 import threading
 import time
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from infra.processes import kill_group
 from tasks.compile_errors import (
     AssemblyScriptCompileError,
     CompilerCrashed,
@@ -77,20 +77,8 @@ class _NodeProcess:
 
     def kill(self) -> None:
         """Kills the whole process group; a process that is already gone is fine."""
-        try:
-            os.killpg(self.popen.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        try:
-            self.popen.wait(timeout=5)
-        except subprocess.TimeoutExpired:
+        if not kill_group(self.popen):
             log.warning("asc server pid %s did not die after SIGKILL", self.popen.pid)
-        for stream in (self.popen.stdin, self.popen.stdout, self.popen.stderr):
-            try:
-                if stream is not None:
-                    stream.close()
-            except OSError:
-                pass
 
 
 class AscCompiler:
