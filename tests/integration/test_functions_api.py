@@ -418,3 +418,15 @@ def test_a_paused_function_does_not_execute(client, db):
     resp = client.post(f"/functions/{fid}/execute", json={"input": {}})
 
     assert resp.status_code == 400 and "PAUSED" in resp.get_json()["message"]
+
+
+def test_a_fetched_function_can_be_sent_back_with_put(client):
+    created = client.post("/functions", json={"name": "f", "language": "assemblyscript", "source": ECHO})
+    fetched = client.get(f"/functions/{created.get_json()['id']}").get_json()
+
+    resp = client.put(f"/functions/{fetched['id']}", json={**fetched, "description": "edited"})
+
+    assert resp.status_code == 200, resp.get_json()
+    assert resp.get_json()["description"] == "edited" and resp.get_json()["version"] == 1
+    typo = client.put(f"/functions/{fetched['id']}", json={"descripton": "x"})
+    assert typo.status_code == 400 and "descripton" in typo.get_json()["message"]

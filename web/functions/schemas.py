@@ -8,6 +8,7 @@ from marshmallow import (
     Schema,
     ValidationError,
     fields,
+    pre_load,
     validate,
     validates,
     validates_schema,
@@ -32,11 +33,24 @@ class ResourceLimitsSchema(Schema):
     maxOutputSizeBytes = fields.Integer(validate=POSITIVE, strict=True)
 
 
+# Fields the API returns but never takes: a client that sends back a function it fetched
+# (GET, edit, PUT) has them ignored; any other unknown field is a 400, to catch typos.
+READ_ONLY_FIELDS = frozenset(
+    {"id", "status", "compileError", "version", "createdBy", "createdAt", "updatedAt"}
+)
+
+
 class FunctionWriteSchema(Schema):
     """Fields shared by create and update."""
 
     class Meta:
         unknown = RAISE
+
+    @pre_load
+    def _drop_read_only(self, data, **_):
+        if isinstance(data, dict):
+            return {k: v for k, v in data.items() if k not in READ_ONLY_FIELDS}
+        return data
 
     name = fields.String(validate=validate.Length(min=1, max=200))
     description = fields.String(allow_none=True, validate=validate.Length(max=10_000))
