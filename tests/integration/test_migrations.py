@@ -93,3 +93,23 @@ def test_invariants_are_enforced_by_the_schema(db):
             "VALUES (%s, 'f', 'javascript', 'x', 'READY')",
             (tenant,),
         )
+
+
+def test_versions_and_executions_must_share_their_functions_tenant(db):
+    default = "00000000-0000-0000-0000-000000000001"
+    other = db.execute("INSERT INTO tenants (slug) VALUES ('other') RETURNING id").fetchone()[0]
+    fid = db.execute(
+        "INSERT INTO functions (tenant_id, name, language, source) "
+        "VALUES (%s, 'f', 'javascript', 'x') RETURNING id",
+        (default,),
+    ).fetchone()[0]
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        db.execute(
+            "INSERT INTO executions (function_id, tenant_id, status) VALUES (%s, %s, 'PENDING')", (fid, other)
+        )
+    with pytest.raises(psycopg.errors.ForeignKeyViolation):
+        db.execute(
+            "INSERT INTO function_versions (function_id, tenant_id, number, language, source) "
+            "VALUES (%s, %s, 1, 'javascript', 'x')",
+            (fid, other),
+        )
