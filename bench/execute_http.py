@@ -109,6 +109,15 @@ def run_load_client(url: str, body: bytes, *, concurrency: int, seconds: float, 
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def api_stack(env: dict[str, str], database_url: str | None = None) -> Stack:
+    """The web, compiler and consumer processes on a throwaway (or the given) database."""
+    return Stack(
+        processes=("web", "compiler", "consumer"),
+        extra_env=env,
+        database_url=database_url or env_database_url(),
+    )
+
+
 def run(
     *,
     web_env: Mapping[str, str] | None = None,
@@ -121,11 +130,7 @@ def run(
     env = dict(WEB_ENV if web_env is None else web_env)
     body = json.dumps({"input": json.loads(ECHO_INPUT)}).encode()
     lines = []
-    with Stack(
-        processes=("web", "compiler", "consumer"),
-        extra_env=env,
-        database_url=database_url or env_database_url(),
-    ) as stack:
+    with api_stack(env, database_url) as stack:
         http = Http(stack.base_url)
         try:
             function_id = ready_function(http, "bench-echo", "assemblyscript", ECHO_SOURCE.read_text())

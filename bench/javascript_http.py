@@ -13,10 +13,9 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from bench.execute_http import WEB_ENV, Http, measure_http_ms, ready_function
+from bench.execute_http import WEB_ENV, Http, api_stack, measure_http_ms, ready_function
 from bench.javascript_runner import ECHO_INPUT, ECHO_SOURCE, measure_js_runner
 from bench.report import emit, p50, p95
-from bench.stack import Stack, env_database_url
 from runner.pool import RunnerPool
 
 BENCH = "javascript"
@@ -34,11 +33,7 @@ def run(
         runner = measure_js_runner(pool, runner_runs)
     body = json.dumps({"input": json.loads(ECHO_INPUT)}).encode()
     env = dict(WEB_ENV if web_env is None else web_env)
-    with Stack(
-        processes=("web", "compiler", "consumer"),
-        extra_env=env,
-        database_url=database_url or env_database_url(),
-    ) as stack:
+    with api_stack(env, database_url) as stack:
         http = Http(stack.base_url)
         try:
             function_id = ready_function(http, "bench-js-echo", "javascript", ECHO_SOURCE)
