@@ -1,7 +1,7 @@
 """A small Celery-style task broker on pgmq: declare tasks, send messages, run workers."""
 
 from broker.broker import Broker
-from broker.errors import BrokerError, Reject, Retry, TaskDeclarationError
+from broker.errors import BrokerError, Postpone, Reject, Retry, TaskDeclarationError
 from broker.message import Message
 from broker.retry import RetryPolicy
 from broker.task import Task
@@ -12,6 +12,7 @@ __all__ = [
     "BrokerError",
     "Delivery",
     "Message",
+    "Postpone",
     "Reject",
     "Retry",
     "RetryPolicy",

@@ -21,3 +21,14 @@ class Retry(BrokerError):  # noqa: N818
     def __init__(self, message: str = "retry requested", *, delay: float | None = None):
         super().__init__(message)
         self.delay = delay
+
+
+class Postpone(BrokerError):  # noqa: N818
+    """Raised by a task: not now (e.g. no free slot); hide the message `delay` seconds, quietly.
+
+    Unlike Retry it logs at debug level only; it still counts as a delivery (read_ct).
+    """
+
+    def __init__(self, delay: float, reason: str = "postponed"):
+        super().__init__(reason)
+        self.delay = delay

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import psycopg
 
 from broker.broker import Broker
-from broker.errors import Reject, Retry
+from broker.errors import Postpone, Reject, Retry
 from broker.heartbeat import Heartbeat
 from broker.message import Message
 from broker.task import Task
@@ -198,6 +198,11 @@ class Worker:
         except Reject as exc:
             self._heartbeat.untrack(msg.queue, msg.msg_id)
             return self._dead(conn, msg, f"rejected: {exc}", task)
+        except Postpone as exc:
+            self._heartbeat.untrack(msg.queue, msg.msg_id)
+            self.broker.set_vt(conn, msg.queue, msg.msg_id, exc.delay)
+            log.debug("message %s on %s postponed %ss: %s", msg.msg_id, msg.queue, exc.delay, exc)
+            return None
         except Exception as exc:  # noqa: BLE001 - any task failure is retried, by design
             self._heartbeat.untrack(msg.queue, msg.msg_id)
             return self._retry_or_die(conn, msg, task, exc)

@@ -37,6 +37,8 @@ class Settings:
     compile_timeout_s: float = 60.0
     db_timeout_s: float = 5.0
     log_level: str = "INFO"
+    slot_wait_s: float = 10.0
+    sweep_every_s: float = 5.0
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -61,4 +63,6 @@ class Settings:
             compile_timeout_s=float(env.get("PNIL_COMPILE_TIMEOUT_S") or 60.0),
             db_timeout_s=float(env.get("PNIL_DB_TIMEOUT_S") or 5.0),
             log_level=env.get("PNIL_LOG_LEVEL", "INFO").upper(),
+            slot_wait_s=float(env.get("PNIL_SLOT_WAIT_S") or 10.0),
+            sweep_every_s=float(env.get("PNIL_SWEEP_EVERY_S") or 5.0),
         )

@@ -22,6 +22,7 @@ class RunStatus(enum.StrEnum):
     COMPLETED = "COMPLETED"
     FAILED = "FAILED"
     TIMEOUT = "TIMEOUT"
+    CANCELLED = "CANCELLED"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

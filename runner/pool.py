@@ -61,6 +61,8 @@ class RunnerPool:
         self._idle: list[Worker] = []
         self._all: set[Worker] = set()
         self._closed = False
+        self._busy: dict[str, Worker] = {}
+        self._cancelled: set[str] = set()
         self.replacements = 0
         workers = [self._spawn() for _ in range(size)]
         try:
@@ -93,6 +95,13 @@ class RunnerPool:
                 if attempt == 0:
                     continue
                 return RunResult(status=RunStatus.FAILED, error_message=died_message(None))
+            run_id = request.execution_id
+            if run_id is not None:
+                with self._cond:
+                    self._busy[run_id] = worker
+                    cancelled = run_id in self._cancelled
+                if cancelled:  # cancelled before the subprocess got the request
+                    worker.kill()
             try:
                 payload = worker.receive(run_budget_s, self._compile_budget_s)
             except WorkerOverran:
@@ -107,15 +116,47 @@ class RunnerPool:
                 code = worker.returncode()
                 worker.kill()
                 self._replace(worker)
+                if self._forget(run_id):
+                    return RunResult(status=RunStatus.CANCELLED, error_message="cancelled by request")
                 return RunResult(status=RunStatus.FAILED, error_message=died_message(code))
             except BaseException:
                 # Interrupted mid-protocol: the child's state is unknown, never reuse it.
                 worker.kill()
                 self._replace(worker)
                 raise
+            finally:
+                with self._cond:
+                    self._busy.pop(run_id, None)
+            if self._forget(run_id):  # the cancel came as the run ended: its subprocess is dead
+                self._replace(worker)
+                return RunResult(status=RunStatus.CANCELLED, error_message="cancelled by request")
             self._release(worker)
             return protocol.decode_result(payload)
         raise AssertionError("unreachable")
+
+    def cancel(self, execution_id: str) -> None:
+        """Stop the run of that execution (kill its subprocess), now or as soon as it starts here.
+
+        Call `forget_cancel` when the execution was never going to run in this pool.
+        """
+        with self._cond:
+            self._cancelled.add(execution_id)
+            worker = self._busy.get(execution_id)
+        if worker is not None:
+            worker.kill()
+
+    def forget_cancel(self, execution_id: str) -> None:
+        """Drop a cancel mark that no run consumed."""
+        self._forget(execution_id)
+
+    def _forget(self, execution_id: str | None) -> bool:
+        if execution_id is None:
+            return False
+        with self._cond:
+            if execution_id in self._cancelled:
+                self._cancelled.discard(execution_id)
+                return True
+            return False
 
     def pids(self) -> list[int]:
         """Process ids of the current subprocesses (for monitoring and tests)."""

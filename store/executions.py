@@ -28,26 +28,59 @@ FROM functions f WHERE id = %(id)s AND tenant_id = %(tenant)s
 """
 
 
+# A function's concurrency slots are session advisory locks (hashtext(function id), slot number):
+# whoever runs an execution holds one on the connection it records the run with, and
+# PostgreSQL frees it by itself when that connection ends, even when its process was killed.
+# The CASE keeps the lock from being tried for a function that may not run.
+_TAKE_SLOT = """
+slot AS (
+    SELECT s FROM fn, generate_series(0, COALESCE((fn.resource_limits->>'maxConcurrentRuns')::int,
+                                                  %(default_runs)s) - 1) s
+    WHERE CASE WHEN fn.status = 'READY' AND fn.state = 'ACTIVE'
+               THEN pg_try_advisory_lock(hashtext(fn.id::text), s) ELSE false END
+    LIMIT 1
+)"""
+
 # One round trip for the hot path: read what running needs and, only when the function may run
-# (READY and ACTIVE), insert the execution RUNNING.
-# A row with a null execution_id means the function exists but may not run; the caller explains
-# why from the function columns.
+# (READY and ACTIVE) and a concurrency slot is free, take the slot and insert the execution RUNNING.
+# A row with a null execution_id means it may not run now: the caller explains why from the
+# function columns (slot_taken null with a runnable function: every slot is busy).
 # The RUNNING insert commits without waiting for its WAL flush (synchronous_commit off for this
 # transaction only): the `finish` update that ends every execution commits synchronously and
 # its flush covers the insert, which precedes it in the WAL. A database crash in between can
 # lose only the row of a run no client got an answer for; it saves one flush per execution.
 _START_IF_RUNNABLE = f"""
-WITH fn AS ({_RUNNABLE}),
+WITH fn AS ({_RUNNABLE}), {_TAKE_SLOT},
 ins AS (
     INSERT INTO executions (function_id, tenant_id, function_version, status, trigger_type,
-                            trigger_data, input, started_at)
+                            trigger_data, input, started_at, slot)
     SELECT fn.id, fn.tenant_id, fn.revision, 'RUNNING', %(trigger_type)s, %(trigger_data)s,
-           %(input)s, clock_timestamp()
-    FROM fn WHERE fn.status = 'READY' AND fn.state = 'ACTIVE'
-        AND set_config('synchronous_commit', 'off', true) IS NOT NULL
-    RETURNING id
+           %(input)s, clock_timestamp(), slot.s
+    FROM fn, slot WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
+    RETURNING id, input, trigger_type, trigger_data
 )
-SELECT fn.*, ins.id AS execution_id FROM fn LEFT JOIN ins ON true
+SELECT fn.*, (SELECT s FROM slot) AS slot_taken, ins.id AS execution_id, ins.input,
+       ins.trigger_type, ins.trigger_data
+FROM fn LEFT JOIN ins ON true
+"""
+
+# The executor's compare-and-set: a queued execution goes PENDING -> RUNNING at most once.
+_START_QUEUED = f"""
+WITH e AS (SELECT id, function_id FROM executions WHERE id = %(execution_id)s AND status = 'PENDING'),
+fn AS (
+    SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.revision, f.resource_limits,
+           CASE WHEN f.revision = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary
+    FROM functions f JOIN e ON f.id = e.function_id
+), {_TAKE_SLOT},
+upd AS (
+    UPDATE executions x SET status = 'RUNNING', started_at = clock_timestamp(), slot = slot.s,
+                            function_version = fn.revision
+    FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = 'PENDING'
+    RETURNING x.id, x.input, x.trigger_type, x.trigger_data
+)
+SELECT fn.*, (SELECT count(*) FROM e) AS pending, (SELECT s FROM slot) AS slot_taken,
+       upd.id AS execution_id, upd.input, upd.trigger_type, upd.trigger_data
+FROM (SELECT 1) one LEFT JOIN fn ON true LEFT JOIN upd ON true
 """
 
 
@@ -73,7 +106,83 @@ def start_if_runnable(
                 "trigger_type": trigger_type,
                 "trigger_data": Jsonb(trigger_data) if trigger_data is not None else None,
                 "input": Jsonb(input_value),
+                "default_runs": DEFAULTS["maxConcurrentRuns"],
             },
+        )
+        .fetchone()
+    )
+
+
+def start_queued(
+    conn: psycopg.Connection, execution_id: uuid.UUID, cached_revision: int | None
+) -> dict[str, Any]:
+    """PENDING -> RUNNING when the function may run and a slot is free (see the row's columns)."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            _START_QUEUED,
+            {
+                "execution_id": execution_id,
+                "cached": cached_revision or -1,
+                "default_runs": DEFAULTS["maxConcurrentRuns"],
+            },
+        )
+        .fetchone()
+    )
+
+
+def release_slots(conn: psycopg.Connection) -> None:
+    """Free every slot this connection holds (after an error between taking and recording one)."""
+    conn.execute("SELECT pg_advisory_unlock_all()")
+
+
+_ENQUEUE = f"""
+INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
+                        idempotency_key, request_hash)
+SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, %(key)s, %(hash)s
+FROM functions WHERE id = %(function_id)s AND tenant_id = %(tenant_id)s
+ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
+RETURNING {COLUMNS}
+"""
+
+
+def insert_pending(
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    function_id: uuid.UUID,
+    *,
+    input_value: Any,
+    trigger_type: str,
+    trigger_data: Any = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
+) -> dict[str, Any] | None:
+    """A new PENDING execution, or None when the function is unknown or the key is taken."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            _ENQUEUE,
+            {
+                "function_id": function_id,
+                "tenant_id": tenant_id,
+                "trigger_type": trigger_type,
+                "trigger_data": Jsonb(trigger_data) if trigger_data is not None else None,
+                "input": Jsonb(input_value),
+                "key": idempotency_key,
+                "hash": request_hash,
+            },
+        )
+        .fetchone()
+    )
+
+
+def by_idempotency_key(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str) -> dict[str, Any] | None:
+    """The execution a key already names, with the hash of the request that created it."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"SELECT {COLUMNS}, request_hash FROM executions WHERE tenant_id = %s AND idempotency_key = %s",
+            (tenant_id, key),
         )
         .fetchone()
     )
@@ -90,6 +199,7 @@ def binary(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> b
 # Backstops whatever a runner lets through: what one execution may store.
 MAX_LOG_CHARS = Limits().max_log_bytes
 MAX_ERROR_CHARS = 8 * 1024
+CANCELLED_MESSAGE = "cancelled by request (POST /executions/{id}/cancel)"
 
 
 def _text(value: str | None, limit: int, marker: str) -> str | None:
@@ -100,25 +210,81 @@ def _text(value: str | None, limit: int, marker: str) -> str | None:
     return value if len(value) <= limit else value[:limit] + marker
 
 
-def finish(conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult) -> dict[str, Any]:
-    """Record how the run ended: COMPLETED with output, or FAILED/TIMEOUT with errorMessage."""
+# A cancel requested while the run was in flight wins over how the sandbox ended. The slot this
+# connection holds is released in the same round trip.
+_FINISH = f"""
+WITH u AS (
+    UPDATE executions SET
+        status = CASE WHEN cancel_requested_at IS NULL THEN %(status)s ELSE 'CANCELLED' END,
+        output = CASE WHEN cancel_requested_at IS NULL THEN %(output)s::jsonb END,
+        error_message = CASE WHEN cancel_requested_at IS NULL THEN %(error)s ELSE %(cancelled)s END,
+        logs = %(logs)s, metrics = %(metrics)s, completed_at = clock_timestamp()
+    WHERE id = %(id)s AND status = 'RUNNING'
+    RETURNING {COLUMNS}
+)
+SELECT u.*, pg_advisory_unlock_all() FROM (SELECT 1) one LEFT JOIN u ON true
+"""
+
+
+def finish(conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult) -> dict[str, Any] | None:
+    """Record how the run ended (COMPLETED, FAILED, TIMEOUT or CANCELLED) and free its slot.
+
+    None when the execution is gone (its function was deleted) or no longer RUNNING.
+    """
     metrics = {"durationMs": round(result.duration_ms, 3), "memoryPeakBytes": result.memory_peak_bytes}
-    return (
+    row = (
         conn.cursor(row_factory=dict_row)
         .execute(
-            "UPDATE executions SET status = %s, output = %s::jsonb, error_message = %s, logs = %s, "
-            f"metrics = %s, completed_at = clock_timestamp() WHERE id = %s RETURNING {COLUMNS}",
-            (
-                result.status.value,
-                result.output_json,
-                _text(result.error_message, MAX_ERROR_CHARS, "…[message truncated]"),
-                _text(result.logs, MAX_LOG_CHARS, TRUNCATED_MARKER) or None,
-                Jsonb(metrics),
-                execution_id,
-            ),
+            _FINISH,
+            {
+                "status": result.status.value,
+                "output": result.output_json,
+                "error": _text(result.error_message, MAX_ERROR_CHARS, "…[message truncated]"),
+                "cancelled": CANCELLED_MESSAGE,
+                "logs": _text(result.logs, MAX_LOG_CHARS, TRUNCATED_MARKER) or None,
+                "metrics": Jsonb(metrics),
+                "id": execution_id,
+            },
         )
         .fetchone()
     )
+    return row if row["id"] is not None else None
+
+
+def fail_pending(conn: psycopg.Connection, execution_id: uuid.UUID, message: str) -> dict[str, Any] | None:
+    """End a queued execution that cannot run (its function is not READY or not ACTIVE)."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            "UPDATE executions SET status = 'FAILED', error_message = %s, completed_at = clock_timestamp() "
+            f"WHERE id = %s AND status = 'PENDING' RETURNING {COLUMNS}",
+            (message, execution_id),
+        )
+        .fetchone()
+    )
+
+
+_CANCEL = """
+UPDATE executions SET
+    status = CASE WHEN status = 'PENDING' THEN 'CANCELLED' ELSE status END,
+    error_message = CASE WHEN status = 'PENDING' THEN %(message)s ELSE error_message END,
+    completed_at = CASE WHEN status = 'PENDING' THEN clock_timestamp() ELSE completed_at END,
+    cancel_requested_at = COALESCE(cancel_requested_at, clock_timestamp())
+WHERE id = %(id)s AND tenant_id = %(tenant)s AND status IN ('PENDING', 'RUNNING')
+RETURNING status, (SELECT pg_notify('pnil_cancel', %(id)s::text)) IS NULL
+"""
+
+
+def request_cancel(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID) -> str | None:
+    """Cancel a PENDING execution now, or ask whoever runs a RUNNING one to stop it (NOTIFY).
+
+    Returns the status after the request (CANCELLED or RUNNING); None when it had already ended
+    or does not exist.
+    """
+    row = conn.execute(
+        _CANCEL, {"id": execution_id, "tenant": tenant_id, "message": CANCELLED_MESSAGE}
+    ).fetchone()
+    return row[0] if row else None
 
 
 def get(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID) -> dict[str, Any] | None:
@@ -133,34 +299,62 @@ def get(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID)
 
 
 def list_for_function(
-    conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID, *, limit: int, offset: int
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    function_id: uuid.UUID,
+    *,
+    limit: int,
+    offset: int,
+    status: str | None = None,
+    trigger_type: str | None = None,
 ) -> list[dict[str, Any]]:
-    """A function's executions, newest first."""
+    """A function's executions, newest first, optionally of one status and trigger type."""
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
             f"SELECT {COLUMNS} FROM executions WHERE function_id = %s AND tenant_id = %s "
+            "AND (%s::text IS NULL OR status = %s) AND (%s::text IS NULL OR trigger_type = %s) "
             "ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
-            (function_id, tenant_id, limit, offset),
+            (function_id, tenant_id, status, status, trigger_type, trigger_type, limit, offset),
         )
         .fetchall()
     )
 
 
+# A RUNNING execution is lost when the process running it died: its slot lock is free (the
+# session that held it ended), or, for rows without a slot, it outlived its time limit by far.
 _FAIL_LOST = f"""
 UPDATE executions e
 SET status = 'FAILED', completed_at = clock_timestamp(),
-    error_message = 'the platform lost this execution: the process running it stopped before '
-                    'recording how it ended; run it again'
+    error_message = 'the platform lost this execution: the process running it (executor or web '
+                    'worker) stopped before recording how it ended; it was not run again because '
+                    'a function may have side effects; run it again if that is safe'
 FROM functions f
 WHERE f.id = e.function_id AND e.status = 'RUNNING'
-  AND e.started_at < now() - make_interval(secs => {_TIME_LIMIT_S} + %(grace_s)s)
+  AND CASE WHEN e.slot IS NULL
+           THEN e.started_at < now() - make_interval(secs => {_TIME_LIMIT_S} + %(grace_s)s)
+           ELSE NOT EXISTS (
+               SELECT 1 FROM pg_locks l
+               WHERE l.locktype = 'advisory' AND l.objsubid = 2
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND l.classid::bigint = (hashtext(e.function_id::text)::bigint & 4294967295)
+                 AND l.objid::bigint = e.slot AND l.granted)
+      END
 RETURNING e.id, e.function_id
 """
 
 
 def fail_lost(conn: psycopg.Connection) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Mark RUNNING executions that outlived their time limit FAILED; returns (id, functionId)s."""
+    """Mark RUNNING executions whose process died FAILED; returns (id, functionId)s."""
     return conn.execute(
         _FAIL_LOST, {"default_time_ms": DEFAULTS["maxExecutionTimeMs"], "grace_s": LOST_AFTER_GRACE_S}
     ).fetchall()
+
+
+def release_idempotency_keys(conn: psycopg.Connection, older_than_s: int = 24 * 3600) -> int:
+    """Forget idempotency keys older than their 24 h window, so a key may be used again."""
+    return conn.execute(
+        "UPDATE executions SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL "
+        "AND created_at < now() - make_interval(secs => %s)",
+        (older_than_s,),
+    ).rowcount

@@ -11,6 +11,8 @@ COMPILATION_JOBS = "compilation_jobs"
 COMPILATION_RESULTS = "compilation_results"
 COMPILE_TASK = "compile_function"
 APPLY_RESULT_TASK = "apply_compilation_result"
+EXECUTIONS = "executions"
+RUN_EXECUTION_TASK = "run_execution"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

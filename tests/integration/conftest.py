@@ -23,7 +23,7 @@ def settings(database_url) -> Settings:
 
 def close_app(app) -> None:
     """Stop what an app started: its runner subprocesses and database pool."""
-    executor = app.extensions.get("pnil.executor")
+    executor = app.extensions.get("pnil.executions")
     if executor is not None:
         executor.close()
     app.extensions["pnil.db"].close()

@@ -187,10 +187,10 @@ def test_module_without_handle_fails_at_compile_time(client, fns):
 
 
 def test_runner_killed_mid_execution_fails_only_that_execution(api, client, fns):
-    pids = api.extensions["pnil.executor"].runners.pids() if "pnil.executor" in api.extensions else []
+    pids = api.extensions["pnil.executions"].runners.pids() if "pnil.executions" in api.extensions else []
     if not pids:  # the pool starts on first use
         execute(client, fns["echo"])
-        pids = api.extensions["pnil.executor"].runners.pids()
+        pids = api.extensions["pnil.executions"].runners.pids()
     results = {}
     thread = threading.Thread(
         target=lambda: results.update(execution=execute(api.test_client(), fns["loop_long"]))

@@ -1,38 +1,49 @@
-"""Executing functions (flows 3–5) and reading execution history."""
+"""Running functions (sync and queued), cancelling executions, reading execution history."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import threading
+import time
 
-from flask import current_app, jsonify
+from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import abort
 
+from executions.enqueue import IdempotencyConflict, enqueue_execution
+from executions.service import ExecutionService, FunctionNotFound, NotRunnable, SlotsBusy, check_runnable
 from runner.pool import RunnerPool
 from store import executions as store
 from store import functions as functions_store
-from tasks.execution import Executor, FunctionNotFound, NotRunnable
 from web.auth import current
 from web.blueprint import Blueprint
 from web.db import pool, settings
-from web.executions.schemas import ExecuteRequestSchema, ExecutionSchema, execution_json
-from web.functions.schemas import PageSchema
+from web.executions.schemas import (
+    ExecuteRequestSchema,
+    ExecutionFilterSchema,
+    ExecutionSchema,
+    execution_json,
+)
 
 blp = Blueprint("executions", __name__, description="Run functions and read their executions")
-_executor_lock = threading.Lock()
+_service_lock = threading.Lock()
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+# How long POST /executions/{id}/cancel waits for a RUNNING execution to end CANCELLED.
+CANCEL_WAIT_S = 2.0
 
 
-def executor() -> Executor:
-    """This worker process's executor; its runner pool starts on first use, after gunicorn forked."""
+def service() -> ExecutionService:
+    """This worker process's service; its runner pool starts on first use, after gunicorn forked."""
     ext = current_app.extensions
-    if "pnil.executor" not in ext:
-        with _executor_lock:
-            if "pnil.executor" not in ext:
+    if "pnil.executions" not in ext:
+        with _service_lock:
+            if "pnil.executions" not in ext:
                 runners = RunnerPool(
                     settings().runner_pool_size, max_time_cap_ms=settings().max_execution_time_cap_ms
                 )
-                ext["pnil.executor"] = Executor(pool(), runners)
-    return ext["pnil.executor"]
+                ext["pnil.executions"] = ExecutionService(pool(), runners, slot_wait_s=settings().slot_wait_s)
+    return ext["pnil.executions"]
 
 
 @blp.route("/functions/<uuid:function_id>/execute")
@@ -41,38 +52,123 @@ class Execute(MethodView):
     @blp.response(200, ExecutionSchema)
     @blp.alt_response(400, description="function not READY or not ACTIVE, or input not a JSON object")
     @blp.alt_response(404, description="unknown function")
+    @blp.alt_response(429, description="every concurrency slot stayed busy (Retry-After)")
     def post(self, body, function_id):
-        """Run the function now and return its execution (COMPLETED, FAILED or TIMEOUT)."""
+        """Run the function now and return its execution (COMPLETED, FAILED, TIMEOUT or CANCELLED)."""
         try:
-            row = executor().execute(current().tenant_id, function_id, body["input"], trigger_type="API")
+            row = service().execute(current().tenant_id, function_id, body["input"], trigger_type="API")
         except FunctionNotFound as exc:
             abort(404, message=str(exc))
         except NotRunnable as exc:
             abort(400, message=str(exc))
+        except SlotsBusy as exc:
+            abort(429, message=str(exc), headers={"Retry-After": "1"})
         # A Response passes flask-smorest's dump untouched: the schema still documents it.
         return jsonify(execution_json(row))
 
 
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    key = key.strip()
+    if not key or len(key) > MAX_IDEMPOTENCY_KEY_CHARS:
+        abort(400, message=f"Idempotency-Key must be 1 to {MAX_IDEMPOTENCY_KEY_CHARS} characters")
+    return key
+
+
 @blp.route("/functions/<uuid:function_id>/executions")
 class FunctionExecutions(MethodView):
-    @blp.arguments(PageSchema, location="query")
+    @blp.arguments(ExecutionFilterSchema, location="query")
     @blp.response(200, ExecutionSchema(many=True))
     def get(self, page, function_id):
-        """The function's executions, newest first (`?limit=&offset=`)."""
+        """The function's executions, newest first (`?limit=&offset=&status=&triggerType=`)."""
         tenant_id = current().tenant_id
         with pool().connection() as conn:
             if functions_store.get(conn, tenant_id, function_id) is None:
                 abort(404, message=f"function {function_id} not found")
-            return store.list_for_function(conn, tenant_id, function_id, **page)
+            return store.list_for_function(
+                conn,
+                tenant_id,
+                function_id,
+                limit=page["limit"],
+                offset=page["offset"],
+                status=page["status"],
+                trigger_type=page["triggerType"],
+            )
+
+    @blp.arguments(ExecuteRequestSchema())
+    @blp.response(202, ExecutionSchema)
+    @blp.alt_response(200, description="a repeat with the same Idempotency-Key: the same execution")
+    @blp.alt_response(400, description="function not READY or not ACTIVE, or input not a JSON object")
+    @blp.alt_response(404, description="unknown function")
+    @blp.alt_response(409, description="Idempotency-Key already used with a different request")
+    def post(self, body, function_id):
+        """Queue an execution (PENDING); poll `Location` until it ends. Honours `Idempotency-Key`."""
+        tenant_id = current().tenant_id
+        key = _idempotency_key()
+        request_hash = hashlib.sha256(
+            json.dumps([str(function_id), body["input"]], sort_keys=True).encode()
+        ).hexdigest()
+        with pool().connection() as conn:
+            fn = functions_store.get(conn, tenant_id, function_id)
+            try:
+                check_runnable(fn, function_id)
+                row, created = enqueue_execution(
+                    conn,
+                    tenant_id=tenant_id,
+                    function_id=function_id,
+                    input=body["input"],
+                    trigger_type="API",
+                    idempotency_key=key,
+                    request_hash=request_hash,
+                )
+            except FunctionNotFound as exc:
+                abort(404, message=str(exc))
+            except NotRunnable as exc:
+                abort(400, message=str(exc))
+            except IdempotencyConflict as exc:
+                abort(409, message=str(exc))
+        if row is None:
+            abort(404, message=f"function {function_id} not found")
+        response = jsonify(execution_json(row))
+        response.status_code = 202 if created else 200
+        response.headers["Location"] = f"/executions/{row['id']}"
+        return response
 
 
 @blp.route("/executions/<uuid:execution_id>")
 class ExecutionById(MethodView):
     @blp.response(200, ExecutionSchema)
     def get(self, execution_id):
-        """One execution with input, output, errorMessage, times, metrics and logs."""
+        """One execution: input, output, errorMessage, queued/started/completed times, metrics, logs."""
         with pool().connection() as conn:
             row = store.get(conn, current().tenant_id, execution_id)
         if row is None:
             abort(404, message=f"execution {execution_id} not found")
         return row
+
+
+@blp.route("/executions/<uuid:execution_id>/cancel")
+class CancelExecution(MethodView):
+    @blp.response(200, ExecutionSchema)
+    @blp.alt_response(404, description="unknown execution")
+    @blp.alt_response(409, description="the execution already ended")
+    def post(self, execution_id):
+        """Cancel a PENDING execution (it never starts) or stop a RUNNING one (ends CANCELLED)."""
+        tenant_id = current().tenant_id
+        with pool().connection() as conn:
+            status = store.request_cancel(conn, tenant_id, execution_id)
+            row = store.get(conn, tenant_id, execution_id)
+            if row is None:
+                abort(404, message=f"execution {execution_id} not found")
+            if status is None:
+                abort(
+                    409,
+                    message=f"execution {execution_id} already ended ({row['status']}); nothing to cancel",
+                )
+            deadline = time.monotonic() + CANCEL_WAIT_S
+            while row["status"] == "RUNNING" and time.monotonic() < deadline:
+                time.sleep(0.02)
+                row = store.get(conn, tenant_id, execution_id)
+        return jsonify(execution_json(row))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 
 class JsonObject(fields.Raw):
@@ -45,6 +45,13 @@ class ExecutionSchema(Schema):
     logs = fields.String(allow_none=True)
     metrics = fields.Nested(MetricsSchema, allow_none=True)
     createdAt = fields.DateTime(attribute="created_at")
+    queuedAt = fields.Function(
+        lambda row: _iso(row["created_at"]),
+        metadata={
+            "description": "when it was admitted (queue wait = startedAt - queuedAt)",
+            "format": "date-time",
+        },
+    )
     startedAt = fields.DateTime(attribute="started_at", allow_none=True)
     completedAt = fields.DateTime(attribute="completed_at", allow_none=True)
 
@@ -78,6 +85,25 @@ def execution_json(row: dict) -> dict:
         "logs": row["logs"],
         "metrics": metrics,
         "createdAt": _iso(row["created_at"]),
+        "queuedAt": _iso(row["created_at"]),
         "startedAt": _iso(row["started_at"]),
         "completedAt": _iso(row["completed_at"]),
     }
+
+
+STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT", "CANCELLED")
+TRIGGER_TYPES = ("CRON", "HTTP", "EVENT", "MANUAL", "API")
+
+
+class ExecutionFilterSchema(Schema):
+    """`?limit=&offset=&status=&triggerType=` of an execution listing."""
+
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000_000))
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    triggerType = fields.String(
+        load_default=None, data_key="triggerType", validate=validate.OneOf(TRIGGER_TYPES)
+    )

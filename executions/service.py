@@ -1,0 +1,319 @@
+"""Running executions: admit (READY, ACTIVE, a free concurrency slot), record, run, record the end.
+
+Every trigger goes through `ExecutionService`: the sync API and HTTP triggers call `execute`,
+the executor calls `run_queued` for executions that `executions.enqueue` queued.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import psycopg
+
+from executions import hooks
+from executions.artifacts import ArtifactCache
+from executions.cancel import CancelListener
+from infra.database import ForkSafePool
+from infra.logs import event
+from runner.contract import Language, RunRequest, RunResult, RunStatus
+from runner.pool import RunnerPool
+from store import executions as store
+from store import limits
+
+log = logging.getLogger(__name__)
+
+
+class FunctionNotFound(LookupError):
+    """No such function for this tenant."""
+
+
+class NotRunnable(ValueError):
+    """The function exists but cannot run now; the message says why and what to do."""
+
+
+class SlotsBusy(RuntimeError):
+    """Every concurrency slot of the function stayed busy for the whole wait."""
+
+
+def not_runnable_reason(fn: dict[str, Any]) -> str | None:
+    """Why a function may not run now (not READY, not ACTIVE), or None when it may."""
+    if fn["status"] != "READY":
+        hint = {
+            "FAILED": "fix the source (see compileError) and update the function",
+            "PENDING": "it is waiting to compile; poll GET /functions/{id} until status is READY",
+            "COMPILING": "it is compiling; poll GET /functions/{id} until status is READY",
+        }[fn["status"]]
+        return f"function is not READY (status {fn['status']}): {hint}"
+    if fn["state"] != "ACTIVE":
+        return (
+            f"function is {fn['state']}, only ACTIVE functions run: "
+            'POST /functions/{id}/state {"state": "ACTIVE"} or PUT /functions/{id} {"state": "ACTIVE"}'
+        )
+    return None
+
+
+def check_runnable(fn: dict[str, Any] | None, function_id: uuid.UUID) -> dict[str, Any]:
+    """Raise unless the function exists, is READY and ACTIVE."""
+    if fn is None:
+        raise FunctionNotFound(f"function {function_id} not found")
+    reason = not_runnable_reason(fn)
+    if reason:
+        raise NotRunnable(reason)
+    return fn
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedOutcome:
+    """What `run_queued` did with one queued execution."""
+
+    ran: bool = False  # it ran (or failed to start) and is finished
+    dropped: bool = False  # not PENDING any more (cancelled, already run): nothing to do
+    busy: bool = False  # every slot of its function is taken: try again later
+
+
+class ExecutionService:
+    """One per process: database pool, runner pool, artifact cache and the cancel listener."""
+
+    def __init__(
+        self,
+        db: ForkSafePool,
+        runners: RunnerPool,
+        *,
+        slot_wait_s: float = 10.0,
+        listen_for_cancels: bool = True,
+    ) -> None:
+        self.db = db
+        self.runners = runners
+        self.artifacts = ArtifactCache()
+        self.slot_wait_s = slot_wait_s
+        self._running: set[str] = set()
+        self._recent_cancels: dict[str, float] = {}
+        self._lock = threading.Lock()
+        self._cancels = CancelListener(db.dsn, self._on_cancel) if listen_for_cancels else None
+
+    def close(self) -> None:
+        """Stop the cancel listener and the runner subprocesses."""
+        if self._cancels is not None:
+            self._cancels.close()
+        self.runners.close()
+
+    # -- sync -------------------------------------------------------------------------------
+    def execute(
+        self,
+        tenant_id: uuid.UUID,
+        function_id: uuid.UUID,
+        input_value: Any,
+        *,
+        trigger_type: str = "API",
+        trigger_data: Any = None,
+    ) -> dict[str, Any]:
+        """Run synchronously (waiting up to `slot_wait_s` for a slot) and return the finished row."""
+        deadline = time.monotonic() + self.slot_wait_s
+        pause = 0.005
+        with self.db.connection() as conn:
+            while True:
+                # One round trip checks the function, takes a slot and records RUNNING.
+                fn = self._guarded(
+                    conn,
+                    store.start_if_runnable,
+                    conn,
+                    tenant_id,
+                    function_id,
+                    self.artifacts.revision(function_id),
+                    input_value=input_value,
+                    trigger_type=trigger_type,
+                    trigger_data=trigger_data,
+                )
+                if fn is not None and fn["execution_id"] is not None:
+                    break
+                check_runnable(fn, function_id)
+                if time.monotonic() + pause > deadline:
+                    runs = limits.effective(fn["resource_limits"])["maxConcurrentRuns"]
+                    raise SlotsBusy(
+                        f"function {function_id} already runs {runs} executions "
+                        "(resourceLimits.maxConcurrentRuns); retry later or raise the limit"
+                    )
+                time.sleep(pause)
+                pause = min(pause * 2, 0.1)
+            return self._run_started(conn, fn)
+
+    # -- queued -----------------------------------------------------------------------------
+    def run_queued(self, execution_id: uuid.UUID, function_id: uuid.UUID | None = None) -> QueuedOutcome:
+        """Start a PENDING execution if its function may run and has a free slot, run it, record it."""
+        cached = self.artifacts.revision(function_id) if function_id else None
+        with self.db.connection() as conn:
+            row = self._guarded(conn, store.start_queued, conn, execution_id, cached)
+            if not row["pending"]:
+                return QueuedOutcome(dropped=True)
+            if row["execution_id"] is None:
+                reason = not_runnable_reason(row) if row["id"] is not None else "function deleted"
+                if reason is None:
+                    if row["slot_taken"] is not None:  # the row changed under us: give the slot back
+                        store.release_slots(conn)
+                        return QueuedOutcome(dropped=True)
+                    return QueuedOutcome(busy=True)
+                ended = store.fail_pending(conn, execution_id, reason)
+                if ended is not None:
+                    self._log_end(RunResult(status=RunStatus.FAILED, error_message=reason), self._ids(ended))
+                    hooks.finished(conn, ended)
+                return QueuedOutcome(ran=True)
+            self._run_started(conn, row)
+            return QueuedOutcome(ran=True)
+
+    # -- shared -----------------------------------------------------------------------------
+    @staticmethod
+    def _guarded(conn, statement, *args, **kwargs):
+        """Run a statement that may take a slot; on any error, give back what it took."""
+        try:
+            return statement(*args, **kwargs)
+        except BaseException:
+            if not conn.closed:
+                try:
+                    store.release_slots(conn)
+                except psycopg.Error:
+                    pass
+            raise
+
+    def _run_started(self, conn: psycopg.Connection, fn: dict[str, Any]) -> dict[str, Any]:
+        """Run an execution recorded RUNNING on `conn` (which holds its slot) and record its end."""
+        execution_id = str(fn["execution_id"])
+        ids = {"executionId": execution_id, "functionId": str(fn["id"])}
+        started = {
+            "id": fn["execution_id"],
+            "function_id": fn["id"],
+            "tenant_id": fn["tenant_id"],
+            "status": "RUNNING",
+            "trigger_type": fn["trigger_type"],
+            "trigger_data": fn["trigger_data"],
+            "function_version": fn["revision"],
+        }
+        try:
+            event(log, "execution.started", triggerType=fn["trigger_type"], **ids)
+            hooks.started(conn, started)
+            artifact = self._artifact(conn, fn)
+            self._track(execution_id)
+            try:
+                if artifact is None:  # replaced by a newer revision between the two statements
+                    result = RunResult(
+                        status=RunStatus.FAILED,
+                        error_message="the function was updated while this execution started; run it again",
+                    )
+                else:
+                    result = self._run(fn, artifact, fn["input"], execution_id)
+            finally:
+                self._untrack(execution_id)
+            row, result = self._finish(conn, fn["execution_id"], result)
+        except BaseException:
+            if not conn.closed:
+                try:
+                    store.release_slots(conn)
+                except psycopg.Error:
+                    pass
+            raise
+        if row is None:  # the function (and with it this execution) was deleted meanwhile
+            self._log_end(result, ids)
+            raise FunctionNotFound(f"function {fn['id']} was deleted while this execution ran")
+        self._log_end(
+            RunResult(
+                status=RunStatus(row["status"]),
+                error_message=row["error_message"],
+                duration_ms=result.duration_ms,
+            ),
+            ids,
+        )
+        hooks.finished(conn, row)
+        return row
+
+    def _finish(self, conn, execution_id, result: RunResult) -> tuple[dict[str, Any] | None, RunResult]:
+        """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED."""
+        try:
+            return store.finish(conn, execution_id, result), result
+        except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
+            reason = str(exc).strip().splitlines()[0]
+            failed = RunResult(
+                status=RunStatus.FAILED,
+                error_message=f"the function's output could not be stored: {reason}",
+                logs=result.logs,
+                duration_ms=result.duration_ms,
+                memory_peak_bytes=result.memory_peak_bytes,
+            )
+            return store.finish(conn, execution_id, failed), failed
+
+    def _artifact(self, conn, fn: dict[str, Any]) -> bytes | None:
+        """The compiled binary: from the row, else this process's cache, else the database."""
+        if fn["wasm_binary"] is not None:
+            artifact = bytes(fn["wasm_binary"])
+            self.artifacts.put(fn["id"], fn["revision"], artifact)
+            return artifact
+        artifact = self.artifacts.get(fn["id"], fn["revision"])
+        if artifact is None:  # evicted since the statement left the binary out
+            artifact = store.binary(conn, fn["id"], fn["revision"])
+            if artifact is not None:
+                self.artifacts.put(fn["id"], fn["revision"], artifact)
+        return artifact
+
+    def _run(self, fn: dict[str, Any], artifact: bytes, input_value: Any, execution_id: str) -> RunResult:
+        request = RunRequest(
+            language=Language(fn["language"]),
+            artifact=artifact,
+            input_json=json.dumps(input_value, ensure_ascii=False, separators=(",", ":")),
+            limits=limits.runner_limits(fn["resource_limits"]),
+            execution_id=execution_id,
+        )
+        try:
+            return self.runners.run(request)
+        except Exception as exc:  # noqa: BLE001 - recorded as the execution's failure
+            event(log, "runner.error", level=logging.ERROR, executionId=execution_id, exc_info=True)
+            return RunResult(
+                status=RunStatus.FAILED, error_message=f"the sandbox failed to run this execution: {exc}"
+            )
+
+    # -- cancel -----------------------------------------------------------------------------
+    def _track(self, execution_id: str) -> None:
+        with self._lock:
+            self._running.add(execution_id)
+            cancelled = self._recent_cancels.pop(execution_id, None) is not None
+        if cancelled:  # the request came between recording RUNNING and now
+            self.runners.cancel(execution_id)
+
+    def _untrack(self, execution_id: str) -> None:
+        with self._lock:
+            self._running.discard(execution_id)
+        self.runners.forget_cancel(execution_id)
+
+    def _on_cancel(self, execution_id: str) -> None:
+        now = time.monotonic()
+        with self._lock:
+            mine = execution_id in self._running
+            if not mine:
+                self._recent_cancels = {k: t for k, t in self._recent_cancels.items() if now - t < 10}
+                self._recent_cancels[execution_id] = now
+        if mine:
+            event(log, "execution.cancelling", executionId=execution_id)
+            self.runners.cancel(execution_id)
+
+    # -- logs -------------------------------------------------------------------------------
+    @staticmethod
+    def _ids(row: dict[str, Any]) -> dict[str, str]:
+        return {"executionId": str(row["id"]), "functionId": str(row["function_id"])}
+
+    @staticmethod
+    def _log_end(result: RunResult, ids: dict[str, str]) -> None:
+        if result.status is RunStatus.COMPLETED:
+            event(log, "execution.completed", durationMs=round(result.duration_ms, 3), **ids)
+        else:
+            event(
+                log,
+                "execution.failed" if result.status is not RunStatus.CANCELLED else "execution.cancelled",
+                level=logging.WARNING,
+                status=result.status.value,
+                error=result.error_message,
+                durationMs=round(result.duration_ms, 3),
+                **ids,
+            )

@@ -1,0 +1,70 @@
+"""executor process: run queued executions (async API, cron, events) through the execution service."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+from broker import Postpone, Reject
+from executions.service import ExecutionService
+from executions.sweep import sweep_every
+from infra.database import ForkSafePool
+from infra.settings import Settings
+from runner.pool import RunnerPool
+from tasks.app import broker
+from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
+
+# A function whose slots are all busy is not asked again for this long by this process: its
+# other queued messages are postponed without a database round trip, so a flood of one function
+# costs little and the executor reaches other functions' executions.
+BUSY_MEMO_S = 0.25
+MAX_POSTPONE_S = 5
+
+_state: dict[str, object] = {}
+_busy_until: dict[uuid.UUID, float] = {}
+_lock = threading.Lock()
+
+
+@broker.on_worker_start(EXECUTIONS)
+def start_service(settings: Settings | None) -> None:
+    """Build this process's execution service and start the sweep it owns."""
+    settings = settings or Settings(database_url=broker.db.dsn)
+    db = ForkSafePool(settings.database_url, max_size=32, name="executor", timeout_s=settings.db_timeout_s)
+    runners = RunnerPool(settings.runner_pool_size, max_time_cap_ms=settings.max_execution_time_cap_ms)
+    _state["service"] = ExecutionService(db, runners, slot_wait_s=settings.slot_wait_s)
+    _state["sweep"] = sweep_every(db, settings.sweep_every_s, threading.Event())
+
+
+def service() -> ExecutionService:
+    """This process's service (the worker-start hook builds it)."""
+    return _state["service"]  # type: ignore[return-value]
+
+
+def _ids(payload: dict) -> tuple[uuid.UUID, uuid.UUID | None]:
+    try:
+        function_id = payload.get("functionId")
+        return uuid.UUID(payload["executionId"]), uuid.UUID(function_id) if function_id else None
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise Reject(f"malformed execution message: {exc!r}") from exc
+
+
+@broker.task(queue=EXECUTIONS, name=RUN_EXECUTION_TASK, max_retries=1_000_000_000, visibility_timeout=30)
+def run_execution(payload: dict, delivery) -> None:
+    """Start the execution at most once (PENDING -> RUNNING compare-and-set), run it, record it."""
+    execution_id, function_id = _ids(payload)
+    delay = min(MAX_POSTPONE_S, max(1, delivery.read_ct))
+    if function_id is not None:
+        with _lock:
+            busy = _busy_until.get(function_id, 0.0) > time.monotonic()
+        if busy:
+            raise Postpone(delay, "every slot of the function is busy")
+    outcome = service().run_queued(execution_id, function_id)
+    if outcome.busy:
+        if function_id is not None:
+            with _lock:
+                _busy_until[function_id] = time.monotonic() + BUSY_MEMO_S
+        raise Postpone(delay, "every slot of the function is busy")
+    if function_id is not None:
+        with _lock:
+            _busy_until.pop(function_id, None)
