@@ -29,9 +29,20 @@ def main(argv: list[str] | None = None) -> None:
     worker = sub.add_parser("worker", help="run the tasks of the given queues")
     worker.add_argument("app", help="MODULE:ATTRIBUTE of the Broker, e.g. tasks:broker")
     worker.add_argument("queues", nargs="+")
-    worker.add_argument("--concurrency", type=int, default=int(os.environ.get("PNIL_CONCURRENCY", 1)))
+    worker.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="consumer threads per queue (default: $PNIL_<NAME>_CONCURRENCY, $PNIL_CONCURRENCY, "
+        "else --default-concurrency)",
+    )
+    worker.add_argument("--default-concurrency", type=int, default=1)
     worker.add_argument("--name", default=None, help="process name in the logs")
     args = parser.parse_args(argv)
+    if args.concurrency is None:
+        named = f"PNIL_{args.name.upper()}_CONCURRENCY" if args.name else None
+        raw = (os.environ.get(named) if named else None) or os.environ.get("PNIL_CONCURRENCY")
+        args.concurrency = int(raw) if raw else args.default_concurrency
 
     configure_logging(args.name or "worker", os.environ.get("PNIL_LOG_LEVEL", "INFO"))
     broker = load_broker(args.app)

@@ -17,7 +17,16 @@ from infra.database import ForkSafePool
 
 log = logging.getLogger(__name__)
 
-_TASK_OPTIONS = {"queue", "name", "max_retries", "visibility_timeout", "backoff", "max_backoff", "on_dead"}
+_TASK_OPTIONS = {
+    "queue",
+    "name",
+    "max_retries",
+    "visibility_timeout",
+    "backoff",
+    "max_backoff",
+    "on_dead",
+    "batch",
+}
 
 
 class Broker:
@@ -53,6 +62,7 @@ class Broker:
     def task(self, **options: Any) -> Callable[[Callable], Task]:
         """Declare a task: `@broker.task(queue=..., max_retries=..., visibility_timeout=..., backoff=...)`.
 
+        `batch=N` lets a consumer thread read N messages at once (cheap, short tasks).
         `on_dead=fn(payload, reason)` runs before a message of the task is dead-lettered (retries
         exhausted, rejected, or its deliveries kept dying); if it raises, the message is kept.
         """
@@ -80,6 +90,7 @@ class Broker:
                 retry=retry,
                 broker=self,
                 on_dead=options.get("on_dead"),
+                batch=int(options.get("batch", 1)),
             )
             self.tasks[name] = task
             return task
@@ -122,6 +133,11 @@ class Broker:
         """pgmq.read: take up to qty visible messages and hide them for vt_s seconds."""
         rows = conn.execute("SELECT * FROM pgmq.read(%s, %s, %s)", (queue, vt_s, qty)).fetchall()
         return [Message.from_row(queue, row) for row in rows]
+
+    @staticmethod
+    def delete_sql(queue_param: str, msg_id_param: str) -> str:
+        """pgmq.delete as an SQL expression, for a task that acknowledges inside its own statement."""
+        return f"pgmq.delete({queue_param}, {msg_id_param}::bigint)"
 
     def delete(self, conn: psycopg.Connection, queue: str, msg_id: int) -> bool:
         """pgmq.delete: the message was handled."""

@@ -26,6 +26,7 @@ class Task:
     retry: RetryPolicy
     broker: Broker
     on_dead: Callable[[dict[str, Any], str], None] | None = None
+    batch: int = 1
 
     def send(self, *, _delay_s: int = 0, **payload: Any) -> int:
         """Enqueue a message for this task in its own transaction; returns the pgmq msg_id."""

@@ -30,10 +30,18 @@ class Delivery:
     message: Message
     task: Task
     _heartbeat: Heartbeat = field(repr=False)
+    # The consumer thread's own autocommit connection, idle while the task runs: a task may use
+    # it (e.g. to acknowledge in its own statement) instead of borrowing one from a pool.
+    connection: psycopg.Connection | None = field(default=None, repr=False)
+    acknowledged: bool = False
 
     @property
     def read_ct(self) -> int:
         return self.message.read_ct
+
+    def acknowledge(self) -> None:
+        """Tell the worker the task deleted its message itself (in its own transaction)."""
+        self.acknowledged = True
 
     def extend_visibility(self, seconds: int) -> None:
         """Keep the message hidden for `seconds` more (long tasks; the heartbeat also does it)."""
@@ -109,6 +117,7 @@ class Worker:
     def _consume(self, queue: str) -> None:
         wakeup = self._wakeups[queue]
         vt_s = max(t.visibility_timeout_s for t in self.broker.tasks_for(queue))
+        batch = max(t.batch for t in self.broker.tasks_for(queue))
         conn: psycopg.Connection | None = None
         failures = 0
         while not self._stop.is_set():
@@ -116,12 +125,15 @@ class Worker:
                 if conn is None or conn.closed:
                     conn = psycopg.connect(self.broker.db.dsn, autocommit=True)
                 seen = wakeup.generation
-                messages = self.broker.read(conn, queue, vt_s, 1)
+                messages = self.broker.read(conn, queue, vt_s, batch)
                 failures = 0
                 if not messages:
                     wakeup.wait(seen)
                     continue
-                self._handle(conn, messages[0])
+                for message in messages:
+                    if self._stop.is_set():
+                        break  # the rest reappear after their visibility timeout
+                    self._handle(conn, message)
             except psycopg.OperationalError as exc:
                 failures += 1
                 delay = min(10.0, 0.2 * 2**failures)
@@ -193,8 +205,9 @@ class Worker:
             # Earlier deliveries ended without a verdict (the worker died): a poison message.
             return self._dead(conn, msg, "retries exhausted by deliveries that never finished", task)
         self._heartbeat.track(msg.queue, msg.msg_id, task.visibility_timeout_s)
+        delivery = Delivery(message=msg, task=task, _heartbeat=self._heartbeat, connection=conn)
         try:
-            task(msg.body, Delivery(message=msg, task=task, _heartbeat=self._heartbeat))
+            task(msg.body, delivery)
         except Reject as exc:
             self._heartbeat.untrack(msg.queue, msg.msg_id)
             return self._dead(conn, msg, f"rejected: {exc}", task)
@@ -207,7 +220,8 @@ class Worker:
             self._heartbeat.untrack(msg.queue, msg.msg_id)
             return self._retry_or_die(conn, msg, task, exc)
         self._heartbeat.untrack(msg.queue, msg.msg_id)
-        self.broker.delete(conn, msg.queue, msg.msg_id)
+        if not delivery.acknowledged:
+            self.broker.delete(conn, msg.queue, msg.msg_id)
 
     def _retry_or_die(self, conn: psycopg.Connection, msg: Message, task: Task, exc: Exception):
         error = f"{type(exc).__name__}: {exc}"

@@ -144,27 +144,45 @@ class ExecutionService:
             return self._run_started(conn, fn)
 
     # -- queued -----------------------------------------------------------------------------
-    def run_queued(self, execution_id: uuid.UUID, function_id: uuid.UUID | None = None) -> QueuedOutcome:
-        """Start a PENDING execution if its function may run and has a free slot, run it, record it."""
+    def run_queued(
+        self,
+        execution_id: uuid.UUID,
+        function_id: uuid.UUID | None = None,
+        *,
+        message: tuple[str, int] | None = None,
+        on_acknowledged=None,
+        conn: psycopg.Connection | None = None,
+    ) -> QueuedOutcome:
+        """Start a PENDING execution if its function may run and has a free slot, run it, record it.
+
+        `message` (queue, msg_id) is deleted as the execution starts (or is found not PENDING);
+        `on_acknowledged()` is then called. `conn` (autocommit, idle) is used instead of the pool's.
+        """
+        if conn is None:
+            with self.db.connection() as own:
+                return self.run_queued(
+                    execution_id, function_id, message=message, on_acknowledged=on_acknowledged, conn=own
+                )
         cached = self.artifacts.revision(function_id) if function_id else None
-        with self.db.connection() as conn:
-            row = self._guarded(conn, store.start_queued, conn, execution_id, cached)
-            if not row["pending"]:
-                return QueuedOutcome(dropped=True)
-            if row["execution_id"] is None:
-                reason = not_runnable_reason(row) if row["id"] is not None else "function deleted"
-                if reason is None:
-                    if row["slot_taken"] is not None:  # the row changed under us: give the slot back
-                        store.release_slots(conn)
-                        return QueuedOutcome(dropped=True)
-                    return QueuedOutcome(busy=True)
-                ended = store.fail_pending(conn, execution_id, reason)
-                if ended is not None:
-                    self._log_end(RunResult(status=RunStatus.FAILED, error_message=reason), self._ids(ended))
-                    hooks.finished(conn, ended)
-                return QueuedOutcome(ran=True)
-            self._run_started(conn, row)
+        row = self._guarded(conn, store.start_queued, conn, execution_id, cached, message=message)
+        if row["acknowledged"] and on_acknowledged is not None:
+            on_acknowledged()
+        if not row["pending"]:
+            return QueuedOutcome(dropped=True)
+        if row["execution_id"] is None:
+            reason = not_runnable_reason(row) if row["id"] is not None else "function deleted"
+            if reason is None:
+                if row["slot_taken"] is not None:  # the row changed under us: give the slot back
+                    store.release_slots(conn)
+                    return QueuedOutcome(dropped=True)
+                return QueuedOutcome(busy=True)
+            ended = store.fail_pending(conn, execution_id, reason)
+            if ended is not None:
+                self._log_end(RunResult(status=RunStatus.FAILED, error_message=reason), self._ids(ended))
+                hooks.finished(conn, ended)
             return QueuedOutcome(ran=True)
+        self._run_started(conn, row)
+        return QueuedOutcome(ran=True)
 
     # -- shared -----------------------------------------------------------------------------
     @staticmethod

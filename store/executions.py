@@ -9,6 +9,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from broker import Broker
 from runner.contract import Limits, RunResult
 from runner.logs import TRUNCATED_MARKER
 from store.limits import DEFAULTS
@@ -65,6 +66,9 @@ FROM fn LEFT JOIN ins ON true
 """
 
 # The executor's compare-and-set: a queued execution goes PENDING -> RUNNING at most once.
+# Its queue message is deleted in the same statement once it started or when it is not PENDING
+# any more: a redelivery could never start it again. Like the sync insert, this commits without
+# waiting for its WAL flush; the synchronous `finish` covers it.
 _START_QUEUED = f"""
 WITH e AS (SELECT id, function_id FROM executions WHERE id = %(execution_id)s AND status = 'PENDING'),
 fn AS (
@@ -79,7 +83,10 @@ upd AS (
     RETURNING x.id, x.input, x.trigger_type, x.trigger_data
 )
 SELECT fn.*, (SELECT count(*) FROM e) AS pending, (SELECT s FROM slot) AS slot_taken,
-       upd.id AS execution_id, upd.input, upd.trigger_type, upd.trigger_data
+       upd.id AS execution_id, upd.input, upd.trigger_type, upd.trigger_data,
+       CASE WHEN %(msg_id)s::bigint IS NOT NULL AND (upd.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM e))
+            THEN {{delete}} AND set_config('synchronous_commit', 'off', true) IS NOT NULL
+       END AS acknowledged
 FROM (SELECT 1) one LEFT JOIN fn ON true LEFT JOIN upd ON true
 """
 
@@ -114,21 +121,35 @@ def start_if_runnable(
 
 
 def start_queued(
-    conn: psycopg.Connection, execution_id: uuid.UUID, cached_revision: int | None
+    conn: psycopg.Connection,
+    execution_id: uuid.UUID,
+    cached_revision: int | None,
+    *,
+    message: tuple[str, int] | None = None,
 ) -> dict[str, Any]:
-    """PENDING -> RUNNING when the function may run and a slot is free (see the row's columns)."""
+    """PENDING -> RUNNING when the function may run and a slot is free (see the row's columns).
+
+    `message` (queue, msg_id) is deleted in the same statement when it has served its purpose
+    (`acknowledged` is then true).
+    """
+    queue, msg_id = message or (None, None)
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            _START_QUEUED,
+            _START_QUEUED_SQL,
             {
                 "execution_id": execution_id,
                 "cached": cached_revision or -1,
                 "default_runs": DEFAULTS["maxConcurrentRuns"],
+                "queue": queue,
+                "msg_id": msg_id,
             },
         )
         .fetchone()
     )
+
+
+_START_QUEUED_SQL = _START_QUEUED.replace("{delete}", Broker.delete_sql("%(queue)s", "%(msg_id)s"))
 
 
 def release_slots(conn: psycopg.Connection) -> None:

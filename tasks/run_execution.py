@@ -49,7 +49,15 @@ def _ids(payload: dict) -> tuple[uuid.UUID, uuid.UUID | None]:
         raise Reject(f"malformed execution message: {exc!r}") from exc
 
 
-@broker.task(queue=EXECUTIONS, name=RUN_EXECUTION_TASK, max_retries=1_000_000_000, visibility_timeout=30)
+@broker.task(
+    queue=EXECUTIONS,
+    name=RUN_EXECUTION_TASK,
+    # A queued execution starts at most once (compare-and-set), so redeliveries are harmless;
+    # postponements for a busy function count as deliveries and must never dead-letter it.
+    max_retries=1_000_000_000,
+    visibility_timeout=30,
+    batch=8,
+)
 def run_execution(payload: dict, delivery) -> None:
     """Start the execution at most once (PENDING -> RUNNING compare-and-set), run it, record it."""
     execution_id, function_id = _ids(payload)
@@ -59,7 +67,13 @@ def run_execution(payload: dict, delivery) -> None:
             busy = _busy_until.get(function_id, 0.0) > time.monotonic()
         if busy:
             raise Postpone(delay, "every slot of the function is busy")
-    outcome = service().run_queued(execution_id, function_id)
+    outcome = service().run_queued(
+        execution_id,
+        function_id,
+        message=(delivery.message.queue, delivery.message.msg_id),
+        on_acknowledged=delivery.acknowledge,
+        conn=delivery.connection,
+    )
     if outcome.busy:
         if function_id is not None:
             with _lock:
