@@ -93,7 +93,14 @@ def run() -> list[dict]:
         try:
             latency_fn = ready_function(http, "bench-async-echo", "assemblyscript", ECHO_SOURCE.read_text())
             samples = measure_enqueue_to_completed(http, latency_fn)
-            drain_fn = ready_function(http, "bench-drain-echo", "assemblyscript", ECHO_SOURCE.read_text())
+            # The seed's default limits (maxConcurrentRuns 5), as a user's function would have.
+            drain_fn = ready_function(
+                http,
+                "bench-drain-echo",
+                "assemblyscript",
+                ECHO_SOURCE.read_text(),
+                limits={"maxConcurrentRuns": 5},
+            )
         finally:
             http.close()
         # The compiler warms V8 up in the background after it is ready; let it finish, so the

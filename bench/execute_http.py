@@ -52,9 +52,15 @@ class Http:
         self.conn.close()
 
 
-def ready_function(http: Http, name: str, language: str, source: str) -> str:
-    """Register a function and poll until READY; returns its id."""
-    status, data = http.call("POST", "/functions", {"name": name, "language": language, "source": source})
+# Above the 8 closed-loop clients of http_throughput_c8: the figure measures the stack, not the
+# function's concurrency limit (which is enforced: a 9th concurrent call would wait for a slot).
+BENCH_LIMITS = {"maxConcurrentRuns": 16}
+
+
+def ready_function(http: Http, name: str, language: str, source: str, limits: dict | None = None) -> str:
+    """Register a function (maxConcurrentRuns 16 unless `limits`) and poll until READY; returns its id."""
+    body = {"name": name, "language": language, "source": source, "resourceLimits": limits or BENCH_LIMITS}
+    status, data = http.call("POST", "/functions", body)
     if status != 201:
         raise BenchError(f"POST /functions answered {status}: {data[:500]!r}")
     function_id = json.loads(data)["id"]
@@ -163,6 +169,7 @@ def run(
             p50_ms=load["p50_ms"],
             p95_ms=load["p95_ms"],
             requests=load["requests"],
+            maxconcurrentruns=BENCH_LIMITS["maxConcurrentRuns"],
             **config,
         )
     )
