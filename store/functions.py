@@ -12,7 +12,8 @@ from psycopg.types.json import Jsonb
 COLUMNS = (
     "id, tenant_id, name, description, language, source, status, compile_error, revision, state, "
     "trigger_type, cron_expression, http_path, http_methods, event_types, resource_limits, metadata, "
-    "tags, created_by, created_at, updated_at"
+    "tags, created_by, created_at, updated_at, timezone, misfire_grace_s, last_run_at, missed_ticks, "
+    "skipped_not_ready"
 )
 # Fields a create/update may set, mapped to their columns (JSON ones wrapped on the way in).
 WRITABLE = (
@@ -29,6 +30,8 @@ WRITABLE = (
     "resource_limits",
     "metadata",
     "tags",
+    "timezone",
+    "misfire_grace_s",
 )
 _JSON = {"resource_limits", "metadata"}
 

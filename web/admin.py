@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask.views import MethodView
 from marshmallow import Schema, fields
 
+from store import schedules
 from store.queues import queue_stats
 from web.auth import require_admin
 from web.blueprint import Blueprint
@@ -34,3 +35,22 @@ class Queues(MethodView):
         require_admin()
         with pool().connection() as conn:
             return queue_stats(conn)
+
+
+class SchedulerSchema(Schema):
+    name = fields.String(metadata={"description": "host:pid:suffix of the scheduler process"})
+    host = fields.String()
+    pid = fields.Integer()
+    functions = fields.Integer(metadata={"description": "ACTIVE SCHEDULED functions it holds"})
+    startedAt = fields.DateTime(attribute="started_at")
+    seenAt = fields.DateTime(attribute="seen_at", metadata={"description": "its last heartbeat (every 5 s)"})
+
+
+@blp.route("/scheduler")
+class Schedulers(MethodView):
+    @blp.response(200, SchedulerSchema(many=True))
+    def get(self):
+        """The live scheduler processes (heartbeat within 30 s) and how many functions each holds."""
+        require_admin()
+        with pool().connection() as conn:
+            return schedules.live(conn)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from apscheduler.triggers.cron import CronTrigger
+from datetime import UTC, datetime
+
 from marshmallow import (
     RAISE,
     Schema,
@@ -14,6 +15,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from scheduler import ticks
 from store.lifecycle import STATES
 
 LANGUAGES = ("assemblyscript", "javascript", "wasm")
@@ -36,7 +38,19 @@ class ResourceLimitsSchema(Schema):
 # Fields the API returns but never takes: a client that sends back a function it fetched
 # (GET, edit, PUT) has them ignored; any other unknown field is a 400, to catch typos.
 READ_ONLY_FIELDS = frozenset(
-    {"id", "status", "compileError", "version", "createdBy", "createdAt", "updatedAt"}
+    {
+        "id",
+        "status",
+        "compileError",
+        "version",
+        "createdBy",
+        "createdAt",
+        "updatedAt",
+        "nextRunAt",
+        "lastRunAt",
+        "missedTicks",
+        "skippedTicks",
+    }
 )
 
 
@@ -63,6 +77,16 @@ class FunctionWriteSchema(Schema):
     )
     type = fields.String(attribute="trigger_type", validate=validate.OneOf(TRIGGER_TYPES))
     cronExpression = fields.String(attribute="cron_expression", allow_none=True)
+    timezone = fields.String(
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "IANA timezone of cronExpression (default UTC)"},
+    )
+    misfireGraceS = fields.Integer(
+        attribute="misfire_grace_s",
+        strict=True,
+        validate=validate.Range(min=0, max=86_400),
+        metadata={"description": "a tick missed by at most this many seconds still fires once (default 60)"},
+    )
     httpPath = fields.String(
         attribute="http_path",
         allow_none=True,
@@ -83,12 +107,17 @@ class FunctionWriteSchema(Schema):
     def _cron(self, value, **_):
         if value is None:
             return
-        if len(value.split()) != 5:
-            raise ValidationError("cronExpression needs 5 fields: minute hour day month weekday")
         try:
-            CronTrigger.from_crontab(value)
-        except ValueError as exc:
-            raise ValidationError(f"invalid cron expression: {exc}") from exc
+            ticks.trigger(value, "UTC")
+        except ticks.InvalidSchedule as exc:
+            raise ValidationError(str(exc)) from exc
+
+    @validates("timezone")
+    def _timezone(self, value, **_):
+        try:
+            ticks.zone(value)
+        except ticks.InvalidSchedule as exc:
+            raise ValidationError(str(exc)) from exc
 
     @validates_schema
     def _trigger_fields(self, data, **_):
@@ -133,6 +162,26 @@ class FunctionSchema(Schema):
     state = fields.String(metadata={"description": "DRAFT, ACTIVE, PAUSED, DISABLED or ARCHIVED"})
     type = fields.String(attribute="trigger_type")
     cronExpression = fields.String(attribute="cron_expression", allow_none=True)
+    timezone = fields.String()
+    misfireGraceS = fields.Integer(attribute="misfire_grace_s")
+    nextRunAt = fields.Function(
+        lambda row: _next_run_at(row),
+        allow_none=True,
+        metadata={
+            "description": "next tick of an ACTIVE SCHEDULED function, else null",
+            "format": "date-time",
+        },
+    )
+    lastRunAt = fields.DateTime(
+        attribute="last_run_at", allow_none=True, metadata={"description": "last tick fired"}
+    )
+    missedTicks = fields.Integer(
+        attribute="missed_ticks", metadata={"description": "ticks skipped as misfired (older than the grace)"}
+    )
+    skippedTicks = fields.Integer(
+        attribute="skipped_not_ready",
+        metadata={"description": "ticks not fired because the function was not READY"},
+    )
     httpPath = fields.String(attribute="http_path", allow_none=True)
     httpMethods = fields.List(fields.String(), attribute="http_methods")
     eventTypes = fields.List(fields.String(), attribute="event_types")
@@ -151,3 +200,17 @@ class PageSchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     # Bounded so that a huge offset is a 400, not a bigint overflow in PostgreSQL.
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000_000))
+
+
+def _next_run_at(row) -> str | None:
+    if (
+        row.get("trigger_type") != "SCHEDULED"
+        or row.get("state") != "ACTIVE"
+        or not row.get("cron_expression")
+    ):
+        return None
+    try:
+        tick = ticks.next_tick(row["cron_expression"], row.get("timezone") or "UTC", datetime.now(UTC))
+    except ticks.InvalidSchedule:
+        return None
+    return tick.isoformat() if tick else None

@@ -1,0 +1,41 @@
+"""`python -m scheduler`: run one scheduler process (safe to run several; each tick fires once).
+
+PNIL_SCHEDULER_SPEED=N (tests and benchmarks only) runs the scheduler's clock N times faster than
+real time from the moment it starts, so minutes of cron ticks pass in seconds.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from datetime import UTC, datetime, timedelta
+
+from infra.database import ForkSafePool
+from infra.embedded_postgres import resolve_database_url
+from infra.logs import configure_logging
+from infra.settings import Settings
+from scheduler.scheduler import Scheduler, utc_now
+
+
+def fast_clock(speed: float):
+    """A clock that starts now and runs `speed` times faster than real time."""
+    start, origin = datetime.now(UTC), time.monotonic()
+    return lambda: start + timedelta(seconds=(time.monotonic() - origin) * speed)
+
+
+def main() -> None:
+    configure_logging("scheduler", os.environ.get("PNIL_LOG_LEVEL", "INFO"))
+    settings = Settings.from_env({**os.environ, "DATABASE_URL": resolve_database_url()})
+    speed = float(os.environ.get("PNIL_SCHEDULER_SPEED") or 1)
+    clock = utc_now if speed == 1 else fast_clock(speed)
+    db = ForkSafePool(settings.database_url, max_size=4, name="scheduler", timeout_s=settings.db_timeout_s)
+    scheduler = Scheduler(db, clock=clock, sleep_cap_s=1.0 if speed == 1 else 0.05)
+    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
+    signal.signal(signal.SIGINT, lambda *_: scheduler.stop())
+    scheduler.run()
+    db.close()
+
+
+if __name__ == "__main__":
+    main()
