@@ -135,6 +135,11 @@ class Broker:
         return [Message.from_row(queue, row) for row in rows]
 
     @staticmethod
+    def send_sql(queue_param: str, payload_sql: str, headers_param: str) -> str:
+        """pgmq.send as an SQL expression, for a message sent inside a caller's statement."""
+        return f"pgmq.send({queue_param}, {payload_sql}, {headers_param}::jsonb, 0)"
+
+    @staticmethod
     def delete_sql(queue_param: str, msg_id_param: str) -> str:
         """pgmq.delete as an SQL expression, for a task that acknowledges inside its own statement."""
         return f"pgmq.delete({queue_param}, {msg_id_param}::bigint)"

@@ -13,6 +13,8 @@ COMPILE_TASK = "compile_function"
 APPLY_RESULT_TASK = "apply_compilation_result"
 EXECUTIONS = "executions"
 RUN_EXECUTION_TASK = "run_execution"
+EVENTS = "events"
+DISPATCH_EVENT_TASK = "dispatch_event"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+import events.domain  # noqa: F401 - registers the jsruntime.execution.* hooks
 from infra.database import ForkSafePool
 from infra.logs import configure_logging
 from infra.settings import Settings
@@ -53,3 +54,7 @@ def _register_optional_blueprints(app: Flask, api: Api) -> None:
     except ImportError:  # pragma: no cover - built by a later issue
         return
     api.register_blueprint(executions.blp)
+    from web import events, http_triggers
+
+    api.register_blueprint(events.blp)
+    api.register_blueprint(http_triggers.blp)

@@ -36,6 +36,8 @@ def _authenticate() -> None:
     path = request.path
     if path in PUBLIC_PATHS or path.startswith("/docs/"):
         return None
+    if path.startswith("/http/"):
+        return None  # HTTP triggers are public, or check a key of their own tenant (httpAuth: key)
     if request.url_rule is None:
         # No such route (404) or method (405): say that, whoever asks; nothing is revealed.
         return None

@@ -100,7 +100,7 @@ def snapshot(db) -> dict:
     """Everything a request could change, as plain values."""
     return {
         table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
-        for table in ("functions", "function_versions", "executions")
+        for table in ("functions", "function_versions", "executions", "events")
     } | {
         queue: db.execute(f"SELECT msg_id, message FROM pgmq.q_{queue} ORDER BY msg_id").fetchall()
         for queue in ("compilation_jobs", "executions", "events")
@@ -127,7 +127,11 @@ def test_another_tenants_object_is_404_and_unchanged(api, make_key, db, rule, me
         "SELECT id, tenant_id, 'COMPLETED', '{}'::jsonb FROM functions WHERE id = %s RETURNING id",
         (function["id"],),
     ).fetchone()[0]
-    ids = {"function_id": function["id"], "execution_id": str(execution_id)}
+    event_id = db.execute(
+        "INSERT INTO events (tenant_id, type) SELECT tenant_id, 'a.thing' FROM functions WHERE id = %s RETURNING id",
+        (function["id"],),
+    ).fetchone()[0]
+    ids = {"function_id": function["id"], "execution_id": str(execution_id), "event_id": str(event_id)}
     unknown = [name for name in UUID_ARG.findall(rule) if name not in ids]
     assert not unknown, f"add an object of A for {unknown} to this test"
     url = _url(rule, ids)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import uuid
 
-import psycopg
 from flask.views import MethodView
 from flask_smorest import abort
 
+from events import domain
 from infra.logs import event
 from store import functions as store
-from store import lifecycle, limits
+from store import http_bindings, lifecycle, limits
 from tasks.publish import publish_compilation_job
 from web.auth import current
 from web.blueprint import Blueprint
@@ -23,6 +22,7 @@ from web.functions.schemas import (
     FunctionUpdateSchema,
     PageSchema,
 )
+from web.http_triggers import routing
 
 log = logging.getLogger(__name__)
 blp = Blueprint("functions", __name__, url_prefix="/functions", description="Register and manage functions")
@@ -48,17 +48,6 @@ def _check_sizes_and_caps(data: dict) -> None:
         abort(400, message="; ".join(problems))
 
 
-@contextlib.contextmanager
-def _http_path_conflict_is_409():
-    """The unique HTTP route index answers a taken httpPath; say so instead of failing."""
-    try:
-        yield
-    except psycopg.errors.UniqueViolation as exc:
-        if exc.diag.constraint_name != "functions_http_route":
-            raise
-        abort(409, message="httpPath is already used by another HTTP function; choose another path")
-
-
 def find_or_404(conn, function_id: uuid.UUID, *, for_update: bool = False) -> dict:
     """The caller's function, or a 404 (also for another tenant's: existence does not leak)."""
     row = store.get(conn, current().tenant_id, function_id, for_update=for_update)
@@ -76,11 +65,13 @@ class Functions(MethodView):
         _check_sizes_and_caps(data)
         principal = current()
         description = data.pop("change_description", None)
-        with _http_path_conflict_is_409(), pool().connection() as conn, conn.transaction():
+        with pool().connection() as conn, conn.transaction():
+            _check_http_binding(conn, principal.tenant_id, None, data)
             row = store.insert(
                 conn, principal.tenant_id, data, actor=principal.actor, change_description=description
             )
             publish_compilation_job(conn, row)
+            domain.script_created(conn, row)
         event(
             log,
             "function.created",
@@ -115,9 +106,10 @@ class FunctionById(MethodView):
         _check_sizes_and_caps(data)
         principal = current()
         description = data.pop("change_description", None)
-        with _http_path_conflict_is_409(), pool().connection() as conn, conn.transaction():
+        with pool().connection() as conn, conn.transaction():
             current_row = find_or_404(conn, function_id, for_update=True)
             _check_trigger_consistency({**current_row, **data})
+            _check_http_binding(conn, principal.tenant_id, function_id, {**current_row, **data})
             if "state" in data:
                 problem = lifecycle.transition_error(current_row["state"], data["state"])
                 if problem:
@@ -127,6 +119,9 @@ class FunctionById(MethodView):
             )
             if recompile:
                 publish_compilation_job(conn, row)
+            domain.script_updated(conn, row, principal.actor)
+            if row["state"] != current_row["state"]:
+                domain.script_status_changed(conn, row, current_row["state"], principal.actor)
         if recompile:
             event(log, "compilation.job.published", functionId=str(row["id"]), revision=row["revision"])
         event(
@@ -137,10 +132,31 @@ class FunctionById(MethodView):
     @blp.response(204)
     def delete(self, function_id):
         """Delete a function with its versions and executions."""
-        with pool().connection() as conn:
-            if not store.delete(conn, current().tenant_id, function_id):
+        principal = current()
+        with pool().connection() as conn, conn.transaction():
+            if not store.delete(conn, principal.tenant_id, function_id):
                 abort(404, message=f"function {function_id} not found")
+            domain.script_deleted(conn, principal.tenant_id, function_id, principal.actor)
         event(log, "function.deleted", functionId=str(function_id))
+
+
+def _check_http_binding(conn, tenant_id, function_id, merged: dict) -> None:
+    """409 when an HTTP function's path and methods overlap another binding of the tenant."""
+    if (
+        merged.get("trigger_type") != "HTTP"
+        or not merged.get("http_path")
+        or merged.get("state") == "ARCHIVED"
+    ):
+        return
+    for other in http_bindings.others_locked(conn, tenant_id, function_id):
+        if routing.overlaps(
+            merged["http_path"], merged.get("http_methods"), other["http_path"], other["http_methods"]
+        ):
+            abort(
+                409,
+                message=f"httpPath {merged['http_path']} overlaps function {other['id']} ({other['name']}) "
+                f"bound to {other['http_path']} for the same method; choose another path or other methods",
+            )
 
 
 def _check_trigger_consistency(merged: dict) -> None:

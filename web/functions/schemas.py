@@ -15,8 +15,10 @@ from marshmallow import (
     validates_schema,
 )
 
+from events.names import pattern_error
 from scheduler import ticks
 from store.lifecycle import STATES
+from web.http_triggers import routing
 
 LANGUAGES = ("assemblyscript", "javascript", "wasm")
 TRIGGER_TYPES = ("ONEOFF", "SCHEDULED", "HTTP", "EVENT", "EMBEDDED")
@@ -90,9 +92,15 @@ class FunctionWriteSchema(Schema):
     httpPath = fields.String(
         attribute="http_path",
         allow_none=True,
-        validate=validate.Regexp(
-            r"^[A-Za-z0-9._~/-]{1,200}$", error="httpPath may hold letters, digits and ._~/-"
-        ),
+        validate=validate.Length(min=1, max=200),
+        metadata={
+            "description": "served at /http/{tenant}{httpPath}; {name} parameters and a final * allowed"
+        },
+    )
+    httpAuth = fields.String(
+        attribute="http_auth",
+        validate=validate.OneOf(("none", "key")),
+        metadata={"description": "none (public, default) or key (an API key of the function's tenant)"},
     )
     httpMethods = fields.List(fields.String(validate=validate.OneOf(HTTP_METHODS)), attribute="http_methods")
     eventTypes = fields.List(fields.String(validate=validate.Length(min=1, max=200)), attribute="event_types")
@@ -111,6 +119,21 @@ class FunctionWriteSchema(Schema):
             ticks.trigger(value, "UTC")
         except ticks.InvalidSchedule as exc:
             raise ValidationError(str(exc)) from exc
+
+    @validates("httpPath")
+    def _http_path(self, value, **_):
+        if value is None:
+            return
+        try:
+            routing.check(value)
+        except routing.InvalidPattern as exc:
+            raise ValidationError(str(exc)) from exc
+
+    @validates("eventTypes")
+    def _event_types(self, value, **_):
+        problems = [p for p in (pattern_error(v) for v in value or []) if p]
+        if problems:
+            raise ValidationError("; ".join(problems))
 
     @validates("timezone")
     def _timezone(self, value, **_):
@@ -183,6 +206,7 @@ class FunctionSchema(Schema):
         metadata={"description": "ticks not fired because the function was not READY"},
     )
     httpPath = fields.String(attribute="http_path", allow_none=True)
+    httpAuth = fields.String(attribute="http_auth")
     httpMethods = fields.List(fields.String(), attribute="http_methods")
     eventTypes = fields.List(fields.String(), attribute="event_types")
     resourceLimits = fields.Dict(attribute="resource_limits")

@@ -1,0 +1,141 @@
+"""bench "scheduler": 1,000 SCHEDULED functions on `* * * * *`, two schedulers, one executor.
+
+Waits for one real minute boundary: `fired` (executions queued for that tick; exactly 1,000 means
+no tick lost and none doubled), `lateness_p50_ms`/`lateness_p95_ms` from the tick's scheduledFor
+to the execution's RUNNING (startedAt). Then `idle_cpu_pct`: CPU of one scheduler holding 10,000
+SCHEDULED functions, over 10 s in which none of them is due.
+
+Run: python -m bench scheduler
+"""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+
+from bench import BenchError
+from bench.execute_http import Http, ready_function
+from bench.report import emit, p50, p95
+from bench.runner_echo import ECHO_SOURCE
+from bench.stack import PROJECT_ROOT, Stack, env_database_url
+
+BENCH = "scheduler"
+FUNCTIONS = 1000
+IDLE_FUNCTIONS = 10_000
+IDLE_WINDOW_S = 10.0
+
+
+def clone_scheduled(conn: psycopg.Connection, template_id: str, n: int, cron: str) -> None:
+    """n SCHEDULED copies of a compiled function (same binary), each its own function."""
+    conn.execute(
+        "INSERT INTO functions (tenant_id, name, language, source, wasm_binary, status, trigger_type, "
+        "cron_expression, resource_limits) "
+        "SELECT tenant_id, 'sched-' || g, language, source, wasm_binary, 'READY', 'SCHEDULED', %s, "
+        "resource_limits FROM functions, generate_series(1, %s) g WHERE id = %s",
+        (cron, n, template_id),
+    )
+
+
+def cpu_ticks(pid: int) -> int:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return int(fields[11]) + int(fields[12])  # utime + stime
+
+
+def run() -> list[dict]:
+    lines = []
+    with Stack(
+        processes=("web", "compiler", "consumer", "executor"), database_url=env_database_url()
+    ) as stack:
+        http = Http(stack.base_url)
+        try:
+            template = ready_function(http, "bench-sched-echo", "assemblyscript", ECHO_SOURCE.read_text())
+        finally:
+            http.close()
+        env = stack._process_env()
+        with psycopg.connect(stack.database_url, autocommit=True) as conn:
+            clone_scheduled(conn, template, FUNCTIONS, "* * * * *")
+            schedulers = [
+                subprocess.Popen(
+                    shlex.split("python -m scheduler"),
+                    cwd=PROJECT_ROOT,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
+                for _ in range(2)
+            ]
+            try:
+                lines += measure_tick(conn)
+                conn.execute("DELETE FROM functions WHERE name LIKE 'sched-%%'")
+                clone_scheduled(conn, template, IDLE_FUNCTIONS, "0 0 1 1 *")
+                time.sleep(3)  # both schedulers picked the 10,000 up (NOTIFY per function)
+                before = cpu_ticks(schedulers[0].pid)
+                time.sleep(IDLE_WINDOW_S)
+                used_s = (cpu_ticks(schedulers[0].pid) - before) / 100.0
+                lines.append(
+                    emit(
+                        BENCH,
+                        "idle_cpu_pct",
+                        100.0 * used_s / IDLE_WINDOW_S,
+                        "%",
+                        functions=IDLE_FUNCTIONS,
+                        windowS=IDLE_WINDOW_S,
+                    )
+                )
+            finally:
+                for proc in schedulers:
+                    proc.terminate()
+                    proc.wait(20)
+    return lines
+
+
+def measure_tick(conn: psycopg.Connection) -> list[dict]:
+    now = datetime.now(UTC)
+    if now.second > 50:  # too close to the boundary for the schedulers to have loaded everything
+        time.sleep(61 - now.second)
+    boundary = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    tick = boundary.isoformat()
+    time.sleep(max(0.0, boundary.timestamp() - time.time()))
+    deadline = time.monotonic() + 120
+    while True:
+        started, pending, fired = conn.execute(
+            "SELECT count(*) FILTER (WHERE started_at IS NOT NULL), "
+            "count(*) FILTER (WHERE status IN ('PENDING', 'RUNNING')), count(*) "
+            "FROM executions WHERE trigger_type = 'CRON' AND trigger_data->>'scheduledFor' = %s",
+            (tick,),
+        ).fetchone()
+        if fired >= FUNCTIONS and pending == 0:
+            break
+        if time.monotonic() > deadline:
+            raise BenchError(f"after 120 s: {fired} fired, {started} started, {pending} still queued")
+        time.sleep(0.2)
+    time.sleep(2)  # a duplicate would show up now
+    rows = conn.execute(
+        "SELECT extract(epoch FROM started_at - (trigger_data->>'scheduledFor')::timestamptz) * 1000 "
+        "FROM executions WHERE trigger_type = 'CRON' AND trigger_data->>'scheduledFor' = %s",
+        (tick,),
+    ).fetchall()
+    per_tick = conn.execute(
+        "SELECT count(DISTINCT function_id) FROM executions "
+        "WHERE trigger_type = 'CRON' AND trigger_data->>'scheduledFor' = %s",
+        (tick,),
+    ).fetchone()[0]
+    lateness = [float(r[0]) for r in rows]
+    return [
+        emit(
+            BENCH,
+            "fired",
+            len(rows),
+            "executions",
+            functions=FUNCTIONS,
+            distinctFunctions=per_tick,
+            schedulers=2,
+            tick=tick,
+        ),
+        emit(BENCH, "lateness_p50_ms", p50(lateness), "ms"),
+        emit(BENCH, "lateness_p95_ms", p95(lateness), "ms"),
+    ]

@@ -1,0 +1,67 @@
+"""Dispatch one event: a queued execution for every ACTIVE, READY EVENT function of its tenant that
+subscribes to its type, exactly once per (event, function) even when the message is redelivered."""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+
+from broker import Reject
+from events.names import matches
+from executions.enqueue import enqueue_execution
+from infra.logs import event
+from store import events as store
+from tasks.app import broker
+from tasks.contracts import DISPATCH_EVENT_TASK, EVENTS
+
+log = logging.getLogger(__name__)
+# Events caused by this many chained event-triggered executions are recorded, not delivered.
+MAX_DEPTH = int(os.environ.get("PNIL_MAX_EVENT_DEPTH") or 8)
+
+
+@broker.task(queue=EVENTS, name=DISPATCH_EVENT_TASK, max_retries=10, visibility_timeout=60, backoff=1)
+def dispatch_event(payload: dict, delivery) -> None:
+    """Fan the event out to its subscribers as queued executions (triggerType EVENT)."""
+    try:
+        event_id = uuid.UUID(payload["eventId"])
+    except (KeyError, ValueError, TypeError, AttributeError) as exc:
+        raise Reject(f"malformed event message: {exc!r}") from exc
+    with broker.db.connection() as conn, conn.transaction():
+        ev = store.get_any(conn, event_id)
+        if ev is None:
+            return  # its tenant was deleted meanwhile
+        ids = {"eventId": str(event_id), "eventType": ev["type"], "tenantId": str(ev["tenant_id"])}
+        if ev["depth"] >= MAX_DEPTH:
+            store.mark_dispatched(conn, event_id, started=0, suppressed=True)
+            event(
+                log,
+                "event.loop_suppressed",
+                level=logging.WARNING,
+                depth=ev["depth"],
+                maxDepth=MAX_DEPTH,
+                **ids,
+            )
+            return
+        started = 0
+        for fn in store.subscribers(conn, ev["tenant_id"]):
+            if not any(matches(p, ev["type"]) for p in fn["event_types"]):
+                continue
+            execution, created = enqueue_execution(
+                conn,
+                tenant_id=ev["tenant_id"],
+                function_id=fn["id"],
+                input={
+                    "id": str(event_id),
+                    "type": ev["type"],
+                    "payload": ev["payload"],
+                    "tenantId": str(ev["tenant_id"]),
+                    "occurredAt": ev["created_at"].isoformat(),
+                },
+                trigger_type="EVENT",
+                trigger_data={"eventId": str(event_id), "eventType": ev["type"], "depth": ev["depth"] + 1},
+                idempotency_key=f"event:{event_id}:{fn['id']}",
+            )
+            started += int(created)
+        store.mark_dispatched(conn, event_id, started=started, suppressed=False)
+    event(log, "event.dispatched", executions=started, **ids)

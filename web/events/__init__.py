@@ -1,0 +1,5 @@
+"""Events resource."""
+
+from web.events.routes import blp
+
+__all__ = ["blp"]

@@ -1,0 +1,215 @@
+"""ANY /http/{tenant}/{httpPath}: run the tenant's HTTP function bound to that path and method.
+
+The request becomes the function's input `{method, path, params, query, headers, body}`; an
+output `{status, headers, body}` becomes the response, any other output is answered as JSON.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+
+from flask import Response, jsonify, request
+from flask.views import MethodView
+
+from executions.service import FunctionNotFound, NotRunnable, SlotsBusy, not_runnable_reason
+from infra import strict_json
+from infra.logs import event
+from store import http_bindings, tenants
+from web.blueprint import Blueprint
+from web.db import pool
+from web.errors import error_body
+from web.executions.routes import service
+from web.http_triggers.routing import resolve
+
+log = logging.getLogger(__name__)
+blp = Blueprint(
+    "http_triggers", __name__, url_prefix="/http", description="Public HTTP endpoints of HTTP functions"
+)
+ANY = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"]
+# Never forwarded, either way: they describe one connection, not the request or response.
+HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "te",
+        "trailer",
+        "trailers",
+        "transfer-encoding",
+        "upgrade",
+        "content-length",
+        "host",
+    }
+)
+EXECUTION_HEADER = "X-Pnil-Execution-Id"
+
+
+def _forwardable(name: str) -> bool:
+    lower = name.lower()
+    return lower not in HOP_BY_HOP and not lower.startswith("x-pnil-")
+
+
+def _body() -> tuple[object, bool]:
+    """The request body for the function: parsed JSON, text, or base64 of bytes (and that flag)."""
+    raw = request.get_data(cache=False)
+    if not raw:
+        return None, False
+    if request.mimetype == "application/json" or request.mimetype.endswith("+json"):
+        try:
+            return strict_json.loads(raw.decode("utf-8")), False
+        except (ValueError, UnicodeDecodeError):
+            pass  # not JSON after all: hand it over as it came
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return base64.b64encode(raw).decode("ascii"), True
+    if "\x00" in text:
+        return base64.b64encode(raw).decode("ascii"), True
+    return text, False
+
+
+def _input(path: str, params: dict, strip_authorization: bool) -> dict:
+    body, is_base64 = _body()
+    headers = {
+        name.lower(): value
+        for name, value in request.headers.items()
+        if _forwardable(name) and not (strip_authorization and name.lower() == "authorization")
+    }
+    query = {key: values if len(values) > 1 else values[0] for key, values in request.args.lists()}
+    return {
+        "method": request.method,
+        "path": "/" + path,
+        "params": params,
+        "query": query,
+        "headers": headers,
+        "body": body,
+        "isBase64Encoded": is_base64,
+    }
+
+
+def _error(code: int, message: str, execution_id=None, headers: dict | None = None) -> Response:
+    status = {
+        404: "NOT_FOUND",
+        405: "METHOD_NOT_ALLOWED",
+        401: "UNAUTHORIZED",
+        429: "TOO_MANY_REQUESTS",
+        502: "BAD_GATEWAY",
+        503: "SERVICE_UNAVAILABLE",
+        504: "GATEWAY_TIMEOUT",
+    }[code]
+    response = jsonify(error_body(code, status, message))
+    response.status_code = code
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    if execution_id is not None:
+        response.headers[EXECUTION_HEADER] = str(execution_id)
+    return response
+
+
+def _response(row: dict) -> Response:
+    """The HTTP answer for a finished execution."""
+    execution_id = row["id"]
+    if row["status"] == "TIMEOUT":
+        return _error(504, f"the function timed out: {row['error_message']}", execution_id)
+    if row["status"] != "COMPLETED":
+        return _error(502, f"the function {row['status'].lower()}: {row['error_message']}", execution_id)
+    output = row["output"]
+    if isinstance(output, dict) and output and set(output) <= {"status", "headers", "body"}:
+        response = _shaped(output)
+    else:
+        response = Response(json.dumps(output, ensure_ascii=False), mimetype="application/json")
+    response.headers[EXECUTION_HEADER] = str(execution_id)
+    return response
+
+
+def _shaped(output: dict) -> Response:
+    status = output.get("status", 200)
+    headers = output.get("headers") or {}
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        return _error(502, f"the function answered an invalid status {status!r}: use an integer 100-599")
+    if not isinstance(headers, dict) or not all(isinstance(v, str | int | float) for v in headers.values()):
+        return _error(502, "the function answered invalid headers: use an object of strings")
+    headers = {str(k): str(v) for k, v in headers.items() if _forwardable(str(k))}
+    has_type = any(k.lower() == "content-type" for k in headers)
+    body = output.get("body")
+    if body is None:
+        data, mimetype = b"", None
+    elif isinstance(body, str):
+        data, mimetype = body.encode("utf-8"), "text/plain; charset=utf-8"
+    else:
+        data, mimetype = json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json"
+    response = Response(data, status=status)
+    if mimetype and not has_type:
+        response.headers["Content-Type"] = mimetype
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
+
+
+def _key_of_tenant(binding: dict) -> bool:
+    header = request.headers.get("Authorization", "")
+    scheme, _, key = header.partition(" ")
+    if scheme.lower() != "bearer" or not key.strip():
+        return False
+    with pool().connection() as conn:
+        principal = tenants.authenticate(conn, key.strip())
+    return principal is not None and principal.tenant_id == binding["tenant_id"]
+
+
+def serve(tenant: str, path: str = ""):
+    """Resolve the binding, check it may run, run it synchronously, map the answer."""
+    with pool().connection() as conn:
+        bindings = http_bindings.for_tenant_slug(conn, tenant)
+    found = resolve(bindings, request.method, path)
+    if found.binding is None:
+        if found.allowed:
+            allow = ", ".join(found.allowed)
+            return _error(
+                405, f"/{path} does not answer {request.method}; it answers {allow}", headers={"Allow": allow}
+            )
+        return _error(404, f"no HTTP function of tenant {tenant!r} is bound to /{path}")
+    binding = found.binding
+    if binding["http_auth"] == "key" and not _key_of_tenant(binding):
+        return _error(
+            401,
+            "this endpoint needs an API key of its tenant: Authorization: Bearer <key>",
+            headers={"WWW-Authenticate": 'Bearer realm="pnil"'},
+        )
+    reason = not_runnable_reason(binding)
+    if reason:
+        return _error(503, reason, headers={"Retry-After": "5"})
+    payload = _input(path, found.params or {}, strip_authorization=binding["http_auth"] == "key")
+    trigger = {"method": request.method, "path": "/" + path, "httpPath": binding["http_path"]}
+    try:
+        row = service().execute(
+            binding["tenant_id"], binding["id"], payload, trigger_type="HTTP", trigger_data=trigger
+        )
+    except FunctionNotFound:
+        return _error(404, f"no HTTP function of tenant {tenant!r} is bound to /{path}")
+    except NotRunnable as exc:
+        return _error(503, str(exc), headers={"Retry-After": "5"})
+    except SlotsBusy as exc:
+        return _error(429, str(exc), headers={"Retry-After": "1"})
+    event(
+        log,
+        "http_trigger.served",
+        functionId=str(binding["id"]),
+        executionId=str(row["id"]),
+        status=row["status"],
+    )
+    return _response(row)
+
+
+@blp.route("/<string:tenant>", methods=ANY, endpoint="root")
+@blp.route("/<string:tenant>/<path:path>", methods=ANY)
+class HttpTrigger(MethodView):
+    """Any method: the tenant's HTTP function bound to the path answers."""
+
+    def get(self, tenant, path=""):
+        """Run the HTTP function bound to this path and method (public unless httpAuth is key)."""
+        return serve(tenant, path)
+
+    post = put = patch = delete = options = get
