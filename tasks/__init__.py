@@ -1,7 +1,18 @@
-"""Task definitions; importing this package declares every task on `tasks.app.broker`."""
+"""Task declarations and message contracts; `tasks.broker` is the broker with every task declared.
 
-import events.domain  # noqa: F401 - registers the jsruntime.execution.* hooks
-from tasks import apply_result, compile, dispatch_events, run_execution  # noqa: F401 - imported to declare the tasks
-from tasks.app import broker
+The task modules are imported on first access to `tasks.broker` (not when the package is), so
+that the service layers they use may import `tasks.contracts` without an import cycle.
+"""
 
-__all__ = ["broker"]
+from __future__ import annotations
+
+from typing import Any
+
+
+def __getattr__(name: str) -> Any:
+    if name == "broker":
+        from tasks import apply_result, compile, dispatch_events, run_execution  # noqa: F401 - declare them
+        from tasks.app import broker
+
+        return broker
+    raise AttributeError(f"module 'tasks' has no attribute {name!r}")

@@ -54,7 +54,8 @@ def _register_optional_blueprints(app: Flask, api: Api) -> None:
     except ImportError:  # pragma: no cover - built by a later issue
         return
     api.register_blueprint(executions.blp)
-    from web import events, http_triggers
+    from web import events
+    from web.http_triggers import routes as http_trigger_routes
 
     api.register_blueprint(events.blp)
-    api.register_blueprint(http_triggers.blp)
+    api.register_blueprint(http_trigger_routes.blp)

@@ -128,7 +128,8 @@ def test_another_tenants_object_is_404_and_unchanged(api, make_key, db, rule, me
         (function["id"],),
     ).fetchone()[0]
     event_id = db.execute(
-        "INSERT INTO events (tenant_id, type) SELECT tenant_id, 'a.thing' FROM functions WHERE id = %s RETURNING id",
+        "INSERT INTO events (tenant_id, type) SELECT tenant_id, 'a.thing' FROM functions "
+        "WHERE id = %s RETURNING id",
         (function["id"],),
     ).fetchone()[0]
     ids = {"function_id": function["id"], "execution_id": str(execution_id), "event_id": str(event_id)}
