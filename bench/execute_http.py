@@ -85,10 +85,17 @@ def artifact_of(database_url: str, function_id: str) -> bytes:
 
 
 def measure_http_ms(
-    http: Http, function_id: str, body: bytes, *, warmup: int = 200, n: int = 1000
+    http: Http,
+    function_id: str,
+    body: bytes,
+    *,
+    warmup: int = 200,
+    n: int = 1000,
+    path: str | None = None,
+    expect: bytes = EXPECT,
 ) -> list[float]:
-    """Sequential sync executes over one keep-alive connection: wall time per request in ms."""
-    path = f"/functions/{function_id}/execute"
+    """Sequential POSTs (sync executes by default) over one keep-alive connection: ms per request."""
+    path = path or f"/functions/{function_id}/execute"
     headers = {"Content-Type": "application/json"}
     samples: list[float] = []
     for i in range(warmup + n):
@@ -97,17 +104,19 @@ def measure_http_ms(
         response = http.conn.getresponse()
         data = response.read()
         elapsed = (time.perf_counter() - started) * 1000.0
-        if response.status != 200 or EXPECT not in data:
+        if response.status != 200 or expect not in data:
             raise BenchError(f"execute answered {response.status}: {data[:500]!r}")
         if i >= warmup:
             samples.append(elapsed)
     return samples
 
 
-def run_load_client(url: str, body: bytes, *, concurrency: int, seconds: float, processes: int = 1) -> dict:
+def run_load_client(
+    url: str, body: bytes, *, concurrency: int, seconds: float, processes: int = 1, expect: bytes = EXPECT
+) -> dict:
     """bench.load_client in its own process; returns its JSON summary."""
     argv = [sys.executable, "-m", "bench.load_client", url, "--concurrency", str(concurrency)]
-    argv += ["--seconds", str(seconds), "--body", body.decode(), "--expect", EXPECT.decode()]
+    argv += ["--seconds", str(seconds), "--body", body.decode(), "--expect", expect.decode()]
     argv += ["--processes", str(processes)]
     done = subprocess.run(argv, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=seconds + 120)
     if done.returncode != 0:

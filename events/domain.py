@@ -8,16 +8,47 @@ from typing import Any
 
 import psycopg
 
-from events.publish import publish
-from executions import hooks
+from events.publish import publish, publish_ctes
 
-# How an execution ended -> (event type, the payload's time field).
-_ENDINGS = {
-    "COMPLETED": ("jsruntime.execution.completed", "completedAt"),
-    "FAILED": ("jsruntime.execution.failed", "failedAt"),
-    "TIMEOUT": ("jsruntime.execution.timeout", "timeoutAt"),
-    "CANCELLED": ("jsruntime.execution.cancelled", "cancelledAt"),
-}
+# The jsruntime.execution.* events are published by the very statements that record an execution
+# RUNNING and its end (store/executions.py), from the rows they change: no extra round trip.
+_EXECUTION_IDS = (
+    "'executionId', id, 'scriptId', function_id, 'functionId', function_id, 'tenantId', tenant_id, "
+    "'triggerType', trigger_type"
+)
+# How many event-triggered executions led to this one (0 unless an event triggered it).
+_DEPTH = "CASE WHEN trigger_type = 'EVENT' THEN COALESCE((trigger_data->>'depth')::integer, 0) ELSE 0 END"
+_STARTED_PAYLOAD = f"jsonb_build_object({_EXECUTION_IDS}, 'startedAt', started_at, 'timestamp', started_at)"
+_ENDED_PAYLOAD = f"""jsonb_build_object({_EXECUTION_IDS}, 'timestamp', completed_at) || CASE status
+    WHEN 'COMPLETED' THEN jsonb_build_object('completedAt', completed_at, 'durationMs', metrics->'durationMs')
+    WHEN 'FAILED' THEN jsonb_build_object('failedAt', completed_at, 'error', error_message)
+    WHEN 'TIMEOUT' THEN jsonb_build_object('timeoutAt', completed_at, 'durationMs', metrics->'durationMs',
+                                           'error', error_message)
+    ELSE jsonb_build_object('cancelledAt', completed_at) END"""
+
+
+def execution_started_ctes(source: str) -> tuple[str, str]:
+    """CTEs publishing jsruntime.execution.started for the rows of CTE `source` (see publish_ctes)."""
+    return publish_ctes(
+        "started_event",
+        source,
+        type_sql="'jsruntime.execution.started'",
+        payload_sql=_STARTED_PAYLOAD,
+        depth_sql=_DEPTH,
+        execution_sql="id",
+    )
+
+
+def execution_ended_ctes(source: str) -> tuple[str, str]:
+    """CTEs publishing jsruntime.execution.completed|failed|timeout|cancelled for ended rows of `source`."""
+    return publish_ctes(
+        "ended_event",
+        source,
+        type_sql="'jsruntime.execution.' || lower(status)",
+        payload_sql=_ENDED_PAYLOAD,
+        depth_sql=_DEPTH,
+        execution_sql="id",
+    )
 
 
 def _now() -> str:
@@ -26,51 +57,6 @@ def _now() -> str:
 
 def _iso(value: datetime | None) -> str:
     return value.isoformat() if value is not None else _now()
-
-
-def execution_depth(row: dict[str, Any]) -> int:
-    """How many event-triggered executions led to this one (0 unless an event triggered it)."""
-    data = row.get("trigger_data")
-    if row.get("trigger_type") == "EVENT" and isinstance(data, dict):
-        return int(data.get("depth") or 0)
-    return 0
-
-
-def _ids(row: dict[str, Any]) -> dict[str, str]:
-    return {
-        "executionId": str(row["id"]),
-        "scriptId": str(row["function_id"]),
-        "functionId": str(row["function_id"]),
-        "tenantId": str(row["tenant_id"]),
-    }
-
-
-@hooks.on_started
-def execution_started(conn: psycopg.Connection, row: dict[str, Any]) -> None:
-    """jsruntime.execution.started {executionId, scriptId, tenantId, triggerType, startedAt}."""
-    payload = {**_ids(row), "triggerType": row["trigger_type"], "startedAt": _now(), "timestamp": _now()}
-    publish(
-        conn,
-        row["tenant_id"],
-        "jsruntime.execution.started",
-        payload,
-        depth=execution_depth(row),
-        source_execution_id=row["id"],
-    )
-
-
-@hooks.on_finished
-def execution_finished(conn: psycopg.Connection, row: dict[str, Any]) -> None:
-    """jsruntime.execution.completed|failed|timeout|cancelled with the seed's fields."""
-    kind, time_field = _ENDINGS[row["status"]]
-    ended = _iso(row.get("completed_at"))
-    payload = {**_ids(row), time_field: ended, "timestamp": ended, "triggerType": row["trigger_type"]}
-    metrics = row.get("metrics") or {}
-    if row["status"] in ("COMPLETED", "TIMEOUT") and "durationMs" in metrics:
-        payload["durationMs"] = metrics["durationMs"]
-    if row["status"] in ("FAILED", "TIMEOUT"):
-        payload["error"] = row.get("error_message")
-    publish(conn, row["tenant_id"], kind, payload, depth=execution_depth(row), source_execution_id=row["id"])
 
 
 def _script(row: dict[str, Any]) -> dict[str, str]:

@@ -11,25 +11,52 @@ from psycopg.types.json import Jsonb
 from broker import Broker
 from tasks.contracts import DISPATCH_EVENT_TASK, EVENTS
 
+
+def _dispatch_if_subscribed(ev: str) -> str:
+    """SELECT that sends the dispatch message of the events in CTE `ev` that someone may receive."""
+    send = Broker.send_sql(
+        f"'{EVENTS}'", f"jsonb_build_object('eventId', {ev}.id)", f'\'{{"task": "{DISPATCH_EVENT_TASK}"}}\''
+    )
+    return f"""SELECT {send} FROM {ev} WHERE EXISTS (
+        SELECT 1 FROM functions f, unnest(f.event_types) p
+        WHERE f.tenant_id = {ev}.tenant_id AND f.trigger_type = 'EVENT' AND f.state = 'ACTIVE'
+          AND (p = {ev}.type OR p = '*' OR (p LIKE '%%.*' AND {ev}.type LIKE left(p, -1) || '%%'))
+    )"""
+
+
+def publish_ctes(
+    name: str, source: str, *, type_sql: str, payload_sql: str, depth_sql: str, execution_sql: str
+) -> tuple[str, str]:
+    """CTEs that publish one event per row of CTE `source` inside a caller's statement.
+
+    Returns (the CTE text, an expression the caller must select so the dispatch send runs).
+    """
+    ctes = f"""{name} AS (
+    INSERT INTO events (tenant_id, type, payload, depth, source_execution_id)
+    SELECT tenant_id, {type_sql}, {payload_sql}, {depth_sql}, {execution_sql} FROM {source}
+    RETURNING id, tenant_id, type
+), {name}_sent AS ({_dispatch_if_subscribed(name)})"""
+    return ctes, f"(SELECT count(*) FROM {name}_sent)"
+
+
 # One round trip. The dispatch message is sent only when an ACTIVE EVENT function of the tenant
 # has a pattern that may match (LIKE over-approximates `prefix.*`; the dispatcher matches
 # exactly), so the jsruntime.* events of every execution cost no queue traffic when nobody
 # listens. The event row is always kept: GET /events shows it.
-_PUBLISH = f"""
-WITH ev AS (
-    INSERT INTO events (tenant_id, type, payload, depth, source_execution_id)
-    VALUES (%(tenant)s, %(type)s, %(payload)s, %(depth)s, %(source)s)
-    RETURNING id, tenant_id, type
+_CTES, _SENT = publish_ctes(
+    "ev",
+    "src",
+    type_sql="type",
+    payload_sql="payload",
+    depth_sql="depth",
+    execution_sql="source_execution_id",
 )
-SELECT ev.id, (
-    SELECT {Broker.send_sql("%(queue)s", "jsonb_build_object('eventId', ev.id)", "%(headers)s")}
-    WHERE EXISTS (
-        SELECT 1 FROM functions f, unnest(f.event_types) p
-        WHERE f.tenant_id = ev.tenant_id AND f.trigger_type = 'EVENT' AND f.state = 'ACTIVE'
-          AND (p = ev.type OR p = '*' OR (p LIKE '%%.*' AND ev.type LIKE left(p, -1) || '%%'))
-    )
-) AS msg_id
-FROM ev
+_PUBLISH = f"""
+WITH src AS (
+    SELECT %(tenant)s::uuid AS tenant_id, %(type)s::text AS type, %(payload)s::jsonb AS payload,
+           %(depth)s::integer AS depth, %(source)s::uuid AS source_execution_id
+), {_CTES}
+SELECT ev.id, %(durable)s OR set_config('synchronous_commit', 'off', true) IS NOT NULL, {_SENT} FROM ev
 """
 
 
@@ -41,8 +68,13 @@ def publish(
     *,
     depth: int = 0,
     source_execution_id: uuid.UUID | None = None,
+    durable: bool = True,
 ) -> uuid.UUID:
-    """Record an event of the tenant in the caller's transaction and queue its dispatch."""
+    """Record an event of the tenant in the caller's transaction and queue its dispatch.
+
+    `durable=False` lets the commit skip waiting for its WAL flush (an execution's own events,
+    which the synchronous end of the execution flushes anyway, or a later commit does).
+    """
     return conn.execute(
         _PUBLISH,
         {
@@ -51,7 +83,6 @@ def publish(
             "payload": Jsonb(payload),
             "depth": depth,
             "source": source_execution_id,
-            "queue": EVENTS,
-            "headers": Jsonb({"task": DISPATCH_EVENT_TASK}),
+            "durable": durable,
         },
     ).fetchone()[0]

@@ -3,25 +3,32 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 
 import psycopg
 
 from infra.database import ForkSafePool
 from infra.logs import event
+from store import events
 from store import executions as store
 
 log = logging.getLogger(__name__)
 
 
-def sweep(db: ForkSafePool) -> int:
-    """Fail executions whose process died while running them; release expired idempotency keys.
+# Events (the jsruntime.* ones included: two per execution) are kept this long for GET /events.
+EVENT_RETENTION_S = int(os.environ.get("PNIL_EVENT_RETENTION_S") or 7 * 24 * 3600)
 
-    Safe from many processes at once. Returns how many executions were failed.
+
+def sweep(db: ForkSafePool, event_retention_s: int = EVENT_RETENTION_S) -> int:
+    """Fail executions whose process died while running them; release expired idempotency keys;
+    delete events past their retention. Safe from many processes at once; returns how many
+    executions were failed.
     """
     with db.connection() as conn:
         lost = store.fail_lost(conn)
         store.release_idempotency_keys(conn)
+        events.delete_older_than(conn, event_retention_s)
     for execution_id, function_id in lost:
         event(
             log,

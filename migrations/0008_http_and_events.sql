@@ -24,3 +24,5 @@ CREATE INDEX IF NOT EXISTS events_tenant_created ON events (tenant_id, created_a
 CREATE INDEX IF NOT EXISTS events_tenant_type ON events (tenant_id, type, created_at DESC);
 CREATE INDEX IF NOT EXISTS executions_event ON executions ((trigger_data->>'eventId'))
     WHERE trigger_type = 'EVENT';
+-- The executor's sweep deletes events past their retention.
+CREATE INDEX IF NOT EXISTS events_created ON events (created_at);

@@ -10,6 +10,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from broker import Broker
+from events.domain import execution_ended_ctes, execution_started_ctes
 from runner.contract import Limits, RunResult
 from runner.logs import TRUNCATED_MARKER
 from store.limits import DEFAULTS
@@ -28,6 +29,11 @@ SELECT id, tenant_id, language, status, state, revision, resource_limits,
 FROM functions f WHERE id = %(id)s AND tenant_id = %(tenant)s
 """
 
+
+# The jsruntime.execution.* events ride on the statements that change an execution's status:
+# CTE text publishing them from a source CTE's rows, and what to select so their dispatch runs.
+_STARTED_SENT = execution_started_ctes("x")[1]
+_ENDED_SENT = execution_ended_ctes("x")[1]
 
 # A function's concurrency slots are session advisory locks (hashtext(function id), slot number):
 # whoever runs an execution holds one on the connection it records the run with, and
@@ -58,10 +64,10 @@ ins AS (
     SELECT fn.id, fn.tenant_id, fn.revision, 'RUNNING', %(trigger_type)s, %(trigger_data)s,
            %(input)s, clock_timestamp(), slot.s
     FROM fn, slot WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
-    RETURNING id, input, trigger_type, trigger_data
-)
+    RETURNING id, input, trigger_type, trigger_data, tenant_id, function_id, started_at
+), {execution_started_ctes("ins")[0]}
 SELECT fn.*, (SELECT s FROM slot) AS slot_taken, ins.id AS execution_id, ins.input,
-       ins.trigger_type, ins.trigger_data
+       ins.trigger_type, ins.trigger_data, {_STARTED_SENT} AS started_event_sent
 FROM fn LEFT JOIN ins ON true
 """
 
@@ -80,10 +86,11 @@ upd AS (
     UPDATE executions x SET status = 'RUNNING', started_at = clock_timestamp(), slot = slot.s,
                             function_version = fn.revision
     FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = 'PENDING'
-    RETURNING x.id, x.input, x.trigger_type, x.trigger_data
-)
+    RETURNING x.id, x.input, x.trigger_type, x.trigger_data, x.tenant_id, x.function_id, x.started_at
+), {execution_started_ctes("upd")[0]}
 SELECT fn.*, (SELECT count(*) FROM e) AS pending, (SELECT s FROM slot) AS slot_taken,
        upd.id AS execution_id, upd.input, upd.trigger_type, upd.trigger_data,
+       {_STARTED_SENT} AS started_event_sent,
        CASE WHEN %(msg_id)s::bigint IS NOT NULL AND (upd.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM e))
             THEN {{delete}} AND set_config('synchronous_commit', 'off', true) IS NOT NULL
        END AS acknowledged
@@ -242,8 +249,9 @@ WITH u AS (
         logs = %(logs)s, metrics = %(metrics)s, completed_at = clock_timestamp()
     WHERE id = %(id)s AND status = 'RUNNING'
     RETURNING {COLUMNS}
-)
-SELECT u.*, pg_advisory_unlock_all() FROM (SELECT 1) one LEFT JOIN u ON true
+), {execution_ended_ctes("u")[0]}
+SELECT u.*, pg_advisory_unlock_all(), {_ENDED_SENT} AS ended_event_sent
+FROM (SELECT 1) one LEFT JOIN u ON true
 """
 
 
@@ -272,27 +280,38 @@ def finish(conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult)
     return row if row["id"] is not None else None
 
 
+_FAIL_PENDING = f"""
+WITH u AS (
+    UPDATE executions SET status = 'FAILED', error_message = %s, completed_at = clock_timestamp()
+    WHERE id = %s AND status = 'PENDING' RETURNING {COLUMNS}
+), {execution_ended_ctes("u")[0]}
+SELECT u.*, {_ENDED_SENT} AS ended_event_sent FROM u
+"""
+
+
 def fail_pending(conn: psycopg.Connection, execution_id: uuid.UUID, message: str) -> dict[str, Any] | None:
     """End a queued execution that cannot run (its function is not READY or not ACTIVE)."""
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            "UPDATE executions SET status = 'FAILED', error_message = %s, completed_at = clock_timestamp() "
-            f"WHERE id = %s AND status = 'PENDING' RETURNING {COLUMNS}",
+            _FAIL_PENDING,
             (message, execution_id),
         )
         .fetchone()
     )
 
 
-_CANCEL = """
+_CANCEL = f"""
+WITH c AS (
 UPDATE executions SET
     status = CASE WHEN status = 'PENDING' THEN 'CANCELLED' ELSE status END,
     error_message = CASE WHEN status = 'PENDING' THEN %(message)s ELSE error_message END,
     completed_at = CASE WHEN status = 'PENDING' THEN clock_timestamp() ELSE completed_at END,
     cancel_requested_at = COALESCE(cancel_requested_at, clock_timestamp())
 WHERE id = %(id)s AND tenant_id = %(tenant)s AND status IN ('PENDING', 'RUNNING')
-RETURNING status, (SELECT pg_notify('pnil_cancel', %(id)s::text)) IS NULL
+RETURNING {COLUMNS}
+), cancelled AS (SELECT * FROM c WHERE status = 'CANCELLED'), {execution_ended_ctes("cancelled")[0]}
+SELECT status, (SELECT pg_notify('pnil_cancel', %(id)s::text)) IS NULL, {_ENDED_SENT} FROM c
 """
 
 
@@ -345,6 +364,7 @@ def list_for_function(
 # A RUNNING execution is lost when the process running it died: its slot lock is free (the
 # session that held it ended), or, for rows without a slot, it outlived its time limit by far.
 _FAIL_LOST = f"""
+WITH lost AS (
 UPDATE executions e
 SET status = 'FAILED', completed_at = clock_timestamp(),
     error_message = 'the platform lost this execution: the process running it (executor or web '
@@ -361,15 +381,19 @@ WHERE f.id = e.function_id AND e.status = 'RUNNING'
                  AND l.classid::bigint = (hashtext(e.function_id::text)::bigint & 4294967295)
                  AND l.objid::bigint = e.slot AND l.granted)
       END
-RETURNING e.id, e.function_id
+RETURNING e.id, e.function_id, e.tenant_id, e.status, e.trigger_type, e.trigger_data, e.completed_at,
+          e.error_message, e.metrics
+), {execution_ended_ctes("lost")[0]}
+SELECT id, function_id, {_ENDED_SENT} FROM lost
 """
 
 
 def fail_lost(conn: psycopg.Connection) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """Mark RUNNING executions whose process died FAILED; returns (id, functionId)s."""
-    return conn.execute(
+    rows = conn.execute(
         _FAIL_LOST, {"default_time_ms": DEFAULTS["maxExecutionTimeMs"], "grace_s": LOST_AFTER_GRACE_S}
     ).fetchall()
+    return [(row[0], row[1]) for row in rows]
 
 
 def release_idempotency_keys(conn: psycopg.Connection, older_than_s: int = 24 * 3600) -> int:

@@ -6,7 +6,6 @@ import threading
 import time
 import uuid
 
-import events.domain  # noqa: F401 - the executor publishes jsruntime.execution.* events too
 from broker import Postpone, Reject
 from executions.service import ExecutionService
 from executions.sweep import sweep_every

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-import events.domain  # noqa: F401 - registers the jsruntime.execution.* hooks
 from infra.database import ForkSafePool
 from infra.logs import configure_logging
 from infra.settings import Settings

@@ -120,7 +120,9 @@ def _response(row: dict) -> Response:
     if isinstance(output, dict) and output and set(output) <= {"status", "headers", "body"}:
         response = _shaped(output)
     else:
-        response = Response(json.dumps(output, ensure_ascii=False), mimetype="application/json")
+        response = Response(
+            json.dumps(output, ensure_ascii=False, separators=(",", ":")), mimetype="application/json"
+        )
     response.headers[EXECUTION_HEADER] = str(execution_id)
     return response
 
@@ -140,7 +142,8 @@ def _shaped(output: dict) -> Response:
     elif isinstance(body, str):
         data, mimetype = body.encode("utf-8"), "text/plain; charset=utf-8"
     else:
-        data, mimetype = json.dumps(body, ensure_ascii=False).encode("utf-8"), "application/json"
+        data = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        mimetype = "application/json"
     response = Response(data, status=status)
     if mimetype and not has_type:
         response.headers["Content-Type"] = mimetype
