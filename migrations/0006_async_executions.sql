@@ -6,4 +6,3 @@ ALTER TABLE executions ADD COLUMN IF NOT EXISTS request_hash text;
 DROP INDEX IF EXISTS executions_idempotency;
 CREATE UNIQUE INDEX IF NOT EXISTS executions_idempotency_tenant ON executions (tenant_id, idempotency_key)
     WHERE idempotency_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS executions_function_status ON executions (function_id, status, created_at DESC);
