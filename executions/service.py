@@ -191,11 +191,7 @@ class ExecutionService:
         try:
             return statement(*args, **kwargs)
         except BaseException:
-            if not conn.closed:
-                try:
-                    store.release_slots(conn)
-                except psycopg.Error:
-                    pass
+            _release_quietly(conn)
             raise
 
     def _run_started(self, conn: psycopg.Connection, fn: dict[str, Any]) -> dict[str, Any]:
@@ -228,11 +224,7 @@ class ExecutionService:
                 self._untrack(execution_id)
             row, result = self._finish(conn, fn["execution_id"], result)
         except BaseException:
-            if not conn.closed:
-                try:
-                    store.release_slots(conn)
-                except psycopg.Error:
-                    pass
+            _release_quietly(conn)
             raise
         if row is None:  # the function (and with it this execution) was deleted meanwhile
             self._log_end(result, ids)
@@ -335,3 +327,12 @@ class ExecutionService:
                 durationMs=round(result.duration_ms, 3),
                 **ids,
             )
+
+
+def _release_quietly(conn: psycopg.Connection) -> None:
+    """After an error: free any slot the connection holds, so it goes back to its pool clean."""
+    if not conn.closed:
+        try:
+            store.release_slots(conn)
+        except psycopg.Error:
+            pass  # a broken connection: PostgreSQL frees its locks when it closes

@@ -170,41 +170,15 @@ def test_a_function_not_ready_at_its_tick_gets_no_execution_and_the_skip_is_coun
 
 
 def test_api_validates_schedules_and_shows_next_and_last_run(client):
-    bad = client.post(
-        "/functions",
-        json={
-            "name": "c",
-            "language": "javascript",
-            "source": "function handle(i){return i}",
-            "type": "SCHEDULED",
-            "cronExpression": "61 * * * *",
-        },
-    )
+    def create(**fields):
+        body = {"name": "c", "language": "javascript", "source": "function handle(i){return i}"}
+        return client.post("/functions", json={**body, "type": "SCHEDULED", **fields})
+
+    bad = create(cronExpression="61 * * * *")
     assert bad.status_code == 400 and "61" in str(bad.get_json()["errors"])
-    tz = client.post(
-        "/functions",
-        json={
-            "name": "c",
-            "language": "javascript",
-            "source": "function handle(i){return i}",
-            "type": "SCHEDULED",
-            "cronExpression": "0 9 * * *",
-            "timezone": "Mars/Olympus",
-        },
-    )
+    tz = create(cronExpression="0 9 * * *", timezone="Mars/Olympus")
     assert tz.status_code == 400 and "Mars/Olympus" in str(tz.get_json()["errors"])
-    ok = client.post(
-        "/functions",
-        json={
-            "name": "c",
-            "language": "javascript",
-            "source": "function handle(i){return i}",
-            "type": "SCHEDULED",
-            "cronExpression": "0 9 * * *",
-            "timezone": "Europe/Paris",
-            "misfireGraceS": 30,
-        },
-    ).get_json()
+    ok = create(cronExpression="0 9 * * *", timezone="Europe/Paris", misfireGraceS=30).get_json()
     assert ok["timezone"] == "Europe/Paris" and ok["misfireGraceS"] == 30
     assert ok["lastRunAt"] is None and ok["missedTicks"] == 0
     next_run = datetime.fromisoformat(ok["nextRunAt"])
