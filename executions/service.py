@@ -181,7 +181,7 @@ class ExecutionService:
                 self._log_end(RunResult(status=RunStatus.FAILED, error_message=reason), self._ids(ended))
                 hooks.finished(conn, ended)
             return QueuedOutcome(ran=True)
-        self._run_started(conn, row)
+        self._run_started(conn, row, durable=False)
         return QueuedOutcome(ran=True)
 
     # -- shared -----------------------------------------------------------------------------
@@ -194,7 +194,9 @@ class ExecutionService:
             _release_quietly(conn)
             raise
 
-    def _run_started(self, conn: psycopg.Connection, fn: dict[str, Any]) -> dict[str, Any]:
+    def _run_started(
+        self, conn: psycopg.Connection, fn: dict[str, Any], *, durable: bool = True
+    ) -> dict[str, Any]:
         """Run an execution recorded RUNNING on `conn` (which holds its slot) and record its end."""
         execution_id = str(fn["execution_id"])
         ids = {"executionId": execution_id, "functionId": str(fn["id"])}
@@ -222,7 +224,7 @@ class ExecutionService:
                     result = self._run(fn, artifact, fn["input"], execution_id)
             finally:
                 self._untrack(execution_id)
-            row, result = self._finish(conn, fn["execution_id"], result)
+            row, result = self._finish(conn, fn["execution_id"], result, durable)
         except BaseException:
             _release_quietly(conn)
             raise
@@ -240,10 +242,12 @@ class ExecutionService:
         hooks.finished(conn, row)
         return row
 
-    def _finish(self, conn, execution_id, result: RunResult) -> tuple[dict[str, Any] | None, RunResult]:
+    def _finish(
+        self, conn, execution_id, result: RunResult, durable: bool = True
+    ) -> tuple[dict[str, Any] | None, RunResult]:
         """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED."""
         try:
-            return store.finish(conn, execution_id, result), result
+            return store.finish(conn, execution_id, result, durable=durable), result
         except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
             reason = str(exc).strip().splitlines()[0]
             failed = RunResult(
@@ -253,7 +257,7 @@ class ExecutionService:
                 duration_ms=result.duration_ms,
                 memory_peak_bytes=result.memory_peak_bytes,
             )
-            return store.finish(conn, execution_id, failed), failed
+            return store.finish(conn, execution_id, failed, durable=durable), failed
 
     def _artifact(self, conn, fn: dict[str, Any]) -> bytes | None:
         """The compiled binary: from the row, else this process's cache, else the database."""

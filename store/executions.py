@@ -250,15 +250,21 @@ WITH u AS (
     WHERE id = %(id)s AND status = 'RUNNING'
     RETURNING {COLUMNS}
 ), {execution_ended_ctes("u")[0]}
-SELECT u.*, pg_advisory_unlock_all(), {_ENDED_SENT} AS ended_event_sent
+SELECT u.*, pg_advisory_unlock_all(), {_ENDED_SENT} AS ended_event_sent,
+       %(durable)s OR set_config('synchronous_commit', 'off', true) IS NOT NULL AS flushed
 FROM (SELECT 1) one LEFT JOIN u ON true
 """
 
 
-def finish(conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult) -> dict[str, Any] | None:
+def finish(
+    conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult, *, durable: bool = True
+) -> dict[str, Any] | None:
     """Record how the run ended (COMPLETED, FAILED, TIMEOUT or CANCELLED) and free its slot.
 
     None when the execution is gone (its function was deleted) or no longer RUNNING.
+    `durable=False` (queued runs: nobody waits on the answer) commits without waiting for the
+    WAL flush; a database crash right after can lose the end of the last ~200 ms of runs, which
+    the sweep then reports as lost (FAILED, never run twice).
     """
     metrics = {"durationMs": round(result.duration_ms, 3), "memoryPeakBytes": result.memory_peak_bytes}
     row = (
@@ -273,6 +279,7 @@ def finish(conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult)
                 "logs": _text(result.logs, MAX_LOG_CHARS, TRUNCATED_MARKER) or None,
                 "metrics": Jsonb(metrics),
                 "id": execution_id,
+                "durable": durable,
             },
         )
         .fetchone()
