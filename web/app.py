@@ -8,6 +8,7 @@ from flask_smorest import Api
 from infra.database import ForkSafePool
 from infra.logs import configure_logging
 from infra.settings import Settings
+from web import docs
 from web.errors import register_error_handlers
 
 
@@ -24,7 +25,20 @@ def create_app(settings: Settings | None = None) -> Flask:
         OPENAPI_URL_PREFIX="/",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="/docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        # Served by pnil itself from the pinned npm package: the docs work without internet access.
+        OPENAPI_SWAGGER_UI_URL=docs.ASSETS_URL,
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {
+                    "bearerAuth": {
+                        "type": "http",
+                        "scheme": "bearer",
+                        "description": "an API key: python -m web.keys create TENANT",
+                    }
+                }
+            },
+            "security": [{"bearerAuth": []}],
+        },
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
     app.json.sort_keys = False  # fields in the order the schemas declare them
@@ -33,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings.database_url, max_size=16, name="web", timeout_s=settings.db_timeout_s
     )
     api = Api(app)
+    app.register_blueprint(docs.blp)
     register_error_handlers(app)
 
     from web import auth, health
