@@ -156,3 +156,19 @@ def test_invalid_paths_are_400(api):
         json={"name": "x", "language": "javascript", "source": ECHO, "type": "HTTP", "httpPath": "/a/*/b"},
     )
     assert "httpPath" in str(expect_error(resp, 400))
+
+
+def test_a_plain_object_with_a_status_word_is_json_and_pnil_keys_never_reach_the_function(api):
+    from store.tenants import new_key
+
+    client = api.test_client()
+    bind(client, "/status-word", "function handle(i) { return {status: 'ok'}; }")
+    bind(client, "/headers")
+
+    word = client.get("/http/default/status-word")
+    seen = client.get("/http/default/headers", headers={"Authorization": f"Bearer {new_key()}"}).get_json()
+    own = client.get("/http/default/headers", headers={"Authorization": "Bearer github-token"}).get_json()
+
+    assert word.status_code == 200 and word.get_json() == {"status": "ok"}
+    assert "authorization" not in seen["headers"]
+    assert own["headers"]["authorization"] == "Bearer github-token"  # the webhook's own scheme passes

@@ -71,12 +71,19 @@ def _body() -> tuple[object, bool]:
     return text, False
 
 
+def _carries_pnil_key(value: str) -> bool:
+    scheme, _, key = value.partition(" ")
+    return scheme.lower() == "bearer" and tenants.well_formed(key.strip())
+
+
 def _input(path: str, params: dict, strip_authorization: bool) -> dict:
     body, is_base64 = _body()
+    # A pnil API key is never handed to a function, whether or not the endpoint asked for one.
     headers = {
         name.lower(): value
         for name, value in request.headers.items()
-        if _forwardable(name) and not (strip_authorization and name.lower() == "authorization")
+        if _forwardable(name)
+        and not (name.lower() == "authorization" and (strip_authorization or _carries_pnil_key(value)))
     }
     query = {key: values if len(values) > 1 else values[0] for key, values in request.args.lists()}
     return {
@@ -117,7 +124,7 @@ def _response(row: dict) -> Response:
     if row["status"] != "COMPLETED":
         return _error(502, f"the function {row['status'].lower()}: {row['error_message']}", execution_id)
     output = row["output"]
-    if isinstance(output, dict) and output and set(output) <= {"status", "headers", "body"}:
+    if _is_response_shape(output):
         response = _shaped(output)
     else:
         response = Response(
@@ -125,6 +132,14 @@ def _response(row: dict) -> Response:
         )
     response.headers[EXECUTION_HEADER] = str(execution_id)
     return response
+
+
+def _is_response_shape(output: object) -> bool:
+    """`{status?, headers?, body?}` with a numeric status if any: an HTTP response to build."""
+    if not isinstance(output, dict) or not output or not set(output) <= {"status", "headers", "body"}:
+        return False
+    status = output.get("status", 200)
+    return isinstance(status, int | float) and not isinstance(status, bool)
 
 
 def _shaped(output: dict) -> Response:
