@@ -104,13 +104,15 @@ def update(
     *,
     actor: str,
     change_description: str | None,
+    new_version: bool = False,
 ) -> tuple[dict[str, Any], bool]:
     """Apply changes; a new source or language makes a new version and resets status to PENDING.
 
-    Returns (row, recompile). Call inside a transaction with `current` locked FOR UPDATE.
+    `new_version=True` makes one even for the same source (a rollback). Returns (row, recompile).
+    Call inside a transaction with `current` locked FOR UPDATE.
     """
     changes = {c: v for c, v in changes.items() if c in WRITABLE}
-    recompile = any(c in changes and changes[c] != current[c] for c in ("source", "language"))
+    recompile = new_version or any(c in changes and changes[c] != current[c] for c in ("source", "language"))
     sets = [f"{c} = %s" for c in changes]
     params = [_value(c, v) for c, v in changes.items()]
     if recompile:
@@ -170,6 +172,11 @@ def apply_compilation(
     Idempotent: applying the same result twice writes the same values. False: stale, deleted, or
     not the result's tenant's function.
     """
+    conn.execute(
+        "UPDATE function_versions SET status = %s, compile_error = %s "
+        "WHERE function_id = %s AND tenant_id = %s AND number = %s AND status IS DISTINCT FROM 'READY'",
+        ("READY" if success else "FAILED", None if success else error, function_id, tenant_id, revision),
+    )
     if success:
         cur = conn.execute(
             "UPDATE functions SET status = 'READY', wasm_binary = %s, compile_error = NULL, "
@@ -185,3 +192,36 @@ def apply_compilation(
             (error, function_id, tenant_id, revision),
         )
     return cur.rowcount == 1
+
+
+_VERSION = (
+    "number, language, change_description, created_by, created_at, status AS compile_status, compile_error"
+)
+
+
+def versions(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every version of a function, newest first (without source)."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"SELECT {_VERSION} FROM function_versions WHERE function_id = %s AND tenant_id = %s "
+            "ORDER BY number DESC",
+            (function_id, tenant_id),
+        )
+        .fetchall()
+    )
+
+
+def version(
+    conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID, number: int
+) -> dict[str, Any] | None:
+    """One version with its source, or None."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            f"SELECT {_VERSION}, source FROM function_versions WHERE function_id = %s AND tenant_id = %s "
+            "AND number = %s",
+            (function_id, tenant_id, number),
+        )
+        .fetchone()
+    )

@@ -1,5 +1,6 @@
-"""Functions resource."""
+"""Functions resource (routes.py: CRUD; versions.py: versions, diff, rollback, state)."""
 
+from web.functions import versions  # noqa: F401 - declares its routes on the blueprint
 from web.functions.routes import blp
 
 __all__ = ["blp"]
