@@ -53,7 +53,7 @@ def not_runnable_reason(fn: dict[str, Any]) -> str | None:
     if fn["state"] != "ACTIVE":
         return (
             f"function is {fn['state']}, only ACTIVE functions run: "
-            'PUT /functions/{id} {"state": "ACTIVE"}'
+            'POST /functions/{id}/state {"state": "ACTIVE"}'
         )
     return None
 
