@@ -19,3 +19,6 @@ errorlog = "-"
 loglevel = os.environ.get("PNIL_LOG_LEVEL", "info").lower()
 # The largest request line/header gunicorn accepts; bodies are limited by the app.
 limit_request_field_size = 16384
+# pnil does not use gunicorn's control interface; a shared default socket (~/.gunicorn/gunicorn.ctl)
+# would let a second instance on the host take the first one's.
+control_socket_disable = True

@@ -166,16 +166,26 @@ def apply_compilation(
     success: bool,
     wasm_binary: bytes | None,
     error: str | None,
+    keep_error: bool = False,
 ) -> bool:
     """Apply a compilation result (seed 003 rules) if it is for the current revision.
 
     Idempotent: applying the same result twice writes the same values. False: stale, deleted, or
-    not the result's tenant's function.
+    not the result's tenant's function. `keep_error`: a failure that says only that compiling
+    could not complete (a dead-lettered job) leaves a real compile error of the revision in place.
     """
     conn.execute(
         "UPDATE function_versions SET status = %s, compile_error = %s "
-        "WHERE function_id = %s AND tenant_id = %s AND number = %s AND status IS DISTINCT FROM 'READY'",
-        ("READY" if success else "FAILED", None if success else error, function_id, tenant_id, revision),
+        "WHERE function_id = %s AND tenant_id = %s AND number = %s AND status IS DISTINCT FROM 'READY' "
+        "AND NOT (%s AND status = 'FAILED' AND compile_error IS NOT NULL)",
+        (
+            "READY" if success else "FAILED",
+            None if success else error,
+            function_id,
+            tenant_id,
+            revision,
+            keep_error,
+        ),
     )
     if success:
         cur = conn.execute(
@@ -188,8 +198,9 @@ def apply_compilation(
             # A revision that compiled once stays READY: a later failure of the same source is a
             # duplicate job that hit a timeout or crash, not a verdict on the code.
             "UPDATE functions SET status = 'FAILED', compile_error = %s, wasm_binary = NULL, "
-            "updated_at = now() WHERE id = %s AND tenant_id = %s AND revision = %s AND status <> 'READY'",
-            (error, function_id, tenant_id, revision),
+            "updated_at = now() WHERE id = %s AND tenant_id = %s AND revision = %s AND status <> 'READY' "
+            "AND NOT (%s AND status = 'FAILED' AND compile_error IS NOT NULL)",
+            (error, function_id, tenant_id, revision, keep_error),
         )
     return cur.rowcount == 1
 

@@ -8,7 +8,7 @@ from broker import Reject
 from infra.logs import event
 from store import functions as store
 from tasks.app import broker
-from tasks.contracts import APPLY_RESULT_TASK, COMPILATION_RESULTS, CompilationResult
+from tasks.contracts import APPLY_RESULT_TASK, COMPILATION_RESULTS, DEAD_LETTER_ERROR, CompilationResult
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,7 @@ def apply_compilation_result(payload: dict, delivery) -> None:
             success=result.success,
             wasm_binary=result.wasm_binary,
             error=result.error,
+            keep_error=bool(result.error) and result.error.startswith(DEAD_LETTER_ERROR),
         )
     fid = str(result.function_id)
     if applied:

@@ -17,11 +17,13 @@ from tasks.contracts import (
     COMPILATION_JOBS,
     COMPILATION_RESULTS,
     COMPILE_TASK,
+    DEAD_LETTER_ERROR,
     CompilationJob,
     CompilationResult,
 )
 
 log = logging.getLogger(__name__)
+
 compilers = Compilers()
 
 
@@ -45,7 +47,7 @@ def publish_failure_when_dead(payload: dict, reason: str) -> None:
         tenant_id=job.tenant_id,
         success=False,
         wasm_binary=None,
-        error=f"compilation could not complete ({reason}); update the function to try again",
+        error=f"{DEAD_LETTER_ERROR} ({reason}); update the function to try again",
         revision=job.revision,
     )
     broker.send(COMPILATION_RESULTS, result.to_json(), task=APPLY_RESULT_TASK)

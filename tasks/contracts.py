@@ -11,6 +11,9 @@ COMPILATION_JOBS = "compilation_jobs"
 COMPILATION_RESULTS = "compilation_results"
 COMPILE_TASK = "compile_function"
 APPLY_RESULT_TASK = "apply_compilation_result"
+# How the result published for a dead-lettered compile job begins: it never replaces a real
+# compile error already recorded for the same revision.
+DEAD_LETTER_ERROR = "compilation could not complete"
 EXECUTIONS = "executions"
 RUN_EXECUTION_TASK = "run_execution"
 EVENTS = "events"

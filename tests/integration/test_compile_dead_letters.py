@@ -95,3 +95,35 @@ def test_a_result_for_an_unknown_function_changes_nothing(connected, db):
     )
     apply_compilation_result(ghost.to_json(), None)
     assert db.execute("SELECT id, status FROM functions").fetchall() == [(fn["id"], "PENDING")]
+
+
+def test_a_dead_letter_failure_never_replaces_a_real_compile_error(connected, db):
+    fn = a_function(db)
+    real = CompilationResult(
+        function_id=fn["id"],
+        tenant_id=DEFAULT_TENANT_ID,
+        success=False,
+        wasm_binary=None,
+        error="ERROR TS1005: ';' expected. at 1:10",
+        revision=1,
+    )
+    apply_compilation_result(real.to_json(), None)
+    payload = {
+        "functionId": str(fn["id"]),
+        "tenantId": str(DEFAULT_TENANT_ID),
+        "language": "assemblyscript",
+        "source": "x",
+        "revision": 1,
+    }
+
+    compile_task.publish_failure_when_dead(payload, "failed 6 times, last: TimeoutError")
+    apply_compilation_result(db.execute("SELECT message FROM pgmq.q_compilation_results").fetchone()[0], None)
+
+    status, error = db.execute(
+        "SELECT status, compile_error FROM functions WHERE id = %s", (fn["id"],)
+    ).fetchone()
+    assert (status, error) == ("FAILED", "ERROR TS1005: ';' expected. at 1:10")
+    version = db.execute(
+        "SELECT status, compile_error FROM function_versions WHERE function_id = %s", (fn["id"],)
+    )
+    assert version.fetchone() == ("FAILED", "ERROR TS1005: ';' expected. at 1:10")
