@@ -31,10 +31,29 @@ def validate_wasm_module(
 ) -> bytes:
     """Decodes a base64 module, checks it compiles and follows the ABI, and returns its bytes."""
     binary = _decode(source_b64, max_bytes)
-    module = _compile(binary, engine or _default_engine())
-    _check_exports(module)
-    _check_imports(module)
+    check_abi(binary, engine=engine)
     return binary
+
+
+def check_abi(binary: bytes, *, source_terms: bool = False, engine: wasmtime.Engine | None = None) -> None:
+    """Raise WasmModuleError unless a compiled module exports and imports what the runner expects.
+
+    `source_terms`: explain a problem the way an AssemblyScript author fixes it.
+    """
+    module = _compile(binary, engine or _default_engine())
+    try:
+        _check_exports(module)
+        _check_imports(module)
+    except WasmModuleError as exc:
+        if not source_terms:
+            raise
+        raise WasmModuleError(f"{exc} — {AS_HINT}") from exc
+
+
+AS_HINT = (
+    "in AssemblyScript: `export function handle(input: string): string`, and call no host function "
+    "other than those pnil provides (no @external or `declare function` of your own)"
+)
 
 
 @functools.cache
