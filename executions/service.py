@@ -279,6 +279,7 @@ class ExecutionService:
             input_json=json.dumps(input_value, ensure_ascii=False, separators=(",", ":")),
             limits=limits.runner_limits(fn["resource_limits"]),
             execution_id=execution_id,
+            context_json=context_json(fn, execution_id),
         )
         try:
             return self.runners.run(request)
@@ -331,6 +332,20 @@ class ExecutionService:
                 durationMs=round(result.duration_ms, 3),
                 **ids,
             )
+
+
+def context_json(fn: dict[str, Any], execution_id: str) -> str:
+    """What the code sees as `context`: who it is, which version runs, and what triggered it."""
+    trigger = {"type": fn["trigger_type"]}
+    if isinstance(fn["trigger_data"], dict):
+        trigger.update(fn["trigger_data"])
+    context = {
+        "executionId": execution_id,
+        "functionId": str(fn["id"]),
+        "version": fn["revision"],
+        "trigger": trigger,
+    }
+    return json.dumps(context, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 def _release_quietly(conn: psycopg.Connection) -> None:

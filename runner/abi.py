@@ -30,6 +30,8 @@ HOST_IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "seed": ((), ("f64",)),
     "Date.now": ((), ("f64",)),
     **{f"console.{level}": (("i32",), ()) for level in CONSOLE_LEVELS},
+    # pnil's library module (tasks/asc_lib/pnil.ts): the execution's context as a JSON string.
+    "pnil.context": ((), ("i32",)),
 }
 _U32 = ctypes.c_uint32
 

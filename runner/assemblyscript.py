@@ -44,9 +44,10 @@ class PreparedModule:
 class _RunContext:
     """Per-run state the host functions (defined once per Linker) write to."""
 
-    __slots__ = ("limits", "logs", "memory")
+    __slots__ = ("context_json", "limits", "logs", "memory")
 
-    def __init__(self, limits: Limits) -> None:
+    def __init__(self, limits: Limits, context_json: str = "null") -> None:
+        self.context_json = context_json
         self.limits = limits
         self.logs = LogBuffer(limits.max_log_bytes)
         self.memory: GuestMemory | None = None
@@ -78,7 +79,7 @@ class AssemblyScriptRunner:
     def run(self, request: RunRequest) -> RunResult:
         """Run ``handle(request.input_json)`` in a fresh instance and validate its output."""
         limits = request.limits
-        ctx = _RunContext(limits)
+        ctx = _RunContext(limits, request.context_json)
         started = time.perf_counter()
         try:
             prepared = self.modules.load(request.artifact)
@@ -161,6 +162,7 @@ class AssemblyScriptRunner:
             "trace": self._trace,
             "seed": _seed,
             "Date.now": _date_now,
+            "pnil.context": self._context,
         }
         for name, signature in HOST_IMPORTS.items():
             func = self._console if name.startswith("console.") else handlers[name]
@@ -184,6 +186,10 @@ class AssemblyScriptRunner:
         text = memory.read_string(msg, max_chars=65536) if memory else ""
         ctx.logs.append(format_trace(text, n, args))
 
+    def _context(self, caller: wasmtime.Caller) -> int:
+        ctx = self._ctx
+        return _new_string(caller, ctx.context_json if ctx is not None else "null")
+
     def _console(self, caller: wasmtime.Caller, msg: int) -> None:
         ctx = self._ctx
         if ctx is None or ctx.logs.full:
@@ -198,6 +204,20 @@ _VALTYPES = {"i32": _I32, "f64": _F64}
 def _functype(signature: tuple[tuple[str, ...], tuple[str, ...]]) -> wasmtime.FuncType:
     params, results = signature
     return wasmtime.FuncType([_VALTYPES[p] for p in params], [_VALTYPES[r] for r in results])
+
+
+def _new_string(caller: wasmtime.Caller, text: str) -> int:
+    """A pinned AssemblyScript string made in the guest (freed with the Store after the run)."""
+    encoded = text.encode("utf-16-le", errors="surrogatepass")
+    new, pin, memory = caller.get("__new"), caller.get("__pin"), _caller_memory(caller)
+    if not isinstance(new, wasmtime.Func) or not isinstance(pin, wasmtime.Func) or memory is None:
+        raise GuestFailure(
+            "the module does not export __new, __pin and memory (compile with --exportRuntime)"
+        )
+    ptr = new(caller, len(encoded), STRING_CLASS_ID)
+    memory.write(ptr, encoded)
+    pin(caller, ptr)
+    return ptr
 
 
 def _caller_memory(caller: wasmtime.Caller) -> GuestMemory | None:

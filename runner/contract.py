@@ -44,6 +44,8 @@ class RunRequest:
     input_json: str
     limits: Limits = Limits()
     execution_id: str | None = None
+    # {executionId, functionId, version, trigger: {type, ...triggerData}} as JSON text.
+    context_json: str = "null"
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -69,7 +69,9 @@ class JavaScriptRunner:
                 status=RunStatus.FAILED,
                 error_message="the stored JavaScript is not UTF-8 text; save the function again",
             )
-        outcome = self._execute(source, request.input_json, request.limits, check=False)
+        outcome = self._execute(
+            source, request.input_json, request.limits, check=False, context_json=request.context_json
+        )
         result = outcome.result(request.limits)
         return RunResult(
             status=result.status,
@@ -88,7 +90,9 @@ class JavaScriptRunner:
             raise JavaScriptCompileError(problem)
         return source.encode("utf-8")
 
-    def _execute(self, source: str, input_json: str, limits: Limits, *, check: bool) -> Outcome:
+    def _execute(
+        self, source: str, input_json: str, limits: Limits, *, check: bool, context_json: str = "null"
+    ) -> Outcome:
         heap_limit = self._heap_limit(limits.max_memory_bytes)
         if heap_limit is None:
             needed = self._initial_memory + 2 * _MIB
@@ -102,6 +106,7 @@ class JavaScriptRunner:
             output_limit=limits.max_output_size_bytes,
             log_limit=limits.max_log_bytes,
             check=check,
+            context_json=context_json,
         )
         argv = [
             "qjs",

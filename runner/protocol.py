@@ -37,6 +37,7 @@ def encode_request(request: RunRequest) -> list[bytes]:
             limits.max_output_size_bytes,
             limits.max_log_bytes,
             request.execution_id,
+            request.context_json,
         ],
         ensure_ascii=False,
     ).encode("utf-8", errors="surrogatepass")
@@ -46,7 +47,7 @@ def encode_request(request: RunRequest) -> list[bytes]:
 
 def decode_request(meta: bytes, artifact: bytes) -> RunRequest:
     """The inverse of :func:`encode_request` (header already consumed)."""
-    language, input_json, time_ms, memory, output, logs, execution_id = json.loads(
+    language, input_json, time_ms, memory, output, logs, execution_id, context_json = json.loads(
         meta.decode("utf-8", errors="surrogatepass")
     )
     return RunRequest(
@@ -60,6 +61,7 @@ def decode_request(meta: bytes, artifact: bytes) -> RunRequest:
             max_log_bytes=logs,
         ),
         execution_id=execution_id,
+        context_json=context_json,
     )
 
 

@@ -68,7 +68,7 @@ try {
     send('M', '');
   } else {
     phase = 'run';
-    let value = handle(parse(%(input)s));
+    let value = handle(parse(%(input)s), parse(%(context)s));
     if (value !== null && typeof value === 'object' && typeof value.then === 'function') {
       value = await value;
     }
@@ -85,7 +85,15 @@ try {
 """
 
 
-def wrapper_source(source: str, input_json: str, *, output_limit: int, log_limit: int, check: bool) -> str:
+def wrapper_source(
+    source: str,
+    input_json: str,
+    *,
+    output_limit: int,
+    log_limit: int,
+    check: bool,
+    context_json: str = "null",
+) -> str:
     """The module text for one run (``check`` only defines and reports ``typeof handle``)."""
     # ensure_ascii: the text travels as a C string (no NUL) and may hold lone surrogates.
     return _WRAPPER % {
@@ -95,6 +103,7 @@ def wrapper_source(source: str, input_json: str, *, output_limit: int, log_limit
         "source": json.dumps(source + _HANDLE_PROBE),
         "check": "true" if check else "false",
         "input": json.dumps(input_json),
+        "context": json.dumps(context_json),
     }
 
 

@@ -84,17 +84,49 @@ def get(
     )
 
 
-def list_page(conn: psycopg.Connection, tenant_id: uuid.UUID, *, limit: int, offset: int) -> list[dict]:
-    """The tenant's functions, newest first."""
+def list_page(
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    *,
+    limit: int,
+    offset: int,
+    name: str | None = None,
+    state: str | None = None,
+    trigger_type: str | None = None,
+    language: str | None = None,
+    tags: list[str] | None = None,
+) -> list[dict]:
+    """The tenant's functions, newest first; `name` matches a part of the name, case-insensitively,
+    `tags` must all be present, the others match exactly."""
+    where, params = ["tenant_id = %s"], [tenant_id]
+    if name:
+        escaped = name.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        where.append("name ILIKE %s")
+        params.append(f"%{escaped}%")
+    for column, value in (("state", state), ("trigger_type", trigger_type), ("language", language)):
+        if value:
+            where.append(f"{column} = %s")
+            params.append(value)
+    if tags:
+        where.append("tags @> %s")
+        params.append(list(tags))
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            f"SELECT {COLUMNS} FROM functions WHERE tenant_id = %s "
+            f"SELECT {COLUMNS} FROM functions WHERE {' AND '.join(where)} "
             "ORDER BY created_at DESC, id LIMIT %s OFFSET %s",
-            (tenant_id, limit, offset),
+            (*params, limit, offset),
         )
         .fetchall()
     )
+
+
+def id_by_name(conn: psycopg.Connection, tenant_id: uuid.UUID, name: str) -> uuid.UUID | None:
+    """The id of the tenant's function with that name, or None."""
+    row = conn.execute(
+        "SELECT id FROM functions WHERE tenant_id = %s AND name = %s", (tenant_id, name)
+    ).fetchone()
+    return None if row is None else row[0]
 
 
 def update(

@@ -6,6 +6,7 @@ import logging
 
 from broker import Reject
 from infra.logs import event
+from store import artifacts
 from store import functions as store
 from tasks.app import broker
 from tasks.contracts import APPLY_RESULT_TASK, COMPILATION_RESULTS, DEAD_LETTER_ERROR, CompilationResult
@@ -33,6 +34,10 @@ def apply_compilation_result(payload: dict, delivery) -> None:
             error=result.error,
             keep_error=bool(result.error) and result.error.startswith(DEAD_LETTER_ERROR),
         )
+        if applied and result.success and result.compiler_version:
+            artifacts.remember(
+                conn, result.tenant_id, result.function_id, result.revision, result.compiler_version
+            )
     fid = str(result.function_id)
     if applied:
         event(

@@ -11,6 +11,7 @@
 // Why a server: loading the compiler (and binaryen) costs about a second per process,
 // so a fresh `asc` CLI per job is slow; a warm one compiles in a few hundred ms.
 
+import { readFileSync } from "node:fs";
 import { createInterface } from "node:readline";
 import { pathToFileURL } from "node:url";
 
@@ -32,6 +33,10 @@ const ARGS = [
   "--noColors",
 ];
 const MAX_ERROR_CHARS = 8000;
+// Packages a function may import, by the path asc looks them up at ("pnil" → node_modules/pnil/index.ts).
+const LIBRARIES = new Map([
+  ["node_modules/pnil/index.ts", readFileSync(new URL("./asc_lib/pnil.ts", import.meta.url), "utf8")],
+]);
 const WARMUP_SOURCE = "export function handle(input: string): string { return input; }";
 
 // `--asc PATH` names the compiler of a given project; without it, the package resolved from here.
@@ -75,8 +80,9 @@ async function compile(source) {
   const result = await asc.main(ARGS, {
     stdout,
     stderr,
-    // Only the user's file exists: asconfig.json, relative imports and packages are not found.
-    readFile: (filename) => (filename === ENTRY ? source : null),
+    // Only the user's file and pnil's library exist: asconfig.json, relative imports and other
+    // packages are not found.
+    readFile: (filename) => (filename === ENTRY ? source : (LIBRARIES.get(filename) ?? null)),
     writeFile: (filename, contents) => {
       files.set(filename, contents);
     },

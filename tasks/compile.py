@@ -11,6 +11,7 @@ from infra.settings import Settings
 from store import functions as store
 from tasks.app import broker
 from tasks.compile_errors import CompileError
+from tasks.compiler_version import compiler_version
 from tasks.compilers import LANGUAGES, Compilers
 from tasks.contracts import (
     APPLY_RESULT_TASK,
@@ -116,6 +117,7 @@ def compile_function(payload: dict, delivery) -> None:
             wasm_binary=binary,
             error=None,
             revision=job.revision,
+            compiler_version=compiler_version(job.language),
         )
         event(
             log,

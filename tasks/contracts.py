@@ -61,6 +61,8 @@ class CompilationResult:
     wasm_binary: bytes | None
     error: str | None
     revision: int
+    # Who produced the binary (tasks/compiler_version.py): the key its artifact is reused under.
+    compiler_version: str | None = None
 
     def __post_init__(self) -> None:
         if self.success and self.wasm_binary is None:
@@ -82,6 +84,7 @@ class CompilationResult:
             wasm_binary=base64.b64decode(binary, validate=True) if binary is not None else None,
             error=data.get("error"),
             revision=int(data["revision"]),
+            compiler_version=data.get("compilerVersion"),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -89,6 +92,7 @@ class CompilationResult:
             "functionId": str(self.function_id),
             "tenantId": str(self.tenant_id),
             "success": self.success,
+            "compilerVersion": self.compiler_version,
             "wasmBinary": base64.b64encode(self.wasm_binary).decode() if self.wasm_binary else None,
             "error": self.error,
             "revision": self.revision,

@@ -1,10 +1,13 @@
-"""Publishing compilation jobs in the caller's transaction (the row and its job commit together)."""
+"""Getting a function row compiled, in the caller's transaction (the row and its job commit together)."""
 
 from __future__ import annotations
 
 import psycopg
 
+from store import artifacts
+from store import functions as store
 from tasks.app import broker
+from tasks.compiler_version import compiler_version, source_digest
 from tasks.contracts import COMPILATION_JOBS, COMPILE_TASK, CompilationJob
 
 
@@ -18,3 +21,21 @@ def publish_compilation_job(conn: psycopg.Connection, row: dict) -> int:
         revision=row["revision"],
     )
     return broker.send(COMPILATION_JOBS, job.to_json(), task=COMPILE_TASK, conn=conn)
+
+
+def compile_or_reuse(conn: psycopg.Connection, row: dict) -> tuple[dict, bool]:
+    """READY at once from the tenant's artifact of the same source and compiler, else a compile job.
+
+    Returns (the row as it now is, reused).
+    """
+    language = row["language"]
+    binary = artifacts.find(
+        conn, row["tenant_id"], language, source_digest(row["source"]), compiler_version(language)
+    )
+    if binary is None:
+        publish_compilation_job(conn, row)
+        return row, False
+    store.apply_compilation(
+        conn, row["tenant_id"], row["id"], row["revision"], success=True, wasm_binary=binary, error=None
+    )
+    return store.get(conn, row["tenant_id"], row["id"]), True

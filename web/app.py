@@ -50,9 +50,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(docs.blp)
     register_error_handlers(app)
 
-    from web import auth, health
+    from web import auth, health, paths
 
     auth.install(app)
+    paths.install(app, api)
     api.register_blueprint(health.blp)
     _register_optional_blueprints(app, api)
     return app

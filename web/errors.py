@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 
 import psycopg
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from psycopg_pool import PoolTimeout
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from infra.logs import event
 
@@ -31,6 +31,9 @@ def register_error_handlers(app: Flask) -> None:
         if isinstance(exc, RequestEntityTooLarge):
             limit = app.config.get("MAX_CONTENT_LENGTH")
             message = f"request body is larger than the limit of {limit} bytes"
+        if isinstance(exc, MethodNotAllowed) and exc.valid_methods:
+            allowed = ", ".join(sorted(m for m in exc.valid_methods if m not in ("HEAD", "OPTIONS")))
+            message = f"method {request.method} is not allowed on {request.path}; allowed: {allowed}"
         data = getattr(exc, "data", None) or {}
         if "message" in data:
             message = data["message"]

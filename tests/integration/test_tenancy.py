@@ -13,7 +13,7 @@ from tests.integration.conftest import close_app
 from web.app import create_app
 
 ECHO = "export function handle(input: string): string { return input; }"
-UUID_ARG = re.compile(r"<uuid:(\w+)>")
+UUID_ARG = re.compile(r"<(?:uuid|fn):(\w+)>")  # fn: an id or, for functions, a name
 OTHER_ARG = re.compile(r"<(?:(\w+):)?(\w+)>")
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
@@ -46,7 +46,7 @@ ID_ROUTES = _id_routes()
 def _url(rule: str, ids: dict[str, str]) -> str:
     def fill(match: re.Match) -> str:
         converter, name = match.group(1), match.group(2)
-        if converter == "uuid":
+        if converter in ("uuid", "fn"):
             return ids[name]
         return "1"  # version numbers and the like: A's first one
 
@@ -100,7 +100,7 @@ def snapshot(db) -> dict:
     """Everything a request could change, as plain values."""
     return {
         table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
-        for table in ("functions", "function_versions", "executions", "events")
+        for table in ("functions", "function_versions", "executions", "events", "artifacts")
     } | {
         queue: db.execute(f"SELECT msg_id, message FROM pgmq.q_{queue} ORDER BY msg_id").fetchall()
         for queue in ("compilation_jobs", "executions", "events")
@@ -108,9 +108,10 @@ def snapshot(db) -> dict:
 
 
 def test_the_route_list_covers_the_functions_api():
-    assert ("/functions/<uuid:function_id>", "GET") in ID_ROUTES
-    assert ("/functions/<uuid:function_id>", "PUT") in ID_ROUTES
-    assert ("/functions/<uuid:function_id>", "DELETE") in ID_ROUTES
+    assert ("/functions/<fn:function_id>", "GET") in ID_ROUTES
+    assert ("/functions/<fn:function_id>", "PUT") in ID_ROUTES
+    assert ("/functions/<fn:function_id>", "DELETE") in ID_ROUTES
+    assert ("/executions/<uuid:execution_id>", "GET") in ID_ROUTES
 
 
 @pytest.mark.parametrize(("rule", "method"), ID_ROUTES, ids=[f"{m} {r}" for r, m in ID_ROUTES])
@@ -147,6 +148,21 @@ def test_another_tenants_object_is_404_and_unchanged(api, make_key, db, rule, me
     data = expect_error(resp, 404)
     assert "hijacked" not in str(data)
     assert snapshot(db) == before
+
+
+def test_names_are_per_tenant_and_never_reach_another_tenant(api, make_key):
+    key_a, key_b = make_key("tenant-a"), make_key("tenant-b")
+    a = create_function(api, key_a, "shared-name")
+
+    b = create_function(api, key_b, "shared-name")  # the same name is free in another tenant
+
+    assert api("GET", "/functions/shared-name", key_a).get_json()["id"] == a["id"]
+    assert api("GET", "/functions/shared-name", key_b).get_json()["id"] == b["id"]
+    expect_error(api("GET", "/functions/only-a", key_b), 404)
+    create_function(api, key_a, "only-a")
+    expect_error(api("GET", "/functions/only-a", key_b), 404)
+    expect_error(api("DELETE", "/functions/only-a", key_b), 404)
+    assert api("GET", "/functions/only-a", key_a).status_code == 200
 
 
 def test_lists_do_not_leak(api, make_key, secure_app, database_url):

@@ -46,7 +46,7 @@ def service() -> ExecutionService:
     return ext["pnil.executions"]
 
 
-@blp.route("/functions/<uuid:function_id>/execute")
+@blp.route("/functions/<fn:function_id>/execute")
 class Execute(MethodView):
     @blp.arguments(ExecuteRequestSchema())
     @blp.response(200, ExecutionSchema)
@@ -77,7 +77,7 @@ def _idempotency_key() -> str | None:
     return key
 
 
-@blp.route("/functions/<uuid:function_id>/executions")
+@blp.route("/functions/<fn:function_id>/executions")
 class FunctionExecutions(MethodView):
     @blp.arguments(ExecutionFilterSchema, location="query")
     @blp.response(200, ExecutionSchema(many=True))

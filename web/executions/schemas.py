@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
 
 
 class JsonObject(fields.Raw):
@@ -20,7 +20,20 @@ class ExecuteRequestSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    input = JsonObject(load_default=dict, metadata={"description": "a JSON object handed to handle()"})
+    input = JsonObject(
+        load_default=dict, metadata={"type": "object", "description": "a JSON object handed to handle()"}
+    )
+
+    @pre_load
+    def _unwrapped_input(self, data, **_):
+        """A body that is the input itself ({"name": "Ada"}) gets told how to wrap it."""
+        if isinstance(data, dict) and data and "input" not in data:
+            raise ValidationError(
+                'the request body is {"input": <JSON object>}: wrap your object, e.g. '
+                f'{{"input": {{"{next(iter(data))}": ...}}}}',
+                "input",
+            )
+        return data
 
 
 class MetricsSchema(Schema):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from contextlib import contextmanager
 
+import psycopg
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -12,15 +14,15 @@ from events import domain
 from infra.logs import event
 from store import functions as store
 from store import http_bindings, lifecycle, limits
-from tasks.publish import publish_compilation_job
+from tasks.publish import compile_or_reuse
 from web.auth import current
 from web.blueprint import Blueprint
 from web.db import pool, settings
 from web.functions.schemas import (
     FunctionCreateSchema,
+    FunctionFilterSchema,
     FunctionSchema,
     FunctionUpdateSchema,
-    PageSchema,
 )
 from web.http_triggers import routing
 
@@ -67,10 +69,12 @@ class Functions(MethodView):
         description = data.pop("change_description", None)
         with pool().connection() as conn, conn.transaction():
             _check_http_binding(conn, principal.tenant_id, None, data)
-            row = store.insert(
-                conn, principal.tenant_id, data, actor=principal.actor, change_description=description
-            )
-            publish_compilation_job(conn, row)
+            _check_name_free(conn, principal.tenant_id, None, data["name"])
+            with _name_clash_is_409(data["name"]):
+                row = store.insert(
+                    conn, principal.tenant_id, data, actor=principal.actor, change_description=description
+                )
+            row, reused = compile_or_reuse(conn, row)
             domain.script_created(conn, row)
         event(
             log,
@@ -79,19 +83,29 @@ class Functions(MethodView):
             language=row["language"],
             tenantId=str(row["tenant_id"]),
         )
-        event(log, "compilation.job.published", functionId=str(row["id"]), revision=row["revision"])
+        _log_compile(row, reused)
         return present(row)
 
-    @blp.arguments(PageSchema, location="query")
+    @blp.arguments(FunctionFilterSchema, location="query")
     @blp.response(200, FunctionSchema(many=True))
-    def get(self, page):
-        """List the caller's functions, newest first (`?limit=&offset=`)."""
+    def get(self, query):
+        """List the caller's functions, newest first (`?limit=&offset=&name=&state=&type=&tag=&language=`)."""
         with pool().connection() as conn:
-            rows = store.list_page(conn, current().tenant_id, **page)
+            rows = store.list_page(
+                conn,
+                current().tenant_id,
+                limit=query["limit"],
+                offset=query["offset"],
+                name=query["name"],
+                state=query["state"],
+                trigger_type=query["type"],
+                language=query["language"],
+                tags=query["tag"],
+            )
         return [present(r) for r in rows]
 
 
-@blp.route("/<uuid:function_id>")
+@blp.route("/<fn:function_id>")
 class FunctionById(MethodView):
     @blp.response(200, FunctionSchema)
     def get(self, function_id):
@@ -114,16 +128,20 @@ class FunctionById(MethodView):
                 problem = lifecycle.transition_error(current_row["state"], data["state"])
                 if problem:
                     abort(409, message=problem)
-            row, recompile = store.update(
-                conn, current_row, data, actor=principal.actor, change_description=description
-            )
+            if data.get("name", current_row["name"]) != current_row["name"]:
+                _check_name_free(conn, principal.tenant_id, function_id, data["name"])
+            with _name_clash_is_409(data.get("name", "")):
+                row, recompile = store.update(
+                    conn, current_row, data, actor=principal.actor, change_description=description
+                )
+            reused = False
             if recompile:
-                publish_compilation_job(conn, row)
+                row, reused = compile_or_reuse(conn, row)
             domain.script_updated(conn, row, principal.actor)
             if row["state"] != current_row["state"]:
                 domain.script_status_changed(conn, row, current_row["state"], principal.actor)
         if recompile:
-            event(log, "compilation.job.published", functionId=str(row["id"]), revision=row["revision"])
+            _log_compile(row, reused)
         event(
             log, "function.updated", functionId=str(row["id"]), version=row["revision"], recompile=recompile
         )
@@ -138,6 +156,31 @@ class FunctionById(MethodView):
                 abort(404, message=f"function {function_id} not found")
             domain.script_deleted(conn, principal.tenant_id, function_id, principal.actor)
         event(log, "function.deleted", functionId=str(function_id))
+
+
+def _log_compile(row: dict, reused: bool) -> None:
+    if reused:
+        event(log, "compilation.reused", functionId=str(row["id"]), revision=row["revision"])
+    else:
+        event(log, "compilation.job.published", functionId=str(row["id"]), revision=row["revision"])
+
+
+def _check_name_free(conn, tenant_id, function_id, name: str) -> None:
+    """409 naming the function that already has this name in the tenant."""
+    holder = store.id_by_name(conn, tenant_id, name)
+    if holder is not None and holder != function_id:
+        abort(409, message=f"a function named {name!r} already exists (id {holder}); choose another name")
+
+
+@contextmanager
+def _name_clash_is_409(name: str):
+    """A concurrent request that took the name first: the same 409 as the check above."""
+    try:
+        yield
+    except psycopg.errors.UniqueViolation as exc:
+        if exc.diag.constraint_name != "functions_tenant_name":
+            raise
+        abort(409, message=f"a function named {name!r} already exists; choose another name")
 
 
 def _check_http_binding(conn, tenant_id, function_id, merged: dict) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from marshmallow import (
@@ -24,6 +25,30 @@ LANGUAGES = ("assemblyscript", "javascript", "wasm")
 TRIGGER_TYPES = ("ONEOFF", "SCHEDULED", "HTTP", "EVENT", "EMBEDDED")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 POSITIVE = validate.Range(min=1)
+MAX_TAGS = 50
+MAX_METADATA_ENTRIES = 50
+
+
+def _name_error(value: str) -> str | None:
+    """Why a function name is not usable, or None. Names appear in URLs and the CLI."""
+    if "/" in value or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        return "a function name must not contain '/' or control characters"
+    if value != value.strip():
+        return "a function name must not start or end with whitespace"
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return None
+    return "a function name must not look like an id (a UUID)"
+
+
+def _check_name(value: str) -> None:
+    problem = _name_error(value)
+    if problem:
+        raise ValidationError(problem)
+
+
+NAME = (validate.Length(min=1, max=200), _check_name)
 
 
 class ResourceLimitsSchema(Schema):
@@ -68,7 +93,9 @@ class FunctionWriteSchema(Schema):
             return {k: v for k, v in data.items() if k not in READ_ONLY_FIELDS}
         return data
 
-    name = fields.String(validate=validate.Length(min=1, max=200))
+    name = fields.String(
+        validate=NAME, metadata={"description": "unique in the tenant; addresses the function in URLs"}
+    )
     description = fields.String(allow_none=True, validate=validate.Length(max=10_000))
     language = fields.String(
         validate=validate.OneOf(LANGUAGES, error="unknown language; use one of: " + ", ".join(LANGUAGES))
@@ -105,8 +132,17 @@ class FunctionWriteSchema(Schema):
     httpMethods = fields.List(fields.String(validate=validate.OneOf(HTTP_METHODS)), attribute="http_methods")
     eventTypes = fields.List(fields.String(validate=validate.Length(min=1, max=200)), attribute="event_types")
     resourceLimits = fields.Nested(ResourceLimitsSchema, attribute="resource_limits")
-    metadata = fields.Dict(keys=fields.String(), values=fields.String())
-    tags = fields.List(fields.String(validate=validate.Length(min=1, max=100)))
+    metadata = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=100)),
+        values=fields.String(validate=validate.Length(max=1000)),
+        validate=validate.Length(max=MAX_METADATA_ENTRIES),
+        metadata={"description": f"string → string, at most {MAX_METADATA_ENTRIES} entries"},
+    )
+    tags = fields.List(
+        fields.String(validate=validate.Length(min=1, max=100)),
+        validate=validate.Length(max=MAX_TAGS),
+        metadata={"description": f"at most {MAX_TAGS}; filter with GET /functions?tag="},
+    )
     changeDescription = fields.String(
         load_only=True, attribute="change_description", validate=validate.Length(max=1000)
     )
@@ -154,7 +190,11 @@ class FunctionWriteSchema(Schema):
 
 
 class FunctionCreateSchema(FunctionWriteSchema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(
+        required=True,
+        validate=NAME,
+        metadata={"description": "unique in the tenant; addresses the function in URLs"},
+    )
     language = fields.String(
         required=True,
         validate=validate.OneOf(LANGUAGES, error="unknown language; use one of: " + ", ".join(LANGUAGES)),
@@ -224,6 +264,16 @@ class PageSchema(Schema):
     limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
     # Bounded so that a huge offset is a 400, not a bigint overflow in PostgreSQL.
     offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000_000))
+
+
+class FunctionFilterSchema(PageSchema):
+    name = fields.String(load_default=None, metadata={"description": "part of the name, case-insensitive"})
+    state = fields.String(load_default=None, validate=validate.OneOf(STATES))
+    type = fields.String(load_default=None, validate=validate.OneOf(TRIGGER_TYPES))
+    language = fields.String(load_default=None, validate=validate.OneOf(LANGUAGES))
+    tag = fields.List(
+        fields.String(), load_default=None, metadata={"description": "repeatable: every tag must be present"}
+    )
 
 
 def _next_run_at(row) -> str | None:

@@ -12,7 +12,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from events import domain
 from store import functions as store
 from store import lifecycle
-from tasks.publish import publish_compilation_job
+from tasks.publish import compile_or_reuse
 from web.auth import current
 from web.db import pool
 from web.functions.routes import blp, find_or_404, present
@@ -68,7 +68,7 @@ def _version_or_404(conn, function_id: uuid.UUID, number: int) -> dict:
     return found
 
 
-@blp.route("/<uuid:function_id>/versions")
+@blp.route("/<fn:function_id>/versions")
 class Versions(MethodView):
     @blp.response(200, VersionSchema(many=True))
     def get(self, function_id):
@@ -78,7 +78,7 @@ class Versions(MethodView):
             return store.versions(conn, current().tenant_id, function_id)
 
 
-@blp.route("/<uuid:function_id>/versions/<int:number>")
+@blp.route("/<fn:function_id>/versions/<int:number>")
 class VersionByNumber(MethodView):
     @blp.response(200, VersionSourceSchema)
     def get(self, function_id, number):
@@ -88,7 +88,7 @@ class VersionByNumber(MethodView):
             return _version_or_404(conn, function_id, number)
 
 
-@blp.route("/<uuid:function_id>/versions/<int:a>/diff/<int:b>")
+@blp.route("/<fn:function_id>/versions/<int:a>/diff/<int:b>")
 class VersionDiff(MethodView):
     @blp.response(200, DiffSchema)
     def get(self, function_id, a, b):
@@ -105,12 +105,13 @@ class VersionDiff(MethodView):
         return {"diff": "".join(line if line.endswith("\n") else line + "\n" for line in lines)}
 
 
-@blp.route("/<uuid:function_id>/rollback")
+@blp.route("/<fn:function_id>/rollback")
 class Rollback(MethodView):
     @blp.arguments(RollbackSchema)
     @blp.response(200, FunctionSchema)
     def post(self, body, function_id):
-        """A new version with an earlier version's source and language (PENDING, recompiles)."""
+        """A new version with an earlier version's source and language; READY at once when that source
+        compiled before (its stored artifact is reused), else PENDING until it compiles."""
         principal = current()
         with pool().connection() as conn, conn.transaction():
             row = find_or_404(conn, function_id, for_update=True)
@@ -124,12 +125,12 @@ class Rollback(MethodView):
                 change_description=description,
                 new_version=True,
             )
-            publish_compilation_job(conn, row)
+            row, _ = compile_or_reuse(conn, row)
             domain.script_updated(conn, row, principal.actor)
         return present(row)
 
 
-@blp.route("/<uuid:function_id>/state")
+@blp.route("/<fn:function_id>/state")
 class State(MethodView):
     @blp.arguments(StateSchema)
     @blp.response(200, FunctionSchema)
