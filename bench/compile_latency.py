@@ -4,6 +4,10 @@ Registrations are sequential (one in flight at a time), each a distinct small As
 handler, so no layer can answer from a cache. After one uncounted warm-up registration, each is
 timed from just before its POST until a GET /functions/{id} (polled every ~5 ms) says READY.
 The compiler's and consumer's own log lines split every registration into stages.
+
+Then rollbacks: one function gets a second compiled version, and is rolled back alternately to
+version 1 and 2; each is timed from just before its POST /rollback until READY is seen (the
+response itself when the stored artifact was reused).
 """
 
 from __future__ import annotations
@@ -50,6 +54,33 @@ def register_and_wait(session: requests.Session, base_url: str, name: str, sourc
         time.sleep(POLL_INTERVAL_S)
 
 
+def wait_ready(session: requests.Session, base_url: str, function_id: str, body: dict) -> None:
+    """Poll until READY, starting from a response body already in hand."""
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while body.get("status") != "READY":
+        if body.get("status") == "FAILED" or time.monotonic() > deadline:
+            raise BenchError(f"function {function_id} did not become READY: {body}")
+        time.sleep(POLL_INTERVAL_S)
+        body = session.get(f"{base_url}/functions/{function_id}").json()
+
+
+def measure_rollbacks(session: requests.Session, base_url: str, function_id: str, count: int) -> list[float]:
+    """ms from POST /rollback to READY seen, alternating between two compiled versions."""
+    updated = session.put(f"{base_url}/functions/{function_id}", json={"source": sample_source(30_000)})
+    if updated.status_code != 200:
+        raise BenchError(f"PUT /functions answered {updated.status_code}: {updated.text[:500]}")
+    wait_ready(session, base_url, function_id, updated.json())
+    samples = []
+    for i in range(count):
+        started = time.perf_counter()
+        response = session.post(f"{base_url}/functions/{function_id}/rollback", json={"version": 1 + i % 2})
+        if response.status_code != 200:
+            raise BenchError(f"POST /rollback answered {response.status_code}: {response.text[:500]}")
+        wait_ready(session, base_url, function_id, response.json())
+        samples.append((time.perf_counter() - started) * 1000)
+    return samples
+
+
 def _wall(record: dict) -> float:
     """Seconds since the epoch of a log record's `ts` (UTC, millisecond precision)."""
     parsed = datetime.strptime(record["ts"], "%Y-%m-%dT%H:%M:%S.%fZ")
@@ -83,7 +114,7 @@ def stage_breakdown(stack: Stack, timings: dict[str, tuple[float, float]]) -> di
 
 
 def run(*, registrations: int = DEFAULT_REGISTRATIONS, database_url: str | None = None) -> list[dict]:
-    """Measure and print register_to_ready_p50_ms, _p95_ms, asc_cli_ms and ratio_vs_asc_cli."""
+    """Measure and print register_to_ready_p50_ms, _p95_ms, asc_cli_ms, ratio_vs_asc_cli and rollbacks."""
     if registrations < 1:
         raise BenchError("registrations must be at least 1")
     run_tag = uuid.uuid4().hex[:8]
@@ -101,6 +132,7 @@ def run(*, registrations: int = DEFAULT_REGISTRATIONS, database_url: str | None 
             fid, posted = register_and_wait(session, stack.base_url, f"bench-{run_tag}-{i}", sample_source(i))
             samples.append((time.perf_counter() - started) * 1000)
             timings[fid] = (posted, time.time())
+        rollbacks = measure_rollbacks(session, stack.base_url, fid, registrations)
         # Give the log writers a moment to flush the last lines before reading them.
         time.sleep(0.2)
         stages = stage_breakdown(stack, timings)
@@ -113,4 +145,6 @@ def run(*, registrations: int = DEFAULT_REGISTRATIONS, database_url: str | None 
         emit(BENCH, "register_to_ready_p95_ms", p95(samples), "ms", n=len(samples)),
         emit(BENCH, "asc_cli_ms", asc_cli_ms, "ms", runs=1),
         emit(BENCH, "ratio_vs_asc_cli", median / asc_cli_ms, "ratio"),
+        emit(BENCH, "rollback_to_ready_p50_ms", p50(rollbacks), "ms", n=len(rollbacks), goal="<= 50"),
+        emit(BENCH, "rollback_vs_register_ratio", p50(rollbacks) / median, "ratio"),
     ]

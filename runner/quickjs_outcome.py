@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import wasmtime
@@ -11,7 +12,8 @@ from runner.contract import Limits, RunResult, RunStatus
 from runner.logs import TRUNCATED_MARKER
 from runner.quickjs_wrapper import Envelope, source_position, split_stderr, user_stack
 
-NO_HANDLE = "no handle function defined: define `function handle(input) { ... }`"
+_MODULE_SYNTAX = re.compile(r"^\s*(?:export|import)\b(?!\s*\()", re.MULTILINE)
+NO_HANDLE = "no handle function defined: define `function handle(input, context) { ... }`"
 _RETURN_HINT = "return a JSON-compatible value (object, array, string, number, boolean or null)"
 
 
@@ -62,6 +64,11 @@ class Outcome:
         if self.failure is not None:
             return self.failure
         if self.trap is not None:
+            if getattr(self.trap, "trap_code", None) == wasmtime.TrapCode.INTERRUPT:
+                return (
+                    f"the top-level code did not finish within the compile check's "
+                    f"{limits.max_execution_time_ms} ms; do the work inside handle, not at the top level"
+                )
             return self._trap_message(limits, "the top-level code")[1]
         diagnostics, envelope = split_stderr(self.stderr)
         if envelope is None or self.status != 0:
@@ -79,6 +86,11 @@ class Outcome:
                 text += " (a bracket, brace or string is not closed)"
             elif where is not None:
                 text += f" at line {where[0]}, column {where[1]}"
+            if error["name"] == "SyntaxError" and _MODULE_SYNTAX.search(source):
+                text += (
+                    " (a function is a script, not a module: write `function handle(input, context)"
+                    " { ... }` without export or import)"
+                )
             if error["name"] != "SyntaxError":
                 text += " (while running the top-level code)"
             return text

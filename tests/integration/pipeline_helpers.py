@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import uuid
 from pathlib import Path
 
 from psycopg.types.json import Jsonb
@@ -26,7 +27,8 @@ def suffixed(suffix: str) -> str:
     return f'export function handle(input: string): string {{ return input + "{suffix}"; }}'
 
 
-def register(client, source: str, language: str = "assemblyscript", name: str = "f") -> str:
+def register(client, source: str, language: str = "assemblyscript", name: str | None = None) -> str:
+    name = name or f"f-{uuid.uuid4().hex[:8]}"
     resp = client.post("/functions", json={"name": name, "language": language, "source": source})
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()["id"]

@@ -155,7 +155,7 @@ def test_wasm_garbage_fails_with_a_clear_message(api, sdb, source, expected):
 
 
 def test_the_same_result_twice_through_the_queue_is_harmless(api, sdb):
-    function_id = register(api, ECHO, name="twice")
+    function_id = register(api, suffixed(uuid.uuid4().hex))  # a source never compiled: a real compile
     assert settled(api, function_id)["status"] == "READY"
     wait_for(lambda: queues_idle(sdb), TIMEOUT)
     before = sdb.execute(
@@ -185,7 +185,7 @@ def test_the_same_result_twice_through_the_queue_is_harmless(api, sdb):
 
 def test_the_task_applied_twice_in_process_gives_the_same_state(shared_url, shared_client, sdb):
     # Given a PENDING function whose job no compiler will take (the pipeline is not needed here)
-    function_id = register(shared_client, ECHO, name="direct")
+    function_id = register(shared_client, suffixed(uuid.uuid4().hex))  # never compiled: PENDING
     sdb.execute("DELETE FROM pgmq.q_compilation_jobs WHERE message->>'functionId' = %s", (function_id,))
     payload = CompilationResult(
         function_id=uuid.UUID(function_id),

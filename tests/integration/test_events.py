@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 
@@ -47,7 +49,7 @@ def subscriber(client, patterns, source=ECHO, headers=None):
     resp = client.post(
         "/functions",
         json={
-            "name": f"sub-{'-'.join(patterns)}",
+            "name": f"sub-{'-'.join(patterns)}-{uuid.uuid4().hex[:6]}",
             "language": "javascript",
             "source": source,
             "type": "EVENT",

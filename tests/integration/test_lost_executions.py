@@ -11,7 +11,7 @@ from store.tenants import DEFAULT_TENANT_ID
 def a_function(db, limits: dict) -> str:
     return db.execute(
         "INSERT INTO functions (tenant_id, name, language, source, resource_limits) "
-        "VALUES (%s, 'f', 'javascript', 'x', %s) RETURNING id",
+        "VALUES (%s, 'f-' || gen_random_uuid(), 'javascript', 'x', %s) RETURNING id",
         (DEFAULT_TENANT_ID, Jsonb(limits)),
     ).fetchone()[0]
 

@@ -258,6 +258,19 @@ def test_check_rejects_throwing_top_level_code(engine):
         check_javascript("nope();\nfunction handle() {}", engine)
 
 
+@pytest.mark.parametrize(
+    "source", ["export function handle(i) { return i; }", 'import x from "y";\nfunction handle(i) {}']
+)
+def test_check_says_a_function_is_a_script_not_a_module(engine, source):
+    with pytest.raises(JavaScriptCompileError, match="a script, not a module"):
+        check_javascript(source, engine)
+
+
+def test_check_of_endless_top_level_code_says_where_the_work_belongs(engine):
+    with pytest.raises(JavaScriptCompileError, match="compile check's 2000 ms; do the work inside handle"):
+        check_javascript("function handle(i) { return i; }\nwhile (true) {}", engine)
+
+
 def test_missing_handle_at_run_time_fails(js):
     result = js("function main() { return 1; }")
 

@@ -6,6 +6,7 @@ import os
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -21,7 +22,8 @@ def scheduled_function(db, cron="* * * * *", *, grace_s=60, status="READY") -> s
     return db.execute(
         "INSERT INTO functions (tenant_id, name, language, source, status, wasm_binary, compile_error, "
         "trigger_type, cron_expression, misfire_grace_s) "
-        "VALUES (%s, 'cron', 'javascript', 'x', %s, %s, %s, 'SCHEDULED', %s, %s) RETURNING id",
+        "VALUES (%s, 'cron-' || gen_random_uuid(), 'javascript', 'x', %s, %s, %s, 'SCHEDULED', %s, %s) "
+        "RETURNING id",
         (DEFAULT_TENANT_ID, status, b"x" if status == "READY" else None, None if status == "READY" else "x")
         + (cron, grace_s),
     ).fetchone()[0]
@@ -171,7 +173,11 @@ def test_a_function_not_ready_at_its_tick_gets_no_execution_and_the_skip_is_coun
 
 def test_api_validates_schedules_and_shows_next_and_last_run(client):
     def create(**fields):
-        body = {"name": "c", "language": "javascript", "source": "function handle(i){return i}"}
+        body = {
+            "name": f"c-{uuid.uuid4().hex[:8]}",
+            "language": "javascript",
+            "source": "function handle(i){return i}",
+        }
         return client.post("/functions", json={**body, "type": "SCHEDULED", **fields})
 
     bad = create(cronExpression="61 * * * *")
