@@ -10,7 +10,7 @@ import psycopg
 
 from infra.database import ForkSafePool
 from infra.logs import event
-from store import events
+from store import artifacts, events
 from store import executions as store
 
 log = logging.getLogger(__name__)
@@ -18,17 +18,20 @@ log = logging.getLogger(__name__)
 
 # Events (the jsruntime.* ones included: two per execution) are kept this long for GET /events.
 EVENT_RETENTION_S = int(os.environ.get("PNIL_EVENT_RETENTION_S") or 7 * 24 * 3600)
+# A compiled artifact no register, update or rollback has reused for this long is deleted.
+ARTIFACT_RETENTION_S = int(os.environ.get("PNIL_ARTIFACT_RETENTION_S") or 30 * 24 * 3600)
 
 
 def sweep(db: ForkSafePool, event_retention_s: int = EVENT_RETENTION_S) -> int:
     """Fail executions whose process died while running them; release expired idempotency keys;
-    delete events past their retention. Safe from many processes at once; returns how many
-    executions were failed.
+    delete events and unused compiled artifacts past their retention. Safe from many processes at
+    once; returns how many executions were failed.
     """
     with db.connection() as conn:
         lost = store.fail_lost(conn)
         store.release_idempotency_keys(conn)
         events.delete_older_than(conn, event_retention_s)
+        artifacts.forget_unused(conn, ARTIFACT_RETENTION_S)
     for execution_id, function_id in lost:
         event(
             log,

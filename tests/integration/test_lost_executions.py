@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from psycopg.types.json import Jsonb
 
-from store import executions
+from store import artifacts, executions
 from store.tenants import DEFAULT_TENANT_ID
 
 
@@ -39,3 +39,18 @@ def test_only_executions_past_their_limit_and_grace_are_failed(db):
     message = db.execute("SELECT error_message FROM executions WHERE id = %s", (lost,)).fetchone()[0]
     assert "lost this execution" in message
     assert executions.fail_lost(db) == []  # idempotent: safe from every web process at once
+
+
+def test_artifacts_unused_past_their_retention_are_deleted_and_used_ones_kept(db):
+    def artifact(source_hash: bytes, idle_s: int) -> None:
+        db.execute(
+            "INSERT INTO artifacts (tenant_id, language, source_sha256, compiler_version, artifact, "
+            "last_used_at) VALUES (%s, 'javascript', %s, 'v', 'x', now() - make_interval(secs => %s))",
+            (DEFAULT_TENANT_ID, source_hash, idle_s),
+        )
+
+    artifact(b"old", 3600)
+    artifact(b"recent", 10)
+
+    assert artifacts.forget_unused(db, older_than_s=600) == 1
+    assert db.execute("SELECT source_sha256 FROM artifacts").fetchall() == [(b"recent",)]
