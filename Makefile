@@ -8,10 +8,10 @@ PY := $(VENV)/bin/python
 
 install: $(VENV)/.installed node_modules/.installed
 
-$(VENV)/.installed: pyproject.toml
+$(VENV)/.installed: pyproject.toml client/pyproject.toml
 	@echo "==> Python dependencies into $(VENV)" >&2
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --disable-pip-version-check --progress-bar on -e '.[dev]' >&2
+	$(PY) -m pip install --disable-pip-version-check --progress-bar on -e '.[dev]' -e ./client >&2
 	@touch $@
 
 node_modules/.installed: package.json package-lock.json

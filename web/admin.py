@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from marshmallow import Schema, fields
+from flask_smorest import abort
+from marshmallow import RAISE, Schema, fields, validate
 
-from store import schedules
+from store import schedules, tenants
 from store.queues import queue_stats
 from web.auth import require_admin
 from web.blueprint import Blueprint
@@ -54,3 +55,64 @@ class Schedulers(MethodView):
         require_admin()
         with pool().connection() as conn:
             return schedules.live(conn)
+
+
+class KeySchema(Schema):
+    id = fields.UUID()
+    tenant = fields.String(metadata={"description": "the tenant's name"})
+    name = fields.String()
+    admin = fields.Boolean()
+    createdAt = fields.DateTime(attribute="created_at")
+    lastUsedAt = fields.DateTime(attribute="last_used_at", allow_none=True)
+    revokedAt = fields.DateTime(attribute="revoked_at", allow_none=True)
+
+
+class NewKeySchema(KeySchema):
+    key = fields.String(metadata={"description": "the key itself: shown only in this response"})
+
+
+class KeyCreateSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    tenant = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
+    admin = fields.Boolean(load_default=False)
+
+
+_KEY_FIELDS = ("id", "tenant", "name", "admin", "created_at", "last_used_at", "revoked_at")
+
+
+@blp.route("/keys")
+class Keys(MethodView):
+    @blp.response(200, KeySchema(many=True))
+    def get(self):
+        """Every API key of every tenant (never the keys themselves)."""
+        require_admin()
+        with pool().connection() as conn:
+            return [dict(zip(_KEY_FIELDS, row, strict=True)) for row in tenants.list_keys(conn)]
+
+    @blp.arguments(KeyCreateSchema)
+    @blp.response(201, NewKeySchema)
+    def post(self, body):
+        """Create a key for a tenant (and the tenant, if new); the key is shown only in this answer."""
+        require_admin()
+        name = body["name"] or f"{body['tenant']} key"
+        with pool().connection() as conn, conn.transaction():
+            try:
+                key_id, key = tenants.create_key(conn, body["tenant"], name=name, admin=body["admin"])
+            except ValueError as exc:
+                abort(400, message=str(exc))
+            found = next(row for row in tenants.list_keys(conn) if row[0] == key_id)
+        return dict(zip(_KEY_FIELDS, found, strict=True)) | {"key": key}
+
+
+@blp.route("/keys/<uuid:key_id>")
+class KeyById(MethodView):
+    @blp.response(204)
+    def delete(self, key_id):
+        """Revoke a key: requests with it are 401 from now on."""
+        require_admin()
+        with pool().connection() as conn:
+            if not tenants.revoke_key(conn, key_id):
+                abort(404, message=f"no active key {key_id}")

@@ -35,7 +35,7 @@ def _id_routes() -> list[tuple[str, str]]:
     app = create_app(Settings(database_url="postgresql://unused@127.0.0.1:1/unused"))
     routes = []
     for rule in app.url_map.iter_rules():
-        if UUID_ARG.search(rule.rule):
+        if UUID_ARG.search(rule.rule) and not rule.rule.startswith("/admin/"):  # admin: every tenant
             routes += [(rule.rule, m) for m in sorted(rule.methods - IGNORED_METHODS)]
     return routes
 
@@ -163,6 +163,28 @@ def test_names_are_per_tenant_and_never_reach_another_tenant(api, make_key):
     expect_error(api("GET", "/functions/only-a", key_b), 404)
     expect_error(api("DELETE", "/functions/only-a", key_b), 404)
     assert api("GET", "/functions/only-a", key_a).status_code == 200
+
+
+def test_keys_are_managed_over_rest_by_admins_only(api, make_key):
+    admin, plain = make_key("ops", admin=True), make_key("tenant-a")
+
+    created = api("POST", "/admin/keys", admin, json={"tenant": "tenant-new", "name": "ci"})
+    listed = api("GET", "/admin/keys", admin).get_json()
+
+    assert created.status_code == 201, created.get_json()
+    new = created.get_json()
+    assert new["tenant"] == "tenant-new" and new["key"] and not new["admin"]
+    assert {"id": new["id"], "name": "ci"}.items() <= next(k for k in listed if k["id"] == new["id"]).items()
+    assert all("key" not in k for k in listed)
+    assert api("GET", "/functions", new["key"]).status_code == 200
+    expect_error(api("GET", "/admin/keys", plain), 403)
+    expect_error(api("POST", "/admin/keys", plain, json={"tenant": "x"}), 403)
+    expect_error(api("DELETE", f"/admin/keys/{new['id']}", plain), 403)
+    expect_error(api("POST", "/admin/keys", admin, json={"tenant": "Not A Slug"}), 400)
+    expect_error(api("POST", "/admin/keys", admin, json={"tenant": "t", "extra": 1}), 400)
+    assert api("DELETE", f"/admin/keys/{new['id']}", admin).status_code == 204
+    expect_error(api("GET", "/functions", new["key"]), 401)
+    expect_error(api("DELETE", f"/admin/keys/{new['id']}", admin), 404)
 
 
 def test_lists_do_not_leak(api, make_key, secure_app, database_url):

@@ -1,0 +1,89 @@
+"""Account and operator commands: login, queues, keys."""
+
+from __future__ import annotations
+
+import click
+
+from pnil_client import config
+from pnil_client.cli.context import State, err, pass_state, table
+from pnil_client.client import Client
+
+
+@click.command()
+@click.option("--url", prompt="pnil URL", default=lambda: config.load().get("url", "http://127.0.0.1:8080"))
+@click.option(
+    "--api-key", prompt="API key (empty for a local server without keys)", default="", hide_input=True
+)
+@pass_state
+def login(state: State, url: str, api_key: str) -> None:
+    """Check a URL and key against pnil and save them for later commands (file mode 0600)."""
+    with Client(url, api_key or None) as client:
+        client.list_functions(limit=1)  # raises Unauthorized / ConnectionFailed when wrong
+    saved = {"url": url} | ({"api_key": api_key} if api_key else {})
+    path = config.save(saved)
+    state.emit({"url": url, "config": str(path)}, lambda: err.print(f"logged in to {url}; saved to {path}"))
+
+
+@click.command()
+@pass_state
+def queues(state: State) -> None:
+    """Queue depth, in flight, oldest message age and dead letters (admin key)."""
+    found = state.client.queues()
+    state.emit(
+        found,
+        lambda: table(
+            ("QUEUE", "DEPTH", "IN FLIGHT", "OLDEST (s)", "SENT", "DEAD"),
+            (
+                (q.queue, q.depth, q.in_flight, q.oldest_message_age_seconds, q.total_sent, q.dead_lettered)
+                for q in found
+            ),
+        ),
+    )
+
+
+@click.group()
+def keys() -> None:
+    """Manage API keys (admin key)."""
+
+
+@keys.command(name="create")
+@click.argument("tenant")
+@click.option("--name", help="a label for the key")
+@click.option("--admin", is_flag=True, help="the key may also use the admin endpoints")
+@pass_state
+def create_key(state: State, tenant: str, name: str | None, admin: bool) -> None:
+    """Create a key for TENANT (and the tenant, if new); the key is printed only now."""
+    key = state.client.create_key(tenant, name=name, admin=admin)
+    state.emit(
+        key,
+        lambda: (
+            err.print(f"created key {key.id} for {tenant}; it is shown only once:"),
+            click.echo(key.key),
+        ),
+    )
+
+
+@keys.command(name="ls")
+@pass_state
+def list_keys(state: State) -> None:
+    """Every key (never the keys themselves)."""
+    found = state.client.list_keys()
+    state.emit(
+        found,
+        lambda: table(
+            ("ID", "TENANT", "NAME", "ADMIN", "CREATED", "LAST USED", "REVOKED"),
+            ((k.id, k.tenant, k.name, k.admin, k.created_at, k.last_used_at, k.revoked_at) for k in found),
+        ),
+    )
+
+
+@keys.command(name="revoke")
+@click.argument("key_id")
+@pass_state
+def revoke_key(state: State, key_id: str) -> None:
+    """Revoke a key by its id."""
+    state.client.revoke_key(key_id)
+    state.emit({"revoked": key_id}, lambda: click.echo(f"revoked {key_id}"))
+
+
+COMMANDS = [login, queues, keys]
