@@ -1,0 +1,33 @@
+"""A real pnil over HTTP (gunicorn, compiler, consumer, executor on real PostgreSQL) with keys."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+import pytest
+
+from bench.stack import Stack
+from store import tenants
+from tests.conftest import throwaway_database
+
+
+@dataclass(frozen=True)
+class Server:
+    url: str
+    database_url: str
+    admin_key: str
+    key: str  # tenant "acme"
+    stack: Stack
+
+
+@pytest.fixture(scope="package")
+def server(server_url, template_url):
+    with throwaway_database(server_url) as url:
+        with psycopg.connect(url, autocommit=True) as conn:
+            admin_key = tenants.create_key(conn, "ops", name="admin", admin=True)[1]
+            key = tenants.create_key(conn, "acme", name="acme")[1]
+        env = {"PNIL_ALLOW_ANONYMOUS": "0", "WEB_CONCURRENCY": "2"}
+        processes = ("web", "compiler", "consumer", "executor")
+        with Stack(processes, database_url=url, extra_env=env) as stack:
+            yield Server(stack.base_url, url, admin_key, key, stack)
