@@ -2,6 +2,8 @@
 
 import multiprocessing
 import os
+import shutil
+import tempfile
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count())))
@@ -22,3 +24,18 @@ limit_request_field_size = 16384
 # pnil does not use gunicorn's control interface; a shared default socket (~/.gunicorn/gunicorn.ctl)
 # would let a second instance on the host take the first one's.
 control_socket_disable = True
+
+# Metrics: every worker writes to one directory that /metrics adds up (prometheus_client's
+# multiprocess mode). Set PROMETHEUS_MULTIPROC_DIR to share it with the host's other pnil
+# processes; otherwise a fresh directory of this server's own.
+if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    _metrics_dir = os.path.join(tempfile.gettempdir(), f"pnil-metrics-web-{os.environ.get('PORT', '8080')}")
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, mode=0o700)
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
+
+
+def child_exit(server, worker):
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)

@@ -19,6 +19,7 @@ import psycopg
 from executions import hooks
 from executions.artifacts import ArtifactCache
 from executions.cancel import CancelListener
+from infra import metrics
 from infra.database import ForkSafePool
 from infra.logs import event
 from runner.contract import Language, RunRequest, RunResult, RunStatus
@@ -238,6 +239,13 @@ class ExecutionService:
                 duration_ms=result.duration_ms,
             ),
             ids,
+        )
+        metrics.execution_ended(
+            row["status"],
+            fn["language"],
+            fn["trigger_type"],
+            result.duration_ms / 1000.0,
+            fn.get("queue_wait_s"),
         )
         hooks.finished(conn, row)
         return row

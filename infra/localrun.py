@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from infra.embedded_postgres import PROJECT_ROOT, data_dir_from, start_embedded
@@ -32,6 +33,13 @@ def main() -> int:
             flush=True,
         )
     env.setdefault("PORT", "8080")
+    # Readable lines for a person at the terminal; the Procfile's default elsewhere stays JSON.
+    env.setdefault("PNIL_LOG_FORMAT", "console")
+    # One metrics directory for every process, so the web's /metrics shows them all.
+    metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="pnil-metrics-")))
+    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for stale in metrics_dir.glob("*.db"):
+        stale.unlink()
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     print(f"==> starting the Procfile processes; API on http://127.0.0.1:{env['PORT']}", flush=True)
     honcho = subprocess.Popen(

@@ -40,10 +40,33 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
-def configure_logging(process_name: str, level: str = "INFO") -> None:
-    """Send every log record of this process to stderr as JSON lines."""
+class ConsoleFormatter(JsonFormatter):
+    """For people at a terminal: `12:00:01.234 info  execution.completed functionId=… durationMs=0.9`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = json.loads(super().format(record))
+        stamp = line.pop("ts")[11:23]
+        level, name = line.pop("level"), line.pop("event")
+        exception = line.pop("exception", None)
+        for key in ("process", "pid", "logger"):
+            line.pop(key, None)
+        fields = " ".join(f"{k}={_console_value(v)}" for k, v in line.items())
+        text = f"{stamp} {level:<7} {name} {fields}".rstrip()
+        return f"{text}\n{exception}" if exception else text
+
+
+def _console_value(value) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    return json.dumps(text) if (" " in text or not text) else text
+
+
+def configure_logging(process_name: str, level: str = "INFO", log_format: str | None = None) -> None:
+    """Send every log record of this process to stderr: JSON lines (the default) or, with
+    PNIL_LOG_FORMAT=console, one readable line each."""
+    log_format = (log_format or os.environ.get("PNIL_LOG_FORMAT") or "json").strip().lower()
+    formatter = ConsoleFormatter if log_format == "console" else JsonFormatter
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter(process_name))
+    handler.setFormatter(formatter(process_name))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -39,6 +39,8 @@ class Settings:
     log_level: str = "INFO"
     slot_wait_s: float = 10.0
     sweep_every_s: float = 5.0
+    metrics_public: bool = False
+    log_format: str = "json"
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -65,4 +67,6 @@ class Settings:
             log_level=env.get("PNIL_LOG_LEVEL", "INFO").upper(),
             slot_wait_s=float(env.get("PNIL_SLOT_WAIT_S") or 10.0),
             sweep_every_s=float(env.get("PNIL_SWEEP_EVERY_S") or 5.0),
+            metrics_public=_flag(env.get("PNIL_METRICS_PUBLIC")),
+            log_format=(env.get("PNIL_LOG_FORMAT") or "json").strip().lower(),
         )

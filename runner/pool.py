@@ -15,6 +15,7 @@ import sys
 import threading
 import time
 
+from infra import metrics
 from runner import protocol
 from runner.contract import RunRequest, RunResult, RunStatus
 from runner.errors import PoolClosedError, RunnerError
@@ -212,6 +213,7 @@ class RunnerPool:
             if self._closed:
                 return
             self.replacements += 1
+        metrics.RUNNER_RESTARTS.inc()
         threading.Thread(target=self._start_replacement, name="runner-respawn", daemon=True).start()
 
     def _start_replacement(self) -> None:

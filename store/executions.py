@@ -86,10 +86,12 @@ upd AS (
     UPDATE executions x SET status = 'RUNNING', started_at = clock_timestamp(), slot = slot.s,
                             function_version = fn.revision
     FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = 'PENDING'
-    RETURNING x.id, x.input, x.trigger_type, x.trigger_data, x.tenant_id, x.function_id, x.started_at
+    RETURNING x.id, x.input, x.trigger_type, x.trigger_data, x.tenant_id, x.function_id, x.started_at,
+              x.created_at
 ), {execution_started_ctes("upd")[0]}
 SELECT fn.*, (SELECT count(*) FROM e) AS pending, (SELECT s FROM slot) AS slot_taken,
        upd.id AS execution_id, upd.input, upd.trigger_type, upd.trigger_data,
+       EXTRACT(EPOCH FROM upd.started_at - upd.created_at)::float8 AS queue_wait_s,
        {_STARTED_SENT} AS started_event_sent,
        CASE WHEN %(msg_id)s::bigint IS NOT NULL AND (upd.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM e))
             THEN {{delete}} AND set_config('synchronous_commit', 'off', true) IS NOT NULL

@@ -6,6 +6,7 @@ import logging
 import time
 
 from broker import Reject
+from infra import metrics
 from infra.logs import event
 from infra.settings import Settings
 from store import functions as store
@@ -119,6 +120,7 @@ def compile_function(payload: dict, delivery) -> None:
             revision=job.revision,
             compiler_version=compiler_version(job.language),
         )
+        metrics.compile_ended(job.language, True, time.perf_counter() - started)
         event(
             log,
             "job.compiled",
@@ -135,6 +137,7 @@ def compile_function(payload: dict, delivery) -> None:
             error=str(exc) or type(exc).__name__,
             revision=job.revision,
         )
+        metrics.compile_ended(job.language, False, time.perf_counter() - started)
         event(
             log,
             "job.failed",

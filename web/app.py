@@ -51,7 +51,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     register_error_handlers(app)
 
     from web import auth, health, paths
+    from web import metrics as metrics_routes
 
+    metrics_routes.install(app)  # first: its timer also covers authentication
+    app.register_blueprint(metrics_routes.blp)
     auth.install(app)
     paths.install(app, api)
     api.register_blueprint(health.blp)

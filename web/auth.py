@@ -36,6 +36,8 @@ def _authenticate() -> None:
     path = request.path
     if path in PUBLIC_PATHS or path.startswith("/docs/"):
         return None
+    if path == "/metrics" and settings().metrics_public:
+        return None
     if path.startswith("/http/"):
         return None  # HTTP triggers are public, or check a key of their own tenant (httpAuth: key)
     if request.url_rule is None:

@@ -2,8 +2,9 @@
 
 import json
 import logging
+import re
 
-from infra.logs import JsonFormatter, event
+from infra.logs import ConsoleFormatter, JsonFormatter, configure_logging, event
 
 
 def test_event_is_one_json_line_with_its_fields():
@@ -21,3 +22,37 @@ def test_event_is_one_json_line_with_its_fields():
     assert line["event"] == "function.created"
     assert line["functionId"] == "f-1" and line["language"] == "javascript"
     assert line["process"] == "web" and line["level"] == "info"
+
+
+def _record(name: str, **fields) -> logging.LogRecord:
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("test.console")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        event(logger, name, **fields)
+    finally:
+        logger.removeHandler(handler)
+    return records[0]
+
+
+def test_console_format_is_one_readable_line_with_the_same_fields():
+    record = _record("execution.failed", executionId="e-1", error="boom at line 2", durationMs=1.5)
+
+    line = ConsoleFormatter("web").format(record)
+
+    assert re.fullmatch(
+        r"\d\d:\d\d:\d\d\.\d{3} info    execution\.failed "
+        r'executionId=e-1 error="boom at line 2" durationMs=1\.5',
+        line,
+    ), line
+
+
+def test_the_format_is_chosen_by_setting(monkeypatch):
+    monkeypatch.setenv("PNIL_LOG_FORMAT", "console")
+    configure_logging("web")
+    assert isinstance(logging.getLogger().handlers[0].formatter, ConsoleFormatter)
+    configure_logging("web", log_format="json")
+    assert type(logging.getLogger().handlers[0].formatter) is JsonFormatter

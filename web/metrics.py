@@ -1,0 +1,95 @@
+"""GET /metrics (Prometheus text format) and the per-request latency metric and access log line."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from infra import metrics
+from infra.logs import event
+from store.queues import queue_stats
+from web.auth import require_admin
+from web.db import pool, settings
+
+log = logging.getLogger("web.access")
+blp = Blueprint("metrics", __name__)
+
+
+def install(app: Flask) -> None:
+    """Time every request (first hook, so auth is timed too) and log one access line for it."""
+    app.before_request(_start_timer)
+    app.after_request(_observe)
+
+
+def _start_timer() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    started = g.pop("request_started", None)
+    if started is None:
+        return response
+    duration = time.perf_counter() - started
+    route = request.url_rule.rule if request.url_rule is not None else "(no route)"
+    metrics.http_request(route, request.method, response.status_code, duration)
+    event(
+        log,
+        "http.request",
+        method=request.method,
+        path=request.path,
+        route=route,
+        status=response.status_code,
+        durationMs=round(duration * 1000, 2),
+    )
+    return response
+
+
+class QueueCollector:
+    """pgmq's own figures per queue, read at scrape time (never stale, nothing to keep in sync)."""
+
+    def collect(self):
+        depth = GaugeMetricFamily(
+            "pnil_queue_depth", "Visible messages waiting for a worker", labels=["queue"]
+        )
+        in_flight = GaugeMetricFamily(
+            "pnil_queue_in_flight", "Invisible messages: being worked on or backing off", labels=["queue"]
+        )
+        oldest = GaugeMetricFamily(
+            "pnil_queue_oldest_message_age_seconds",
+            "Age of the oldest message (0 when empty)",
+            labels=["queue"],
+        )
+        dead = GaugeMetricFamily("pnil_queue_dead_letters", "Messages archived as dead", labels=["queue"])
+        with pool().connection() as conn:
+            for q in queue_stats(conn):
+                depth.add_metric([q["queue"]], q["depth"])
+                in_flight.add_metric([q["queue"]], q["inFlight"])
+                oldest.add_metric([q["queue"]], q["oldestMessageAgeSeconds"] or 0)
+                dead.add_metric([q["queue"]], q["deadLettered"])
+        return [depth, in_flight, oldest, dead]
+
+
+class _ThisProcess:
+    """The default registry's metrics (when not in multiprocess mode)."""
+
+    def collect(self):
+        return REGISTRY.collect()
+
+
+@blp.get("/metrics")
+def scrape() -> Response:
+    """Every process's metrics (multiprocess mode) or this process's, plus the queues."""
+    if not settings().metrics_public:
+        require_admin()
+    registry = CollectorRegistry()
+    if metrics.MULTIPROCESS_DIR:
+        MultiProcessCollector(registry)
+    else:
+        registry.register(_ThisProcess())
+    registry.register(QueueCollector())
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
