@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import shutil
 import stat
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -164,3 +166,27 @@ def test_admin_queues_and_keys(pnil, server):
     assert pnil("ls", key=new["key"]).returncode == 0
     assert pnil("keys", "revoke", new["id"], key=server.admin_key).returncode == 0
     assert pnil("ls", key=new["key"]).returncode == 3
+
+
+def test_logs_follow_prints_new_executions_as_they_finish(pnil, server, tmp_path):
+    name = _name()
+    (tmp_path / f"{name}.js").write_text("function handle(i) { console.log('seen ' + i.n); return i; }\n")
+    assert pnil("deploy", f"{name}.js").returncode == 0
+    env = dict(os.environ, PNIL_URL=server.url, PNIL_API_KEY=server.key)
+    follower = subprocess.Popen(
+        [PNIL, "--json", "logs", name, "--follow", "--interval", "0.2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        time.sleep(1.0)  # let it read the (empty) history first
+        assert pnil("invoke", name, "--input", '{"n": 7}').returncode == 0
+        ready, _, _ = select.select([follower.stdout], [], [], 30)
+        assert ready, "pnil logs --follow printed nothing within 30 s"
+        line = follower.stdout.readline()  # one JSON object per finished execution
+    finally:
+        follower.kill()
+        follower.wait()
+    assert "seen 7" in json.loads(line)["logs"]
