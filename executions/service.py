@@ -6,6 +6,7 @@ the executor calls `run_queued` for executions that `executions.enqueue` queued.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -19,6 +20,7 @@ import psycopg
 from executions import hooks
 from executions.artifacts import ArtifactCache
 from executions.cancel import CancelListener
+from hostapi.calls import HostApi
 from infra import metrics
 from infra.database import ForkSafePool
 from infra.logs import event
@@ -289,8 +291,11 @@ class ExecutionService:
             execution_id=execution_id,
             context_json=context_json(fn, execution_id),
         )
+        deadline = time.monotonic() + request.limits.max_execution_time_ms / 1000.0
+        api = HostApi(self.db, fn, execution_id, deadline)
         try:
-            return self.runners.run(request)
+            result = self.runners.run(request, host=api.handle)
+            return dataclasses.replace(result, api_calls=api.calls, database_queries=api.queries)
         except Exception as exc:  # noqa: BLE001 - recorded as the execution's failure
             event(log, "runner.error", level=logging.ERROR, executionId=execution_id, exc_info=True)
             return RunResult(

@@ -10,7 +10,7 @@ import psycopg
 
 from infra.database import ForkSafePool
 from infra.logs import event
-from store import artifacts, events
+from store import artifacts, events, kv
 from store import executions as store
 
 log = logging.getLogger(__name__)
@@ -24,14 +24,16 @@ ARTIFACT_RETENTION_S = int(os.environ.get("PNIL_ARTIFACT_RETENTION_S") or 30 * 2
 
 def sweep(db: ForkSafePool, event_retention_s: int = EVENT_RETENTION_S) -> int:
     """Fail executions whose process died while running them; release expired idempotency keys;
-    delete events and unused compiled artifacts past their retention. Safe from many processes at
-    once; returns how many executions were failed.
+    delete events, unused compiled artifacts, expired key-value entries and old call counts.
+    Safe from many processes at once; returns how many executions were failed.
     """
     with db.connection() as conn:
         lost = store.fail_lost(conn)
         store.release_idempotency_keys(conn)
         events.delete_older_than(conn, event_retention_s)
         artifacts.forget_unused(conn, ARTIFACT_RETENTION_S)
+        kv.delete_expired(conn)
+        kv.delete_old_windows(conn)
     for execution_id, function_id in lost:
         event(
             log,

@@ -30,8 +30,19 @@ HOST_IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "seed": ((), ("f64",)),
     "Date.now": ((), ("f64",)),
     **{f"console.{level}": (("i32",), ()) for level in CONSOLE_LEVELS},
-    # pnil's library module (tasks/asc_lib/pnil.ts): the execution's context as a JSON string.
+    # pnil's library module (tasks/asc_lib/pnil.ts): the execution's context as a JSON string,
+    # and the host API (strings are AssemblyScript string pointers, 0 meaning null).
     "pnil.context": ((), ("i32",)),
+    "pnil.kv.get": (("i32",), ("i32",)),
+    "pnil.kv.set": (("i32", "i32", "f64"), ()),
+    "pnil.kv.delete": (("i32",), ("i32",)),
+    "pnil.kv.list": (("i32", "i32"), ("i32",)),
+    "pnil.kv.increment": (("i32", "f64"), ("f64",)),
+    "pnil.kv.cas": (("i32", "i32", "i32"), ("i32",)),
+    "pnil.http.fetch": (("i32", "i32", "i32", "i32"), ("i32",)),
+    "pnil.http.status": ((), ("i32",)),
+    "pnil.http.headers": ((), ("i32",)),
+    "pnil.emit": (("i32", "i32"), ()),
 }
 _U32 = ctypes.c_uint32
 

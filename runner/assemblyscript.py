@@ -16,10 +16,12 @@ import wasmtime
 
 from infra import strict_json
 from runner.abi import HOST_IMPORTS, HOST_MODULE, STRING_CLASS_ID, GuestMemory, format_trace
+from runner.assemblyscript_host_api import HostApiImports, new_string
 from runner.contract import Limits, RunRequest, RunResult, RunStatus
 from runner.engine import new_store
 from runner.errors import GuestFailure
 from runner.fastcall import call_i32, export_func, export_memory
+from runner.host_channel import HostChannel
 from runner.logs import LogBuffer
 from runner.modules import CompileHook, ModuleCache
 from runner.traps import failure_from_error, failure_from_trap
@@ -44,10 +46,12 @@ class PreparedModule:
 class _RunContext:
     """Per-run state the host functions (defined once per Linker) write to."""
 
-    __slots__ = ("context_json", "limits", "logs", "memory")
+    __slots__ = ("context_json", "host", "last_response", "limits", "logs", "memory")
 
-    def __init__(self, limits: Limits, context_json: str = "null") -> None:
+    def __init__(self, limits: Limits, context_json: str = "null", host: HostChannel | None = None) -> None:
         self.context_json = context_json
+        self.host = host
+        self.last_response: dict | None = None
         self.limits = limits
         self.logs = LogBuffer(limits.max_log_bytes)
         self.memory: GuestMemory | None = None
@@ -76,10 +80,10 @@ class AssemblyScriptRunner:
             on_compile=on_compile,
         )
 
-    def run(self, request: RunRequest) -> RunResult:
+    def run(self, request: RunRequest, host: HostChannel | None = None) -> RunResult:
         """Run ``handle(request.input_json)`` in a fresh instance and validate its output."""
         limits = request.limits
-        ctx = _RunContext(limits, request.context_json)
+        ctx = _RunContext(limits, request.context_json, host)
         started = time.perf_counter()
         try:
             prepared = self.modules.load(request.artifact)
@@ -163,6 +167,7 @@ class AssemblyScriptRunner:
             "seed": _seed,
             "Date.now": _date_now,
             "pnil.context": self._context,
+            **HostApiImports(lambda: self._ctx).handlers(),
         }
         for name, signature in HOST_IMPORTS.items():
             func = self._console if name.startswith("console.") else handlers[name]
@@ -188,7 +193,7 @@ class AssemblyScriptRunner:
 
     def _context(self, caller: wasmtime.Caller) -> int:
         ctx = self._ctx
-        return _new_string(caller, ctx.context_json if ctx is not None else "null")
+        return new_string(caller, ctx.context_json if ctx is not None else "null")
 
     def _console(self, caller: wasmtime.Caller, msg: int) -> None:
         ctx = self._ctx
@@ -204,20 +209,6 @@ _VALTYPES = {"i32": _I32, "f64": _F64}
 def _functype(signature: tuple[tuple[str, ...], tuple[str, ...]]) -> wasmtime.FuncType:
     params, results = signature
     return wasmtime.FuncType([_VALTYPES[p] for p in params], [_VALTYPES[r] for r in results])
-
-
-def _new_string(caller: wasmtime.Caller, text: str) -> int:
-    """A pinned AssemblyScript string made in the guest (freed with the Store after the run)."""
-    encoded = text.encode("utf-16-le", errors="surrogatepass")
-    new, pin, memory = caller.get("__new"), caller.get("__pin"), _caller_memory(caller)
-    if not isinstance(new, wasmtime.Func) or not isinstance(pin, wasmtime.Func) or memory is None:
-        raise GuestFailure(
-            "the module does not export __new, __pin and memory (compile with --exportRuntime)"
-        )
-    ptr = new(caller, len(encoded), STRING_CLASS_ID)
-    memory.write(ptr, encoded)
-    pin(caller, ptr)
-    return ptr
 
 
 def _caller_memory(caller: wasmtime.Caller) -> GuestMemory | None:

@@ -15,16 +15,18 @@ from typing import BinaryIO
 
 from runner import protocol
 from runner.contract import Language, RunRequest, RunResult, RunStatus
+from runner.host_channel import HostChannel
 
 
 class Dispatcher:
     """Routes a request to the runner for its language; the JavaScript one is made lazily."""
 
-    def __init__(self, *, cache_capacity: int, cache_dir: str | None, send) -> None:
+    def __init__(self, *, cache_capacity: int, cache_dir: str | None, send, host: HostChannel | None = None):
         from runner.assemblyscript import AssemblyScriptRunner
         from runner.engine import make_engine
 
         self._send = send
+        self._host = host
         self._cache_dir = cache_dir
         self.engine = make_engine()
         self._assemblyscript = AssemblyScriptRunner(
@@ -41,7 +43,7 @@ class Dispatcher:
         try:
             if request.language is Language.JAVASCRIPT:
                 return self._run_javascript(request)
-            return self._assemblyscript.run(request)
+            return self._assemblyscript.run(request, host=self._host)
         except Exception as exc:  # noqa: BLE001 - the subprocess must survive any run
             traceback.print_exc(file=sys.stderr)
             return RunResult(
@@ -74,7 +76,7 @@ class Dispatcher:
                     "ask the operator to check the runner installation"
                 ),
             )
-        return self._javascript.run(request)
+        return self._javascript.run(request, host=self._host)
 
     def _compile_notice(self, started: bool) -> None:
         self._send(protocol.encode_reply(protocol.COMPILING if started else protocol.COMPILED))
@@ -88,7 +90,9 @@ def serve(reader: BinaryIO, out_fd: int, *, cache_capacity: int, cache_dir: str 
         while view:
             view = view[os.write(out_fd, view) :]
 
-    dispatcher = Dispatcher(cache_capacity=cache_capacity, cache_dir=cache_dir, send=send)
+    dispatcher = Dispatcher(
+        cache_capacity=cache_capacity, cache_dir=cache_dir, send=send, host=HostChannel(reader, send)
+    )
     send(protocol.encode_reply(protocol.HELLO))
     header_size = protocol.REQUEST_HEADER.size
     while True:

@@ -58,3 +58,6 @@ class RunResult:
     logs: str = ""
     duration_ms: float = 0.0
     memory_peak_bytes: int = 0
+    # Host API calls the code made (all kinds) and how many of them were key-value queries.
+    api_calls: int = 0
+    database_queries: int = 0

@@ -26,6 +26,7 @@ import wasmtime
 from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 from runner.engine import MAX_WASM_STACK_BYTES, make_engine, new_store
 from runner.errors import RunnerError
+from runner.host_channel import HostChannel
 from runner.quickjs_host import ChannelSlot, RunChannels, make_linker
 from runner.quickjs_module import initial_memory_bytes, load_reactor
 from runner.quickjs_outcome import Outcome
@@ -57,7 +58,7 @@ class JavaScriptRunner:
         self._pre = make_linker(engine, self._slot).instantiate_pre(module)
         self._lock = threading.Lock()
 
-    def run(self, request: RunRequest) -> RunResult:
+    def run(self, request: RunRequest, host: HostChannel | None = None) -> RunResult:
         """Run ``handle(input)`` of the artifact's source and report how it ended."""
         if request.language is not Language.JAVASCRIPT:
             raise ValueError(f"JavaScriptRunner cannot run {request.language.value} artifacts")
@@ -70,7 +71,12 @@ class JavaScriptRunner:
                 error_message="the stored JavaScript is not UTF-8 text; save the function again",
             )
         outcome = self._execute(
-            source, request.input_json, request.limits, check=False, context_json=request.context_json
+            source,
+            request.input_json,
+            request.limits,
+            check=False,
+            context_json=request.context_json,
+            host=host,
         )
         result = outcome.result(request.limits)
         return RunResult(
@@ -91,7 +97,14 @@ class JavaScriptRunner:
         return source.encode("utf-8")
 
     def _execute(
-        self, source: str, input_json: str, limits: Limits, *, check: bool, context_json: str = "null"
+        self,
+        source: str,
+        input_json: str,
+        limits: Limits,
+        *,
+        check: bool,
+        context_json: str = "null",
+        host: HostChannel | None = None,
     ) -> Outcome:
         heap_limit = self._heap_limit(limits.max_memory_bytes)
         if heap_limit is None:
@@ -121,6 +134,7 @@ class JavaScriptRunner:
             # The envelope holds at most the output limit in UTF-16 units: 3 bytes each.
             stderr_limit=3 * limits.max_output_size_bytes + 64 * 1024,
             deadline=time.monotonic() + limits.max_execution_time_ms / 1000.0,
+            host=host,
         )
         with self._lock:
             self._slot.channels = channels

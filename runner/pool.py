@@ -20,7 +20,7 @@ from runner import protocol
 from runner.contract import RunRequest, RunResult, RunStatus
 from runner.errors import PoolClosedError, RunnerError
 from runner.messages import died_message, timeout_message
-from runner.worker import Worker, WorkerDied, WorkerOverran
+from runner.worker import HostCallHandler, Worker, WorkerDied, WorkerOverran
 
 GIB = 1024**3
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -77,8 +77,9 @@ class RunnerPool:
             self._idle.extend(workers)
             self._all.update(workers)
 
-    def run(self, request: RunRequest) -> RunResult:
-        """Run one request in a free subprocess (blocks until one is free)."""
+    def run(self, request: RunRequest, host: HostCallHandler | None = None) -> RunResult:
+        """Run one request in a free subprocess (blocks until one is free); `host` answers the
+        code's host API calls."""
         if os.getpid() != self._pid:
             raise RunnerError("a RunnerPool cannot be used after fork; create one per process")
         if self._cap_ms is not None and request.limits.max_execution_time_ms > self._cap_ms:
@@ -104,7 +105,7 @@ class RunnerPool:
                 if cancelled:  # cancelled before the subprocess got the request
                     worker.kill()
             try:
-                payload = worker.receive(run_budget_s, self._compile_budget_s)
+                payload = worker.receive(run_budget_s, self._compile_budget_s, host)
             except WorkerOverran:
                 worker.kill()
                 self._replace(worker)

@@ -3,7 +3,9 @@
 Request (parent → child): ``<II`` (meta length, artifact length), a JSON array of the
 scalar fields, then the raw artifact bytes (never pickled or base64-encoded).
 Reply (child → parent): ``<cI`` (kind, length) and a payload. Kinds: ``H`` ready,
-``C`` compiling started, ``X`` compiling finished, ``R`` the result (a JSON array).
+``C`` compiling started, ``X`` compiling finished, ``A`` a host API call of the running code
+(a JSON object; the parent answers with ``<II`` (length, 0) and a JSON payload before the run
+goes on), ``R`` the result (a JSON array).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ HELLO = b"H"
 COMPILING = b"C"
 COMPILED = b"X"
 RESULT = b"R"
+HOST_CALL = b"A"
 
 _STATUSES = {status.value: status for status in RunStatus}
 _LANGUAGES = {language.value: language for language in Language}
@@ -63,6 +66,11 @@ def decode_request(meta: bytes, artifact: bytes) -> RunRequest:
         execution_id=execution_id,
         context_json=context_json,
     )
+
+
+def encode_answer(payload: bytes) -> list[bytes]:
+    """The parent's answer to a host call, as buffers for one ``os.writev``."""
+    return [REQUEST_HEADER.pack(len(payload), 0), payload]
 
 
 def encode_reply(kind: bytes, payload: bytes = b"") -> bytes:

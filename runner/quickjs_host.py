@@ -1,9 +1,10 @@
 """The host side of a QuickJS run: WASI with captured output and a deadline-bounded sleep.
 
 wasmtime's WASI provides the imports, with no preopened directory, no environment and no
-arguments. Two of them are replaced: ``fd_write``, so that fd 1 (logs) and fd 2 (QuickJS
-diagnostics and the wrapper's result envelope) land in capped in-memory buffers, and
-``poll_oneoff``, because a host-side sleep cannot be interrupted by the epoch deadline:
+arguments. Three of them are replaced: ``fd_write``, so that fd 1 (logs) and fd 2 (QuickJS
+diagnostics and the wrapper's result envelope) land in capped in-memory buffers and host API
+calls on fd 2 go to the run's HostChannel; ``fd_read``, whose fd 0 yields the answer of the last
+call; and ``poll_oneoff``, because a host-side sleep cannot be interrupted by the epoch deadline:
 our sleep never outlasts the run's deadline, after which the guest traps on re-entry.
 """
 
@@ -14,6 +15,9 @@ import struct
 import time
 
 import wasmtime
+
+from runner.host_channel import HostChannel
+from runner.quickjs_wrapper import CALL_MARK_BYTES
 
 WASI = "wasi_snapshot_preview1"
 _EBADF, _EFAULT, _EINVAL = 8, 21, 28
@@ -27,15 +31,62 @@ _CLOCK_ABSTIME = 1
 class RunChannels:
     """The output of one run: logs (fd 1) and diagnostics plus result (fd 2), both capped."""
 
-    __slots__ = ("logs", "stderr", "log_limit", "stderr_limit", "logs_truncated", "deadline")
+    __slots__ = (
+        "logs",
+        "stderr",
+        "log_limit",
+        "stderr_limit",
+        "logs_truncated",
+        "deadline",
+        "host",
+        "call",
+        "answer",
+    )
 
-    def __init__(self, *, log_limit: int, stderr_limit: int, deadline: float) -> None:
+    def __init__(
+        self, *, log_limit: int, stderr_limit: int, deadline: float, host: HostChannel | None = None
+    ) -> None:
         self.logs = bytearray()
         self.stderr = bytearray()
         self.log_limit = log_limit
         self.stderr_limit = stderr_limit
         self.logs_truncated = False
         self.deadline = deadline  # time.monotonic() value
+        self.host = host
+        self.call: bytearray | None = None  # a host call being written
+        self.answer = b""  # the last call's answer line, read from fd 0
+
+    def write_stderr(self, data: bytes) -> None:
+        """Diagnostics are kept (capped); a host call is carried out when its line is complete."""
+        while data:
+            if self.call is None:
+                at = data.find(CALL_MARK_BYTES)
+                head = data if at < 0 else data[:at]
+                kept = self.room(2, len(head))
+                if kept:
+                    self.keep(2, head[:kept])
+                if at < 0:
+                    return
+                self.call = bytearray()
+                data = data[at + len(CALL_MARK_BYTES) :]
+                continue
+            end = data.find(b"\n")
+            if end < 0:
+                self.call += data
+                return
+            self.call += data[:end]
+            request, self.call = bytes(self.call), None
+            self.answer = self._answer(request) + b"\n"
+            data = data[end + 1 :]
+
+    def _answer(self, request: bytes) -> bytes:
+        if self.host is None:
+            return b'{"error": "the host API is not available here (e.g. at the top level while compiling)"}'
+        return self.host.call_raw(request)
+
+    def read_answer(self, size: int) -> bytes:
+        chunk, self.answer = self.answer[:size], self.answer[size:]
+        return chunk
 
     def room(self, fd: int, length: int) -> int:
         """How many of ``length`` bytes written to ``fd`` are kept."""
@@ -81,9 +132,12 @@ def make_linker(engine: wasmtime.Engine, slot: ChannelSlot) -> wasmtime.Linker:
             ptr, length = _IOVEC.unpack(ctypes.string_at(base + iovs + 8 * index, 8))
             if ptr + length > size:
                 return _EFAULT
-            kept = channels.room(fd, length)
-            if kept:
-                channels.keep(fd, ctypes.string_at(base + ptr, kept))
+            if fd == 2:
+                channels.write_stderr(ctypes.string_at(base + ptr, length))
+            else:
+                kept = channels.room(fd, length)
+                if kept:
+                    channels.keep(fd, ctypes.string_at(base + ptr, kept))
             total += length
         # Dropped bytes count as written: the guest must not retry what the cap discarded.
         ctypes.memmove(base + written, struct.pack("<I", total), 4)
@@ -123,7 +177,31 @@ def make_linker(engine: wasmtime.Engine, slot: ChannelSlot) -> wasmtime.Linker:
         memory.write(caller, struct.pack("<I", len(fired)), out)
         return 0
 
+    def fd_read(caller: wasmtime.Caller, fd: int, iovs: int, count: int, nread: int) -> int:
+        channels = slot.channels
+        if channels is None or fd != 0:
+            return _EBADF
+        memory = caller["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        size = memory.data_len(caller)
+        if iovs < 0 or count < 0 or iovs + 8 * count > size or nread + 4 > size:
+            return _EFAULT
+        total = 0
+        for index in range(count):
+            ptr, length = _IOVEC.unpack(memory.read(caller, iovs + 8 * index, iovs + 8 * index + 8))
+            if ptr + length > size:
+                return _EFAULT
+            chunk = channels.read_answer(length)
+            if chunk:
+                memory.write(caller, chunk, ptr)
+            total += len(chunk)
+            if len(chunk) < length:
+                break
+        memory.write(caller, struct.pack("<I", total), nread)
+        return 0
+
     four = wasmtime.FuncType([_I32] * 4, [_I32])
     linker.define_func(WASI, "fd_write", four, fd_write, access_caller=True)
+    linker.define_func(WASI, "fd_read", four, fd_read, access_caller=True)
     linker.define_func(WASI, "poll_oneoff", four, poll_oneoff, access_caller=True)
     return linker

@@ -7,7 +7,8 @@ Promise settles. It evaluates the user's source as a classic (sloppy) script thr
 indirect ``eval`` named ``<input>``, so line and column numbers are the source's own.
 
 Channels: fd 1 carries the logs (``console.*`` and ``print``); fd 2 carries QuickJS's own
-diagnostics and, last, one envelope ``MARK + kind + payload`` with the result.
+diagnostics, host API calls (``CALL_MARK + JSON + newline``, answered as one line on fd 0) and,
+last, one envelope ``MARK + kind + payload`` with the result.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from dataclasses import dataclass
 
 MARK = "\x1epnil\x1e"
 MARK_BYTES = MARK.encode()
+# Starts a host API call on fd 2: CALL_MARK + {"op", "args"} + newline; the answer comes on fd 0.
+CALL_MARK = "\x1epnil-call\x1e"
+CALL_MARK_BYTES = CALL_MARK.encode()
 
 # The appended expression gives back ``handle`` also when it is a top-level ``const``/``let``:
 # lexical bindings of an indirect eval do not outlive it.
@@ -47,6 +51,43 @@ globalThis.console = { log, error: log, warn: log, info: log, debug: log, trace:
 globalThis.print = log;
 globalThis.setTimeout = (fn, ms = 0, ...args) => os.setTimeout(() => fn(...args), ms);
 globalThis.clearTimeout = (timer) => os.clearTimeout(timer);
+const CALL = %(call_mark)s;
+function hostCall(op, args) {
+  err.puts(CALL + stringify({ op, args }) + '\n');
+  err.flush();
+  const line = std.in.getline();
+  if (line === null) throw new Error(op + ': the host API is not available here');
+  const answer = parse(line);
+  if (answer.error !== undefined) throw new Error(op + ': ' + answer.error);
+  return answer.ok;
+}
+const freeze = Object.freeze;
+globalThis.pnil = freeze({
+  kv: freeze({
+    get: (key) => hostCall('kv.get', { key }),
+    set: (key, value, options) => { hostCall('kv.set', { key, value, ttl: options?.ttl }); },
+    delete: (key) => hostCall('kv.delete', { key }),
+    list: (prefix = '', limit = 100) => hostCall('kv.list', { prefix, limit }),
+    increment: (key, by = 1) => hostCall('kv.increment', { key, by }),
+    compareAndSet: (key, expected, value) =>
+      hostCall('kv.cas', expected === undefined ? { key, value } : { key, expected, value }),
+  }),
+  fetch: (url, init = {}) => hostCall('http.fetch',
+    { url: String(url), method: init.method, headers: init.headers, body: init.body }),
+  emit: (type, payload = {}) => { hostCall('emit', { type, payload }); },
+});
+globalThis.fetch = (url, init) => {
+  try {
+    const r = pnil.fetch(url, init);
+    return Promise.resolve(freeze({
+      status: r.status, ok: r.status >= 200 && r.status < 300,
+      headers: freeze({ get: (name) => r.headers[String(name).toLowerCase()] ?? null }),
+      text: async () => r.body, json: async () => parse(r.body),
+    }));
+  } catch (e) {
+    return Promise.reject(e);
+  }
+};
 function describe(e, phase) {
   try {
     const isError = e instanceof Error;
@@ -98,6 +139,7 @@ def wrapper_source(
     # ensure_ascii: the text travels as a C string (no NUL) and may hold lone surrogates.
     return _WRAPPER % {
         "mark": json.dumps(MARK),
+        "call_mark": json.dumps(CALL_MARK),
         "limit": output_limit,
         "log_limit": log_limit,
         "source": json.dumps(source + _HANDLE_PROBE),

@@ -6,10 +6,14 @@ import os
 import select
 import subprocess
 import time
+from collections.abc import Callable
 
 from infra.processes import kill_group
 from runner import protocol
 from runner.errors import RunnerError
+
+HostCallHandler = Callable[[bytes], bytes]
+NO_HOST_API = b'{"error": "the host API is not available for this run"}'
 
 
 class WorkerDied(Exception):
@@ -65,13 +69,18 @@ class Worker:
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:
             raise WorkerDied() from exc
 
-    def receive(self, run_budget_s: float, compile_budget_s: float) -> bytes:
-        """The result payload; compile notices move the deadline."""
+    def receive(
+        self, run_budget_s: float, compile_budget_s: float, on_call: HostCallHandler | None = None
+    ) -> bytes:
+        """The result payload; compile notices move the deadline; host calls are answered."""
         deadline = time.monotonic() + run_budget_s
         while True:
             kind, payload = self._frame(deadline)
             if kind == protocol.RESULT:
                 return payload
+            if kind == protocol.HOST_CALL:
+                answer = on_call(payload) if on_call is not None else NO_HOST_API
+                self.send(protocol.encode_answer(answer))
             if kind == protocol.COMPILING:
                 deadline = time.monotonic() + compile_budget_s
             elif kind == protocol.COMPILED:

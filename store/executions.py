@@ -24,7 +24,7 @@ COLUMNS = (
 LOST_AFTER_GRACE_S = 60
 _TIME_LIMIT_S = "COALESCE((f.resource_limits->>'maxExecutionTimeMs')::bigint, %(default_time_ms)s) / 1000.0"
 _RUNNABLE = """
-SELECT id, tenant_id, language, status, state, revision, resource_limits,
+SELECT id, tenant_id, language, status, state, revision, resource_limits, allowed_hosts,
        CASE WHEN revision = %(cached)s THEN NULL ELSE wasm_binary END AS wasm_binary
 FROM functions f WHERE id = %(id)s AND tenant_id = %(tenant)s
 """
@@ -78,7 +78,7 @@ FROM fn LEFT JOIN ins ON true
 _START_QUEUED = f"""
 WITH e AS (SELECT id, function_id FROM executions WHERE id = %(execution_id)s AND status = 'PENDING'),
 fn AS (
-    SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.revision, f.resource_limits,
+    SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.revision, f.resource_limits, f.allowed_hosts,
            CASE WHEN f.revision = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary
     FROM functions f JOIN e ON f.id = e.function_id
 ), {_TAKE_SLOT},
@@ -268,7 +268,12 @@ def finish(
     WAL flush; a database crash right after can lose the end of the last ~200 ms of runs, which
     the sweep then reports as lost (FAILED, never run twice).
     """
-    metrics = {"durationMs": round(result.duration_ms, 3), "memoryPeakBytes": result.memory_peak_bytes}
+    metrics = {
+        "durationMs": round(result.duration_ms, 3),
+        "memoryPeakBytes": result.memory_peak_bytes,
+        "apiCallCount": result.api_calls,
+        "databaseQueryCount": result.database_queries,
+    }
     row = (
         conn.cursor(row_factory=dict_row)
         .execute(

@@ -76,4 +76,7 @@ def _register_optional_blueprints(app: Flask, api: Api) -> None:
     from web.http_triggers import routes as http_trigger_routes
 
     api.register_blueprint(events.blp)
+    from web import kv
+
+    api.register_blueprint(kv.blp)
     api.register_blueprint(http_trigger_routes.blp)

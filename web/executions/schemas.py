@@ -39,6 +39,8 @@ class ExecuteRequestSchema(Schema):
 class MetricsSchema(Schema):
     durationMs = fields.Float()
     memoryPeakBytes = fields.Integer()
+    apiCallCount = fields.Integer(metadata={"description": "host API calls (kv, fetch, emit) the code made"})
+    databaseQueryCount = fields.Integer(metadata={"description": "of which key-value store queries"})
 
 
 class ExecutionSchema(Schema):
@@ -73,6 +75,9 @@ def _iso(value):
     return value.isoformat() if value is not None else None
 
 
+_INT_METRICS = ("memoryPeakBytes", "apiCallCount", "databaseQueryCount")
+
+
 def execution_json(row: dict) -> dict:
     """What `ExecutionSchema().dump(row)` gives, built directly: the sync-execute hot path.
 
@@ -82,7 +87,7 @@ def execution_json(row: dict) -> dict:
     if metrics is not None:
         metrics = {
             **({"durationMs": float(metrics["durationMs"])} if "durationMs" in metrics else {}),
-            **({"memoryPeakBytes": int(metrics["memoryPeakBytes"])} if "memoryPeakBytes" in metrics else {}),
+            **{name: int(metrics[name]) for name in _INT_METRICS if name in metrics},
         }
     version = row["function_version"]
     return {

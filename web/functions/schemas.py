@@ -17,6 +17,7 @@ from marshmallow import (
 )
 
 from events.names import pattern_error
+from hostapi import allowed_hosts
 from scheduler import ticks
 from store.lifecycle import STATES
 from web.http_triggers import routing
@@ -44,6 +45,15 @@ def _name_error(value: str) -> str | None:
 
 def _check_name(value: str) -> None:
     problem = _name_error(value)
+    if problem:
+        raise ValidationError(problem)
+
+
+MAX_ALLOWED_HOSTS = 50
+
+
+def _check_host_pattern(value: str) -> None:
+    problem = allowed_hosts.pattern_error(value)
     if problem:
         raise ValidationError(problem)
 
@@ -142,6 +152,15 @@ class FunctionWriteSchema(Schema):
         fields.String(validate=validate.Length(min=1, max=100)),
         validate=validate.Length(max=MAX_TAGS),
         metadata={"description": f"at most {MAX_TAGS}; filter with GET /functions?tag="},
+    )
+    allowedHosts = fields.List(
+        fields.String(validate=_check_host_pattern),
+        attribute="allowed_hosts",
+        validate=validate.Length(max=MAX_ALLOWED_HOSTS),
+        metadata={
+            "description": "hosts the code may fetch from: host, *.domain, host:port, https://host, "
+            "or * (any public host); private addresses only when named exactly"
+        },
     )
     changeDescription = fields.String(
         load_only=True, attribute="change_description", validate=validate.Length(max=1000)
@@ -252,6 +271,7 @@ class FunctionSchema(Schema):
     resourceLimits = fields.Dict(attribute="resource_limits")
     metadata = fields.Dict()
     tags = fields.List(fields.String())
+    allowedHosts = fields.List(fields.String(), attribute="allowed_hosts")
     createdBy = fields.String(attribute="created_by", allow_none=True)
     createdAt = fields.DateTime(attribute="created_at")
     updatedAt = fields.DateTime(attribute="updated_at")

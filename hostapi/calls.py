@@ -1,0 +1,221 @@
+"""One run's host API: validates a guest's call, holds it to maxApiCallsPerMinute, carries it out.
+
+A call is JSON `{"op": "kv.get", "args": {...}}`; the answer is `{"ok": value}` or
+`{"error": "what happened and what to do"}`. Ops: kv.get, kv.set, kv.delete, kv.list,
+kv.increment, kv.cas, http.fetch, emit.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from typing import Any
+
+import psycopg
+
+from events import names
+from events.publish import publish
+from hostapi import allowed_hosts, fetch
+from infra import strict_json
+from infra.database import ForkSafePool
+from infra.logs import event
+from store import kv
+from store import limits as limit_rules
+
+log = logging.getLogger(__name__)
+
+MAX_KEY_BYTES = 255
+MAX_VALUE_BYTES = 1024 * 1024
+MAX_LIST = 1000
+MAX_TTL_S = 10 * 365 * 24 * 3600
+METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+class CallRefused(Exception):
+    """The call is invalid or not allowed; its message goes back to the code."""
+
+
+class HostApi:
+    """The host API of one execution (one thread: the run's own)."""
+
+    def __init__(self, db: ForkSafePool, fn: dict[str, Any], execution_id: str, deadline: float) -> None:
+        self.db = db
+        self.tenant_id: uuid.UUID = fn["tenant_id"]
+        self.function_id: uuid.UUID = fn["id"]
+        self.execution_id = execution_id
+        self.allowed_hosts: list[str] = list(fn.get("allowed_hosts") or [])
+        self.per_minute = limit_rules.effective(fn["resource_limits"])["maxApiCallsPerMinute"]
+        trigger = fn.get("trigger_data")
+        self.depth = (
+            int(trigger.get("depth", 0))
+            if fn.get("trigger_type") == "EVENT" and isinstance(trigger, dict)
+            else 0
+        )
+        self.deadline = deadline
+        self.calls = 0
+        self.queries = 0
+
+    def handle(self, payload: bytes) -> bytes:
+        """Answer one call frame (never raises: a failure is the answer)."""
+        try:
+            request = strict_json.loads(payload.decode("utf-8", "surrogatepass"))
+            if not isinstance(request, dict):
+                raise CallRefused("a host call is a JSON object {op, args}")
+            op, args = request["op"], request.get("args") or {}
+            if not isinstance(args, dict):
+                raise CallRefused("the call's args must be an object")
+            answer = {"ok": self.call(str(op), args)}
+        except CallRefused as exc:
+            answer = {"error": str(exc)}
+        except (ValueError, KeyError, TypeError) as exc:  # UnstorableJson included: NaN, NUL, ...
+            answer = {"error": f"malformed host call: {exc}"}
+        except psycopg.Error as exc:
+            event(
+                log, "hostapi.db_error", level=logging.WARNING, executionId=self.execution_id, error=str(exc)
+            )
+            answer = {"error": "the key-value store is unavailable right now; try again"}
+        return json.dumps(answer, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "surrogatepass")
+
+    def call(self, op: str, args: dict[str, Any]) -> Any:
+        handler = _OPS.get(op)
+        if handler is None:
+            raise CallRefused(f"unknown host call {op!r}; use one of {', '.join(sorted(_OPS))}")
+        self._count()
+        return handler(self, args)
+
+    def _count(self) -> None:
+        with self.db.connection() as conn:
+            made = kv.count_call(conn, self.function_id)
+        self.calls += 1
+        if made > self.per_minute:
+            raise CallRefused(
+                f"maxApiCallsPerMinute ({self.per_minute}) reached for this function across all runs; "
+                "calls are allowed again next minute, or raise resourceLimits.maxApiCallsPerMinute"
+            )
+
+    # -- key-value ---------------------------------------------------------------------------
+    def _kv(self, statement, *args, **kwargs):
+        self.queries += 1
+        with self.db.connection() as conn:
+            return statement(conn, self.tenant_id, *args, **kwargs)
+
+    def kv_get(self, args: dict[str, Any]) -> Any:
+        found, value = self._kv(kv.get, _key(args))
+        return value if found else None
+
+    def kv_set(self, args: dict[str, Any]) -> None:
+        ttl = args.get("ttl")
+        if ttl is not None and (
+            isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_TTL_S
+        ):
+            raise CallRefused(f"ttl must be a number of seconds between 0 and {MAX_TTL_S}")
+        self._kv(kv.put, _key(args), _value(args, "value"), ttl)
+
+    def kv_delete(self, args: dict[str, Any]) -> bool:
+        return self._kv(kv.delete, _key(args))
+
+    def kv_list(self, args: dict[str, Any]) -> list[str]:
+        prefix, limit = args.get("prefix", ""), args.get("limit", 100)
+        if not isinstance(prefix, str) or len(prefix.encode("utf-8", "surrogatepass")) > MAX_KEY_BYTES:
+            raise CallRefused(f"prefix must be a string of at most {MAX_KEY_BYTES} bytes")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIST:
+            raise CallRefused(f"limit must be an integer from 1 to {MAX_LIST}")
+        return self._kv(kv.list_keys, prefix, limit)
+
+    def kv_increment(self, args: dict[str, Any]) -> int:
+        by = args.get("by", 1)
+        if isinstance(by, bool) or not isinstance(by, int) or abs(by) >= 2**53:
+            raise CallRefused("by must be an integer")
+        key = _key(args)
+        try:
+            return self._kv(kv.increment, key, by)
+        except psycopg.errors.NotNullViolation as exc:
+            raise CallRefused(f"the value of {key!r} is not an integer, so it cannot be incremented") from exc
+        except psycopg.errors.NumericValueOutOfRange as exc:
+            raise CallRefused(f"incrementing {key!r} would overflow a 64-bit integer") from exc
+
+    def kv_cas(self, args: dict[str, Any]) -> bool:
+        absent = "expected" not in args
+        expected = None if absent else _value(args, "expected")
+        return self._kv(kv.compare_and_set, _key(args), expected, _value(args, "value"), absent=absent)
+
+    # -- outbound HTTP and events ------------------------------------------------------------
+    def http_fetch(self, args: dict[str, Any]) -> dict[str, Any]:
+        url, method = args.get("url"), str(args.get("method") or "GET").upper()
+        headers, body = args.get("headers") or {}, args.get("body")
+        if not isinstance(url, str) or len(url) > 8192:
+            raise CallRefused("url must be a string of at most 8192 characters")
+        if method not in METHODS:
+            raise CallRefused(f"method must be one of {', '.join(METHODS)}")
+        if not isinstance(headers, dict) or not all(isinstance(v, str) for v in headers.values()):
+            raise CallRefused("headers must be an object of strings")
+        if body is not None and not isinstance(body, str):
+            raise CallRefused("body must be a string (JSON.stringify an object first)")
+        try:
+            target = allowed_hosts.check(url, self.allowed_hosts)
+            response = fetch.fetch(target, method, headers, body, self.deadline)
+        except (allowed_hosts.HostNotAllowed, fetch.FetchFailed) as exc:
+            raise CallRefused(str(exc)) from exc
+        event(
+            log,
+            "hostapi.fetched",
+            executionId=self.execution_id,
+            functionId=str(self.function_id),
+            host=target.host,
+            status=response["status"],
+        )
+        return response
+
+    def emit(self, args: dict[str, Any]) -> str:
+        event_type, payload = args.get("type"), args.get("payload", {})
+        problem = names.type_error(event_type)
+        if problem:
+            raise CallRefused(problem)
+        if not isinstance(payload, dict):
+            raise CallRefused("payload must be a JSON object")
+        _size_check(payload, "payload")
+        with self.db.connection() as conn, conn.transaction():
+            event_id = publish(
+                conn,
+                self.tenant_id,
+                event_type,
+                payload,
+                depth=self.depth,
+                source_execution_id=uuid.UUID(self.execution_id),
+            )
+        return str(event_id)
+
+
+_OPS = {
+    "kv.get": HostApi.kv_get,
+    "kv.set": HostApi.kv_set,
+    "kv.delete": HostApi.kv_delete,
+    "kv.list": HostApi.kv_list,
+    "kv.increment": HostApi.kv_increment,
+    "kv.cas": HostApi.kv_cas,
+    "http.fetch": HostApi.http_fetch,
+    "emit": HostApi.emit,
+}
+
+
+def _key(args: dict[str, Any]) -> str:
+    key = args.get("key")
+    if not isinstance(key, str) or not 1 <= len(key.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES:
+        raise CallRefused(f"key must be a string of 1 to {MAX_KEY_BYTES} bytes")
+    if "\x00" in key:
+        raise CallRefused("key must not contain NUL characters")
+    return key
+
+
+def _value(args: dict[str, Any], name: str) -> Any:
+    if name not in args:
+        raise CallRefused(f"{name} is missing")
+    _size_check(args[name], name)
+    return args[name]
+
+
+def _size_check(value: Any, name: str) -> None:
+    size = len(json.dumps(value, ensure_ascii=False).encode("utf-8", "surrogatepass"))
+    if size > MAX_VALUE_BYTES:
+        raise CallRefused(f"{name} is {size} bytes of JSON; the most a value may be is {MAX_VALUE_BYTES}")

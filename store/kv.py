@@ -1,0 +1,107 @@
+"""SQL for the tenant key-value store: every statement is scoped to one tenant; expired = absent."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg.types.json import Jsonb
+
+_LIVE = "(expires_at IS NULL OR expires_at > now())"
+
+
+def get(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str) -> tuple[bool, Any]:
+    """(found, value)."""
+    row = conn.execute(
+        f"SELECT value FROM kv_entries WHERE tenant_id = %s AND key = %s AND {_LIVE}", (tenant_id, key)
+    ).fetchone()
+    return (True, row[0]) if row else (False, None)
+
+
+def put(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str, value: Any, ttl_s: float | None) -> None:
+    conn.execute(
+        "INSERT INTO kv_entries (tenant_id, key, value, expires_at) "
+        "VALUES (%s, %s, %s, now() + make_interval(secs => %s)) "
+        "ON CONFLICT (tenant_id, key) DO UPDATE SET value = EXCLUDED.value, "
+        "expires_at = EXCLUDED.expires_at, updated_at = now()",
+        (tenant_id, key, Jsonb(value), ttl_s),
+    )
+
+
+def delete(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str) -> bool:
+    cur = conn.execute(
+        f"DELETE FROM kv_entries WHERE tenant_id = %s AND key = %s RETURNING {_LIVE}", (tenant_id, key)
+    )
+    row = cur.fetchone()
+    return bool(row and row[0])
+
+
+def list_keys(conn: psycopg.Connection, tenant_id: uuid.UUID, prefix: str, limit: int) -> list[str]:
+    """Keys starting with `prefix`, in order."""
+    escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    rows = conn.execute(
+        f"SELECT key FROM kv_entries WHERE tenant_id = %s AND key LIKE %s AND {_LIVE} ORDER BY key LIMIT %s",
+        (tenant_id, escaped + "%", limit),
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def increment(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str, by: int) -> int:
+    """Add `by` to an integer value (absent or expired counts as 0) atomically; the new value.
+
+    Raises ValueError when the current value is not an integer.
+    """
+    row = conn.execute(
+        "INSERT INTO kv_entries AS e (tenant_id, key, value) VALUES (%(t)s, %(k)s, to_jsonb(%(by)s::bigint)) "
+        "ON CONFLICT (tenant_id, key) DO UPDATE SET "
+        "value = CASE WHEN e.expires_at IS NOT NULL AND e.expires_at <= now() THEN to_jsonb(%(by)s::bigint) "
+        "             WHEN jsonb_typeof(e.value) = 'number' AND (e.value::text ~ '^-?[0-9]+$') "
+        "             THEN to_jsonb(e.value::text::bigint + %(by)s::bigint) END, "
+        "expires_at = CASE WHEN e.expires_at IS NOT NULL AND e.expires_at <= now() THEN NULL "
+        "                  ELSE e.expires_at END, "
+        "updated_at = now() "
+        "RETURNING value",
+        {"t": tenant_id, "k": key, "by": by},
+    ).fetchone()
+    return int(row[0])
+
+
+def compare_and_set(
+    conn: psycopg.Connection, tenant_id: uuid.UUID, key: str, expected: Any, value: Any, *, absent: bool
+) -> bool:
+    """Set `value` only if the current value equals `expected` (or the key is absent, with `absent`)."""
+    if absent:
+        cur = conn.execute(
+            "INSERT INTO kv_entries AS e (tenant_id, key, value) VALUES (%s, %s, %s) "
+            "ON CONFLICT (tenant_id, key) DO UPDATE SET value = EXCLUDED.value, expires_at = NULL, "
+            "updated_at = now() WHERE e.expires_at IS NOT NULL AND e.expires_at <= now()",
+            (tenant_id, key, Jsonb(value)),
+        )
+    else:
+        cur = conn.execute(
+            f"UPDATE kv_entries SET value = %s, updated_at = now() "
+            f"WHERE tenant_id = %s AND key = %s AND value = %s AND {_LIVE}",
+            (Jsonb(value), tenant_id, key, Jsonb(expected)),
+        )
+    return cur.rowcount == 1
+
+
+def delete_expired(conn: psycopg.Connection) -> int:
+    return conn.execute("DELETE FROM kv_entries WHERE expires_at <= now()").rowcount
+
+
+def count_call(conn: psycopg.Connection, function_id: uuid.UUID) -> int:
+    """Count one API call in the function's current minute; the minute's total so far."""
+    return conn.execute(
+        "INSERT INTO api_call_windows AS w (function_id, window_start, calls) "
+        "VALUES (%s, date_trunc('minute', now()), 1) "
+        "ON CONFLICT (function_id, window_start) DO UPDATE SET calls = w.calls + 1 RETURNING calls",
+        (function_id,),
+    ).fetchone()[0]
+
+
+def delete_old_windows(conn: psycopg.Connection) -> int:
+    return conn.execute(
+        "DELETE FROM api_call_windows WHERE window_start < now() - interval '2 minutes'"
+    ).rowcount
