@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import uuid
 from typing import Any
 
@@ -55,6 +56,7 @@ class HostApi:
         self.deadline = deadline
         self.calls = 0
         self.queries = 0
+        self.refused_until = 0.0  # wall-clock end of a minute whose budget is spent
 
     def handle(self, payload: bytes) -> bytes:
         """Answer one call frame (never raises: a failure is the answer)."""
@@ -85,10 +87,14 @@ class HostApi:
         return handler(self, args)
 
     def _count(self) -> None:
-        with self.db.connection() as conn:
-            made = kv.count_call(conn, self.function_id)
         self.calls += 1
+        if time.time() < self.refused_until:  # known to be over budget: no database round trip
+            made = self.per_minute + 1
+        else:
+            with self.db.connection() as conn:
+                made = kv.count_call(conn, self.function_id)
         if made > self.per_minute:
+            self.refused_until = (time.time() // 60 + 1) * 60
             raise CallRefused(
                 f"maxApiCallsPerMinute ({self.per_minute}) reached for this function across all runs; "
                 "calls are allowed again next minute, or raise resourceLimits.maxApiCallsPerMinute"
