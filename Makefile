@@ -4,9 +4,12 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test bench lint clean-data
+.PHONY: install run test bench lint clean-data chromium
 
-install: $(VENV)/.installed node_modules/.installed
+CONSOLE_BUNDLE := web/console/static/build/editor.js
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+install: $(VENV)/.installed node_modules/.installed $(CONSOLE_BUNDLE)
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	@echo "==> Python dependencies into $(VENV)" >&2
@@ -19,10 +22,22 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund >&2
 	@touch $@
 
+# The console's editor: CodeMirror from the pinned npm packages, bundled into one file.
+$(CONSOLE_BUNDLE): web/console/editor_entry.js node_modules/.installed
+	@echo "==> console editor bundle (esbuild)" >&2
+	./node_modules/.bin/esbuild web/console/editor_entry.js --bundle --minify --format=iife \
+		--global-name=PnilEditor --log-level=warning --outfile=$@ >&2
+
+# The console's browser tests drive Debian's chromium (browser downloads are not reachable).
+chromium:
+	@command -v chromium >/dev/null || { echo "==> Chromium (Debian package) for the console tests" >&2; \
+		$(SUDO) apt-get update -qq >&2 && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq \
+		--no-install-recommends chromium >&2; }
+
 run: install
 	$(PY) -m infra.localrun
 
-test: install
+test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install

@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(docs.blp)
     register_error_handlers(app)
 
-    from web import auth, health, paths
+    from web import auth, console, health, paths, whoami
     from web import metrics as metrics_routes
 
     metrics_routes.install(app)  # first: its timer also covers authentication
@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.install(app)
     paths.install(app, api)
     api.register_blueprint(health.blp)
+    api.register_blueprint(whoami.blp)
+    app.register_blueprint(console.blp)
     _register_optional_blueprints(app, api)
     return app
 

@@ -34,7 +34,7 @@ def _unauthorized(message: str):
 
 def _authenticate() -> None:
     path = request.path
-    if path in PUBLIC_PATHS or path.startswith("/docs/"):
+    if path in PUBLIC_PATHS or path.startswith(("/docs/", "/console")):
         return None
     if path == "/metrics" and settings().metrics_public:
         return None

@@ -1,10 +1,10 @@
-"""The API docs UI, served offline: Swagger UI's assets from the pinned npm package, and `/` → /docs."""
+"""The API docs UI, served offline: Swagger UI's assets from the pinned npm package."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from flask import Blueprint, abort, redirect, send_from_directory
+from flask import Blueprint, abort, send_from_directory
 
 SWAGGER_UI_DIR = Path(__file__).resolve().parent.parent / "node_modules" / "swagger-ui-dist"
 ASSETS_URL = "/docs/assets/"
@@ -18,9 +18,3 @@ def asset(filename: str):
     if not SWAGGER_UI_DIR.is_dir():
         abort(404, description="Swagger UI assets are not installed: run make install (npm ci)")
     return send_from_directory(SWAGGER_UI_DIR, filename, max_age=3600)
-
-
-@blp.get("/")
-def root():
-    """The interactive API docs."""
-    return redirect("/docs", code=302)

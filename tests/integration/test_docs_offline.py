@@ -15,9 +15,9 @@ def test_docs_and_every_asset_they_reference_are_served_by_pnil(client):
         assert asset.status_code == 200 and len(asset.data) > 1000, ref
 
 
-def test_root_redirects_to_the_docs_and_the_spec_declares_bearer_keys(client):
+def test_root_redirects_to_the_console_and_the_spec_declares_bearer_keys(client):
     root = client.get("/")
-    assert root.status_code == 302 and root.headers["Location"] == "/docs"
+    assert root.status_code == 302 and root.headers["Location"] == "/console"
     spec = client.get("/openapi.json").get_json()
     assert spec["components"]["securitySchemes"]["bearerAuth"] == {
         "type": "http",

@@ -19,7 +19,7 @@ from marshmallow import (
 from events.names import pattern_error
 from hostapi import allowed_hosts
 from scheduler import ticks
-from store.lifecycle import STATES
+from store.lifecycle import STATES, TRANSITIONS
 from web.http_triggers import routing
 
 LANGUAGES = ("assemblyscript", "javascript", "wasm")
@@ -87,6 +87,7 @@ READ_ONLY_FIELDS = frozenset(
         "lastRunAt",
         "missedTicks",
         "skippedTicks",
+        "allowedTransitions",
     }
 )
 
@@ -272,6 +273,10 @@ class FunctionSchema(Schema):
     metadata = fields.Dict()
     tags = fields.List(fields.String())
     allowedHosts = fields.List(fields.String(), attribute="allowed_hosts")
+    allowedTransitions = fields.Function(
+        lambda row: sorted(TRANSITIONS[row["state"]]),
+        metadata={"description": "the states POST /functions/{id}/state accepts from this one"},
+    )
     createdBy = fields.String(attribute="created_by", allow_none=True)
     createdAt = fields.DateTime(attribute="created_at")
     updatedAt = fields.DateTime(attribute="updated_at")
