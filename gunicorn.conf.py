@@ -19,8 +19,11 @@ worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = None
 errorlog = "-"
 loglevel = os.environ.get("PNIL_LOG_LEVEL", "info").lower()
-# The largest request line/header gunicorn accepts; bodies are limited by the app.
-limit_request_field_size = 16384
+# gunicorn's own limits sit above the app's (web/request_limits.py: 4096-character targets, 8 KiB
+# headers), so a request just over pnil's limits gets pnil's JSON answer, not gunicorn's HTML.
+# 8190 is the largest finite request line gunicorn allows.
+limit_request_line = 8190
+limit_request_field_size = 32768
 # pnil does not use gunicorn's control interface; a shared default socket (~/.gunicorn/gunicorn.ctl)
 # would let a second instance on the host take the first one's.
 control_socket_disable = True

@@ -22,26 +22,13 @@ from types import TracebackType
 
 from bench import BenchError
 from infra.processes import signal_group
+from infra.supervisor import read_procfile
 from migrations import apply_migrations
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROCFILE = PROJECT_ROOT / "Procfile"
 STARTUP_TIMEOUT_S = 90.0
 STOP_TIMEOUT_S = 20.0
-
-
-def read_procfile(path: Path = PROCFILE) -> dict[str, str]:
-    """The `name: command` entries of a Procfile, in file order."""
-    entries: dict[str, str] = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        name, sep, command = line.partition(":")
-        if not sep or not command.strip():
-            raise BenchError(f"{path}: cannot parse Procfile line {line!r}; expected 'name: command'")
-        entries[name.strip()] = command.strip()
-    return entries
 
 
 def free_port() -> int:
@@ -103,7 +90,10 @@ class Stack:
         procfile: Path = PROCFILE,
         startup_timeout_s: float = STARTUP_TIMEOUT_S,
     ) -> None:
-        commands = read_procfile(procfile)
+        try:
+            commands = read_procfile(procfile)
+        except ValueError as exc:
+            raise BenchError(str(exc)) from exc
         unknown = [p for p in processes if p not in commands]
         if unknown:
             raise BenchError(f"no Procfile entry for {unknown}; {procfile} has {sorted(commands)}")

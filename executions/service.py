@@ -115,8 +115,13 @@ class ExecutionService:
         *,
         trigger_type: str = "API",
         trigger_data: Any = None,
+        idempotency_key: str | None = None,
+        request_hash: str | None = None,
     ) -> dict[str, Any]:
-        """Run synchronously (waiting up to `slot_wait_s` for a slot) and return the finished row."""
+        """Run synchronously (waiting up to `slot_wait_s` for a slot) and return the finished row.
+
+        A key another execution of the tenant holds raises psycopg.errors.UniqueViolation.
+        """
         deadline = time.monotonic() + self.slot_wait_s
         pause = 0.005
         with self.db.connection() as conn:
@@ -132,6 +137,8 @@ class ExecutionService:
                     input_value=input_value,
                     trigger_type=trigger_type,
                     trigger_data=trigger_data,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
                 )
                 if fn is not None and fn["execution_id"] is not None:
                     break

@@ -1,16 +1,17 @@
-"""`make run`: embedded PostgreSQL (unless DATABASE_URL), migrations, then every Procfile process."""
+"""`make run`: embedded PostgreSQL (unless DATABASE_URL), migrations, then every Procfile process,
+restarted when it dies (infra/supervisor.py)."""
 
 from __future__ import annotations
 
 import os
 import signal
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from infra.embedded_postgres import PROJECT_ROOT, data_dir_from, start_embedded
 from infra.logs import configure_logging
+from infra.supervisor import Supervisor, read_procfile
 from migrations import apply_migrations
 
 
@@ -41,28 +42,22 @@ def main() -> int:
     for stale in metrics_dir.glob("*.db"):
         stale.unlink()
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
-    print(f"==> starting the Procfile processes; API on http://127.0.0.1:{env['PORT']}", flush=True)
-    honcho = subprocess.Popen(
-        [sys.executable, "-m", "honcho", "start", "-f", str(PROJECT_ROOT / "Procfile")],
-        env=env,
-        cwd=PROJECT_ROOT,
+    print(
+        f"==> starting the Procfile processes; console and API on http://127.0.0.1:{env['PORT']}", flush=True
     )
+    supervisor = Supervisor(read_procfile(PROJECT_ROOT / "Procfile"), env=env, cwd=PROJECT_ROOT)
 
-    stopping = []
+    def stop(_signum, _frame):
+        supervisor.stop()
 
-    def forward(signum, _frame):
-        stopping.append(signum)
-        if honcho.poll() is None:
-            honcho.send_signal(signum)
-
-    signal.signal(signal.SIGTERM, forward)
-    signal.signal(signal.SIGINT, forward)
-    code = honcho.wait()
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    code = supervisor.run()
     if server is not None:
         print("==> stopping the embedded PostgreSQL", flush=True)
         server.cleanup()
-    # Stopped on request (Ctrl-C / SIGTERM): a clean exit, whatever the children answered.
-    return 0 if stopping else code
+    # 0 when stopped on request (Ctrl-C / SIGTERM), 1 when a process kept dying at start.
+    return code
 
 
 if __name__ == "__main__":

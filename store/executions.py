@@ -60,9 +60,9 @@ _START_IF_RUNNABLE = f"""
 WITH fn AS ({_RUNNABLE}), {_TAKE_SLOT},
 ins AS (
     INSERT INTO executions (function_id, tenant_id, function_version, status, trigger_type,
-                            trigger_data, input, started_at, slot)
+                            trigger_data, input, started_at, slot, idempotency_key, request_hash)
     SELECT fn.id, fn.tenant_id, fn.revision, 'RUNNING', %(trigger_type)s, %(trigger_data)s,
-           %(input)s, clock_timestamp(), slot.s
+           %(input)s, clock_timestamp(), slot.s, %(key)s, %(hash)s
     FROM fn, slot WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
     RETURNING id, input, trigger_type, trigger_data, tenant_id, function_id, started_at
 ), {execution_started_ctes("ins")[0]}
@@ -109,8 +109,13 @@ def start_if_runnable(
     input_value: Any,
     trigger_type: str,
     trigger_data: Any = None,
+    idempotency_key: str | None = None,
+    request_hash: str | None = None,
 ) -> dict[str, Any] | None:
-    """`runnable` and, when READY and ACTIVE, `start` in one statement; None for an unknown function."""
+    """`runnable` and, when READY and ACTIVE, `start` in one statement; None for an unknown function.
+
+    With an idempotency key already taken in the tenant, raises psycopg.errors.UniqueViolation.
+    """
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
@@ -123,6 +128,8 @@ def start_if_runnable(
                 "trigger_data": Jsonb(trigger_data) if trigger_data is not None else None,
                 "input": Jsonb(input_value),
                 "default_runs": DEFAULTS["maxConcurrentRuns"],
+                "key": idempotency_key,
+                "hash": request_hash,
             },
         )
         .fetchone()

@@ -50,10 +50,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(docs.blp)
     register_error_handlers(app)
 
-    from web import auth, console, health, paths, whoami
+    from web import auth, console, health, paths, request_limits, whoami
     from web import metrics as metrics_routes
 
     metrics_routes.install(app)  # first: its timer also covers authentication
+    request_limits.install(app)  # then: nothing reads an oversized request
     app.register_blueprint(metrics_routes.blp)
     auth.install(app)
     paths.install(app, api)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from typing import Any
 
 from pnil_client.errors import CompileFailed, ExecutionTimeout
@@ -104,13 +105,22 @@ class Client:
         return Function.from_json(self._http.request("POST", self._fn(function, "/rollback"), json=body))
 
     # -- executions --------------------------------------------------------------------------
-    def invoke(self, function: str, input: dict[str, Any] | None = None) -> Execution:  # noqa: A002
+    def invoke(
+        self,
+        function: str,
+        input: dict[str, Any] | None = None,  # noqa: A002
+        *,
+        idempotency_key: str | None = None,
+    ) -> Execution:
         """Run synchronously; the Execution says COMPLETED (with output) or FAILED/TIMEOUT.
 
-        Not retried: a lost answer could mean the function ran.
+        Every call carries an Idempotency-Key (a fresh one unless given), so a retry after a lost
+        answer returns the execution that already ran instead of running the function again.
         """
+        headers = {"Idempotency-Key": idempotency_key or uuid.uuid4().hex}
         body = {"input": input if input is not None else {}}
-        return Execution.from_json(self._http.request("POST", self._fn(function, "/execute"), json=body))
+        path = self._fn(function, "/execute")
+        return Execution.from_json(self._http.request("POST", path, json=body, headers=headers))
 
     def submit(
         self,

@@ -1,8 +1,8 @@
 """HTTP to pnil: one pooled session, JSON in and out, errors mapped, retries only where safe.
 
 Safe to retry: GET (reads), and a POST that carries an `Idempotency-Key` (the server answers a
-repeat with the first execution). Nothing else is retried: a POST /execute that reached the
-server but lost its answer would run the function twice.
+repeat with the execution the key started; `invoke` and `submit` always send one). Nothing else
+is retried: a PUT or state change that reached the server but lost its answer is not repeated.
 """
 
 from __future__ import annotations

@@ -7,6 +7,7 @@ import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
+import requests
 from pnil_client import (
     BadRequest,
     Client,
@@ -123,11 +124,13 @@ class _Flaky(BaseHTTPRequestHandler):
     """Answers 503 to the first two requests of each path, then 200 with `{"ok": true}`."""
 
     seen: dict[str, int] = {}
+    keys: dict[str, list[str]] = {}
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         self.rfile.read(length)
         count = self.seen[self.path] = self.seen.get(self.path, 0) + 1
+        self.keys.setdefault(self.path, []).append(self.headers.get("Idempotency-Key"))
         status, body = (503, b'{"code": 503, "message": "busy"}') if count <= 2 else (200, b'{"id": "x"}')
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
@@ -144,6 +147,7 @@ class _Flaky(BaseHTTPRequestHandler):
 @pytest.fixture
 def flaky():
     _Flaky.seen = {}
+    _Flaky.keys = {}
     httpd = HTTPServer(("127.0.0.1", 0), _Flaky)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
@@ -156,9 +160,38 @@ def test_only_safe_requests_are_retried(flaky):
 
     assert client.get_execution("x").id == "x"  # GET: retried through two 503s
     assert client.submit("f", {}, idempotency_key="k").id == "x"  # keyed POST: retried
+    assert client.invoke("g", {}).id == "x"  # sync execute: always keyed, so retried
     with pytest.raises(Unavailable):
-        client.invoke("g", {})  # a sync execute is never retried: it might have run
-    assert _Flaky.seen == {"/executions/x": 3, "/functions/f/executions": 3, "/functions/g/execute": 1}
+        client.set_state("h", "PAUSED")  # not idempotent: never retried
+    assert _Flaky.seen == {
+        "/executions/x": 3,
+        "/functions/f/executions": 3,
+        "/functions/g/execute": 3,
+        "/functions/h/state": 1,
+    }
+    assert len(set(_Flaky.keys["/functions/g/execute"])) == 1  # every retry carried the same key
+
+
+def test_a_sync_execute_retried_after_a_lost_answer_runs_once(server, client):
+    name = _name()
+    source = (
+        "function handle(i) { const n = pnil.kv.increment(i.counter); "
+        "const end = Date.now() + 1500; while (Date.now() < end) {} return {n}; }"
+    )
+    client.create_function(name, "javascript", source)
+    client.wait_ready(name)
+    counter = f"runs-{name}"
+    url = f"{server.url}/functions/{name}/execute"
+    headers = {"Authorization": f"Bearer {server.key}", "Idempotency-Key": f"once-{name}"}
+
+    with pytest.raises(requests.exceptions.ReadTimeout):  # the client gives up mid-run
+        requests.post(url, json={"input": {"counter": counter}}, headers=headers, timeout=0.3)
+    retried = requests.post(url, json={"input": {"counter": counter}}, headers=headers, timeout=30)
+    other_input = requests.post(url, json={"input": {"counter": "x"}}, headers=headers, timeout=30)
+
+    assert retried.status_code == 200 and retried.json()["output"] == {"n": 1}
+    assert other_input.status_code == 409
+    assert client.executions(name)[0].id == retried.json()["id"] and len(client.executions(name)) == 1
 
 
 def test_an_unreachable_server_is_a_connection_error():

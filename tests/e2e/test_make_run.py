@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -49,7 +50,13 @@ def wait_until(predicate, timeout: float):
     raise AssertionError(f"not reached within {timeout}s")
 
 
-def test_local_run_serves_registers_compiles_executes_and_stops():
+def started_pids(log_path: Path, name: str) -> list[int]:
+    """Pids of `name` the supervisor reported starting, in order."""
+    text = log_path.read_text(errors="replace")
+    return [int(m) for m in re.findall(rf"started {name} \(pid (\d+)\)", text)]
+
+
+def test_local_run_serves_registers_compiles_executes_heals_and_stops():
     data_dir = Path(tempfile.mkdtemp(prefix="pnil-e2e-pg-"))
     data_dir.chmod(0o755)
     port = free_port()
@@ -82,6 +89,24 @@ def test_local_run_serves_registers_compiles_executes_and_stops():
         assert (status, execution["status"], execution["output"]) == (200, "COMPLETED", {"hi": "✓"})
         status, queues = call("GET", f"{base}/admin/queues")
         assert status == 200 and {q["queue"] for q in queues} >= {"compilation_jobs", "compilation_results"}
+
+        # kill -9 of one process: it is back and serving within 10 s; the others never stopped.
+        log_path = data_dir.parent / f"{data_dir.name}.log"
+        compiler_pid = started_pids(log_path, "compiler")[0]
+        os.kill(compiler_pid, signal.SIGKILL)
+        killed_at = time.monotonic()
+        status, again = call(
+            "POST",
+            f"{base}/functions",
+            {"name": "after-kill", "language": "javascript", "source": "function handle(i) { return 2; }"},
+        )
+        assert status == 201
+        while call("GET", f"{base}/functions/{again['id']}")[1]["status"] != "READY":
+            assert call("GET", f"{base}/health")[0] == 200  # the web process kept serving
+            assert time.monotonic() - killed_at < 10, log_path.read_text(errors="replace")[-3000:]
+            time.sleep(0.2)
+        assert len(started_pids(log_path, "compiler")) == 2
+        assert len(started_pids(log_path, "web")) == len(started_pids(log_path, "consumer")) == 1
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         code = proc.wait(60)

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 
+import psycopg
 from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import abort
@@ -53,10 +54,30 @@ class Execute(MethodView):
     @blp.alt_response(400, description="function not READY or not ACTIVE, or input not a JSON object")
     @blp.alt_response(404, description="unknown function")
     @blp.alt_response(429, description="every concurrency slot stayed busy (Retry-After)")
+    @blp.alt_response(409, description="Idempotency-Key already used with a different request")
     def post(self, body, function_id):
-        """Run the function now and return its execution (COMPLETED, FAILED, TIMEOUT or CANCELLED)."""
+        """Run the function now and return its execution (COMPLETED, FAILED, TIMEOUT or CANCELLED).
+
+        With `Idempotency-Key`, a retry returns the execution the key already started (waiting
+        for its end) instead of running the function again."""
+        tenant_id = current().tenant_id
+        key = _idempotency_key()
+        request_hash = _request_hash(function_id, body["input"], sync=True) if key else None
+        if key is not None:
+            recorded = _recorded_execution(tenant_id, key, request_hash)
+            if recorded is not None:
+                return jsonify(execution_json(recorded))
         try:
-            row = service().execute(current().tenant_id, function_id, body["input"], trigger_type="API")
+            row = service().execute(
+                tenant_id,
+                function_id,
+                body["input"],
+                trigger_type="API",
+                idempotency_key=key,
+                request_hash=request_hash,
+            )
+        except psycopg.errors.UniqueViolation:  # a concurrent request with this key started first
+            row = _recorded_execution(tenant_id, key, request_hash)
         except FunctionNotFound as exc:
             abort(404, message=str(exc))
         except NotRunnable as exc:
@@ -65,6 +86,28 @@ class Execute(MethodView):
             abort(429, message=str(exc), headers={"Retry-After": "1"})
         # A Response passes flask-smorest's dump untouched: the schema still documents it.
         return jsonify(execution_json(row))
+
+
+def _request_hash(function_id, input_value, *, sync: bool = False) -> str:
+    """What a key is bound to; a sync execute's differs from a queued one's with the same input."""
+    parts = [str(function_id), input_value] + (["sync"] if sync else [])
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+def _recorded_execution(tenant_id, key: str, request_hash: str) -> dict | None:
+    """The execution `key` already started (after it ended, or after the longest run allowed),
+    None when the key is new; 409 when the key was used for a different request."""
+    deadline = time.monotonic() + settings().max_execution_time_cap_ms / 1000.0 + 5.0
+    with pool().connection() as conn:
+        row = store.by_idempotency_key(conn, tenant_id, key)
+        if row is None:
+            return None
+        if row["request_hash"] != request_hash:
+            abort(409, message="Idempotency-Key already used with a different request; use a new key")
+        while row["status"] in ("PENDING", "RUNNING") and time.monotonic() < deadline:
+            time.sleep(0.05)
+            row = store.get(conn, tenant_id, row["id"])
+    return row
 
 
 def _idempotency_key() -> str | None:
@@ -107,9 +150,7 @@ class FunctionExecutions(MethodView):
         """Queue an execution (PENDING); poll `Location` until it ends. Honours `Idempotency-Key`."""
         tenant_id = current().tenant_id
         key = _idempotency_key()
-        request_hash = hashlib.sha256(
-            json.dumps([str(function_id), body["input"]], sort_keys=True).encode()
-        ).hexdigest()
+        request_hash = _request_hash(function_id, body["input"])
         with pool().connection() as conn:
             fn = functions_store.get(conn, tenant_id, function_id)
             try:

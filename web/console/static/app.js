@@ -212,7 +212,7 @@ async function functionPage(name, tab) {
     box.querySelectorAll("button[data-state]").forEach((button) => button.addEventListener("click", async () => {
       try {
         render(await api("POST", `${fnPath(fn.id)}/state`, { state: button.dataset.state }));
-        if (tab === "run") runTab(fn, render);
+        if (tab === "run") runButtons(fn);
       } catch (error) {
         document.getElementById("lifecycle-result").innerHTML = problem(error);
       }
@@ -225,6 +225,8 @@ async function functionPage(name, tab) {
   };
   renderLifecycle();
   if (mine !== generation) return;
+  // The header follows a compile in progress on every tab (the code tab shows it in detail).
+  if (tab !== "code") waitSettled(fn, (updated) => { render(updated); if (tab === "run") runButtons(updated); }, mine);
   if (tab === "run") runTab(fn, render);
   else if (tab === "executions") await executionsTab(fn);
   else if (tab === "versions") await versionsTab(fn, render);
@@ -283,6 +285,16 @@ function notRunnable(fn) {
   if (fn.state !== "ACTIVE") return `${fn.name} is ${fn.state}: activate it to run it`;
   if (fn.status !== "READY") return `${fn.name} is ${fn.status}, not READY: it runs once it compiled`;
   return null;
+}
+
+function runButtons(fn) {
+  const reason = notRunnable(fn);
+  for (const id of ["run", "run-async"]) {
+    const button = document.getElementById(id);
+    if (button) button.disabled = Boolean(reason);
+  }
+  const refused = document.getElementById("run-refused");
+  if (refused) refused.textContent = reason || "";
 }
 
 function runTab(fn, render) {

@@ -1,0 +1,61 @@
+"""Limits on the request itself, answered as JSON before anything else reads it.
+
+gunicorn's own limits sit above these (see gunicorn.conf.py) so that a request just over pnil's
+limit gets pnil's JSON answer rather than gunicorn's HTML page. A body is capped whatever its
+transfer encoding: a chunked body (no Content-Length) is read up to the limit here, and is a 413
+when there is more, never silently cut.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+
+from flask import Flask, current_app, request
+from flask_smorest import abort
+
+MAX_TARGET_CHARS = 4096  # path and query string
+MAX_HEADER_BYTES = 8192  # one header: name and value
+DRAIN_BYTES = 16 * 1024 * 1024
+DRAIN_SECONDS = 5.0
+
+
+def install(app: Flask) -> None:
+    app.before_request(_check)
+
+
+def _check() -> None:
+    environ = request.environ
+    target = environ.get("RAW_URI") or request.full_path
+    if len(target) > MAX_TARGET_CHARS:
+        message = f"the request path and query are {len(target)} characters; the most is {MAX_TARGET_CHARS}"
+        abort(414, message=message)
+    for name, value in request.headers.items():
+        if len(name) + len(value) > MAX_HEADER_BYTES:
+            abort(431, message=f"the {name} header is longer than {MAX_HEADER_BYTES} bytes")
+    if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+        _buffer_chunked_body(environ, current_app.config["MAX_CONTENT_LENGTH"])
+
+
+def _buffer_chunked_body(environ: dict, limit: int) -> None:
+    """Read the whole chunked body (at most `limit` bytes) and present it with a Content-Length."""
+    stream = environ["wsgi.input"]
+    body = stream.read(limit + 1)
+    if len(body) > limit:
+        _drain(stream)
+        abort(413, message=f"request body is larger than the limit of {limit} bytes")
+    environ["wsgi.input"] = io.BytesIO(body)
+    environ["CONTENT_LENGTH"] = str(len(body))
+    environ.pop("HTTP_TRANSFER_ENCODING", None)
+
+
+def _drain(stream) -> None:
+    """Read (a bounded amount of) the rest, so that a client still sending gets to read the 413
+    instead of a connection reset."""
+    deadline = time.monotonic() + DRAIN_SECONDS
+    left = DRAIN_BYTES
+    while left > 0 and time.monotonic() < deadline:
+        chunk = stream.read(min(left, 65536))
+        if not chunk:
+            return
+        left -= len(chunk)
