@@ -8,7 +8,9 @@ import tempfile
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count())))
 worker_class = "gthread"
-threads = int(os.environ.get("PNIL_WEB_THREADS", 8))
+# Many threads: a request waiting for a sandbox holds one, and every connection should get a
+# thread rather than queue behind another tenant's waiting requests (see executions/fairness.py).
+threads = int(os.environ.get("PNIL_WEB_THREADS", 32))
 # Each worker builds its own app, database pool and runner pool after the fork.
 preload_app = False
 timeout = int(os.environ.get("PNIL_WEB_TIMEOUT_S", 360))

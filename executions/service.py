@@ -12,6 +12,7 @@ import logging
 import threading
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ import psycopg
 from executions import hooks
 from executions.artifacts import ArtifactCache
 from executions.cancel import CancelListener
+from executions.fairness import SandboxAdmission
 from hostapi.calls import HostApi
 from infra import metrics
 from infra.database import ForkSafePool
@@ -90,9 +92,11 @@ class ExecutionService:
         *,
         slot_wait_s: float = 10.0,
         listen_for_cancels: bool = True,
+        admission: SandboxAdmission | None = None,
     ) -> None:
         self.db = db
         self.runners = runners
+        self.admission = admission  # fair sharing of the sandboxes between tenants (sync path)
         self.artifacts = ArtifactCache()
         self.slot_wait_s = slot_wait_s
         self._running: set[str] = set()
@@ -120,8 +124,18 @@ class ExecutionService:
     ) -> dict[str, Any]:
         """Run synchronously (waiting up to `slot_wait_s` for a slot) and return the finished row.
 
-        A key another execution of the tenant holds raises psycopg.errors.UniqueViolation.
+        A key another execution of the tenant holds raises psycopg.errors.UniqueViolation; a
+        tenant over its share of this process's sandboxes raises TenantBusy.
         """
+        admitted = self.admission.admit(tenant_id) if self.admission is not None else nullcontext()
+        with admitted:
+            return self._execute(
+                tenant_id, function_id, input_value, trigger_type, trigger_data, idempotency_key, request_hash
+            )
+
+    def _execute(
+        self, tenant_id, function_id, input_value, trigger_type, trigger_data, idempotency_key, request_hash
+    ) -> dict[str, Any]:
         deadline = time.monotonic() + self.slot_wait_s
         pause = 0.005
         with self.db.connection() as conn:

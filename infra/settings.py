@@ -30,7 +30,7 @@ class Settings:
     allow_anonymous: bool = False
     max_body_bytes: int = 2 * MIB
     max_source_bytes: int = 1 * MIB
-    runner_pool_size: int = 2
+    runner_pool_size: int = 3
     max_execution_time_cap_ms: int = 300_000
     max_memory_cap_bytes: int = 512 * MIB
     max_output_cap_bytes: int = 16 * MIB
@@ -40,6 +40,8 @@ class Settings:
     slot_wait_s: float = 10.0
     sweep_every_s: float = 5.0
     metrics_public: bool = False
+    web_threads: int = 32
+    tenant_wait_s: float = 2.0
     log_format: str = "json"
     extra: dict[str, str] = field(default_factory=dict)
 
@@ -58,7 +60,7 @@ class Settings:
             allow_anonymous=_flag(env.get("PNIL_ALLOW_ANONYMOUS")),
             max_body_bytes=_int(env, "PNIL_MAX_BODY_BYTES", 2 * MIB),
             max_source_bytes=_int(env, "PNIL_MAX_SOURCE_BYTES", 1 * MIB),
-            runner_pool_size=_int(env, "PNIL_RUNNER_POOL_SIZE", 2),
+            runner_pool_size=_int(env, "PNIL_RUNNER_POOL_SIZE", 3),
             max_execution_time_cap_ms=_int(env, "PNIL_MAX_EXECUTION_TIME_CAP_MS", 300_000),
             max_memory_cap_bytes=_int(env, "PNIL_MAX_MEMORY_CAP_BYTES", 512 * MIB),
             max_output_cap_bytes=_int(env, "PNIL_MAX_OUTPUT_CAP_BYTES", 16 * MIB),
@@ -68,5 +70,7 @@ class Settings:
             slot_wait_s=float(env.get("PNIL_SLOT_WAIT_S") or 10.0),
             sweep_every_s=float(env.get("PNIL_SWEEP_EVERY_S") or 5.0),
             metrics_public=_flag(env.get("PNIL_METRICS_PUBLIC")),
+            web_threads=_int(env, "PNIL_WEB_THREADS", 32),
+            tenant_wait_s=float(env.get("PNIL_TENANT_WAIT_S") or 2.0),
             log_format=(env.get("PNIL_LOG_FORMAT") or "json").strip().lower(),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -69,6 +70,17 @@ def execute(client, function_id: str, input_value=None) -> dict:
     resp = client.post(f"/functions/{function_id}/execute", json={"input": input_value or {}})
     assert resp.status_code == 200, resp.get_data(as_text=True)
     return resp.get_json()
+
+
+def execute_retrying(client, function_id: str, input_value=None, headers=None):
+    """POST /functions/{id}/execute, retrying while the tenant is over its share (429)."""
+    while True:
+        resp = client.post(
+            f"/functions/{function_id}/execute", json={"input": input_value or {}}, headers=headers
+        )
+        if resp.status_code != 429:
+            return resp
+        time.sleep(0.05)
 
 
 def expect_error(resp, status: int) -> dict:

@@ -12,7 +12,13 @@ import psycopg
 import pytest
 
 from tests.integration.conftest import Processes, wait_for
-from tests.integration.execute_helpers import execute, expect_error, ready_function, running_api
+from tests.integration.execute_helpers import (
+    execute,
+    execute_retrying,
+    expect_error,
+    ready_function,
+    running_api,
+)
 
 ECHO = "function handle(input) { return input; }"
 LOOP = "function handle(input) { while (true) {} }"
@@ -184,14 +190,7 @@ def test_max_concurrent_runs_holds_across_sync_and_async_runs(api, workers):
     try:
         queued = [submit(client, fid, {"ms": 300}).get_json()["id"] for _ in range(10)]
         with ThreadPoolExecutor(10) as pool:
-            sync = list(
-                pool.map(
-                    lambda _: api.test_client().post(
-                        f"/functions/{fid}/execute", json={"input": {"ms": 300}}
-                    ),
-                    range(10),
-                )
-            )
+            sync = list(pool.map(lambda _: execute_retrying(api.test_client(), fid, {"ms": 300}), range(10)))
         finished = [wait_status(client, eid, FINAL, timeout=60) for eid in queued]
     finally:
         stop.set()
@@ -204,7 +203,7 @@ def test_max_concurrent_runs_holds_across_sync_and_async_runs(api, workers):
 
 
 def test_sync_call_over_the_limit_gets_429_after_its_bounded_wait(server_url, template_url):
-    with running_api(server_url) as app:
+    with running_api(server_url, runner_pool_size=3) as app:  # sandboxes to spare: the slot limit binds
         app.extensions["pnil.settings"] = app.extensions["pnil.settings"].__class__(
             **{**_fields(app.extensions["pnil.settings"]), "slot_wait_s": 0.2}
         )

@@ -13,6 +13,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from executions.enqueue import IdempotencyConflict, enqueue_execution
+from executions.fairness import SandboxAdmission, TenantBusy
 from executions.service import ExecutionService, FunctionNotFound, NotRunnable, SlotsBusy, check_runnable
 from runner.pool import RunnerPool
 from store import executions as store
@@ -43,7 +44,16 @@ def service() -> ExecutionService:
                 runners = RunnerPool(
                     settings().runner_pool_size, max_time_cap_ms=settings().max_execution_time_cap_ms
                 )
-                ext["pnil.executions"] = ExecutionService(pool(), runners, slot_wait_s=settings().slot_wait_s)
+                # One tenant's waiting calls leave four request threads to other tenants and /health;
+                # its calls past that are refused at once rather than queue in front of theirs.
+                admission = SandboxAdmission(
+                    settings().runner_pool_size,
+                    wait_s=settings().tenant_wait_s,
+                    max_waiting=settings().web_threads - 4,
+                )
+                ext["pnil.executions"] = ExecutionService(
+                    pool(), runners, slot_wait_s=settings().slot_wait_s, admission=admission
+                )
     return ext["pnil.executions"]
 
 
@@ -82,7 +92,7 @@ class Execute(MethodView):
             abort(404, message=str(exc))
         except NotRunnable as exc:
             abort(400, message=str(exc))
-        except SlotsBusy as exc:
+        except (SlotsBusy, TenantBusy) as exc:
             abort(429, message=str(exc), headers={"Retry-After": "1"})
         # A Response passes flask-smorest's dump untouched: the schema still documents it.
         return jsonify(execution_json(row))

@@ -13,6 +13,7 @@ import logging
 from flask import Response, jsonify, request
 from flask.views import MethodView
 
+from executions.fairness import TenantBusy
 from executions.service import FunctionNotFound, NotRunnable, SlotsBusy, not_runnable_reason
 from infra import strict_json
 from infra.logs import event
@@ -209,7 +210,7 @@ def serve(tenant: str, path: str = ""):
         return _error(404, f"no HTTP function of tenant {tenant!r} is bound to /{path}")
     except NotRunnable as exc:
         return _error(503, str(exc), headers={"Retry-After": "5"})
-    except SlotsBusy as exc:
+    except (SlotsBusy, TenantBusy) as exc:
         return _error(429, str(exc), headers={"Retry-After": "1"})
     event(
         log,
