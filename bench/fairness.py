@@ -1,9 +1,10 @@
 """bench "fairness": one tenant floods slow executions; another tenant's fast function and /health.
 
 Tenant A runs 50 closed-loop clients calling an infinite loop (`maxExecutionTimeMs` 1000,
-`maxConcurrentRuns` 50) for FLOOD_S seconds, each coming back after `Retry-After` when refused; meanwhile tenant B calls a fast function one call at
-a time and a third client polls `GET /health`. B's latency is also measured before the flood, in
-the same run, as the baseline. Real Procfile processes (2 gunicorn workers) on real PostgreSQL.
+`maxConcurrentRuns` 50) for FLOOD_S seconds, each coming back after `Retry-After` when refused;
+meanwhile tenant B calls a fast function one call at a time and a third client polls
+`GET /health`. B's latency is also measured before the flood, in the same run, as the baseline.
+Real Procfile processes (2 gunicorn workers) on real PostgreSQL.
 """
 
 from __future__ import annotations
