@@ -176,8 +176,8 @@ class AssemblyScriptRunner:
 
     def _abort(self, caller: wasmtime.Caller, msg: int, file: int, line: int, col: int) -> None:
         memory = _caller_memory(caller)
-        message = memory.read_string(msg, max_chars=4096) if memory else ""
-        where = memory.read_string(file, max_chars=1024) if memory else ""
+        message = _argument(memory, msg, "abort", 4096)
+        where = _argument(memory, file, "abort", 1024)
         text = message or "abort() called"
         if where:
             text = f"{text} at {where}:{line}:{col}"
@@ -187,8 +187,7 @@ class AssemblyScriptRunner:
         ctx = self._ctx
         if ctx is None or ctx.logs.full:
             return
-        memory = _caller_memory(caller)
-        text = memory.read_string(msg, max_chars=65536) if memory else ""
+        text = _argument(_caller_memory(caller), msg, "trace", 65536)
         ctx.logs.append(format_trace(text, n, args))
 
     def _context(self, caller: wasmtime.Caller) -> int:
@@ -199,8 +198,7 @@ class AssemblyScriptRunner:
         ctx = self._ctx
         if ctx is None or ctx.logs.full:
             return
-        memory = _caller_memory(caller)
-        ctx.logs.append(memory.read_string(msg, max_chars=65536) if memory else "")
+        ctx.logs.append(_argument(_caller_memory(caller), msg, "console.log", 65536))
 
 
 _VALTYPES = {"i32": _I32, "f64": _F64}
@@ -209,6 +207,16 @@ _VALTYPES = {"i32": _I32, "f64": _F64}
 def _functype(signature: tuple[tuple[str, ...], tuple[str, ...]]) -> wasmtime.FuncType:
     params, results = signature
     return wasmtime.FuncType([_VALTYPES[p] for p in params], [_VALTYPES[r] for r in results])
+
+
+def _argument(memory: GuestMemory | None, ptr: int, function: str, max_chars: int) -> str:
+    """A string argument of a host function; a bad pointer is the caller's fault, said as such."""
+    if memory is None:
+        return ""
+    try:
+        return memory.read_string(ptr, max_chars=max_chars)
+    except GuestFailure as exc:
+        raise GuestFailure(f"{function}() was passed an invalid string pointer ({ptr}): {exc}") from exc
 
 
 def _caller_memory(caller: wasmtime.Caller) -> GuestMemory | None:

@@ -119,6 +119,34 @@ def test_unsupported_import_fails_naming_it(runner_pool):
     assert "unsupported import wasi_snapshot_preview1.fd_write" in result.error_message
 
 
+@pytest.mark.parametrize(
+    ("imported", "call", "name"),
+    [
+        ('"console.log" (func $f (param i32))', "(call $f (i32.const 0xfffff0))", "console.log"),
+        (
+            '"abort" (func $f (param i32 i32 i32 i32))',
+            "(call $f (i32.const 0xfffff0) (i32.const 0) (i32.const 1) (i32.const 1))",
+            "abort",
+        ),
+    ],
+)
+def test_a_bad_pointer_given_to_a_host_function_is_reported_as_such(runner_pool, imported, call, name):
+    wasm = wasmtime.wat2wasm(
+        f"""(module (import "env" {imported})
+             (memory (export "memory") 1)
+             (func (export "__new") (param i32 i32) (result i32) i32.const 16)
+             (func (export "__pin") (param i32) (result i32) local.get 0)
+             (func (export "__unpin") (param i32))
+             (func (export "handle") (param i32) (result i32) {call} i32.const 0))"""
+    )
+    result = runner_pool.run(RunRequest(language=Language.WASM, artifact=bytes(wasm), input_json="{}"))
+
+    assert result.status is RunStatus.FAILED
+    assert result.error_message.startswith(f"{name}() was passed an invalid string pointer"), (
+        result.error_message
+    )
+
+
 def test_garbage_bytes_fail_as_invalid_module(runner_pool):
     garbage = b"\0asm\x01\0\0\0garbage"
     result = runner_pool.run(RunRequest(language=Language.WASM, artifact=garbage, input_json="{}"))
