@@ -35,6 +35,7 @@ class Settings:
     max_memory_cap_bytes: int = 512 * MIB
     max_output_cap_bytes: int = 16 * MIB
     compile_timeout_s: float = 60.0
+    compile_slots: int = 2
     db_timeout_s: float = 5.0
     log_level: str = "INFO"
     slot_wait_s: float = 10.0
@@ -65,6 +66,7 @@ class Settings:
             max_memory_cap_bytes=_int(env, "PNIL_MAX_MEMORY_CAP_BYTES", 512 * MIB),
             max_output_cap_bytes=_int(env, "PNIL_MAX_OUTPUT_CAP_BYTES", 16 * MIB),
             compile_timeout_s=float(env.get("PNIL_COMPILE_TIMEOUT_S") or 60.0),
+            compile_slots=_int(env, "PNIL_COMPILE_SLOTS", 2),
             db_timeout_s=float(env.get("PNIL_DB_TIMEOUT_S") or 5.0),
             log_level=env.get("PNIL_LOG_LEVEL", "INFO").upper(),
             slot_wait_s=float(env.get("PNIL_SLOT_WAIT_S") or 10.0),

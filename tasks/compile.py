@@ -34,7 +34,8 @@ def warm_up(settings: Settings | None) -> None:
     """Apply the process's settings and start the Node compile server before the first job."""
     if settings is not None:
         compilers.timeout_s = settings.compile_timeout_s
-    compilers.assemblyscript().start()
+        compilers.slots = settings.compile_slots
+    compilers.start()
     compilers.warm_javascript()
 
 

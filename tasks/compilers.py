@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from runner.javascript import JavaScriptCompileError, check_javascript
@@ -19,19 +22,42 @@ class UnsupportedLanguage(Exception):  # noqa: N818
 
 
 class Compilers:
-    """One per compiler process: a warm AssemblyScript compiler, JS and wasm checks."""
+    """One per compiler process: `slots` warm AssemblyScript compilers, JS and wasm checks.
 
-    def __init__(self, *, timeout_s: float = 60.0) -> None:
+    Each slot is its own Node process, so a source that makes asc crash or run to its timeout
+    holds one slot, and the other slots keep compiling everyone else's jobs.
+    """
+
+    def __init__(self, *, timeout_s: float = 60.0, slots: int = 2) -> None:
         self.timeout_s = timeout_s
-        self._asc: AscCompiler | None = None
+        self.slots = max(1, slots)
+        self._made: list[AscCompiler] = []
+        self._free: queue.Queue[AscCompiler] = queue.Queue()
         self._lock = threading.Lock()
 
-    def assemblyscript(self) -> AscCompiler:
-        """The process's warm asc (started on first use)."""
+    def start(self) -> None:
+        """Start every slot's Node process now (in parallel), not on the first jobs."""
         with self._lock:
-            if self._asc is None:
-                self._asc = AscCompiler(project_root=PROJECT_ROOT, timeout_s=self.timeout_s)
-            return self._asc
+            while len(self._made) < self.slots:
+                slot = AscCompiler(project_root=PROJECT_ROOT, timeout_s=self.timeout_s)
+                self._made.append(slot)
+                self._free.put(slot)
+        starters = [threading.Thread(target=slot.start) for slot in self._made]
+        for starter in starters:
+            starter.start()
+        for starter in starters:
+            starter.join()
+
+    @contextmanager
+    def assemblyscript(self) -> Iterator[AscCompiler]:
+        """A free slot for one compile (waits for one while all are busy)."""
+        if not self._made:
+            self.start()
+        slot = self._free.get()
+        try:
+            yield slot
+        finally:
+            self._free.put(slot)
 
     def warm_javascript(self) -> None:
         """Load QuickJS once now, so the first JavaScript job does not pay for it."""
@@ -40,7 +66,8 @@ class Compilers:
     def compile(self, language: str, source: str) -> bytes:
         """The artifact for a source; raises CompileError for a user's mistake."""
         if language == "assemblyscript":
-            binary = self.assemblyscript().compile(source)
+            with self.assemblyscript() as asc:
+                binary = asc.compile(source)
             # asc accepts sources the runner cannot run (no handle, imports it does not provide):
             # say so now, not at every execution.
             check_abi(binary, source_terms=True)
@@ -55,6 +82,6 @@ class Compilers:
         raise UnsupportedLanguage(f"no compiler for language {language!r}")
 
     def close(self) -> None:
-        """Stop the Node process."""
-        if self._asc is not None:
-            self._asc.close()
+        """Stop the Node processes."""
+        for slot in self._made:
+            slot.close()

@@ -185,3 +185,28 @@ def test_admin_queues_follow_messages_and_dead_letters(db, processes, client):
     # and the compiler keeps working
     assert all(p.poll() is None for p in processes.procs)
     assert settled(client, register(client, ECHO, name="after"))["status"] == "READY"
+
+
+HOSTILE_AS = (
+    "const p = memory.data(0x7ff00000);\n"
+    "export function handle(input: string): string { return p.toString(); }"
+)
+
+
+def test_a_source_that_ties_up_a_compile_slot_does_not_stall_other_compiles(db, processes, client):
+    # Given a compiler with two slots and a 3 s compile limit
+    processes.env |= {"PNIL_COMPILE_TIMEOUT_S": "3", "PNIL_COMPILE_SLOTS": "2"}
+    processes.worker("compilation_jobs", "compiler", "--concurrency", "2")
+    processes.worker("compilation_results", "consumer")
+    wait_for(lambda: log_events("compiler", event="worker.started"), TIMEOUT)
+    hostile = register(client, HOSTILE_AS)
+    wait_for(lambda: client.get(f"/functions/{hostile}").get_json()["status"] == "COMPILING", TIMEOUT)
+
+    # When another function is registered while the hostile one holds a slot
+    normal = register(client, suffixed(uuid.uuid4().hex), language="assemblyscript")
+
+    # Then it compiles on the other slot before the hostile one is done
+    wait_for(lambda: client.get(f"/functions/{normal}").get_json()["status"] == "READY", TIMEOUT)
+    assert client.get(f"/functions/{hostile}").get_json()["status"] == "COMPILING"
+    failed = settled(client, hostile)
+    assert failed["status"] == "FAILED" and failed["compileError"], failed
