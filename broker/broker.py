@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import psycopg
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from broker.errors import BrokerError, TaskDeclarationError
@@ -29,12 +30,38 @@ _TASK_OPTIONS = {
 }
 
 
+# pgmq.read's own statement, with the order changed: a message's turn is how many messages of its
+# key are in flight plus its rank among that key's visible ones; ties go to the oldest.
+_FAIR_READ = """
+WITH queued AS (
+    SELECT msg_id, message->>%(key)s AS k, vt <= clock_timestamp() AS visible FROM {table}
+), ranked AS (
+    SELECT msg_id, visible,
+           count(*) FILTER (WHERE NOT visible) OVER (PARTITION BY k)
+           + row_number() OVER (PARTITION BY k, visible ORDER BY msg_id) AS turn
+    FROM queued
+), chosen AS (
+    SELECT m.msg_id FROM {table} m JOIN ranked r ON r.msg_id = m.msg_id
+    WHERE r.visible AND m.vt <= clock_timestamp()
+    ORDER BY r.turn, m.msg_id
+    LIMIT %(qty)s
+    FOR UPDATE OF m SKIP LOCKED
+)
+UPDATE {table} m
+SET last_read_at = clock_timestamp(), vt = clock_timestamp() + make_interval(secs => %(vt)s),
+    read_ct = read_ct + 1
+FROM chosen WHERE m.msg_id = chosen.msg_id
+RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m.headers
+"""
+
+
 class Broker:
     """Registers tasks and moves their messages through pgmq (`send`, `read`, `delete`, ...)."""
 
     def __init__(self, dsn: str | None = None, *, pool_size: int = 8) -> None:
         self.tasks: dict[str, Task] = {}
         self.startup_hooks: dict[str, list[Callable[[Any], None]]] = {}
+        self.fair_keys: dict[str, str] = {}  # queue → the message field whose values take turns
         self._pool_size = pool_size
         self._db: ForkSafePool | None = None
         if dsn:
@@ -106,6 +133,12 @@ class Broker:
 
         return register
 
+    def read_fairly(self, queue: str, *, key: str) -> None:
+        """Serve `queue`'s messages in turns of their `key` field (e.g. the tenant) instead of
+        oldest first: a value with many messages waiting or in flight does not hold up the first
+        message of another."""
+        self.fair_keys[queue] = key
+
     def tasks_for(self, queue: str) -> list[Task]:
         """Tasks declared on a queue."""
         return [t for t in self.tasks.values() if t.queue == queue]
@@ -130,8 +163,14 @@ class Broker:
             return own.execute(sql, params).fetchone()[0]
 
     def read(self, conn: psycopg.Connection, queue: str, vt_s: int, qty: int = 1) -> list[Message]:
-        """pgmq.read: take up to qty visible messages and hide them for vt_s seconds."""
-        rows = conn.execute("SELECT * FROM pgmq.read(%s, %s, %s)", (queue, vt_s, qty)).fetchall()
+        """pgmq.read: take up to qty visible messages and hide them for vt_s seconds (in turns of
+        the queue's fair key when it has one)."""
+        key = self.fair_keys.get(queue)
+        if key is None:
+            rows = conn.execute("SELECT * FROM pgmq.read(%s, %s, %s)", (queue, vt_s, qty)).fetchall()
+        else:
+            statement = sql.SQL(_FAIR_READ).format(table=sql.Identifier("pgmq", f"q_{queue}"))
+            rows = conn.execute(statement, {"key": key, "vt": vt_s, "qty": qty}).fetchall()
         return [Message.from_row(queue, row) for row in rows]
 
     @staticmethod

@@ -27,6 +27,8 @@ from tasks.contracts import (
 log = logging.getLogger(__name__)
 
 compilers = Compilers()
+# Tenants take turns: one tenant's hundred queued compiles do not hold up another's first one.
+broker.read_fairly(COMPILATION_JOBS, key="tenantId")
 
 
 @broker.on_worker_start(COMPILATION_JOBS)

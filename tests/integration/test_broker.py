@@ -225,3 +225,26 @@ def test_a_failing_on_dead_action_keeps_the_message(app, db, worker_factory):
     assert queue_count(db, "test_dead", "a") == 0
     row = db.execute("SELECT read_ct, vt > now() + interval '10 seconds' FROM pgmq.q_test_dead").fetchone()
     assert row == (1, True)  # kept, and hidden until the action is tried again
+
+
+def test_a_fair_queue_serves_each_key_in_turn(database_url, db):
+    # Given 10 messages of tenant a, then one of tenant b, on a queue read fairly by tenant
+    ensure_queue(db, "fair_test")
+    fair = Broker(database_url)
+    fair.read_fairly("fair_test", key="tenant")
+    plain = Broker(database_url)
+    for i in range(10):
+        plain.send("fair_test", {"tenant": "a", "n": i}, task="t")
+    plain.send("fair_test", {"tenant": "b", "n": 0}, task="t")
+    try:
+        with fair.db.connection() as conn:
+            # When two readers take one message each (the first stays in flight)
+            first = fair.read(conn, "fair_test", 30)
+            second = fair.read(conn, "fair_test", 30)
+            rest = fair.read(conn, "fair_test", 30, qty=20)
+        # Then b's only message comes right after a's first, not after a's ten
+        assert [(m.body["tenant"], m.body["n"]) for m in first + second] == [("a", 0), ("b", 0)]
+        assert [m.body["n"] for m in rest] == list(range(1, 10)) and all(m.read_ct == 1 for m in rest)
+    finally:
+        for b in (fair, plain):
+            b.close()
