@@ -22,10 +22,11 @@ class UnsupportedLanguage(Exception):  # noqa: N818
 
 
 class Compilers:
-    """One per compiler process: `slots` warm AssemblyScript compilers, JS and wasm checks.
+    """One per compiler process: up to `slots` warm AssemblyScript compilers, JS and wasm checks.
 
     Each slot is its own Node process, so a source that makes asc crash or run to its timeout
-    holds one slot, and the other slots keep compiling everyone else's jobs.
+    holds one slot, and the other slots keep compiling everyone else's jobs. Slots beyond the
+    first start when concurrent jobs need them.
     """
 
     def __init__(self, *, timeout_s: float = 60.0, slots: int = 2) -> None:
@@ -36,24 +37,31 @@ class Compilers:
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        """Start every slot's Node process now (in parallel), not on the first jobs."""
+        """Start the first slot's Node process now, not on the first job."""
         with self._lock:
-            while len(self._made) < self.slots:
-                slot = AscCompiler(project_root=PROJECT_ROOT, timeout_s=self.timeout_s)
-                self._made.append(slot)
-                self._free.put(slot)
-        starters = [threading.Thread(target=slot.start) for slot in self._made]
-        for starter in starters:
-            starter.start()
-        for starter in starters:
-            starter.join()
+            if self._made:
+                return
+            slot = self._new_slot()
+        slot.start()
+        self._free.put(slot)
+
+    def _new_slot(self) -> AscCompiler:
+        slot = AscCompiler(project_root=PROJECT_ROOT, timeout_s=self.timeout_s)
+        self._made.append(slot)
+        return slot
 
     @contextmanager
     def assemblyscript(self) -> Iterator[AscCompiler]:
-        """A free slot for one compile (waits for one while all are busy)."""
-        if not self._made:
-            self.start()
-        slot = self._free.get()
+        """A free slot for one compile: another is started while all are busy and fewer than
+        `slots` exist (so a single-threaded worker never runs more than one), else wait."""
+        self.start()
+        try:
+            slot = self._free.get_nowait()
+        except queue.Empty:
+            with self._lock:
+                slot = self._new_slot() if len(self._made) < self.slots else None
+            if slot is None:
+                slot = self._free.get()
         try:
             yield slot
         finally:
