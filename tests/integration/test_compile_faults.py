@@ -194,8 +194,9 @@ HOSTILE_AS = (
 
 
 def test_a_source_that_ties_up_a_compile_slot_does_not_stall_other_compiles(db, processes, client):
-    # Given a compiler with two slots and a 3 s compile limit
-    processes.env |= {"PNIL_COMPILE_TIMEOUT_S": "3", "PNIL_COMPILE_SLOTS": "2"}
+    # Given a compiler with two slots and a 10 s compile limit (the hostile source holds a slot that
+    # long; the second slot starts when the other job needs it)
+    processes.env |= {"PNIL_COMPILE_TIMEOUT_S": "10", "PNIL_COMPILE_SLOTS": "2"}
     processes.worker("compilation_jobs", "compiler", "--concurrency", "2")
     processes.worker("compilation_results", "consumer")
     wait_for(lambda: log_events("compiler", event="worker.started"), TIMEOUT)
