@@ -37,7 +37,8 @@ def create_app(settings: Settings | None = None) -> Flask:
                     }
                 }
             },
-            "security": [{"bearerAuth": []}],
+            # With anonymous access on, a request without a key is valid too ({}: no scheme).
+            "security": [{"bearerAuth": []}] + ([{}] if settings.allow_anonymous else []),
         },
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )

@@ -19,6 +19,7 @@ class HealthSchema(Schema):
 class Health(MethodView):
     @blp.response(200, HealthSchema)
     @blp.alt_response(503, schema=HealthSchema, description="The database is unreachable")
+    @blp.doc(security=[])
     def get(self):
         """Report whether this process can reach the database."""
         try:

@@ -30,6 +30,8 @@ def _check() -> None:
     if len(target) > MAX_TARGET_CHARS:
         message = f"the request path and query are {len(target)} characters; the most is {MAX_TARGET_CHARS}"
         abort(414, message=message)
+    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+        abort(400, message="the URL contains a NUL character (%00), which no path or parameter may hold")
     for name, value in request.headers.items():
         if len(name) + len(value) > MAX_HEADER_BYTES:
             abort(431, message=f"the {name} header is longer than {MAX_HEADER_BYTES} bytes")

@@ -25,3 +25,21 @@ def test_root_redirects_to_the_console_and_the_spec_declares_bearer_keys(client)
         "description": "an API key: python -m web.keys create TENANT",
     }
     assert client.get("/docs/assets/../../pyproject.toml").status_code == 404
+
+
+def test_the_spec_says_which_operations_need_a_key(client, database_url):
+    from infra.settings import Settings
+    from tests.integration.conftest import close_app
+    from web.app import create_app
+
+    anonymous = client.get("/openapi.json").get_json()
+    secure_app = create_app(Settings(database_url=database_url, allow_anonymous=False))
+    try:
+        secure = secure_app.test_client().get("/openapi.json").get_json()
+    finally:
+        close_app(secure_app)
+
+    assert anonymous["security"] == [{"bearerAuth": []}, {}]  # a key, or none with anonymous access
+    assert secure["security"] == [{"bearerAuth": []}]
+    assert secure["paths"]["/health"]["get"]["security"] == []
+    assert secure["paths"]["/http/{tenant}/{path}"]["post"]["security"] == []

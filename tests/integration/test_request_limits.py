@@ -63,3 +63,8 @@ def test_a_huge_header_is_431_json(url):
 def test_a_long_path_is_414_json(url):
     response = requests.get(f"{url}/functions/{'a' * 6000}", timeout=30)
     assert "4096" in _json_error(response, 414)["message"]
+
+
+def test_a_nul_in_the_url_is_400_json(url):
+    assert "NUL" in _json_error(requests.get(f"{url}/kv?prefix=a%00b", timeout=30), 400)["message"]
+    assert "NUL" in _json_error(requests.get(f"{url}/functions/a%00b", timeout=30), 400)["message"]

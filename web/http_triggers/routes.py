@@ -227,6 +227,7 @@ def serve(tenant: str, path: str = ""):
 class HttpTrigger(MethodView):
     """Any method: the tenant's HTTP function bound to the path answers."""
 
+    @blp.doc(security=[])
     def get(self, tenant, path=""):
         """Run the HTTP function bound to this path and method (public unless httpAuth is key)."""
         return serve(tenant, path)
