@@ -21,6 +21,7 @@ import pytest
 import wasmtime
 
 from runner.logs import TRUNCATED_MARKER
+from tests.integration.api_fixtures import api, client
 from tests.integration.conftest import wait_for
 from tests.integration.execute_helpers import (
     UNICODE_INPUT,
@@ -30,9 +31,10 @@ from tests.integration.execute_helpers import (
     expect_error,
     ready_function,
     register,
-    running_api,
     wait_compiled,
 )
+
+__all__ = ["api", "client"]  # fixtures used below
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LOG_SPAM = """
@@ -54,17 +56,6 @@ WAT_WITHOUT_HANDLE = """
 
 
 # -- fixtures -------------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def api(server_url, template_url):
-    with running_api(server_url) as app:
-        yield app
-
-
-@pytest.fixture
-def client(api):
-    return api.test_client()
 
 
 def _as(name: str) -> str:

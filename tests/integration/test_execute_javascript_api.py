@@ -8,15 +8,17 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.api_fixtures import api, client
 from tests.integration.execute_helpers import (
     UNICODE_INPUT,
     assert_healthy,
     execute,
     expect_error,
     register,
-    running_api,
     wait_compiled,
 )
+
+__all__ = ["api", "client"]  # fixtures used below
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "javascript"
 MIB = 1024 * 1024
@@ -62,17 +64,6 @@ SOURCES = {
     "no_handle": ("function main(input) { return 1; }", None),
 }
 COMPILE_FAILURES = {"syntax_error", "no_handle"}
-
-
-@pytest.fixture(scope="module")
-def api(server_url, template_url):
-    with running_api(server_url) as app:
-        yield app
-
-
-@pytest.fixture
-def client(api):
-    return api.test_client()
 
 
 @pytest.fixture(scope="module")

@@ -7,31 +7,22 @@ import uuid
 
 import pytest
 
+from tests.integration.api_fixtures import api, client
 from tests.integration.execute_helpers import (
     execute,
     expect_error,
     ready_function,
     register,
-    running_api,
     wait_compiled,
 )
+
+__all__ = ["api", "client"]  # fixtures used below
 
 JS_CONTEXT = "function handle(input, context) { return context; }"
 AS_CONTEXT = """
 import { context } from "pnil";
 export function handle(input: string): string { return context(); }
 """
-
-
-@pytest.fixture(scope="module")
-def api(server_url, template_url):
-    with running_api(server_url) as app:
-        yield app
-
-
-@pytest.fixture
-def client(api):
-    return api.test_client()
 
 
 def _name() -> str:

@@ -11,15 +11,17 @@ import psycopg
 import pytest
 
 from store import tenants
+from tests.integration.api_fixtures import api, client
 from tests.integration.conftest import wait_for
 from tests.integration.execute_helpers import (
     execute,
     expect_error,
     ready_function,
     register,
-    running_api,
     wait_compiled,
 )
+
+__all__ = ["api", "client"]  # fixtures used below
 
 KV_JS = """
 function handle(input) {
@@ -52,17 +54,6 @@ export function handle(input: string): string {
     + ',"none":' + (none == null ? "true" : "false") + ',"keys":' + kv.list("as-") + "}";
 }
 """
-
-
-@pytest.fixture(scope="module")
-def api(server_url, template_url):
-    with running_api(server_url) as app:
-        yield app
-
-
-@pytest.fixture
-def client(api):
-    return api.test_client()
 
 
 class _Echo(BaseHTTPRequestHandler):
@@ -315,6 +306,7 @@ def test_fetch_outside_the_allowed_hosts_or_to_private_addresses_is_refused(
 def test_assemblyscript_fetches_too(client, echo_server):
     source = """
 import { http } from "pnil";
+
 export function handle(input: string): string {
   const r = http.fetch("http://ECHO/as", "POST", input);
   return '{"status":' + r.status.toString() + ',"echo":' + r.body + "}";
