@@ -7,23 +7,6 @@ import re
 from infra.logs import ConsoleFormatter, JsonFormatter, configure_logging, event
 
 
-def test_event_is_one_json_line_with_its_fields():
-    records = []
-    handler = logging.Handler()
-    handler.emit = records.append
-    logger = logging.getLogger("test.structured")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
-    try:
-        event(logger, "function.created", functionId="f-1", language="javascript")
-    finally:
-        logger.removeHandler(handler)
-    line = json.loads(JsonFormatter("web").format(records[0]))
-    assert line["event"] == "function.created"
-    assert line["functionId"] == "f-1" and line["language"] == "javascript"
-    assert line["process"] == "web" and line["level"] == "info"
-
-
 def _record(name: str, **fields) -> logging.LogRecord:
     records = []
     handler = logging.Handler()
@@ -36,6 +19,16 @@ def _record(name: str, **fields) -> logging.LogRecord:
     finally:
         logger.removeHandler(handler)
     return records[0]
+
+
+def test_event_is_one_json_line_with_its_fields():
+    record = _record("function.created", functionId="f-1", language="javascript")
+
+    line = json.loads(JsonFormatter("web").format(record))
+
+    assert line["event"] == "function.created"
+    assert line["functionId"] == "f-1" and line["language"] == "javascript"
+    assert line["process"] == "web" and line["level"] == "info"
 
 
 def test_console_format_is_one_readable_line_with_the_same_fields():
