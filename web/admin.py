@@ -71,13 +71,22 @@ class NewKeySchema(KeySchema):
     key = fields.String(metadata={"description": "the key itself: shown only in this response"})
 
 
+class StrictBoolean(fields.Boolean):
+    """JSON true or false only (marshmallow's Boolean also takes "yes", 1, "on", ...)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if not isinstance(value, bool):
+            raise self.make_error("invalid")
+        return value
+
+
 class KeyCreateSchema(Schema):
     class Meta:
         unknown = RAISE
 
     tenant = fields.String(required=True, validate=validate.Length(min=1, max=100))
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
-    admin = fields.Boolean(load_default=False)
+    admin = StrictBoolean(load_default=False)
 
 
 _KEY_FIELDS = ("id", "tenant", "name", "admin", "created_at", "last_used_at", "revoked_at")

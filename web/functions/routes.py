@@ -7,6 +7,7 @@ import uuid
 from contextlib import contextmanager
 
 import psycopg
+from flask import request
 from flask.views import MethodView
 from flask_smorest import abort
 
@@ -117,6 +118,8 @@ class FunctionById(MethodView):
     @blp.response(200, FunctionSchema)
     def put(self, data, function_id):
         """Update a function; a new source or language is a new version and recompiles."""
+        if not request.get_data(cache=True).strip():
+            abort(400, message='send a JSON object of the fields to change, e.g. {"source": "..."}')
         _check_sizes_and_caps(data)
         principal = current()
         description = data.pop("change_description", None)
