@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from flask import current_app
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
-
-from web.db import pool
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
 
@@ -23,7 +22,7 @@ class Health(MethodView):
     def get(self):
         """Report whether this process can reach the database."""
         try:
-            with pool().connection(timeout=2.0) as conn:
+            with current_app.extensions["pnil.health_db"].connection(timeout=2.0) as conn:
                 conn.execute("SELECT 1")
         except Exception as exc:  # noqa: BLE001 - any failure means DOWN
             return {"status": "DOWN", "message": f"database unreachable: {type(exc).__name__}"}, 503

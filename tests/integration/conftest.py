@@ -27,6 +27,7 @@ def close_app(app) -> None:
     if executor is not None:
         executor.close()
     app.extensions["pnil.db"].close()
+    app.extensions["pnil.health_db"].close()
 
 
 @pytest.fixture
