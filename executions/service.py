@@ -245,7 +245,7 @@ class ExecutionService:
                         error_message="the function was updated while this execution started; run it again",
                     )
                 else:
-                    result = self._run(fn, artifact, fn["input"], execution_id)
+                    result = self._run(conn, fn, artifact, execution_id)
             finally:
                 self._untrack(execution_id)
             row, result = self._finish(conn, fn["execution_id"], result, durable)
@@ -303,17 +303,19 @@ class ExecutionService:
                 self.artifacts.put(fn["id"], fn["revision"], artifact)
         return artifact
 
-    def _run(self, fn: dict[str, Any], artifact: bytes, input_value: Any, execution_id: str) -> RunResult:
+    def _run(
+        self, conn: psycopg.Connection, fn: dict[str, Any], artifact: bytes, execution_id: str
+    ) -> RunResult:
         request = RunRequest(
             language=Language(fn["language"]),
             artifact=artifact,
-            input_json=json.dumps(input_value, ensure_ascii=False, separators=(",", ":")),
+            input_json=json.dumps(fn["input"], ensure_ascii=False, separators=(",", ":")),
             limits=limits.runner_limits(fn["resource_limits"]),
             execution_id=execution_id,
             context_json=context_json(fn, execution_id),
         )
         deadline = time.monotonic() + request.limits.max_execution_time_ms / 1000.0
-        api = HostApi(self.db, fn, execution_id, deadline)
+        api = HostApi(conn, fn, execution_id, deadline)
         try:
             result = self.runners.run(request, host=api.handle)
             return dataclasses.replace(result, api_calls=api.calls, database_queries=api.queries)

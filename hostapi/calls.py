@@ -19,7 +19,6 @@ from events import names
 from events.publish import publish
 from hostapi import allowed_hosts, fetch
 from infra import strict_json
-from infra.database import ForkSafePool
 from infra.logs import event
 from store import kv
 from store import limits as limit_rules
@@ -40,8 +39,12 @@ class CallRefused(Exception):
 class HostApi:
     """The host API of one execution (one thread: the run's own)."""
 
-    def __init__(self, db: ForkSafePool, fn: dict[str, Any], execution_id: str, deadline: float) -> None:
-        self.db = db
+    def __init__(
+        self, conn: psycopg.Connection, fn: dict[str, Any], execution_id: str, deadline: float
+    ) -> None:
+        # The execution's own autocommit connection: idle while the sandbox runs, so the calls,
+        # which come on the run's thread, use it rather than borrow another from the pool.
+        self.conn = conn
         self.tenant_id: uuid.UUID = fn["tenant_id"]
         self.function_id: uuid.UUID = fn["id"]
         self.execution_id = execution_id
@@ -91,8 +94,7 @@ class HostApi:
         if time.time() < self.refused_until:  # known to be over budget: no database round trip
             made = self.per_minute + 1
         else:
-            with self.db.connection() as conn:
-                made = kv.count_call(conn, self.function_id)
+            made = kv.count_call(self.conn, self.function_id)
         if made > self.per_minute:
             self.refused_until = (time.time() // 60 + 1) * 60
             raise CallRefused(
@@ -103,8 +105,7 @@ class HostApi:
     # -- key-value ---------------------------------------------------------------------------
     def _kv(self, statement, *args, **kwargs):
         self.queries += 1
-        with self.db.connection() as conn:
-            return statement(conn, self.tenant_id, *args, **kwargs)
+        return statement(self.conn, self.tenant_id, *args, **kwargs)
 
     def kv_get(self, args: dict[str, Any]) -> Any:
         found, value = self._kv(kv.get, _key(args))
@@ -181,9 +182,9 @@ class HostApi:
         if not isinstance(payload, dict):
             raise CallRefused("payload must be a JSON object")
         _size_check(payload, "payload")
-        with self.db.connection() as conn, conn.transaction():
+        with self.conn.transaction():
             event_id = publish(
-                conn,
+                self.conn,
                 self.tenant_id,
                 event_type,
                 payload,
