@@ -82,7 +82,6 @@ def test_a_paused_function_refuses_to_run_with_the_reason(page, console):
     _create(console, console.acme_key, name, "function handle(i) { return i; }")
     page.goto(f"/console#/f/{name}/run")
     expect(page.locator("#fn-status")).to_have_text("READY", timeout=60_000)
-    page.goto(f"/console#/f/{name}/run")
 
     page.click("#lifecycle button[data-state=PAUSED]")
 

@@ -105,6 +105,7 @@ document.getElementById("sign-out").addEventListener("click", () => {
 
 // -- pages -------------------------------------------------------------------------------------
 async function functionsPage() {
+  const mine = generation;
   const params = new URLSearchParams(location.hash.split("?")[1] || "");
   main.innerHTML = `
     <h1>Functions</h1>
@@ -129,9 +130,11 @@ async function functionsPage() {
   const query = new URLSearchParams({ limit: "200" });
   for (const k of ["name", "state"]) if (params.get(k)) query.set(k, params.get(k));
   const functions = await api("GET", `/functions?${query}`);
+  if (mine !== generation) return;
   const last = await Promise.all(
     functions.map((f) => api("GET", `${fnPath(f.id)}/executions?limit=1`).then((e) => e[0]).catch(() => null)),
   );
+  if (mine !== generation) return;
   document.getElementById("list").innerHTML = functions.length === 0
     ? `<p class="muted">No functions yet. <a href="#/new">Create one</a>.</p>`
     : `<table id="functions"><thead><tr><th>Name</th><th>Status</th><th>State</th><th>Language</th>
@@ -191,6 +194,7 @@ function newPage() {
 async function functionPage(name, tab) {
   const mine = generation;
   let fn = await api("GET", fnPath(name));
+  if (mine !== generation) return;
   const tabs = ["code", "run", "executions", "versions"];
   main.innerHTML = `
     <h1><span>${esc(fn.name)}</span> <span id="fn-status">${badge(fn.status)}</span>
@@ -237,6 +241,7 @@ async function waitSettled(fn, render, mine) {
   while (mine === generation && (fn.status === "PENDING" || fn.status === "COMPILING")) {
     await sleep(250);
     fn = await api("GET", fnPath(fn.id));
+    if (mine !== generation) break;
     render(fn);
   }
   return fn;
@@ -367,7 +372,9 @@ async function executionsTab(fn) {
   });
   const query = new URLSearchParams({ limit: "100" });
   if (status) query.set("status", status);
+  const mine = generation;
   const rows = await api("GET", `${fnPath(fn.id)}/executions?${query}`);
+  if (mine !== generation) return;
   document.getElementById("executions").innerHTML = rows.length === 0 ? `<p class="muted">No executions.</p>`
     : `<table><thead><tr><th>Created</th><th>Status</th><th>Trigger</th><th>Version</th><th>Duration</th><th></th></tr></thead>
       <tbody>${rows.map((e) => `<tr><td>${esc(when(e.createdAt))}</td><td>${badge(e.status)}</td><td>${esc(e.triggerType)}</td>
@@ -385,8 +392,10 @@ function diffHtml(text) {
 }
 
 async function versionsTab(fn, render) {
-  const box = document.getElementById("tab");
+  const mine = generation;
   const versions = await api("GET", `${fnPath(fn.id)}/versions`);
+  if (mine !== generation) return;
+  const box = document.getElementById("tab");
   box.innerHTML = `
     <table><thead><tr><th>A</th><th>B</th><th>Version</th><th>Compile</th><th>Created</th><th>By</th><th>Change</th><th></th></tr></thead>
     <tbody>${versions.map((v, i) => `<tr data-version="${v.number}">
@@ -416,7 +425,9 @@ async function versionsTab(fn, render) {
 }
 
 async function executionPage(id) {
+  const mine = generation;
   const e = await api("GET", `/executions/${encodeURIComponent(id)}`);
+  if (mine !== generation) return;
   main.innerHTML = `<h1 id="execution-title">Execution ${badge(e.status)}</h1>
     <p><a href="#/f/${encodeURIComponent(e.functionId)}/executions">← the function's executions</a></p>
     ${executionDetails(e)}`;
@@ -428,6 +439,7 @@ async function operationsPage() {
     <h2>Queues <span class="muted" id="queues-updated"></span></h2><div id="queues"></div>
     <h2>Scheduled functions</h2><div id="scheduled"></div>`;
   const scheduled = await api("GET", "/functions?type=SCHEDULED&limit=500");
+  if (mine !== generation) return;
   document.getElementById("scheduled").innerHTML = scheduled.length === 0 ? `<p class="muted">None.</p>`
     : `<table id="schedule"><thead><tr><th>Function</th><th>Cron</th><th>Timezone</th><th>State</th><th>Next run</th><th>Last run</th></tr></thead>
       <tbody>${scheduled.map((f) => `<tr><td><a href="#/f/${encodeURIComponent(f.name)}">${esc(f.name)}</a></td>
@@ -453,7 +465,7 @@ async function operationsPage() {
 
 // -- routing -----------------------------------------------------------------------------------
 async function route() {
-  generation++;
+  const mine = ++generation;
   if (!me) return;
   const [path] = location.hash.replace(/^#/, "").split("?");
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
@@ -464,7 +476,8 @@ async function route() {
     else if (parts[0] === "operations") await operationsPage();
     else await functionsPage();
   } catch (error) {
-    if (error.status !== 401) main.innerHTML = problem(error);
+    // A page left while it loaded must not write over the one shown now.
+    if (mine === generation && error.status !== 401) main.innerHTML = problem(error);
   }
 }
 
