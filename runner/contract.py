@@ -13,6 +13,7 @@ class Language(enum.StrEnum):
 
     ASSEMBLYSCRIPT = "assemblyscript"
     JAVASCRIPT = "javascript"
+    PYTHON = "python"
     WASM = "wasm"
 
 

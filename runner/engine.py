@@ -4,8 +4,8 @@ Wall time is enforced by epoch interruption, but without a periodic tick: every 
 is created with a deadline of one epoch tick, and a single timer thread per Engine
 bumps the epoch once, at the run's deadline. An idle subprocess therefore never wakes
 up, and the interruption fires within about 1 ms of the limit (the resolution of
-``threading.Condition.wait``). Both the AssemblyScript and the JavaScript runner take
-their Stores from :func:`new_store`, so both get the same limits.
+``threading.Condition.wait``). Every language's runner takes its Stores from
+:func:`new_store`, so all get the same limits.
 
 One run at a time per Engine: arming the timer for a new Store supersedes the previous
 deadline (a runner subprocess executes one run at a time by design).
@@ -27,6 +27,9 @@ MAX_WASM_STACK_BYTES = 512 * 1024
 # Tables of AssemblyScript and QuickJS modules stay far below this; it bounds the
 # host memory a module can take through tables rather than its linear memory.
 MAX_TABLE_ELEMENTS = 1_000_000
+# The Python runtime component's core instances and memories, with room to spare.
+COMPONENT_INSTANCES = 64
+COMPONENT_MEMORIES = 8
 
 _TIMERS: weakref.WeakKeyDictionary[wasmtime.Engine, EpochTimer] = weakref.WeakKeyDictionary()
 _TIMERS_LOCK = threading.Lock()
@@ -59,15 +62,19 @@ def make_engine() -> wasmtime.Engine:
     return engine
 
 
-def new_store(engine: wasmtime.Engine, limits: Limits) -> wasmtime.Store:
-    """A fresh Store with the memory limit set and the wall-time deadline armed."""
+def new_store(engine: wasmtime.Engine, limits: Limits, *, component: bool = False) -> wasmtime.Store:
+    """A fresh Store with the memory limit set and the wall-time deadline armed.
+
+    A component (the Python runtime) is several core instances with a few small memories of
+    their own (WASI adapters); ``memory_size`` bounds each memory, so the interpreter's heap.
+    """
     store = wasmtime.Store(engine)
     store.set_limits(
         memory_size=limits.max_memory_bytes,
         table_elements=MAX_TABLE_ELEMENTS,
-        instances=10,
-        tables=10,
-        memories=1,
+        instances=COMPONENT_INSTANCES if component else 10,
+        tables=COMPONENT_INSTANCES if component else 10,
+        memories=COMPONENT_MEMORIES if component else 1,
     )
     timer = _TIMERS.get(engine)
     if timer is None:

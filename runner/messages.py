@@ -1,4 +1,4 @@
-"""User-facing messages shared by the sandbox (child) and the pool (parent)."""
+"""User-facing messages shared by every language's runner (child) and the pool (parent)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,19 @@ def timeout_message(limits: Limits) -> str:
 
 
 def memory_message(limits: Limits) -> str:
-    """A run needed more linear memory than its limit."""
+    """A run needed more memory than its limit."""
     return (
-        f"memory limit of {limits.max_memory_bytes} bytes exceeded (maxMemoryBytes); "
-        "use less memory or raise the limit"
+        f"out of memory: the function needed more than the memory limit of "
+        f"{limits.max_memory_bytes} bytes (maxMemoryBytes); use less memory or raise the limit"
+    )
+
+
+def output_too_large_message(size: int, limits: Limits, *, at_least: bool = False) -> str:
+    """A run returned more JSON than its output limit."""
+    amount = f"at least {size}" if at_least else str(size)
+    return (
+        f"output is {amount} bytes, over the maxOutputSizeBytes limit of "
+        f"{limits.max_output_size_bytes} bytes; return less data or raise the limit"
     )
 
 

@@ -106,3 +106,15 @@ def write_atomically(path: Path, data: bytes | bytearray) -> None:
         os.replace(tmp, path)
     except OSError:
         pass  # the disk cache is an optimisation; a read-only or full disk must not fail runs
+
+
+def private_dir(path: Path) -> Path | None:
+    """``path`` created if needed, or None when someone else could write into it."""
+    try:
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
+        info = path.stat()
+    except OSError:
+        return None
+    if info.st_uid != os.getuid() or info.st_mode & 0o022:
+        return None
+    return path

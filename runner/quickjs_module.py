@@ -21,7 +21,7 @@ import wasmtime
 
 from runner.engine import engine_fingerprint
 from runner.errors import RunnerError
-from runner.modules import write_atomically
+from runner.modules import private_dir, write_atomically
 
 DISTRIBUTION = "qjs-wasi-reactor.wasm"
 WASM_NAME = "qjs-wasi-reactor.wasm"
@@ -85,7 +85,7 @@ def _compile_or_restore(engine: wasmtime.Engine, cache_dir: Path) -> wasmtime.Mo
     wasm = path.read_bytes()
     digest = hashlib.sha256(wasm).hexdigest()
     tag = hashlib.sha256(engine_fingerprint().encode()).hexdigest()[:16]
-    cached = _private_dir(cache_dir)
+    cached = private_dir(cache_dir)
     target = cached / f"qjs-{digest[:32]}-{tag}.cwasm" if cached is not None else None
     if target is not None and target.is_file():
         try:
@@ -99,15 +99,3 @@ def _compile_or_restore(engine: wasmtime.Engine, cache_dir: Path) -> wasmtime.Mo
     if target is not None:
         write_atomically(target, module.serialize())
     return module
-
-
-def _private_dir(path: Path) -> Path | None:
-    """``path`` created if needed, or None when someone else could write into it."""
-    try:
-        path.mkdir(mode=0o700, parents=True, exist_ok=True)
-        info = path.stat()
-    except OSError:
-        return None
-    if info.st_uid != os.getuid() or info.st_mode & 0o022:
-        return None
-    return path

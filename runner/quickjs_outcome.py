@@ -10,6 +10,7 @@ import wasmtime
 from infra import strict_json
 from runner.contract import Limits, RunResult, RunStatus
 from runner.logs import TRUNCATED_MARKER
+from runner.messages import memory_message, output_too_large_message, timeout_message
 from runner.quickjs_wrapper import Envelope, source_position, split_stderr, user_stack
 
 _MODULE_SYNTAX = re.compile(r"^\s*(?:export|import)\b(?!\s*\()", re.MULTILINE)
@@ -99,7 +100,7 @@ class Outcome:
     def _output(self, text: str, limits: Limits, done) -> RunResult:
         size = len(text.encode("utf-8", errors="surrogatepass"))
         if size > limits.max_output_size_bytes:
-            return done(RunStatus.FAILED, _too_big(size, limits))
+            return done(RunStatus.FAILED, output_too_large_message(size, limits))
         try:
             strict_json.loads(text)
         except strict_json.UnstorableJson as exc:
@@ -115,10 +116,10 @@ class Outcome:
         if kind == "U":
             return f"handle returned {_a(payload)}, which is not JSON: {_RETURN_HINT}"
         if kind == "B":
-            return _too_big(int(payload), limits, at_least=True)
+            return output_too_large_message(int(payload), limits, at_least=True)
         if kind == "N":
             if self._near_memory_limit(limits):
-                return _out_of_memory(limits)
+                return memory_message(limits)
             return "uncaught exception: null"
         if kind == "E":
             error = envelope.error()
@@ -137,22 +138,19 @@ class Outcome:
         trap = self.trap
         code = getattr(trap, "trap_code", None)
         if code == wasmtime.TrapCode.INTERRUPT:
-            return RunStatus.TIMEOUT, (
-                f"{who} did not finish within maxExecutionTimeMs "
-                f"({limits.max_execution_time_ms} ms); make it faster or raise the limit"
-            )
+            return RunStatus.TIMEOUT, timeout_message(limits)
         if code == wasmtime.TrapCode.STACK_OVERFLOW:
             return RunStatus.FAILED, "InternalError: stack overflow (the recursion is too deep)"
         if isinstance(trap, wasmtime.ExitTrap):
             return RunStatus.FAILED, (f"{who} called exit({trap.code}); return a value from handle instead")
         if self._near_memory_limit(limits):
-            return RunStatus.FAILED, _out_of_memory(limits)
+            return RunStatus.FAILED, memory_message(limits)
         first = str(trap).strip().splitlines()[0] if str(trap).strip() else type(trap).__name__
         return RunStatus.FAILED, f"the JavaScript runtime stopped: {first}"
 
     def _no_result(self, limits: Limits, diagnostics: str) -> str:
         if self._near_memory_limit(limits):
-            return _out_of_memory(limits)
+            return memory_message(limits)
         tail = diagnostics.strip()[-2000:]
         detail = f": {tail}" if tail else ""
         return f"the JavaScript runtime stopped without a result{detail}"
@@ -166,21 +164,6 @@ def _join_logs(logs: str, diagnostics: str, truncated: bool) -> str:
     if diagnostics.strip():
         text = f"{text}\n{diagnostics.rstrip()}" if text else diagnostics.rstrip()
     return text + TRUNCATED_MARKER if truncated else text
-
-
-def _too_big(size: int, limits: Limits, *, at_least: bool = False) -> str:
-    amount = f"at least {size}" if at_least else str(size)
-    return (
-        f"output is {amount} bytes, over the maxOutputSizeBytes limit of "
-        f"{limits.max_output_size_bytes} bytes; return less data or raise the limit"
-    )
-
-
-def _out_of_memory(limits: Limits) -> str:
-    return (
-        f"out of memory: the function needed more than maxMemoryBytes "
-        f"({limits.max_memory_bytes} bytes); use less memory or raise the limit"
-    )
 
 
 def _a(kind: str) -> str:

@@ -53,7 +53,7 @@ def test_memory_bomb_fails_naming_the_memory_limit(runner_pool, make_request):
     result = runner_pool.run(make_request("membomb", max_memory_bytes=16 * MIB))
 
     assert result.status is RunStatus.FAILED
-    assert f"memory limit of {16 * MIB} bytes exceeded" in result.error_message
+    assert f"memory limit of {16 * MIB} bytes (maxMemoryBytes)" in result.error_message
     assert result.memory_peak_bytes <= 16 * MIB
 
 
@@ -61,7 +61,7 @@ def test_single_allocation_over_the_limit_fails_naming_the_memory_limit(runner_p
     result = runner_pool.run(make_request("hugealloc", max_memory_bytes=16 * MIB))
 
     assert result.status is RunStatus.FAILED
-    assert f"memory limit of {16 * MIB} bytes exceeded" in result.error_message
+    assert f"memory limit of {16 * MIB} bytes (maxMemoryBytes)" in result.error_message
 
 
 def test_unbounded_recursion_fails_with_stack_overflow(runner_pool, make_request):

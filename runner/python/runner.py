@@ -1,0 +1,182 @@
+"""Python functions run in the shared CPython runtime component, one fresh instance per run.
+
+The artifact of a Python function is its checked UTF-8 source (the runtime is shared and
+named by version in the compiler version), as for JavaScript. Every run instantiates the
+pre-initialised runtime anew, so nothing a run leaves in a module global reaches the next.
+
+Limits: wall time by the Store's epoch deadline (TIMEOUT), memory by the Store's limit on the
+interpreter's linear memory (CPython raises MemoryError, reported FAILED), recursion by
+CPython's recursion limit (RecursionError) with wasmtime's stack limit behind it, output size
+checked inside the sandbox before the text leaves it, logs capped inside it. WASI preview 2
+with nothing granted: no preopened directory, no environment, no arguments, no stdin; socket
+addresses and name lookups are refused by wasmtime's defaults.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+import weakref
+
+import wasmtime
+from wasmtime import component
+
+from infra import strict_json
+from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
+from runner.engine import make_engine, new_store
+from runner.errors import RunnerError
+from runner.host_channel import HostChannel
+from runner.logs import TRUNCATED_MARKER
+from runner.messages import memory_message, output_too_large_message, timeout_message
+from runner.python.runtime import load_runtime
+
+CHECK_LIMITS = Limits(max_execution_time_ms=2_000, max_memory_bytes=64 * 1024 * 1024)
+# Cases of the guest's status enum (wit/runtime.wit).
+COMPLETED, OUTPUT_TOO_LARGE, OUT_OF_MEMORY = "completed", "output-too-large", "out-of-memory"
+NO_HOST_API = json.dumps(
+    {"error": "the host API is not available while the source is checked; call it inside handle"}
+)
+
+
+class PythonCompileError(RunnerError):
+    """The source cannot become a Python function; the message says why and where."""
+
+
+class PythonRunner:
+    """Runs Python artifacts in the CPython runtime; one run at a time per instance of this class."""
+
+    def __init__(self, engine: wasmtime.Engine, *, cache_dir: str | os.PathLike[str] | None = None) -> None:
+        self._engine = engine
+        self._component = load_runtime(engine, cache_dir)
+        self._linker = component.Linker(engine)
+        self._linker.add_wasip2()
+        with self._linker.root() as root:
+            root.add_func("host-call", self._host_call)
+        self._host: HostChannel | None = None
+        self._lock = threading.Lock()
+
+    def run(self, request: RunRequest, host: HostChannel | None = None) -> RunResult:
+        """Run ``handle(input, context)`` of the artifact's source and report how it ended."""
+        if request.language is not Language.PYTHON:
+            raise ValueError(f"PythonRunner cannot run {request.language.value} artifacts")
+        started = time.perf_counter()
+        limits = request.limits
+        try:
+            source = request.artifact.decode("utf-8")
+        except UnicodeDecodeError:
+            return _failed("the stored Python source is not UTF-8 text; save the function again")
+        args = (
+            source,
+            request.input_json,
+            request.context_json,
+            limits.max_output_size_bytes,
+            limits.max_log_bytes,
+        )
+        try:
+            outcome = self._call("run", args, limits, host)
+        except wasmtime.WasmtimeError as exc:
+            result = _trap_result(exc, limits)
+        else:
+            result = _outcome_result(outcome, limits)
+        return RunResult(
+            status=result.status,
+            output_json=result.output_json,
+            error_message=result.error_message,
+            logs=result.logs,
+            duration_ms=(time.perf_counter() - started) * 1000.0,
+        )
+
+    def check(self, source: str) -> bytes:
+        """The artifact for ``source``; raises PythonCompileError when it is unusable."""
+        try:
+            problem = self._call("check", (source,), CHECK_LIMITS, None)
+        except wasmtime.WasmtimeError as exc:
+            status, message = _trap(exc, CHECK_LIMITS)
+            if status is RunStatus.TIMEOUT:
+                message = (
+                    f"the top-level code did not finish within the compile check's "
+                    f"{CHECK_LIMITS.max_execution_time_ms} ms; do the work inside handle,"
+                    " not at the top level"
+                )
+            raise PythonCompileError(message) from exc
+        if problem is not None:
+            raise PythonCompileError(problem)
+        return source.encode("utf-8")
+
+    def _call(self, export: str, args: tuple, limits: Limits, host: HostChannel | None):
+        with self._lock:
+            self._host = host
+            try:
+                store = new_store(self._engine, limits, component=True)
+                store.set_wasi(wasmtime.WasiConfig())
+                instance = self._linker.instantiate(store, self._component)
+                return instance.get_func(store, export)(store, *args)
+            finally:
+                self._host = None
+
+    def _host_call(self, _store: wasmtime.Store, request: str) -> str:
+        if self._host is None:
+            return NO_HOST_API
+        return self._host.call_raw(request.encode("utf-8")).decode("utf-8", errors="replace")
+
+
+def _outcome_result(outcome, limits: Limits) -> RunResult:
+    logs = outcome.logs.rstrip("\n") + (TRUNCATED_MARKER if getattr(outcome, "logs-truncated") else "")
+    status, text = outcome.status, outcome.text
+    if status == COMPLETED:
+        try:
+            strict_json.loads(text)
+        except strict_json.UnstorableJson as exc:
+            return _failed(f"the function's output cannot be stored: {exc}", logs)
+        return RunResult(status=RunStatus.COMPLETED, output_json=text, logs=logs)
+    if status == OUTPUT_TOO_LARGE:
+        return _failed(output_too_large_message(int(text), limits), logs)
+    if status == OUT_OF_MEMORY:
+        return _failed(memory_message(limits), logs)
+    return _failed(text, logs)
+
+
+def _trap_result(exc: wasmtime.WasmtimeError, limits: Limits) -> RunResult:
+    status, message = _trap(exc, limits)
+    return RunResult(status=status, error_message=message)
+
+
+def _trap(exc: wasmtime.WasmtimeError, limits: Limits) -> tuple[RunStatus, str]:
+    """What a trap of the runtime means for the user."""
+    text = str(exc)
+    if "wasm trap: interrupt" in text:
+        return RunStatus.TIMEOUT, timeout_message(limits)
+    if "call stack exhausted" in text or "stack overflow" in text:
+        return RunStatus.FAILED, "stack overflow: the recursion is too deep"
+    if "memory" in text and ("grow" in text or "out of bounds" in text or "limit" in text):
+        return RunStatus.FAILED, memory_message(limits)
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return RunStatus.FAILED, f"the Python runtime stopped: {lines[-1] if lines else type(exc).__name__}"
+
+
+def _failed(message: str, logs: str = "") -> RunResult:
+    return RunResult(status=RunStatus.FAILED, error_message=message, logs=logs)
+
+
+_RUNNERS: weakref.WeakKeyDictionary[wasmtime.Engine, PythonRunner] = weakref.WeakKeyDictionary()
+_DEFAULT_ENGINE: list[wasmtime.Engine] = []
+_RUNNERS_LOCK = threading.Lock()
+
+
+def check_python(source: str, engine: wasmtime.Engine | None = None) -> bytes:
+    """Validate a Python function's source in the sandbox and return its artifact.
+
+    ``engine`` must come from :func:`runner.engine.make_engine`; without one, a private
+    Engine is made once per process.
+    """
+    with _RUNNERS_LOCK:
+        if engine is None:
+            if not _DEFAULT_ENGINE:
+                _DEFAULT_ENGINE.append(make_engine())
+            engine = _DEFAULT_ENGINE[0]
+        runner = _RUNNERS.get(engine)
+        if runner is None:
+            runner = _RUNNERS[engine] = PythonRunner(engine)
+    return runner.check(source)
