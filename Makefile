@@ -9,7 +9,9 @@ PY := $(VENV)/bin/python
 CONSOLE_BUNDLE := web/console/static/build/editor.js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-install: $(VENV)/.installed node_modules/.installed $(CONSOLE_BUNDLE)
+PYTHON_RUNTIME := .cache/python-runtime/.built
+
+install: $(VENV)/.installed node_modules/.installed $(CONSOLE_BUNDLE) $(PYTHON_RUNTIME)
 
 $(VENV)/.installed: pyproject.toml client/pyproject.toml
 	@echo "==> Python dependencies into $(VENV)" >&2
@@ -27,6 +29,13 @@ $(CONSOLE_BUNDLE): web/console/editor_entry.js node_modules/.installed
 	@echo "==> console editor bundle (esbuild)" >&2
 	./node_modules/.bin/esbuild web/console/editor_entry.js --bundle --minify --format=iife \
 		--global-name=PnilEditor --log-level=warning --outfile=$@ >&2
+
+# Python functions' shared CPython runtime: built by componentize-py once per content, then
+# compiled once into the per-user cache (rebuilt only when the WIT, guest or versions change).
+$(PYTHON_RUNTIME): runner/python/wit/runtime.wit $(wildcard runner/python/guest/*.py) $(VENV)/.installed
+	@echo "==> Python function runtime (componentize-py)" >&2
+	$(PY) -m runner.python.runtime
+	@mkdir -p $(@D) && touch $@
 
 # The console's browser tests drive Debian's chromium (browser downloads are not reachable).
 chromium:

@@ -11,7 +11,7 @@ import os
 import resource
 import sys
 import traceback
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from runner import protocol
 from runner.contract import Language, RunRequest, RunResult, RunStatus
@@ -19,7 +19,7 @@ from runner.host_channel import HostChannel
 
 
 class Dispatcher:
-    """Routes a request to the runner for its language; the JavaScript one is made lazily."""
+    """Routes a request to the runner for its language; JavaScript and Python are made lazily."""
 
     def __init__(self, *, cache_capacity: int, cache_dir: str | None, send, host: HostChannel | None = None):
         from runner.assemblyscript import AssemblyScriptRunner
@@ -29,21 +29,28 @@ class Dispatcher:
         self._host = host
         self._cache_dir = cache_dir
         self.engine = make_engine()
-        self._assemblyscript = AssemblyScriptRunner(
+        assemblyscript = AssemblyScriptRunner(
             self.engine,
             cache_capacity=cache_capacity,
             cache_dir=cache_dir,
             on_compile=self._compile_notice,
         )
-        self._javascript = None
-        self._javascript_error: str | None = None
+        self._runners: dict[Language, Any] = {Language.ASSEMBLYSCRIPT: assemblyscript, Language.WASM: assemblyscript}
+        self._unavailable: dict[Language, str] = {}
 
     def run(self, request: RunRequest) -> RunResult:
         """Run one request; an unexpected error is that run's failure, not the process's."""
         try:
-            if request.language is Language.JAVASCRIPT:
-                return self._run_javascript(request)
-            return self._assemblyscript.run(request, host=self._host)
+            runner = self._runners.get(request.language) or self._start(request.language)
+            if runner is None:
+                return RunResult(
+                    status=RunStatus.FAILED,
+                    error_message=(
+                        f"{request.language.value} runtime unavailable ({self._unavailable[request.language]}); "
+                        "ask the operator to check the runner installation"
+                    ),
+                )
+            return runner.run(request, host=self._host)
         except Exception as exc:  # noqa: BLE001 - the subprocess must survive any run
             traceback.print_exc(file=sys.stderr)
             return RunResult(
@@ -51,32 +58,26 @@ class Dispatcher:
                 error_message=f"internal runner error: {type(exc).__name__}: {exc}",
             )
 
-    def _run_javascript(self, request: RunRequest) -> RunResult:
-        if self._javascript is None and self._javascript_error is None:
-            # Building the JavaScript runtime compiles QuickJS: announce it like a compile
-            # so the parent does not count it against the run's time limit.
-            self._compile_notice(True)
-            try:
-                from runner.javascript import JavaScriptRunner
-
-                if self._cache_dir is None:
-                    self._javascript = JavaScriptRunner(self.engine)
-                else:
-                    self._javascript = JavaScriptRunner(self.engine, cache_dir=self._cache_dir)
-            except Exception as exc:  # noqa: BLE001 - an absent runtime fails only JS runs
-                traceback.print_exc(file=sys.stderr)
-                self._javascript_error = f"{type(exc).__name__}: {exc}"
-            finally:
-                self._compile_notice(False)
-        if self._javascript is None:
-            return RunResult(
-                status=RunStatus.FAILED,
-                error_message=(
-                    f"javascript runtime unavailable ({self._javascript_error}); "
-                    "ask the operator to check the runner installation"
-                ),
-            )
-        return self._javascript.run(request, host=self._host)
+    def _start(self, language: Language):
+        """The runner of an interpreted language, made on its first run (None if it cannot be)."""
+        if language in self._unavailable:
+            return None
+        # Loading a runtime compiles or maps it: announce it like a compile so the parent does
+        # not count it against the run's time limit.
+        self._compile_notice(True)
+        try:
+            if language is Language.JAVASCRIPT:
+                from runner.javascript import JavaScriptRunner as Runner
+            else:
+                from runner.python.runner import PythonRunner as Runner
+            runner = self._runners[language] = Runner(self.engine, cache_dir=self._cache_dir)
+            return runner
+        except Exception as exc:  # noqa: BLE001 - an absent runtime fails only that language's runs
+            traceback.print_exc(file=sys.stderr)
+            self._unavailable[language] = f"{type(exc).__name__}: {exc}"
+            return None
+        finally:
+            self._compile_notice(False)
 
     def _compile_notice(self, started: bool) -> None:
         self._send(protocol.encode_reply(protocol.COMPILING if started else protocol.COMPILED))

@@ -17,6 +17,10 @@ class Language(enum.StrEnum):
     WASM = "wasm"
 
 
+# The one list of languages (the database's CHECK constraint guards it too).
+LANGUAGES = tuple(language.value for language in Language)
+
+
 class RunStatus(enum.StrEnum):
     """How one run in the sandbox ended."""
 

@@ -13,7 +13,8 @@ from store import functions as store
 from tasks.app import broker
 from tasks.compile_errors import CompileError
 from tasks.compiler_version import compiler_version
-from tasks.compilers import LANGUAGES, Compilers
+from runner.contract import LANGUAGES
+from tasks.compilers import Compilers
 from tasks.contracts import (
     APPLY_RESULT_TASK,
     COMPILATION_JOBS,
@@ -38,7 +39,7 @@ def warm_up(settings: Settings | None) -> None:
         compilers.timeout_s = settings.compile_timeout_s
         compilers.slots = settings.compile_slots
     compilers.start()
-    compilers.warm_javascript()
+    compilers.warm_interpreters()
 
 
 def publish_failure_when_dead(payload: dict, reason: str) -> None:

@@ -34,6 +34,10 @@ def compiler_version(language: str) -> str:
         except metadata.PackageNotFoundError:
             quickjs = "unknown"
         return f"{RULES}/quickjs-{quickjs}"
+    if language == "python":
+        from runner.python.runtime import runtime_version
+
+        return f"{RULES}/{runtime_version()}"
     return f"{RULES}/{language}"
 
 

@@ -8,17 +8,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from runner.contract import LANGUAGES, Language
 from runner.javascript import JavaScriptCompileError, check_javascript
+from runner.python.runner import PythonCompileError, check_python
 from tasks.asc_compiler import AscCompiler
 from tasks.compile_errors import CompileError
 from tasks.wasm_module import check_abi, validate_wasm_module
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-LANGUAGES = ("assemblyscript", "javascript", "wasm")
-
-
-class UnsupportedLanguage(Exception):  # noqa: N818
-    """This compiler does not handle the job's language."""
 
 
 class Compilers:
@@ -67,27 +64,33 @@ class Compilers:
         finally:
             self._free.put(slot)
 
-    def warm_javascript(self) -> None:
-        """Load QuickJS once now, so the first JavaScript job does not pay for it."""
+    def warm_interpreters(self) -> None:
+        """Load QuickJS and CPython once now, so the first job of each does not pay for it."""
         check_javascript("function handle(input) { return input; }")
+        check_python("def handle(input, context=None):\n    return input\n")
 
     def compile(self, language: str, source: str) -> bytes:
         """The artifact for a source; raises CompileError for a user's mistake."""
-        if language == "assemblyscript":
+        if language == Language.ASSEMBLYSCRIPT:
             with self.assemblyscript() as asc:
                 binary = asc.compile(source)
             # asc accepts sources the runner cannot run (no handle, imports it does not provide):
             # say so now, not at every execution.
             check_abi(binary, source_terms=True)
             return binary
-        if language == "javascript":
+        if language == Language.JAVASCRIPT:
             try:
                 return check_javascript(source)
             except JavaScriptCompileError as exc:
                 raise CompileError(str(exc)) from exc
-        if language == "wasm":
+        if language == Language.PYTHON:
+            try:
+                return check_python(source)
+            except PythonCompileError as exc:
+                raise CompileError(str(exc)) from exc
+        if language == Language.WASM:
             return validate_wasm_module(source)
-        raise UnsupportedLanguage(f"no compiler for language {language!r}")
+        raise CompileError(f"no compiler for language {language!r}; use one of: {', '.join(LANGUAGES)}")
 
     def close(self) -> None:
         """Stop the Node processes."""

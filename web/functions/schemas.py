@@ -19,10 +19,10 @@ from marshmallow import (
 from events.names import pattern_error
 from hostapi import allowed_hosts
 from scheduler import ticks
+from runner.contract import LANGUAGES
 from store.lifecycle import STATES, TRANSITIONS
 from web.http_triggers import routing
 
-LANGUAGES = ("assemblyscript", "javascript", "wasm")
 TRIGGER_TYPES = ("ONEOFF", "SCHEDULED", "HTTP", "EVENT", "EMBEDDED")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 POSITIVE = validate.Range(min=1)

@@ -16,7 +16,13 @@ from pnil_client.cli.context import EXIT_FUNCTION_FAILED, State, err, out, pass_
 from pnil_client.errors import NotFound
 from pnil_client.models import Function
 
-LANGUAGES = {".ts": "assemblyscript", ".js": "javascript", ".mjs": "javascript", ".wasm": "wasm"}
+LANGUAGES = {
+    ".ts": "assemblyscript",
+    ".js": "javascript",
+    ".mjs": "javascript",
+    ".py": "python",
+    ".wasm": "wasm",
+}
 STARTERS = {
     "js": (
         ".js",
@@ -26,6 +32,14 @@ STARTERS = {
         "  console.log(`triggered by ${context.trigger.type}`);\n"
         '  return { hello: input.name ?? "world" };\n'
         "}\n",
+    ),
+    "py": (
+        ".py",
+        "# pnil function: `input` is the parsed JSON input; return any JSON-compatible value.\n"
+        "# `context` has executionId, functionId, version and trigger {type, ...}.\n"
+        "def handle(input, context=None):\n"
+        '    print(f"triggered by {context[\'trigger\'][\'type\']}")\n'
+        '    return {"hello": input.get("name", "world")}\n',
     ),
     "ts": (
         ".ts",
@@ -37,7 +51,7 @@ STARTERS = {
         "}\n",
     ),
 }
-# "input.ts(2,16)" from asc, "line 3, column 14" from the JavaScript check.
+# "input.ts(2,16)" from asc, "line 3, column 14" from the JavaScript and Python checks.
 _POSITIONS = (re.compile(r"input\.ts\((\d+),(\d+)\)"), re.compile(r"line (\d+), column (\d+)"))
 
 
@@ -46,7 +60,7 @@ _POSITIONS = (re.compile(r"input\.ts\((\d+),(\d+)\)"), re.compile(r"line (\d+), 
 @click.option("--lang", type=click.Choice(sorted(STARTERS)), default="js", show_default=True)
 @click.option("--force", is_flag=True, help="overwrite an existing file")
 def new(name: str, lang: str, force: bool) -> None:
-    """Write a starter function NAME.js or NAME.ts."""
+    """Write a starter function NAME.js, NAME.py or NAME.ts."""
     suffix, text = STARTERS[lang]
     path = Path(name if name.endswith(suffix) else name + suffix)
     if path.exists() and not force:
@@ -69,10 +83,10 @@ def new(name: str, lang: str, force: bool) -> None:
 @click.option("--no-wait", is_flag=True, help="return at once instead of waiting for the compile")
 @pass_state
 def deploy(state: State, file: Path, name: str | None, **options: Any) -> None:
-    """Create or update the function FILE (.ts, .js or .wasm) by name and wait until it is READY."""
+    """Create or update the function FILE (.ts, .js, .py or .wasm) by name and wait until it is READY."""
     language = LANGUAGES.get(file.suffix.lower())
     if language is None:
-        raise click.BadParameter(f"use a .ts, .js or .wasm file, not {file.suffix or 'no extension'}")
+        raise click.BadParameter(f"use a .ts, .js, .py or .wasm file, not {file.suffix or 'no extension'}")
     raw = file.read_bytes()
     source = base64.b64encode(raw).decode() if language == "wasm" else raw.decode("utf-8")
     name = name or file.stem

@@ -5,37 +5,67 @@ module imported here is already loaded in the snapshot each run starts from, so 
 own ``import json`` costs nothing. Each run is a fresh instance of that snapshot.
 """
 
-import base64  # noqa: F401 - the imports below are pre-loaded for functions
+# componentize-py bundles only the modules the entry module loads, so this list is the standard
+# library a function can import (pure-Python or built in; nothing that needs files, sockets,
+# threads or subprocesses). They are loaded in the snapshot, so importing them costs nothing.
+import abc  # noqa: F401
+import array  # noqa: F401
+import base64  # noqa: F401
+import binascii  # noqa: F401
 import bisect  # noqa: F401
+import calendar  # noqa: F401
+import cmath  # noqa: F401
 import collections  # noqa: F401
+import collections.abc  # noqa: F401
+import colorsys  # noqa: F401
+import contextlib  # noqa: F401
 import copy  # noqa: F401
+import csv  # noqa: F401
 import dataclasses  # noqa: F401
 import datetime  # noqa: F401
 import decimal  # noqa: F401
+import difflib  # noqa: F401
 import enum  # noqa: F401
+import fnmatch  # noqa: F401
 import fractions  # noqa: F401
 import functools  # noqa: F401
+import graphlib  # noqa: F401
 import hashlib  # noqa: F401
 import heapq  # noqa: F401
+import hmac  # noqa: F401
+import html  # noqa: F401
+import html.parser  # noqa: F401
+import http  # noqa: F401
 import inspect
 import io
+import ipaddress  # noqa: F401
 import itertools  # noqa: F401
 import json
 import linecache
 import math  # noqa: F401
+import numbers  # noqa: F401
 import operator  # noqa: F401
+import pprint  # noqa: F401
 import random  # noqa: F401
 import re  # noqa: F401
+import secrets  # noqa: F401
+import shlex  # noqa: F401
 import statistics  # noqa: F401
 import string  # noqa: F401
+import struct  # noqa: F401
 import sys
 import textwrap  # noqa: F401
+import time  # noqa: F401
+import tomllib  # noqa: F401
 import traceback
 import types
 import typing  # noqa: F401
 import unicodedata  # noqa: F401
 import urllib.parse  # noqa: F401
 import uuid  # noqa: F401
+import weakref  # noqa: F401
+import xml.etree.ElementTree  # noqa: F401
+import zlib  # noqa: F401
 
 import pnil  # noqa: F401 - the host API module, pre-loaded like the standard library
 import wit_world
@@ -96,6 +126,16 @@ def _takes_context(handle):
     except ValueError:  # no signature (a builtin): give it both
         return True
     return True
+
+
+def _drive(coroutine):
+    """The result of an ``async def handle``: nothing in the sandbox is waited for, so the
+    coroutine runs to its end without an event loop."""
+    try:
+        while True:
+            coroutine.send(None)
+    except StopIteration as stop:
+        return stop.value
 
 
 def _describe(exc):
@@ -159,6 +199,8 @@ class WitWorld(wit_world.WitWorld):
                 return outcome(wit_world.Status.FAILED, NO_HANDLE)
             args = (json.loads(input), json.loads(context))
             value = handle(*args) if _takes_context(handle) else handle(args[0])
+            if inspect.iscoroutine(value):
+                value = _drive(value)
         except MemoryError:
             return outcome(wit_world.Status.OUT_OF_MEMORY, "")
         except SyntaxError as exc:
