@@ -353,3 +353,90 @@ def test_a_host_call_at_the_top_level_fails_the_compile_with_the_reason(client):
     fn = wait_compiled(client, [fid])[fid]
 
     assert fn["status"] == "FAILED" and "host API is not available" in fn["compileError"]
+
+
+# -- Python ------------------------------------------------------------------------------------
+
+KV_PY = """
+from pnil import kv
+
+def handle(input, context):
+    k = input["prefix"]
+    kv.set(k + "a", {"n": 1, "s": "zoë"})
+    kv.set(k + "b", [1, 2], ttl=60)
+    counted = [kv.increment(k + "count"), kv.increment(k + "count", 5)]
+    return {
+        "a": kv.get(k + "a"),
+        "missing": kv.get(k + "nope"),
+        "counted": counted,
+        "keys": kv.list(k),
+        "swapped": kv.compare_and_set(k + "a", {"n": 1, "s": "zoë"}, "new"),
+        "created": kv.compare_and_set(k + "c", value=True),
+        "deleted": [kv.delete(k + "b"), kv.delete(k + "b")],
+        "execution": context["executionId"],
+    }
+"""
+
+
+def test_python_uses_the_key_value_store_and_sees_its_context(client):
+    fid = _fn(client, "python", KV_PY)
+
+    run = execute(client, fid, {"prefix": "py-"})
+
+    assert run["status"] == "COMPLETED", run["errorMessage"]
+    assert run["output"] == {
+        "a": {"n": 1, "s": "zoë"},
+        "missing": None,
+        "counted": [1, 6],
+        "keys": ["py-a", "py-b", "py-count"],
+        "swapped": True,
+        "created": True,
+        "deleted": [True, False],
+        "execution": run["id"],
+    }
+    assert client.get("/kv/py-a").get_json()["value"] == "new"
+
+
+def test_python_fetches_an_allowed_host_and_is_refused_others(client, echo_server):
+    source = (
+        "from pnil import fetch, HostCallError\n"
+        "def handle(input):\n"
+        "    r = fetch(input['url'], method='POST', headers={'X-Test': 'py'}, body='hi')\n"
+        "    try:\n"
+        "        fetch('http://169.254.169.254/latest/meta-data/')\n"
+        "    except HostCallError as exc:\n"
+        "        refused = str(exc)\n"
+        "    return [r.status, r.ok, r.json()['body'], r.json()['ua'], r.headers['x-echo'], refused]\n"
+    )
+    fid = _fn(client, "python", source, allowedHosts=[f"http://{echo_server}"])
+
+    run = execute(client, fid, {"url": f"http://{echo_server}/py"})
+
+    assert run["status"] == "COMPLETED", run["errorMessage"]
+    status, ok, body, ua, echo, refused = run["output"]
+    assert (status, ok, body, ua, echo) == (201, True, "hi", "py", "yes")
+    assert "not in this function's allowedHosts" in refused
+
+
+def test_python_emits_an_event_from_the_execution(client):
+    event_type = f"py.t{uuid.uuid4().hex[:6]}"
+    fid = _fn(
+        client,
+        "python",
+        f"from pnil import emit\ndef handle(i):\n    return emit('{event_type}', {{'id': i['id']}})\n",
+    )
+
+    run = execute(client, fid, {"id": 9})
+
+    events = client.get(f"/events?type={event_type}").get_json()
+    assert [(e["id"], e["payload"], e["sourceExecutionId"]) for e in events] == [
+        (run["output"], {"id": 9}, run["id"])
+    ]
+
+
+def test_a_python_host_call_at_the_top_level_fails_the_compile(client):
+    fid = register(client, "python", "from pnil import kv\nkv.get('x')\ndef handle(i):\n    return i\n")
+
+    fn = wait_compiled(client, [fid])[fid]
+
+    assert fn["status"] == "FAILED" and "host API is not available" in fn["compileError"]

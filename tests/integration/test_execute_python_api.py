@@ -1,0 +1,185 @@
+"""Python functions through the HTTP API: checked by the real compiler, run in the CPython runtime."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.integration.api_fixtures import api, client
+from tests.integration.execute_helpers import (
+    UNICODE_INPUT,
+    assert_healthy,
+    execute,
+    expect_error,
+    register,
+    wait_compiled,
+)
+
+__all__ = ["api", "client"]  # fixtures used below
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "python"
+MIB = 1024 * 1024
+SOURCES = {
+    "add": ((FIXTURES / "add.py").read_text(), None),
+    "echo": ((FIXTURES / "echo.py").read_text(), None),
+    "loop": ("def handle(input):\n    while True:\n        pass\n", {"maxExecutionTimeMs": 1000}),
+    "membomb": (
+        "def handle(input):\n    chunks = []\n    while True:\n        chunks.append('x' * 65536)\n",
+        {"maxMemoryBytes": 64 * MIB},
+    ),
+    "recursion": ("def f(n):\n    return f(n + 1)\n\ndef handle(input):\n    return f(0)\n", None),
+    "throws": ("def handle(input):\n    raise TypeError(f\"bad input: {input['n']}\")\n", None),
+    "prints": (
+        "import sys\ndef handle(input):\n    print('hello', input['n'])\n"
+        "    print('went wrong', file=sys.stderr)\n    return {'ok': True}\n",
+        None,
+    ),
+    "bigoutput": ("def handle(input):\n    return 'x' * (4 * 1024 * 1024)\n", None),
+    "globals": (
+        "counter = 0\ndef handle(input):\n    global counter\n    counter += 1\n    return counter\n",
+        None,
+    ),
+    "context": (
+        "def handle(input, context):\n    return [context['version'], context['trigger']['type']]\n",
+        None,
+    ),
+    "async": (
+        "async def double(n):\n    return 2 * n\n\nasync def handle(input):\n    return await double(21)\n",
+        None,
+    ),
+    "escape": ("def handle(input):\n    return open('/etc/passwd').read()\n", None),
+    "syntax_error": ("def handle(input):\n    x = 1\n    return (x +)\n", None),
+    "no_handle": ("def main(input):\n    return 1\n", None),
+}
+COMPILE_FAILURES = {"syntax_error", "no_handle"}
+
+
+@pytest.fixture(scope="module")
+def fns(api) -> dict[str, str]:
+    """Every function of this module, registered at once and compiled: name → id."""
+    client = api.test_client()
+    ids = {
+        name: register(client, "python", src, limits, name=f"py-{name}")
+        for name, (src, limits) in SOURCES.items()
+    }
+    found = wait_compiled(client, list(ids.values()))
+    for name, fid in ids.items():
+        expected = "FAILED" if name in COMPILE_FAILURES else "READY"
+        assert found[fid]["status"] == expected, (name, found[fid]["compileError"])
+    return ids
+
+
+def compile_error(client, function_id: str) -> str:
+    return client.get(f"/functions/{function_id}").get_json()["compileError"]
+
+
+def test_add_returns_the_sum(client, fns):
+    execution = execute(client, fns["add"], {"a": 40, "b": 2})
+
+    assert execution["status"] == "COMPLETED", execution["errorMessage"]
+    assert execution["output"] == {"sum": 42}
+
+
+def test_the_function_reads_back_as_python(client, fns):
+    fn = client.get(f"/functions/{fns['add']}").get_json()
+
+    assert fn["language"] == "python"
+    assert fn["source"] == SOURCES["add"][0]
+
+
+def test_echo_keeps_unicode_and_nested_json(client, fns):
+    execution = execute(client, fns["echo"], UNICODE_INPUT)
+
+    assert execution["output"] == UNICODE_INPUT
+
+
+def test_syntax_error_fails_at_compile_time_with_line_and_column(client, fns):
+    error = compile_error(client, fns["syntax_error"])
+
+    assert error == "SyntaxError: invalid syntax at line 3, column 16"
+    expect_error(client.post(f"/functions/{fns['syntax_error']}/execute", json={"input": {}}), 400)
+
+
+def test_missing_handle_fails_at_compile_time(client, fns):
+    assert "no handle function defined" in compile_error(client, fns["no_handle"])
+
+
+def test_infinite_loop_times_out_within_its_limit(client, fns):
+    started = time.monotonic()
+    execution = execute(client, fns["loop"])
+
+    assert execution["status"] == "TIMEOUT"
+    assert "1000 ms" in execution["errorMessage"]
+    assert time.monotonic() - started < 2.5
+    assert_healthy(client)
+
+
+def test_memory_bomb_fails(client, fns):
+    execution = execute(client, fns["membomb"])
+
+    assert execution["status"] == "FAILED"
+    assert "out of memory" in execution["errorMessage"]
+    assert_healthy(client)
+
+
+def test_runaway_recursion_fails_and_the_runner_goes_on(client, fns):
+    execution = execute(client, fns["recursion"])
+
+    assert execution["status"] == "FAILED"
+    assert execution["errorMessage"].startswith("RecursionError")
+    assert execute(client, fns["add"], {"a": 1, "b": 2})["output"] == {"sum": 3}
+
+
+def test_exception_fails_with_type_message_and_traceback(client, fns):
+    execution = execute(client, fns["throws"], {"n": 7})
+
+    assert execution["status"] == "FAILED"
+    assert execution["errorMessage"].startswith("TypeError: bad input: 7\nTraceback")
+    assert 'File "function.py", line 2, in handle' in execution["errorMessage"]
+
+
+def test_print_goes_to_the_logs(client, fns):
+    done = execute(client, fns["prints"], {"n": 42})
+
+    execution = client.get(f"/executions/{done['id']}").get_json()
+
+    assert execution["status"] == "COMPLETED"
+    assert execution["logs"] == "hello 42\nwent wrong"
+
+
+def test_output_over_the_default_limit_fails(client, fns):
+    execution = execute(client, fns["bigoutput"])
+
+    assert execution["status"] == "FAILED"
+    assert "maxOutputSizeBytes" in execution["errorMessage"] and str(MIB) in execution["errorMessage"]
+    assert execution["output"] is None
+
+
+def test_module_globals_are_not_shared_between_executions(client, fns):
+    assert [execute(client, fns["globals"])["output"] for _ in range(3)] == [1, 1, 1]
+
+
+def test_handle_sees_the_trigger_context(client, fns):
+    assert execute(client, fns["context"])["output"] == [1, "API"]
+
+
+def test_async_handle_is_awaited(client, fns):
+    assert execute(client, fns["async"])["output"] == 42
+
+
+def test_the_filesystem_is_not_there(client, fns):
+    execution = execute(client, fns["escape"])
+
+    assert execution["status"] == "FAILED"
+    assert execution["errorMessage"].startswith("FileNotFoundError")
+
+
+def test_the_python_filter_lists_python_functions(client, fns):
+    listed = client.get("/functions?language=python&limit=100").get_json()
+
+    names = (
+        {fn["name"] for fn in listed["items"]} if isinstance(listed, dict) else {fn["name"] for fn in listed}
+    )
+    assert {"py-add", "py-echo"} <= names
