@@ -35,7 +35,10 @@ class Dispatcher:
             cache_dir=cache_dir,
             on_compile=self._compile_notice,
         )
-        self._runners: dict[Language, Any] = {Language.ASSEMBLYSCRIPT: assemblyscript, Language.WASM: assemblyscript}
+        self._runners: dict[Language, Any] = {
+            Language.ASSEMBLYSCRIPT: assemblyscript,
+            Language.WASM: assemblyscript,
+        }
         self._unavailable: dict[Language, str] = {}
 
     def run(self, request: RunRequest) -> RunResult:
@@ -43,10 +46,11 @@ class Dispatcher:
         try:
             runner = self._runners.get(request.language) or self._start(request.language)
             if runner is None:
+                why = self._unavailable[request.language]
                 return RunResult(
                     status=RunStatus.FAILED,
                     error_message=(
-                        f"{request.language.value} runtime unavailable ({self._unavailable[request.language]}); "
+                        f"{request.language.value} runtime unavailable ({why}); "
                         "ask the operator to check the runner installation"
                     ),
                 )
@@ -57,6 +61,16 @@ class Dispatcher:
                 status=RunStatus.FAILED,
                 error_message=f"internal runner error: {type(exc).__name__}: {exc}",
             )
+
+    def idle(self) -> None:
+        """After a reply: let the runners do their cleanup and preparation off the run's time."""
+        for runner in {id(runner): runner for runner in self._runners.values()}.values():
+            prepare = getattr(runner, "idle", None)
+            if prepare is not None:
+                try:
+                    prepare()
+                except Exception:  # noqa: BLE001 - a failed preparation is redone by the next run
+                    traceback.print_exc(file=sys.stderr)
 
     def _start(self, language: Language):
         """The runner of an interpreted language, made on its first run (None if it cannot be)."""
@@ -107,6 +121,7 @@ def serve(reader: BinaryIO, out_fd: int, *, cache_capacity: int, cache_dir: str 
             return
         result = dispatcher.run(protocol.decode_request(meta, artifact))
         send(protocol.encode_result(result))
+        dispatcher.idle()
 
 
 def main(argv: list[str] | None = None) -> None:

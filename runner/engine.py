@@ -30,6 +30,8 @@ MAX_TABLE_ELEMENTS = 1_000_000
 # The Python runtime component's core instances and memories, with room to spare.
 COMPONENT_INSTANCES = 64
 COMPONENT_MEMORIES = 8
+# The deadline of a Store not armed yet: far enough that no epoch bump reaches it.
+IDLE_DEADLINE_TICKS = 1 << 40
 
 _TIMERS: weakref.WeakKeyDictionary[wasmtime.Engine, EpochTimer] = weakref.WeakKeyDictionary()
 _TIMERS_LOCK = threading.Lock()
@@ -63,12 +65,27 @@ def make_engine() -> wasmtime.Engine:
 
 
 def new_store(engine: wasmtime.Engine, limits: Limits, *, component: bool = False) -> wasmtime.Store:
-    """A fresh Store with the memory limit set and the wall-time deadline armed.
+    """A fresh Store with the memory limit set and the wall-time deadline armed."""
+    store = idle_store(engine, limits, component=component)
+    arm(store, limits)
+    return store
+
+
+def idle_store(engine: wasmtime.Engine, limits: Limits, *, component: bool = False) -> wasmtime.Store:
+    """A Store with the memory limit set whose deadline is not armed yet: for instantiating
+    trusted runtime code ahead of a run (call :func:`arm` when the run starts).
 
     A component (the Python runtime) is several core instances with a few small memories of
     their own (WASI adapters); ``memory_size`` bounds each memory, so the interpreter's heap.
     """
     store = wasmtime.Store(engine)
+    limit_memory(store, limits, component=component)
+    store.set_epoch_deadline(IDLE_DEADLINE_TICKS)
+    return store
+
+
+def limit_memory(store: wasmtime.Store, limits: Limits, *, component: bool = False) -> None:
+    """Set (or replace) the Store's limits: the run's memory, and fixed counts of the rest."""
     store.set_limits(
         memory_size=limits.max_memory_bytes,
         table_elements=MAX_TABLE_ELEMENTS,
@@ -76,11 +93,14 @@ def new_store(engine: wasmtime.Engine, limits: Limits, *, component: bool = Fals
         tables=COMPONENT_INSTANCES if component else 10,
         memories=COMPONENT_MEMORIES if component else 1,
     )
-    timer = _TIMERS.get(engine)
+
+
+def arm(store: wasmtime.Store, limits: Limits) -> None:
+    """Start the run's wall-time limit: the Store traps ``max_execution_time_ms`` from now."""
+    timer = _TIMERS.get(store.engine)
     if timer is None:
         raise ValueError("engine was not created by runner.engine.make_engine()")
     timer.arm(store, limits.max_execution_time_ms)
-    return store
 
 
 class EpochTimer:

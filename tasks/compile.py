@@ -9,11 +9,11 @@ from broker import Reject
 from infra import metrics
 from infra.logs import event
 from infra.settings import Settings
+from runner.contract import LANGUAGES
 from store import functions as store
 from tasks.app import broker
 from tasks.compile_errors import CompileError
 from tasks.compiler_version import compiler_version
-from runner.contract import LANGUAGES
 from tasks.compilers import Compilers
 from tasks.contracts import (
     APPLY_RESULT_TASK,

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 import weakref
@@ -25,7 +26,7 @@ from wasmtime import component
 
 from infra import strict_json
 from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
-from runner.engine import make_engine, new_store
+from runner.engine import arm, idle_store, limit_memory, make_engine
 from runner.errors import RunnerError
 from runner.host_channel import HostChannel
 from runner.logs import TRUNCATED_MARKER
@@ -33,11 +34,16 @@ from runner.messages import memory_message, output_too_large_message, timeout_me
 from runner.python.runtime import load_runtime
 
 CHECK_LIMITS = Limits(max_execution_time_ms=2_000, max_memory_bytes=64 * 1024 * 1024)
+WARM_UP_SOURCE = "def handle(input, context=None):\n    return input\n"
+# The limits an instance is made under before its run sets the run's own.
+IDLE_LIMITS = Limits(max_memory_bytes=1024 * 1024 * 1024)
 # Cases of the guest's status enum (wit/runtime.wit).
 COMPLETED, OUTPUT_TOO_LARGE, OUT_OF_MEMORY = "completed", "output-too-large", "out-of-memory"
-NO_HOST_API = json.dumps(
+_INITIAL_PAGES = re.compile(r"memory minimum size of (\d+) pages exceeds memory limits")
+NO_HOST_WHILE_CHECKING = json.dumps(
     {"error": "the host API is not available while the source is checked; call it inside handle"}
 )
+NO_HOST = json.dumps({"error": "the host API is not available to this run"})
 
 
 class PythonCompileError(RunnerError):
@@ -55,7 +61,13 @@ class PythonRunner:
         with self._linker.root() as root:
             root.add_func("host-call", self._host_call)
         self._host: HostChannel | None = None
+        self._no_host = NO_HOST
         self._lock = threading.Lock()
+        # An instance made while the runner was idle, never run: a run takes it instead of
+        # instantiating on its own time; and the last run's Store, dropped once idle again.
+        self._fresh: tuple[wasmtime.Store, component.Instance] | None = None
+        self._spent: wasmtime.Store | None = None
+        self._initial_memory = self._probe_initial_memory()
 
     def run(self, request: RunRequest, host: HostChannel | None = None) -> RunResult:
         """Run ``handle(input, context)`` of the artifact's source and report how it ended."""
@@ -91,7 +103,7 @@ class PythonRunner:
     def check(self, source: str) -> bytes:
         """The artifact for ``source``; raises PythonCompileError when it is unusable."""
         try:
-            problem = self._call("check", (source,), CHECK_LIMITS, None)
+            problem = self._call("check", (source,), CHECK_LIMITS, None, no_host=NO_HOST_WHILE_CHECKING)
         except wasmtime.WasmtimeError as exc:
             status, message = _trap(exc, CHECK_LIMITS)
             if status is RunStatus.TIMEOUT:
@@ -105,20 +117,59 @@ class PythonRunner:
             raise PythonCompileError(problem)
         return source.encode("utf-8")
 
-    def _call(self, export: str, args: tuple, limits: Limits, host: HostChannel | None):
+    @property
+    def prepared(self) -> bool:
+        """True when the next run will take an instance made while idle."""
+        return self._fresh is not None
+
+    def idle(self) -> None:
+        """Between runs: drop the last run's Store and make the next run's instance now."""
         with self._lock:
-            self._host = host
+            self._spent = None
+            if self._fresh is None and self._initial_memory is not None:
+                store, instance = self._instantiate(IDLE_LIMITS)
+                # Our own trivial check, no user's data: the pages a run writes first are
+                # copied now rather than on the run's time.
+                instance.get_func(store, "check")(store, WARM_UP_SOURCE)
+                self._fresh = store, instance
+
+    def _call(self, export: str, args: tuple, limits: Limits, host: HostChannel | None, *, no_host=NO_HOST):
+        with self._lock:
+            self._host, self._no_host = host, no_host
             try:
-                store = new_store(self._engine, limits, component=True)
-                store.set_wasi(wasmtime.WasiConfig())
-                instance = self._linker.instantiate(store, self._component)
+                store, instance = self._take_fresh(limits) or self._instantiate(limits)
+                arm(store, limits)
+                self._spent = store
                 return instance.get_func(store, export)(store, *args)
             finally:
                 self._host = None
 
+    def _take_fresh(self, limits: Limits) -> tuple[wasmtime.Store, component.Instance] | None:
+        fresh, self._fresh = self._fresh, None
+        if fresh is None or self._initial_memory is None or limits.max_memory_bytes < self._initial_memory:
+            return None  # below the runtime's own size: instantiating under the limit says so
+        limit_memory(fresh[0], limits, component=True)
+        return fresh
+
+    def _instantiate(self, limits: Limits) -> tuple[wasmtime.Store, component.Instance]:
+        store = idle_store(self._engine, limits, component=True)
+        # WASI preview 2 with nothing granted: no preopens, environment, arguments or stdin.
+        store.set_wasi(wasmtime.WasiConfig())
+        return store, self._linker.instantiate(store, self._component)
+
+    def _probe_initial_memory(self) -> int | None:
+        """The bytes of memory the runtime starts with (an instance made under a one-page limit
+        fails and names it); None when wasmtime does not say, and then no instance is made early."""
+        try:
+            self._instantiate(Limits(max_memory_bytes=65536))
+        except wasmtime.WasmtimeError as exc:
+            found = _INITIAL_PAGES.search(str(exc))
+            return int(found.group(1)) * 65536 if found else None
+        return 65536
+
     def _host_call(self, _store: wasmtime.Store, request: str) -> str:
         if self._host is None:
-            return NO_HOST_API
+            return self._no_host
         return self._host.call_raw(request.encode("utf-8")).decode("utf-8", errors="replace")
 
 
@@ -144,8 +195,15 @@ def _trap_result(exc: wasmtime.WasmtimeError, limits: Limits) -> RunResult:
 
 
 def _trap(exc: wasmtime.WasmtimeError, limits: Limits) -> tuple[RunStatus, str]:
-    """What a trap of the runtime means for the user."""
+    """What a trap of the runtime (or a failed instantiation) means for the user."""
     text = str(exc)
+    initial = _INITIAL_PAGES.search(text)
+    if initial is not None:
+        needed = int(initial.group(1)) * 65536
+        return RunStatus.FAILED, (
+            f"maxMemoryBytes {limits.max_memory_bytes} is too small for the Python runtime, which "
+            f"starts with {needed} bytes; raise the limit (to {needed + 4 * 1024 * 1024} or more)"
+        )
     if "wasm trap: interrupt" in text:
         return RunStatus.TIMEOUT, timeout_message(limits)
     if "call stack exhausted" in text or "stack overflow" in text:

@@ -23,11 +23,15 @@ def runner():
     return PythonRunner(make_engine())
 
 
-@pytest.fixture(scope="module")
-def py(runner):
-    """Runs a source (or a fixture name) with an input value and optional limits."""
+@pytest.fixture(scope="module", params=["instantiated-by-the-run", "prepared-while-idle"])
+def py(runner, request):
+    """Runs a source (or a fixture name) with an input value and optional limits, in an instance
+    made by the run itself or in one the runner made while idle (as the runner subprocess does)."""
+    prepared = request.param == "prepared-while-idle"
 
     def run(source: str, input_value=None, context=None, **limits):
+        if prepared:
+            runner.idle()
         if source.endswith(".py"):
             source = (FIXTURES / source).read_text()
         request = RunRequest(
@@ -150,7 +154,8 @@ def test_deep_native_recursion_fails_without_crashing(py):
 
 
 def test_exception_fails_with_type_message_and_the_users_traceback(py):
-    source = "def check(n):\n    raise ValueError(f'bad input: {n}')\n\ndef handle(input):\n    check(input['n'])\n"
+    source = "def check(n):\n    raise ValueError(f'bad input: {n}')\n\n"
+    source += "def handle(input):\n    check(input['n'])\n"
 
     result = py(source, {"n": 7})
 
@@ -305,3 +310,31 @@ def test_a_non_utf8_artifact_fails_cleanly(runner):
 
     assert result.status is RunStatus.FAILED
     assert "not UTF-8" in result.error_message
+
+
+def test_a_memory_limit_below_the_runtimes_own_size_says_what_it_needs(py):
+    result = py("add.py", {"a": 1, "b": 2}, max_memory_bytes=8 * MIB)
+
+    assert result.status is RunStatus.FAILED
+    assert "too small for the Python runtime" in result.error_message
+
+
+def test_random_numbers_differ_between_executions(py):
+    source = "import random, uuid\ndef handle(input):\n    return [random.random(), str(uuid.uuid4())]\n"
+
+    first, second = (json.loads(py(source).output_json) for _ in range(2))
+
+    assert first[0] != second[0] and first[1] != second[1]
+
+
+def test_an_instance_prepared_while_idle_serves_one_run_only(runner):
+    request = RunRequest(
+        language=Language.PYTHON, artifact=b"def handle(i):\n    return 1\n", input_json="{}"
+    )
+    runner.idle()
+    assert runner.prepared
+
+    assert runner.run(request).status is RunStatus.COMPLETED
+    assert not runner.prepared
+    runner.idle()
+    assert runner.prepared

@@ -18,8 +18,8 @@ from marshmallow import (
 
 from events.names import pattern_error
 from hostapi import allowed_hosts
-from scheduler import ticks
 from runner.contract import LANGUAGES
+from scheduler import ticks
 from store.lifecycle import STATES, TRANSITIONS
 from web.http_triggers import routing
 

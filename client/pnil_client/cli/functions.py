@@ -38,7 +38,7 @@ STARTERS = {
         "# pnil function: `input` is the parsed JSON input; return any JSON-compatible value.\n"
         "# `context` has executionId, functionId, version and trigger {type, ...}.\n"
         "def handle(input, context=None):\n"
-        '    print(f"triggered by {context[\'trigger\'][\'type\']}")\n'
+        "    print(f\"triggered by {context['trigger']['type']}\")\n"
         '    return {"hello": input.get("name", "world")}\n',
     ),
     "ts": (
