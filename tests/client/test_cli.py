@@ -55,6 +55,23 @@ def test_new_deploy_invoke_and_logs(pnil, tmp_path):
     assert logs.returncode == 0 and "triggered by API" in logs.stdout and "COMPLETED" in logs.stdout
 
 
+def test_a_python_starter_deploys_and_runs_and_its_syntax_error_gets_a_caret(pnil, tmp_path):
+    name = _name()
+    assert pnil("new", name, "--lang", "py").returncode == 0
+
+    deployed = pnil("deploy", f"{name}.py")
+    invoked = pnil("invoke", name, "--input", '{"name": "Ada"}')
+    (tmp_path / "broken.py").write_text("def handle(input):\n    return (1 +)\n")
+    broken = pnil("deploy", "broken.py", "--name", _name())
+
+    assert deployed.returncode == 0, deployed.stderr
+    assert json.loads(invoked.stdout) == {"hello": "Ada"}
+    assert broken.returncode == 1
+    lines = broken.stderr.splitlines()
+    shown = next(i for i, line in enumerate(lines) if line.startswith("2 |     return (1 +)"))
+    assert lines[shown + 1] == " " * (len("2 | ") + 15) + "^"
+
+
 def test_a_compile_error_exits_1_with_the_line_and_a_caret(pnil, tmp_path):
     source = tmp_path / "broken.ts"
     source.write_text(

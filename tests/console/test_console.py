@@ -58,6 +58,32 @@ def test_create_in_the_editor_then_run_with_input(page, console):
     assert all(urlsplit(u).netloc == urlsplit(console.url).netloc for u in page.requests_seen)  # nothing else
 
 
+def test_a_python_function_from_the_starter_runs_and_its_syntax_error_is_marked(page, console):
+    sign_in(page, console.acme_key)
+    name = _name()
+
+    page.click("#nav-new")
+    page.fill("#new-name", name)
+    page.select_option("#new-language", "python")
+    expect(page.locator("#new-source .cm-content")).to_contain_text("def handle(input, context=None):")
+    page.click("#create button[type=submit]")
+
+    expect(page.locator("#fn-status")).to_have_text("READY", timeout=60_000)
+    page.click(".tabs a:has-text('Run')")
+    _type_into_editor(page, "#input", '{"name": "Ada"}')
+    page.click("#run")
+    expect(page.locator("#execution [data-badge]").first).to_have_text("COMPLETED")
+    expect(page.locator("#output")).to_contain_text('"hello": "Ada"')
+    expect(page.locator("#logs")).to_have_text("hello from API")
+
+    page.click(".tabs a:has-text('Code')")
+    _type_into_editor(page, "#source", "def handle(input):\n    x = 1\n    return (x +)\n")
+    page.click("#save")
+    expect(page.locator("#fn-status")).to_have_text("FAILED", timeout=60_000)
+    expect(page.locator("#compile-message")).to_contain_text("line 3, column 16")
+    expect(page.locator("#source .cm-lintRange-error")).to_have_count(1)
+
+
 def test_a_compile_error_is_marked_at_its_line(page, console):
     sign_in(page, console.acme_key)
     name = _name()

@@ -3,12 +3,14 @@
 import { basicSetup, EditorView } from "codemirror";
 import { javascript } from "@codemirror/lang-javascript";
 import { json } from "@codemirror/lang-json";
+import { python } from "@codemirror/lang-python";
 import { setDiagnostics } from "@codemirror/lint";
 import { EditorState } from "@codemirror/state";
 
 const LANGUAGES = {
   javascript: () => javascript(),
   assemblyscript: () => javascript({ typescript: true }),
+  python: () => python(),
   json: () => json(),
 };
 

@@ -150,6 +150,7 @@ async function functionsPage() {
 const STARTERS = {
   javascript: "function handle(input, context) {\n  console.log('hello from', context.trigger.type);\n  return { hello: input.name ?? 'world' };\n}\n",
   assemblyscript: 'export function handle(input: string): string {\n  return input;\n}\n',
+  python: "def handle(input, context=None):\n    print('hello from', context['trigger']['type'])\n    return {'hello': input.get('name', 'world')}\n",
 };
 
 function newPage() {
@@ -159,7 +160,8 @@ function newPage() {
       <div class="row">
         <input id="new-name" placeholder="name" required>
         <select id="new-language"><option value="javascript">JavaScript</option>
-          <option value="assemblyscript">AssemblyScript</option></select>
+          <option value="assemblyscript">AssemblyScript</option>
+          <option value="python">Python</option></select>
         <input id="new-cron" placeholder="cron (optional), e.g. */5 * * * *">
       </div>
       <div class="editor" id="new-source"></div>
