@@ -338,3 +338,29 @@ def test_an_instance_prepared_while_idle_serves_one_run_only(runner):
     assert not runner.prepared
     runner.idle()
     assert runner.prepared
+
+
+DOCUMENTED_MODULES = (
+    "abc array ast base64 binascii bisect calendar cmath codecs collections colorsys contextlib copy csv"
+    " dataclasses datetime decimal difflib enum fnmatch fractions functools graphlib hashlib heapq hmac html"
+    " html.parser http inspect io ipaddress itertools json keyword math numbers operator pprint random re"
+    " secrets shlex statistics string struct textwrap time tomllib traceback types typing unicodedata"
+    " urllib.parse uuid warnings weakref xml.etree.ElementTree zlib os sys"
+).split()
+ABSENT_MODULES = (
+    "socket ssl subprocess threading multiprocessing asyncio urllib.request http.client sqlite3 ctypes"
+)
+
+
+def test_the_modules_the_readme_lists_import_and_the_absent_ones_do_not(py):
+    source = (
+        "import importlib\ndef handle(names):\n    found = []\n    for name in names:\n        try:\n"
+        "            importlib.import_module(name)\n            found.append(name)\n"
+        "        except ImportError:\n            pass\n    return found\n"
+    )
+
+    present = json.loads(py(source, DOCUMENTED_MODULES).output_json)
+    absent = json.loads(py(source, ABSENT_MODULES.split()).output_json)
+
+    assert present == DOCUMENTED_MODULES
+    assert absent == []
