@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tasks.asc_compiler import AscCompiler
+from compiler.asc import AscCompiler
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ASC_FLAGS = ["--exportRuntime", "--runtime", "incremental", "--optimize"]

@@ -93,7 +93,7 @@ def run() -> list[dict]:
         try:
             latency_fn = ready_function(http, "bench-async-echo", "assemblyscript", ECHO_SOURCE.read_text())
             samples = measure_enqueue_to_completed(http, latency_fn)
-            # The seed's default limits (maxConcurrentRuns 5), as a user's function would have.
+            # The default limits (maxConcurrentRuns 5), as a user's function would have.
             drain_fn = ready_function(
                 http,
                 "bench-drain-echo",

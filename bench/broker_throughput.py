@@ -25,7 +25,7 @@ from bench import BenchError
 from bench.report import emit
 from bench.stack import env_database_url, throwaway_database
 from broker import Broker, Worker
-from migrations import ensure_queue
+from broker.broker import create_queue
 
 BENCH = "broker"
 DEFAULT_N = 400
@@ -56,7 +56,7 @@ def payloads(n: int) -> list[dict]:
 def _fresh_queue(dsn: str, label: str) -> str:
     name = f"bench_{label}_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(dsn, autocommit=True) as conn:
-        ensure_queue(conn, name)
+        create_queue(conn, name)
     return name
 
 

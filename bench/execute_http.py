@@ -25,7 +25,7 @@ from bench import BenchError
 from bench.report import emit, p50, p95
 from bench.runner_echo import ECHO_INPUT, ECHO_SOURCE, measure_runner_p50_ms
 from bench.stack import PROJECT_ROOT, Stack, env_database_url
-from runner.pool import RunnerPool
+from runner.sandbox.pool import RunnerPool
 
 BENCH = "execute"
 # Tuned on the 2-core bench machine (see the sweep in the closing note).

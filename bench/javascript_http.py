@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from bench.execute_http import WEB_ENV, Http, api_stack, measure_http_ms, ready_function
 from bench.javascript_runner import ECHO_INPUT, ECHO_SOURCE, measure_js_runner
 from bench.report import emit, p50, p95
-from runner.pool import RunnerPool
+from runner.sandbox.pool import RunnerPool
 
 BENCH = "javascript"
 

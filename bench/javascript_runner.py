@@ -53,14 +53,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--pool", type=int, default=0, help="run through a RunnerPool of SIZE")
     args = parser.parse_args(argv)
     if args.pool:
-        from runner.pool import RunnerPool
+        from runner.sandbox.pool import RunnerPool
 
         with RunnerPool(args.pool) as pool:
             stats = measure_js_runner(pool, args.runs)
         prefix = "pool_"
     else:
         from runner.engine import make_engine
-        from runner.javascript import JavaScriptRunner
+        from runner.javascript.runner import JavaScriptRunner
 
         stats = measure_js_runner(JavaScriptRunner(make_engine()), args.runs)
         prefix = "runner_"

@@ -24,7 +24,7 @@ from bench.execute_http import WEB_ENV, Http, api_stack, measure_http_ms, ready_
 from bench.javascript_runner import measure_js_runner
 from bench.report import emit, p50, p95
 from runner.contract import Language, RunRequest, RunStatus
-from runner.pool import RunnerPool
+from runner.sandbox.pool import RunnerPool
 
 BENCH = "python"
 ADD_SOURCE = "def handle(input, context=None):\n    return {'sum': input['a'] + input['b']}\n"

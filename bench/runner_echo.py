@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.report import emit
 from runner.contract import Language, RunRequest, RunStatus
-from runner.pool import RunnerPool
+from runner.sandbox.pool import RunnerPool
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ECHO_SOURCE = PROJECT_ROOT / "tests" / "fixtures" / "assemblyscript" / "echo.ts"

@@ -193,11 +193,51 @@ class Broker:
 
     def set_vt(self, conn: psycopg.Connection, queue: str, msg_id: int, vt_s: float) -> None:
         """pgmq.set_vt: make the message visible again vt_s seconds from now."""
-        conn.execute("SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, max(0, round(vt_s))))
+        set_visibility(conn, queue, msg_id, vt_s)
 
-    def metrics_all(self) -> list[dict[str, Any]]:
-        """pgmq.metrics_all as dicts."""
-        with self.db.connection() as conn:
-            cur = conn.execute("SELECT * FROM pgmq.metrics_all()")
-            names = [c.name for c in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
+
+# -- the rest of pnil's pgmq calls: queue creation, visibility, figures for operators ---------------
+
+
+def create_queue(conn: psycopg.Connection, queue: str) -> None:
+    """Create a pgmq queue with insert notifications (idempotent)."""
+    exists = conn.execute("SELECT count(*) FROM pgmq.meta WHERE queue_name = %s", (queue,)).fetchone()[0]
+    if not exists:
+        conn.execute("SELECT pgmq.create(%s)", (queue,))
+    # Throttle 0: every insert notifies, so an idle worker wakes at once.
+    conn.execute("SELECT pgmq.enable_notify_insert(%s, 0)", (queue,))
+
+
+def set_visibility(conn: psycopg.Connection, queue: str, msg_id: int, seconds: float) -> None:
+    """pgmq.set_vt: the message becomes visible again `seconds` from now."""
+    conn.execute("SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, max(0, round(seconds))))
+
+
+def queue_stats(conn: psycopg.Connection, queues: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Per queue: depth, in flight, oldest message age, total sent, dead-lettered (archived)."""
+    metrics = {
+        row[0]: row
+        for row in conn.execute(
+            "SELECT queue_name, queue_length, queue_visible_length, oldest_msg_age_sec, total_messages "
+            "FROM pgmq.metrics_all()"
+        )
+    }
+    stats = []
+    for queue in queues:
+        if queue not in metrics:
+            continue
+        _, length, visible, oldest, total = metrics[queue]
+        dead = conn.execute(
+            sql.SQL("SELECT count(*) FROM pgmq.{}").format(sql.Identifier(f"a_{queue}"))
+        ).fetchone()[0]
+        stats.append(
+            {
+                "queue": queue,
+                "depth": visible,
+                "inFlight": length - visible,
+                "oldestMessageAgeSeconds": oldest,
+                "totalSent": total,
+                "deadLettered": dead,
+            }
+        )
+    return stats

@@ -8,6 +8,8 @@ import time
 
 import psycopg
 
+from broker.broker import set_visibility
+
 log = logging.getLogger(__name__)
 
 Key = tuple[str, int]  # (queue, msg_id): pgmq message ids are per queue
@@ -54,7 +56,7 @@ class Heartbeat:
         # Called with self._lock held.
         if self._conn is None or self._conn.closed:
             self._conn = psycopg.connect(self.dsn, autocommit=True)
-        self._conn.execute("SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, seconds))
+        set_visibility(self._conn, queue, msg_id, seconds)
 
     def _beat(self) -> None:
         # After stop, keep beating while tasks in hand finish.

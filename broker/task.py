@@ -12,7 +12,7 @@ if TYPE_CHECKING:
     import psycopg
 
     from broker.broker import Broker
-    from broker.worker import Delivery
+    from broker.delivery import Delivery
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

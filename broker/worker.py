@@ -6,11 +6,11 @@ import logging
 import signal
 import threading
 import time
-from dataclasses import dataclass, field
 
 import psycopg
 
 from broker.broker import Broker
+from broker.delivery import Delivery
 from broker.errors import Postpone, Reject, Retry
 from broker.heartbeat import Heartbeat
 from broker.message import Message
@@ -21,31 +21,6 @@ from infra.logs import event
 log = logging.getLogger(__name__)
 # When a task's on_dead action fails, its message comes back after this many seconds.
 DEAD_ACTION_RETRY_S = 30
-
-
-@dataclass(kw_only=True)
-class Delivery:
-    """What a running task knows about its message; it may extend its visibility."""
-
-    message: Message
-    task: Task
-    _heartbeat: Heartbeat = field(repr=False)
-    # The consumer thread's own autocommit connection, idle while the task runs: a task may use
-    # it (e.g. to acknowledge in its own statement) instead of borrowing one from a pool.
-    connection: psycopg.Connection | None = field(default=None, repr=False)
-    acknowledged: bool = False
-
-    @property
-    def read_ct(self) -> int:
-        return self.message.read_ct
-
-    def acknowledge(self) -> None:
-        """Tell the worker the task deleted its message itself (in its own transaction)."""
-        self.acknowledged = True
-
-    def extend_visibility(self, seconds: int) -> None:
-        """Keep the message hidden for `seconds` more (long tasks; the heartbeat also does it)."""
-        self._heartbeat.extend_now(self.message.queue, self.message.msg_id, seconds)
 
 
 class Worker:

@@ -27,7 +27,7 @@ from infra import metrics
 from infra.database import ForkSafePool
 from infra.logs import event
 from runner.contract import Language, RunRequest, RunResult, RunStatus
-from runner.pool import RunnerPool
+from runner.sandbox.pool import RunnerPool
 from store import executions as store
 from store import limits
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 MIB = 1024 * 1024
 
@@ -44,7 +44,6 @@ class Settings:
     web_threads: int = 32
     tenant_wait_s: float = 2.0
     log_format: str = "json"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import psycopg
 
+from broker.broker import create_queue
 from infra.logs import event
+from tasks.contracts import QUEUES
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent
 # Any constant shared by every pnil process works; it serialises concurrent migrators.
 ADVISORY_LOCK_KEY = 7_461_029_311
-
-QUEUES = ("compilation_jobs", "compilation_results", "executions", "events")
 
 
 def migration_files() -> list[Path]:
@@ -59,17 +59,8 @@ def apply_migrations(dsn: str) -> list[str]:
                     conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (path.name,))
                 applied.append(path.name)
             for queue in QUEUES:
-                ensure_queue(conn, queue)
+                create_queue(conn, queue)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
     event(log, "migrations.applied", applied=applied, pgmq=how)
     return applied
-
-
-def ensure_queue(conn: psycopg.Connection, queue: str) -> None:
-    """Create a pgmq queue with insert notifications (idempotent)."""
-    exists = conn.execute("SELECT count(*) FROM pgmq.meta WHERE queue_name = %s", (queue,)).fetchone()[0]
-    if not exists:
-        conn.execute("SELECT pgmq.create(%s)", (queue,))
-    # Throttle 0: every insert notifies, so an idle worker wakes at once.
-    conn.execute("SELECT pgmq.enable_notify_insert(%s, 0)", (queue,))

@@ -1,4 +1,4 @@
 """Sandboxed execution: a pool of wasmtime subprocesses running AssemblyScript-ABI and JS.
 
-Entry point for callers: ``runner.pool.RunnerPool``; values in ``runner.contract``.
+Entry point for callers: ``runner.sandbox.pool.RunnerPool``; values in ``runner.contract``.
 """

@@ -5,7 +5,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
-MIB = 1024 * 1024
+from infra.settings import MIB
+
+__all__ = ["LANGUAGES", "MIB", "Language", "Limits", "RunRequest", "RunResult", "RunStatus"]
 
 
 class Language(enum.StrEnum):
@@ -32,7 +34,7 @@ class RunStatus(enum.StrEnum):
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Limits:
-    """Resource limits of one run (seed 002 defaults)."""
+    """Resource limits of one run, with the defaults a function gets unless it sets its own."""
 
     max_execution_time_ms: int = 30_000
     max_memory_bytes: int = 64 * MIB

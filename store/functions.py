@@ -201,7 +201,7 @@ def apply_compilation(
     error: str | None,
     keep_error: bool = False,
 ) -> bool:
-    """Apply a compilation result (seed 003 rules) if it is for the current revision.
+    """Apply a compilation result if it is for the current revision (an older one is ignored).
 
     Idempotent: applying the same result twice writes the same values. False: stale, deleted, or
     not the result's tenant's function. `keep_error`: a failure that says only that compiling

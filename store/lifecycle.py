@@ -1,4 +1,4 @@
-"""The lifecycle of a function (seed 002): DRAFT → ACTIVE ↔ PAUSED, ACTIVE/PAUSED → DISABLED → ARCHIVED."""
+"""The lifecycle of a function: DRAFT → ACTIVE ↔ PAUSED, ACTIVE/PAUSED → DISABLED → ARCHIVED."""
 
 from __future__ import annotations
 

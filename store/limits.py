@@ -1,17 +1,18 @@
-"""Resource limits: seed 002 defaults, per-function overrides, server-wide caps."""
+"""Resource limits: the defaults, per-function overrides, server-wide caps."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from runner.contract import MIB, Limits
+from runner.contract import Limits
 
+_SANDBOX = Limits()  # the sandbox's own defaults: one home for them
 DEFAULTS: dict[str, int] = {
-    "maxExecutionTimeMs": 30_000,
-    "maxMemoryBytes": 64 * MIB,
+    "maxExecutionTimeMs": _SANDBOX.max_execution_time_ms,
+    "maxMemoryBytes": _SANDBOX.max_memory_bytes,
     "maxConcurrentRuns": 5,
     "maxApiCallsPerMinute": 60,
-    "maxOutputSizeBytes": 1 * MIB,
+    "maxOutputSizeBytes": _SANDBOX.max_output_size_bytes,
 }
 
 

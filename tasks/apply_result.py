@@ -1,4 +1,4 @@
-"""consumer process: apply CompilationResults to functions, idempotently (flows 1, 2, 6)."""
+"""consumer process: apply CompilationResults to functions; a stale or repeated result changes nothing."""
 
 from __future__ import annotations
 

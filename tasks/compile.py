@@ -1,4 +1,4 @@
-"""compiler process: CompilationJob → COMPILING → compile → CompilationResult (flows 1, 2)."""
+"""compiler process: CompilationJob → COMPILING → compile → CompilationResult."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ import logging
 import time
 
 from broker import Reject
+from compiler.compilers import Compilers
+from compiler.errors import CompileError
+from compiler.version import compiler_version
 from infra import metrics
 from infra.logs import event
 from infra.settings import Settings
 from runner.contract import LANGUAGES
 from store import functions as store
 from tasks.app import broker
-from tasks.compile_errors import CompileError
-from tasks.compiler_version import compiler_version
-from tasks.compilers import Compilers
 from tasks.contracts import (
     APPLY_RESULT_TASK,
     COMPILATION_JOBS,

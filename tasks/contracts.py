@@ -1,4 +1,4 @@
-"""Message contracts on the queues (seed 001) plus the revision and tenant pnil adds."""
+"""The messages on the queues: compilation jobs and results, with the revision and tenant they are for."""
 
 from __future__ import annotations
 
@@ -18,6 +18,8 @@ EXECUTIONS = "executions"
 RUN_EXECUTION_TASK = "run_execution"
 EVENTS = "events"
 DISPATCH_EVENT_TASK = "dispatch_event"
+# Every queue a task is declared on (the migrator creates them).
+QUEUES = (COMPILATION_JOBS, COMPILATION_RESULTS, EXECUTIONS, EVENTS)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -61,7 +63,7 @@ class CompilationResult:
     wasm_binary: bytes | None
     error: str | None
     revision: int
-    # Who produced the binary (tasks/compiler_version.py): the key its artifact is reused under.
+    # Who produced the binary (compiler/version.py): the key its artifact is reused under.
     compiler_version: str | None = None
 
     def __post_init__(self) -> None:

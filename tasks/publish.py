@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import psycopg
 
+from compiler.version import compiler_version, source_digest
 from store import artifacts
 from store import functions as store
 from tasks.app import broker
-from tasks.compiler_version import compiler_version, source_digest
 from tasks.contracts import COMPILATION_JOBS, COMPILE_TASK, CompilationJob
 
 

@@ -11,7 +11,7 @@ from executions.service import ExecutionService
 from executions.sweep import sweep_every
 from infra.database import ForkSafePool
 from infra.settings import Settings
-from runner.pool import RunnerPool
+from runner.sandbox.pool import RunnerPool
 from tasks.app import broker
 from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
 

@@ -6,8 +6,9 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
+from broker.broker import queue_stats
 from store import schedules, tenants
-from store.queues import queue_stats
+from tasks.contracts import QUEUES
 from web.auth import require_admin
 from web.blueprint import Blueprint
 from web.db import pool
@@ -35,7 +36,7 @@ class Queues(MethodView):
         """Depth, in-flight, oldest age, total and dead-lettered counts of every pnil queue."""
         require_admin()
         with pool().connection() as conn:
-            return queue_stats(conn)
+            return queue_stats(conn, QUEUES)
 
 
 class SchedulerSchema(Schema):

@@ -55,8 +55,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(docs.blp)
     register_error_handlers(app)
 
-    from web import auth, console, health, paths, request_limits, whoami
+    from web import (
+        admin,
+        auth,
+        console,
+        events,
+        executions,
+        functions,
+        health,
+        kv,
+        paths,
+        request_limits,
+        whoami,
+    )
     from web import metrics as metrics_routes
+    from web.http_triggers import routes as http_trigger_routes
 
     metrics_routes.install(app)  # first: its timer also covers authentication
     request_limits.install(app)  # then: nothing reads an oversized request
@@ -66,25 +79,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(health.blp)
     api.register_blueprint(whoami.blp)
     app.register_blueprint(console.blp)
-    _register_optional_blueprints(app, api)
+    for blueprint in (functions.blp, admin.blp, executions.blp, events.blp, kv.blp, http_trigger_routes.blp):
+        api.register_blueprint(blueprint)
     return app
-
-
-def _register_optional_blueprints(app: Flask, api: Api) -> None:
-    from web import admin, functions
-
-    api.register_blueprint(functions.blp)
-    api.register_blueprint(admin.blp)
-    try:
-        from web import executions
-    except ImportError:  # pragma: no cover - built by a later issue
-        return
-    api.register_blueprint(executions.blp)
-    from web import events
-    from web.http_triggers import routes as http_trigger_routes
-
-    api.register_blueprint(events.blp)
-    from web import kv
-
-    api.register_blueprint(kv.blp)
-    api.register_blueprint(http_trigger_routes.blp)

@@ -10,9 +10,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from broker.broker import queue_stats
 from infra import metrics
 from infra.logs import event
-from store.queues import queue_stats
+from tasks.contracts import QUEUES
 from web.auth import require_admin
 from web.db import pool, settings
 
@@ -66,7 +67,7 @@ class QueueCollector:
         )
         dead = GaugeMetricFamily("pnil_queue_dead_letters", "Messages archived as dead", labels=["queue"])
         with pool().connection() as conn:
-            for q in queue_stats(conn):
+            for q in queue_stats(conn, QUEUES):
                 depth.add_metric([q["queue"]], q["depth"])
                 in_flight.add_metric([q["queue"]], q["inFlight"])
                 oldest.add_metric([q["queue"]], q["oldestMessageAgeSeconds"] or 0)

@@ -25,18 +25,18 @@ import wasmtime
 from wasmtime import component
 
 from infra import strict_json
-from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
+from runner.contract import MIB, Language, Limits, RunRequest, RunResult, RunStatus
 from runner.engine import arm, idle_store, limit_memory, make_engine
 from runner.errors import RunnerError
-from runner.host_channel import HostChannel
 from runner.logs import TRUNCATED_MARKER
 from runner.messages import memory_message, output_too_large_message, timeout_message
 from runner.python.runtime import load_runtime
+from runner.sandbox.host_channel import HostChannel
 
-CHECK_LIMITS = Limits(max_execution_time_ms=2_000, max_memory_bytes=64 * 1024 * 1024)
+CHECK_LIMITS = Limits(max_execution_time_ms=2_000, max_memory_bytes=64 * MIB)
 WARM_UP_SOURCE = "def handle(input, context=None):\n    return input\n"
 # The limits an instance is made under before its run sets the run's own.
-IDLE_LIMITS = Limits(max_memory_bytes=1024 * 1024 * 1024)
+IDLE_LIMITS = Limits(max_memory_bytes=1024 * MIB)
 # Cases of the guest's status enum (wit/runtime.wit).
 COMPLETED, OUTPUT_TOO_LARGE, OUT_OF_MEMORY = "completed", "output-too-large", "out-of-memory"
 _INITIAL_PAGES = re.compile(r"memory minimum size of (\d+) pages exceeds memory limits")
@@ -202,7 +202,7 @@ def _trap(exc: wasmtime.WasmtimeError, limits: Limits) -> tuple[RunStatus, str]:
         needed = int(initial.group(1)) * 65536
         return RunStatus.FAILED, (
             f"maxMemoryBytes {limits.max_memory_bytes} is too small for the Python runtime, which "
-            f"starts with {needed} bytes; raise the limit (to {needed + 4 * 1024 * 1024} or more)"
+            f"starts with {needed} bytes; raise the limit (to {needed + 4 * MIB} or more)"
         )
     if "wasm trap: interrupt" in text:
         return RunStatus.TIMEOUT, timeout_message(limits)

@@ -1,4 +1,4 @@
-"""Shared helpers of the compile pipeline tests (flows, faults)."""
+"""Shared helpers of the compile pipeline tests (the happy path and faults)."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from runner.contract import Language, Limits, RunRequest
-from runner.pool import RunnerPool
+from runner.sandbox.pool import RunnerPool
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCES = ROOT / "tests" / "fixtures" / "assemblyscript"

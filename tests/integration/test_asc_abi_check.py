@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.compile_errors import CompileError
-from tasks.compilers import Compilers
+from compiler.compilers import Compilers
+from compiler.errors import CompileError
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from tasks.asc_compiler import AscCompiler
-from tasks.compile_errors import (
+from compiler.asc import AscCompiler
+from compiler.errors import (
     AssemblyScriptCompileError,
     CompileError,
     CompilerUnavailable,
@@ -73,7 +73,7 @@ def test_syntax_error_reports_position_without_ansi(compiler):
     with pytest.raises(AssemblyScriptCompileError) as caught:
         compiler.compile(source)
 
-    message = caught.value.message
+    message = str(caught.value)
     assert "TS1109" in message
     assert "input.ts(2,11)" in message
     assert "\x1b" not in message
@@ -87,7 +87,7 @@ def test_type_errors_report_every_position(compiler):
     with pytest.raises(AssemblyScriptCompileError) as caught:
         compiler.compile(source)
 
-    message = caught.value.message
+    message = str(caught.value)
     assert "TS2322" in message and "input.ts(2,16)" in message
     assert "ERROR TS2304: Cannot find name 'missing'." in message
     assert "input.ts(3,10)" in message

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from broker import Broker, TaskDeclarationError, Worker
-from migrations import ensure_queue
+from broker.broker import create_queue
 from tests.conftest import PROJECT_ROOT
 from tests.integration import broker_app
 
@@ -21,7 +21,7 @@ from tests.integration import broker_app
 def app(database_url, db):
     db.execute(broker_app.RUNS_TABLE)
     for queue in broker_app.QUEUES:
-        ensure_queue(db, queue)
+        create_queue(db, queue)
     broker_app.broker.connect(database_url)
     yield broker_app.broker
     broker_app.broker.close()
@@ -229,7 +229,7 @@ def test_a_failing_on_dead_action_keeps_the_message(app, db, worker_factory):
 
 def test_a_fair_queue_serves_each_key_in_turn(database_url, db):
     # Given 10 messages of tenant a, then one of tenant b, on a queue read fairly by tenant
-    ensure_queue(db, "fair_test")
+    create_queue(db, "fair_test")
     fair = Broker(database_url)
     fair.read_fairly("fair_test", key="tenant")
     plain = Broker(database_url)

@@ -1,5 +1,5 @@
 """The compile pipeline end to end: HTTP API → compilation_jobs → compiler (real asc) →
-compilation_results → consumer → functions, with the real worker processes (flows 1, 2, 6)."""
+compilation_results → consumer → functions, with the real worker processes."""
 
 from __future__ import annotations
 
@@ -70,7 +70,7 @@ def api(pipeline, shared_client):
     return shared_client
 
 
-# -- flows 1 and 2 ----------------------------------------------------------------------------
+# -- register and update ----------------------------------------------------------------------------
 
 
 def test_flow1_assemblyscript_echo_becomes_ready_with_a_binary(api, sdb):

@@ -1,4 +1,4 @@
-"""Sync execute and execution history through the HTTP API (flows 3–5).
+"""Sync execute and execution history through the HTTP API.
 
 Real compiler and consumer processes compile every function once per module (real asc),
 the Flask app runs them in its real runner pool (real wasmtime subprocesses).
@@ -70,11 +70,7 @@ def fns(api) -> dict[str, str]:
     specs = {
         "echo": ("assemblyscript", _as("echo"), None),
         "throws": ("assemblyscript", _as("throws"), None),
-        "loop": ("assemblyscript", _as("loop"), {"maxExecutionTimeMs": 1000}),
         "loop_long": ("assemblyscript", _as("loop"), {"maxExecutionTimeMs": 20_000}),
-        "membomb": ("assemblyscript", _as("membomb"), {"maxMemoryBytes": 16 * 1024 * 1024}),
-        "recursion": ("assemblyscript", _as("recursion"), None),
-        "bigoutput": ("assemblyscript", _as("bigoutput"), None),
         "notjson": ("assemblyscript", _as("notjson"), None),
         "logging": ("assemblyscript", _as("logging"), None),
         "logspam": ("assemblyscript", LOG_SPAM, None),
@@ -118,45 +114,6 @@ def test_thrown_error_fails_with_its_message_and_position(client, fns):
 
     assert execution["status"] == "FAILED"
     assert "something went wrong" in execution["errorMessage"]
-    assert execution["output"] is None
-    assert_healthy(client)
-
-
-def test_infinite_loop_times_out_within_its_limit(client, fns):
-    started = time.monotonic()
-    execution = execute(client, fns["loop"])
-    elapsed = time.monotonic() - started
-
-    assert execution["status"] == "TIMEOUT"
-    assert "1000 ms" in execution["errorMessage"]
-    assert elapsed < 2.0, elapsed
-    assert execute(client, fns["echo"], {"after": "timeout"})["status"] == "COMPLETED"
-    assert_healthy(client)
-
-
-def test_memory_bomb_fails_naming_the_memory_limit(client, fns):
-    execution = execute(client, fns["membomb"])
-
-    assert execution["status"] == "FAILED"
-    assert "memory limit" in execution["errorMessage"]
-    assert str(16 * 1024 * 1024) in execution["errorMessage"]
-    assert_healthy(client)
-
-
-def test_unbounded_recursion_fails(client, fns):
-    execution = execute(client, fns["recursion"])
-
-    assert execution["status"] == "FAILED"
-    assert "stack" in execution["errorMessage"].lower()
-    assert execute(client, fns["echo"], {"after": "recursion"})["status"] == "COMPLETED"
-    assert_healthy(client)
-
-
-def test_output_over_the_default_limit_fails(client, fns):
-    execution = execute(client, fns["bigoutput"])
-
-    assert execution["status"] == "FAILED"
-    assert "output" in execution["errorMessage"] and str(1024 * 1024) in execution["errorMessage"]
     assert execution["output"] is None
     assert_healthy(client)
 

@@ -8,7 +8,8 @@ import sys
 import psycopg
 import pytest
 
-from migrations import QUEUES, apply_migrations, migration_files
+from migrations import apply_migrations, migration_files
+from tasks.contracts import QUEUES
 from tests.conftest import PROJECT_ROOT, throwaway_database
 
 

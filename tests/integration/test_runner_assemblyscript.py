@@ -8,24 +8,11 @@ import pytest
 import wasmtime
 
 from runner.contract import Language, RunRequest, RunStatus
-from runner.logs import TRUNCATED_MARKER
 from tests.integration.runner_fixtures import as_modules, make_request, runner_pool
 
 __all__ = ["as_modules", "make_request", "runner_pool"]  # fixtures used below
 
 MIB = 1024 * 1024
-
-
-def test_echo_returns_unicode_and_nested_json_unchanged(runner_pool, make_request):
-    payload = {"name": "Zoë ☃ 日本語 🎉", "nested": {"list": [1, 2.5, None, True], "e": {}}}
-    given = json.dumps(payload, ensure_ascii=False)
-
-    result = runner_pool.run(make_request("echo", given))
-
-    assert result.status is RunStatus.COMPLETED, result.error_message
-    assert json.loads(result.output_json) == payload
-    assert result.duration_ms > 0
-    assert result.memory_peak_bytes >= 64 * 1024
 
 
 def test_thrown_error_fails_with_message_and_position(runner_pool, make_request):
@@ -36,47 +23,11 @@ def test_thrown_error_fails_with_message_and_position(runner_pool, make_request)
     assert "throws.ts:4:" in result.error_message
 
 
-def test_infinite_loop_times_out_and_pool_stays_healthy(runner_pool, make_request):
-    import time
-
-    started = time.monotonic()
-    result = runner_pool.run(make_request("loop", max_execution_time_ms=1000))
-    elapsed = time.monotonic() - started
-
-    assert result.status is RunStatus.TIMEOUT
-    assert "time limit of 1000 ms" in result.error_message
-    assert elapsed < 2.0
-    assert runner_pool.run(make_request("echo", "[1]")).output_json == "[1]"
-
-
-def test_memory_bomb_fails_naming_the_memory_limit(runner_pool, make_request):
-    result = runner_pool.run(make_request("membomb", max_memory_bytes=16 * MIB))
-
-    assert result.status is RunStatus.FAILED
-    assert f"memory limit of {16 * MIB} bytes (maxMemoryBytes)" in result.error_message
-    assert result.memory_peak_bytes <= 16 * MIB
-
-
 def test_single_allocation_over_the_limit_fails_naming_the_memory_limit(runner_pool, make_request):
     result = runner_pool.run(make_request("hugealloc", max_memory_bytes=16 * MIB))
 
     assert result.status is RunStatus.FAILED
     assert f"memory limit of {16 * MIB} bytes (maxMemoryBytes)" in result.error_message
-
-
-def test_unbounded_recursion_fails_with_stack_overflow(runner_pool, make_request):
-    result = runner_pool.run(make_request("recursion"))
-
-    assert result.status is RunStatus.FAILED
-    assert "stack overflow" in result.error_message
-
-
-def test_output_over_the_limit_fails_naming_the_limit(runner_pool, make_request):
-    result = runner_pool.run(make_request("bigoutput", max_output_size_bytes=1 * MIB))
-
-    assert result.status is RunStatus.FAILED
-    assert f"output size limit of {1 * MIB} bytes" in result.error_message
-    assert result.output_json is None
 
 
 def test_output_within_a_raised_limit_completes(runner_pool, make_request):
@@ -166,21 +117,6 @@ def test_trace_and_console_log_are_captured_in_logs(runner_pool, make_request):
         "line 0 of the log spam",
         "line 1 of the log spam",
     ]
-
-
-def test_logs_over_the_limit_are_truncated_with_a_marker(runner_pool, make_request):
-    result = runner_pool.run(make_request("logging", "5000", max_log_bytes=1024))
-
-    assert result.status is RunStatus.COMPLETED, result.error_message
-    assert result.logs.endswith(TRUNCATED_MARKER)
-    assert len(result.logs.encode()) <= 1024 + len(TRUNCATED_MARKER.encode())
-    assert result.logs.startswith("started 1, 2.5\n")
-
-
-def test_cached_module_gets_fresh_state_every_run(runner_pool, make_request):
-    outputs = [runner_pool.run(make_request("counter")).output_json for _ in range(6)]
-
-    assert outputs == ["1"] * 6
 
 
 @pytest.mark.parametrize("name", ["echo", "counter"])

@@ -12,7 +12,7 @@ import pytest
 
 from runner.contract import Language, RunRequest, RunStatus
 from runner.errors import PoolClosedError
-from runner.pool import RunnerPool
+from runner.sandbox.pool import RunnerPool
 from tests.integration.runner_fixtures import as_modules, make_request, runner_pool
 
 __all__ = ["as_modules", "make_request", "runner_pool"]  # fixtures used below

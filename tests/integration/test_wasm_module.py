@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 import wasmtime
 
-from tasks.asc_compiler import AscCompiler
-from tasks.compile_errors import CompileError, WasmModuleError
-from tasks.wasm_module import validate_wasm_module
+from compiler.asc import AscCompiler
+from compiler.errors import CompileError, WasmModuleError
+from compiler.wasm_module import validate_wasm_module
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 ECHO = "export function handle(input: string): string { return input; }"
@@ -76,7 +76,7 @@ def test_corrupt_wasm_reports_wasmtimes_reason(asc_modules):
 
     with pytest.raises(WasmModuleError, match="not a valid WebAssembly module") as caught:
         validate_wasm_module(b64(truncated))
-    message = caught.value.message
+    message = str(caught.value)
     assert "end-of-file" in message or "unexpected" in message
     assert "\n" not in message and len(message) < 400
 
@@ -87,10 +87,10 @@ def test_missing_exports_are_all_named():
     with pytest.raises(WasmModuleError) as caught:
         validate_wasm_module(module)
 
-    assert caught.value.message.startswith(
+    assert str(caught.value).startswith(
         "invalid ABI export: module does not export __new, __pin, __unpin, memory"
     )
-    assert "asc --exportRuntime" in caught.value.message
+    assert "asc --exportRuntime" in str(caught.value)
 
 
 def test_missing_handle_is_named_first():
@@ -140,8 +140,8 @@ def test_wasi_import_is_rejected():
 
     with pytest.raises(WasmModuleError) as caught:
         validate_wasm_module(module)
-    assert "wasi_snapshot_preview1.fd_write" in caught.value.message
-    assert "env.abort, env.trace, env.seed" in caught.value.message
+    assert "wasi_snapshot_preview1.fd_write" in str(caught.value)
+    assert "env.abort, env.trace, env.seed" in str(caught.value)
 
 
 def test_oversized_module_is_rejected(asc_modules):

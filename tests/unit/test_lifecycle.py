@@ -1,4 +1,4 @@
-"""Lifecycle transitions (seed 002, ARCHITECTURE.md)."""
+"""Lifecycle transitions (README: the lifecycle state)."""
 
 import pytest
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runner.abi import format_trace
+from runner.assemblyscript.abi import format_trace
 from runner.logs import TRUNCATED_MARKER, LogBuffer
 from runner.messages import died_message
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from runner import protocol
 from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
+from runner.sandbox import protocol
 
 
 def test_request_round_trip_keeps_every_field_and_raw_artifact_bytes():

@@ -15,7 +15,7 @@ from flask_smorest import abort
 from executions.enqueue import IdempotencyConflict, enqueue_execution
 from executions.fairness import SandboxAdmission, TenantBusy
 from executions.service import ExecutionService, FunctionNotFound, NotRunnable, SlotsBusy, check_runnable
-from runner.pool import RunnerPool
+from runner.sandbox.pool import RunnerPool
 from store import executions as store
 from store import functions as functions_store
 from web.auth import current

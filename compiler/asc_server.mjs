@@ -1,4 +1,4 @@
-// A long-lived AssemblyScript compile server for tasks/asc_compiler.py.
+// A long-lived AssemblyScript compile server for compiler/asc.py.
 //
 // Protocol: one JSON object per line.
 //   startup  -> {"ready": true, "version": "<asc version>"}

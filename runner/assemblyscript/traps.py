@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import wasmtime
 
-from runner.abi import GuestMemory
+from runner.assemblyscript.abi import GuestMemory
 from runner.contract import Limits, RunStatus
 from runner.errors import GuestFailure
 from runner.messages import memory_message, timeout_message

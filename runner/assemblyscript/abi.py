@@ -22,6 +22,7 @@ REQUIRED_EXPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "__pin": (("i32",), ("i32",)),
     "__unpin": (("i32",), ()),
 }
+REQUIRED_MEMORY = "memory"
 HOST_MODULE = "env"
 CONSOLE_LEVELS = ("log", "info", "debug", "warn", "error")
 HOST_IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -30,7 +31,7 @@ HOST_IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "seed": ((), ("f64",)),
     "Date.now": ((), ("f64",)),
     **{f"console.{level}": (("i32",), ()) for level in CONSOLE_LEVELS},
-    # pnil's library module (tasks/asc_lib/pnil.ts): the execution's context as a JSON string,
+    # pnil's library module (compiler/asc_lib/pnil.ts): the execution's context as a JSON string,
     # and the host API (strings are AssemblyScript string pointers, 0 meaning null).
     "pnil.context": ((), ("i32",)),
     "pnil.kv.get": (("i32",), ("i32",)),
@@ -45,6 +46,16 @@ HOST_IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pnil.emit": (("i32", "i32"), ()),
 }
 _U32 = ctypes.c_uint32
+
+
+def signature_of(functype: wasmtime.FuncType) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A function type as (params, results) value type names, the form of the tables above."""
+    return tuple(str(p) for p in functype.params), tuple(str(r) for r in functype.results)
+
+
+def describe(signature: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
+    params, results = signature
+    return f"({', '.join(params)}) -> ({', '.join(results)})"
 
 
 class GuestMemory:

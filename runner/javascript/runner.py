@@ -23,28 +23,23 @@ import weakref
 
 import wasmtime
 
-from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
+from runner.contract import MIB, Language, Limits, RunRequest, RunResult, RunStatus
 from runner.engine import MAX_WASM_STACK_BYTES, make_engine, new_store
 from runner.errors import RunnerError
-from runner.host_channel import HostChannel
-from runner.quickjs_host import ChannelSlot, RunChannels, make_linker
-from runner.quickjs_module import initial_memory_bytes, load_reactor
-from runner.quickjs_outcome import Outcome
-from runner.quickjs_wrapper import wrapper_source
+from runner.javascript.host import ChannelSlot, RunChannels, make_linker
+from runner.javascript.module import initial_memory_bytes, load_reactor
+from runner.javascript.outcome import Outcome
+from runner.javascript.wrapper import wrapper_source
+from runner.sandbox.host_channel import HostChannel
 
 # QuickJS measures its stack in linear memory, wasmtime its own native stack; a quarter
 # keeps QuickJS's catchable RangeError ahead of wasmtime's trap for common recursion.
 QUICKJS_STACK_BYTES = MAX_WASM_STACK_BYTES // 4
-CHECK_LIMITS = Limits(max_execution_time_ms=2_000, max_memory_bytes=64 * 1024 * 1024)
-_MIB = 1024 * 1024
+CHECK_LIMITS = Limits(max_execution_time_ms=2_000, max_memory_bytes=64 * MIB)
 
 
 class JavaScriptCompileError(RunnerError):
     """The source cannot become a JavaScript function; the message says why and where."""
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
 
 
 class JavaScriptRunner:
@@ -108,7 +103,7 @@ class JavaScriptRunner:
     ) -> Outcome:
         heap_limit = self._heap_limit(limits.max_memory_bytes)
         if heap_limit is None:
-            needed = self._initial_memory + 2 * _MIB
+            needed = self._initial_memory + 2 * MIB
             return Outcome.failed(
                 f"maxMemoryBytes {limits.max_memory_bytes} is too small for the JavaScript "
                 f"runtime, which needs at least {needed} bytes; raise the limit"
@@ -179,8 +174,8 @@ class JavaScriptRunner:
         # QuickJS's limit sits below the Store's so that QuickJS throws "out of memory"
         # while wasm memory can still grow for the allocator's own overhead.
         room = max_memory_bytes - self._initial_memory
-        heap = room - max(_MIB, room // 8)
-        return heap if heap >= _MIB else None
+        heap = room - max(MIB, room // 8)
+        return heap if heap >= MIB else None
 
 
 def _write_argv(store: wasmtime.Store, exports: wasmtime.InstanceExports, argv: list[str]) -> int:

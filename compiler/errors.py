@@ -12,12 +12,7 @@ from __future__ import annotations
 
 
 class CompileError(Exception):
-    """The user's source or module cannot be turned into a runnable function."""
-
-    @property
-    def message(self) -> str:
-        """The user-facing text of the error."""
-        return str(self.args[0]) if self.args else ""
+    """The user's source or module cannot be turned into a runnable function (str() is the text)."""
 
 
 class AssemblyScriptCompileError(CompileError):

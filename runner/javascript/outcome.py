@@ -9,9 +9,9 @@ import wasmtime
 
 from infra import strict_json
 from runner.contract import Limits, RunResult, RunStatus
+from runner.javascript.wrapper import Envelope, source_position, split_stderr, user_stack
 from runner.logs import TRUNCATED_MARKER
 from runner.messages import memory_message, output_too_large_message, timeout_message
-from runner.quickjs_wrapper import Envelope, source_position, split_stderr, user_stack
 
 _MODULE_SYNTAX = re.compile(r"^\s*(?:export|import)\b(?!\s*\()", re.MULTILINE)
 NO_HANDLE = "no handle function defined: define `function handle(input, context) { ... }`"

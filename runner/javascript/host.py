@@ -16,8 +16,8 @@ import time
 
 import wasmtime
 
-from runner.host_channel import HostChannel
-from runner.quickjs_wrapper import CALL_MARK_BYTES
+from runner.javascript.wrapper import CALL_MARK_BYTES
+from runner.sandbox.host_channel import HostChannel
 
 WASI = "wasi_snapshot_preview1"
 _EBADF, _EFAULT, _EINVAL = 8, 21, 28

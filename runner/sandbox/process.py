@@ -9,22 +9,22 @@ import time
 from collections.abc import Callable
 
 from infra.processes import kill_group
-from runner import protocol
 from runner.errors import RunnerError
+from runner.sandbox import protocol
 
 HostCallHandler = Callable[[bytes], bytes]
 NO_HOST_API = b'{"error": "the host API is not available for this run"}'
 
 
-class WorkerDied(Exception):
+class SandboxDied(Exception):
     """The child closed its end (crashed, was killed, or exited)."""
 
 
-class WorkerOverran(Exception):
+class SandboxOverran(Exception):
     """The child did not answer before the deadline."""
 
 
-class Worker:
+class SandboxProcess:
     """One subprocess and its pipes; used by one thread at a time."""
 
     def __init__(self, argv: list[str], startup_timeout_s: float) -> None:
@@ -47,7 +47,7 @@ class Worker:
         """Block until the child has built its Engine (raises RunnerError otherwise)."""
         try:
             kind, _ = self._frame(self.startup_deadline)
-        except (WorkerDied, WorkerOverran) as exc:
+        except (SandboxDied, SandboxOverran) as exc:
             self.kill()
             raise RunnerError(
                 f"runner subprocess failed to start ({type(exc).__name__}); "
@@ -58,7 +58,7 @@ class Worker:
             raise RunnerError(f"runner subprocess sent {kind!r} instead of its greeting")
 
     def send(self, buffers: list[bytes]) -> None:
-        """Write a whole request (raises WorkerDied when the child is gone)."""
+        """Write a whole request (raises SandboxDied when the child is gone)."""
         total = sum(len(b) for b in buffers)
         try:
             written = os.writev(self._in, buffers)
@@ -67,7 +67,7 @@ class Worker:
                 while rest:
                     rest = rest[os.write(self._in, rest) :]
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:
-            raise WorkerDied() from exc
+            raise SandboxDied() from exc
 
     def receive(
         self, run_budget_s: float, compile_budget_s: float, on_call: HostCallHandler | None = None
@@ -99,12 +99,12 @@ class Worker:
         while len(self._buf) < needed:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise WorkerOverran()
+                raise SandboxOverran()
             if not self._poll.poll(max(1, int(remaining * 1000) + 1)):
                 continue
             chunk = os.read(self._out, max(65536, needed - len(self._buf)))
             if not chunk:
-                raise WorkerDied()
+                raise SandboxDied()
             self._buf += chunk
 
     def returncode(self) -> int | None:

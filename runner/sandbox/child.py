@@ -1,4 +1,4 @@
-"""The runner subprocess: ``python -m runner.child``; one Engine, one run at a time.
+"""The runner subprocess: ``python -m runner.sandbox.child``; one Engine, one run at a time.
 
 Reads request frames on stdin and writes reply frames on the original stdout; fd 1 is
 pointed at stderr so nothing printed by a library can corrupt the protocol.
@@ -13,16 +13,16 @@ import sys
 import traceback
 from typing import Any, BinaryIO
 
-from runner import protocol
 from runner.contract import Language, RunRequest, RunResult, RunStatus
-from runner.host_channel import HostChannel
+from runner.sandbox import protocol
+from runner.sandbox.host_channel import HostChannel
 
 
 class Dispatcher:
     """Routes a request to the runner for its language; JavaScript and Python are made lazily."""
 
     def __init__(self, *, cache_capacity: int, cache_dir: str | None, send, host: HostChannel | None = None):
-        from runner.assemblyscript import AssemblyScriptRunner
+        from runner.assemblyscript.runner import AssemblyScriptRunner
         from runner.engine import make_engine
 
         self._send = send
@@ -81,7 +81,7 @@ class Dispatcher:
         self._compile_notice(True)
         try:
             if language is Language.JAVASCRIPT:
-                from runner.javascript import JavaScriptRunner as Runner
+                from runner.javascript.runner import JavaScriptRunner as Runner
             else:
                 from runner.python.runner import PythonRunner as Runner
             runner = self._runners[language] = Runner(self.engine, cache_dir=self._cache_dir)
@@ -126,7 +126,7 @@ def serve(reader: BinaryIO, out_fd: int, *, cache_capacity: int, cache_dir: str 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point of a runner subprocess."""
-    parser = argparse.ArgumentParser(prog="python -m runner.child")
+    parser = argparse.ArgumentParser(prog="python -m runner.sandbox.child")
     parser.add_argument("--data-limit", type=int, default=0, help="RLIMIT_DATA in bytes")
     parser.add_argument("--cache-capacity", type=int, default=64)
     parser.add_argument("--cache-dir", default=None)

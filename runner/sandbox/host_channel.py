@@ -10,8 +10,8 @@ import json
 from collections.abc import Callable
 from typing import Any, BinaryIO
 
-from runner import protocol
 from runner.errors import GuestFailure
+from runner.sandbox import protocol
 
 
 class HostCallFailed(Exception):

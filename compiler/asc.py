@@ -17,13 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-from infra.processes import kill_group
-from tasks.compile_errors import (
+from compiler.errors import (
     AssemblyScriptCompileError,
     CompilerCrashed,
     CompilerUnavailable,
     CompileTimeout,
 )
+from infra.processes import kill_group
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """A pool of long-lived runner subprocesses with a hard outer deadline per run.
 
-Each subprocess (``python -m runner.child``) runs in its own session, so its process group
+Each subprocess (``python -m runner.sandbox.child``) runs in its own session, so its process group
 can be killed whole. The parent gives every run ``max_execution_time_ms + grace_ms`` to
 answer (more while the child reports it is compiling); when that passes, or when the child
 dies, the parent kills the group, answers TIMEOUT or FAILED for that run only, and starts a
@@ -16,11 +16,11 @@ import threading
 import time
 
 from infra import metrics
-from runner import protocol
 from runner.contract import RunRequest, RunResult, RunStatus
 from runner.errors import PoolClosedError, RunnerError
 from runner.messages import died_message, timeout_message
-from runner.worker import HostCallHandler, Worker, WorkerDied, WorkerOverran
+from runner.sandbox import protocol
+from runner.sandbox.process import HostCallHandler, SandboxDied, SandboxOverran, SandboxProcess
 
 GIB = 1024**3
 _PROJECT_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -51,7 +51,7 @@ class RunnerPool:
         # -c with an explicit sys.path entry: the child finds this package whatever the
         # caller's working directory is.
         bootstrap = f"import sys; sys.path.insert(0, {_PROJECT_ROOT!r}); " + (
-            "from runner.child import main; main(sys.argv[1:])"
+            "from runner.sandbox.child import main; main(sys.argv[1:])"
         )
         self._argv = [python, "-c", bootstrap, "--data-limit", str(data_limit_bytes)]
         self._argv += ["--cache-capacity", str(cache_capacity)]
@@ -59,10 +59,10 @@ class RunnerPool:
             self._argv += ["--cache-dir", os.fspath(cache_dir)]
         self._pid = os.getpid()
         self._cond = threading.Condition()
-        self._idle: list[Worker] = []
-        self._all: set[Worker] = set()
+        self._idle: list[SandboxProcess] = []
+        self._all: set[SandboxProcess] = set()
         self._closed = False
-        self._busy: dict[str, Worker] = {}
+        self._busy: dict[str, SandboxProcess] = {}
         self._cancelled: set[str] = set()
         self.replacements = 0
         workers = [self._spawn() for _ in range(size)]
@@ -91,7 +91,7 @@ class RunnerPool:
             worker = self._acquire()
             try:
                 worker.send(frame)
-            except WorkerDied:
+            except SandboxDied:
                 # The child died while idle, so this run never started: retry it once.
                 self._replace(worker)
                 if attempt == 0:
@@ -106,7 +106,7 @@ class RunnerPool:
                     worker.kill()
             try:
                 payload = worker.receive(run_budget_s, self._compile_budget_s, host)
-            except WorkerOverran:
+            except SandboxOverran:
                 worker.kill()
                 self._replace(worker)
                 return RunResult(
@@ -114,7 +114,7 @@ class RunnerPool:
                     error_message=timeout_message(request.limits),
                     duration_ms=run_budget_s * 1000.0,
                 )
-            except WorkerDied:
+            except SandboxDied:
                 code = worker.returncode()
                 worker.kill()
                 self._replace(worker)
@@ -182,10 +182,10 @@ class RunnerPool:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def _spawn(self) -> Worker:
-        return Worker(self._argv, self._startup_timeout_s)
+    def _spawn(self) -> SandboxProcess:
+        return SandboxProcess(self._argv, self._startup_timeout_s)
 
-    def _acquire(self) -> Worker:
+    def _acquire(self) -> SandboxProcess:
         with self._cond:
             while not self._idle:
                 if self._closed:
@@ -196,7 +196,7 @@ class RunnerPool:
             # LIFO: the most recently used subprocess has the warmest module cache.
             return self._idle.pop()
 
-    def _release(self, worker: Worker) -> None:
+    def _release(self, worker: SandboxProcess) -> None:
         with self._cond:
             if self._closed or worker not in self._all:
                 stop = True
@@ -207,7 +207,7 @@ class RunnerPool:
         if stop:
             worker.stop()
 
-    def _replace(self, dead: Worker) -> None:
+    def _replace(self, dead: SandboxProcess) -> None:
         """Drop ``dead`` and start a replacement without holding up the caller."""
         with self._cond:
             self._all.discard(dead)

@@ -15,23 +15,28 @@ from dataclasses import dataclass
 import wasmtime
 
 from infra import strict_json
-from runner.abi import HOST_IMPORTS, HOST_MODULE, STRING_CLASS_ID, GuestMemory, format_trace
-from runner.assemblyscript_host_api import HostApiImports, new_string
+from runner.assemblyscript.abi import (
+    HOST_IMPORTS,
+    HOST_MODULE,
+    REQUIRED_EXPORTS,
+    REQUIRED_MEMORY,
+    STRING_CLASS_ID,
+    GuestMemory,
+    describe,
+    format_trace,
+    signature_of,
+)
+from runner.assemblyscript.fastcall import call_i32, export_func, export_memory
+from runner.assemblyscript.host_api import HostApiImports, new_string
+from runner.assemblyscript.traps import failure_from_error, failure_from_trap
 from runner.contract import Limits, RunRequest, RunResult, RunStatus
 from runner.engine import new_store
 from runner.errors import GuestFailure
-from runner.fastcall import call_i32, export_func, export_memory
-from runner.host_channel import HostChannel
 from runner.logs import LogBuffer
+from runner.messages import output_too_large_message
 from runner.modules import CompileHook, ModuleCache
-from runner.traps import failure_from_error, failure_from_trap
+from runner.sandbox.host_channel import HostChannel
 
-# name -> (number of i32 parameters, the signature to name in an error); all return i32.
-REQUIRED_FUNCS = {
-    "handle": (1, "a function handle(input: string): string"),
-    "__new": (2, "the runtime function __new(size: usize, id: u32): usize"),
-    "__pin": (1, "the runtime function __pin(ptr: usize): usize"),
-}
 _I32 = wasmtime.ValType.i32()
 _F64 = wasmtime.ValType.f64()
 
@@ -135,23 +140,19 @@ class AssemblyScriptRunner:
                     f"{allowed} (compile without WASI or other host bindings)"
                 )
         exports = {exp.name: exp.type for exp in module.exports}
-        for name in ("handle", "memory", "__new", "__pin", "__unpin"):
+        for name in (*REQUIRED_EXPORTS, REQUIRED_MEMORY):
             if name not in exports:
                 raise GuestFailure(
                     f"invalid ABI export: module does not export {name} (compile with "
                     "--exportRuntime and export function handle(input: string): string)"
                 )
-        if not isinstance(exports["memory"], wasmtime.MemoryType):
+        if not isinstance(exports[REQUIRED_MEMORY], wasmtime.MemoryType):
             raise GuestFailure("invalid ABI export: memory is not a linear memory")
-        for name, (params, signature) in REQUIRED_FUNCS.items():
+        for name, expected in REQUIRED_EXPORTS.items():
             ty = exports[name]
             # The per-run calls skip type checks (fastcall), so the types are checked here.
-            if (
-                not isinstance(ty, wasmtime.FuncType)
-                or [str(p) for p in ty.params] != ["i32"] * params
-                or [str(r) for r in ty.results] != ["i32"]
-            ):
-                raise GuestFailure(f"invalid ABI export: {name} must be {signature}")
+            if not isinstance(ty, wasmtime.FuncType) or signature_of(ty) != expected:
+                raise GuestFailure(f"invalid ABI export: {name} must be a function {describe(expected)}")
         try:
             return PreparedModule(pre=self._linker.instantiate_pre(module))
         except wasmtime.WasmtimeError as exc:
@@ -240,17 +241,11 @@ def _read_output(memory: GuestMemory, ptr: int, limits: Limits) -> str:
     # Each UTF-16 code unit becomes at least one UTF-8 byte, so half the UTF-16 size is a
     # lower bound: an oversized result is rejected before it is copied out.
     if size // 2 > limit:
-        raise GuestFailure(
-            f"output of at least {size // 2} bytes exceeds the output size limit of {limit} "
-            "bytes (maxOutputSizeBytes); return less data or raise the limit"
-        )
+        raise GuestFailure(output_too_large_message(size // 2, limits, at_least=True))
     text = memory.read(ptr, size).decode("utf-16-le", errors="replace")
     encoded_len = len(text.encode("utf-8"))
     if encoded_len > limit:
-        raise GuestFailure(
-            f"output of {encoded_len} bytes exceeds the output size limit of {limit} "
-            "bytes (maxOutputSizeBytes); return less data or raise the limit"
-        )
+        raise GuestFailure(output_too_large_message(encoded_len, limits))
     try:
         strict_json.loads(text)
     except ValueError as exc:

@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from compiler.asc import AscCompiler
+from compiler.errors import CompileError
+from compiler.wasm_module import check_abi, validate_wasm_module
 from runner.contract import LANGUAGES, Language
-from runner.javascript import JavaScriptCompileError, check_javascript
+from runner.javascript.runner import JavaScriptCompileError, check_javascript
 from runner.python.runner import PythonCompileError, check_python
-from tasks.asc_compiler import AscCompiler
-from tasks.compile_errors import CompileError
-from tasks.wasm_module import check_abi, validate_wasm_module
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,17 +8,22 @@ import functools
 
 import wasmtime
 
-from runner.abi import HOST_IMPORTS, HOST_MODULE, REQUIRED_EXPORTS
+from compiler.errors import WasmModuleError
+from runner.assemblyscript.abi import (
+    HOST_IMPORTS,
+    HOST_MODULE,
+    REQUIRED_EXPORTS,
+    REQUIRED_MEMORY,
+    describe,
+    signature_of,
+)
 from runner.engine import engine_config
-from tasks.compile_errors import WasmModuleError
 
 WASM_MAGIC = b"\0asm"
 DEFAULT_MAX_BYTES = 32 * 1024 * 1024
 RUNTIME_HINT = "functions built with asc --exportRuntime export __new, __pin, __unpin"
 
 # The runner's own ABI table: what a module must export and may import.
-REQUIRED_FUNCTIONS = REQUIRED_EXPORTS
-REQUIRED_MEMORY = "memory"
 ALLOWED_IMPORTS = HOST_IMPORTS
 ALLOWED_IMPORT_MODULE = HOST_MODULE
 
@@ -105,18 +110,9 @@ def _short_reason(message: str) -> str:
     return (lines[0] if lines else "unknown error")[:300]
 
 
-def _signature(functype: wasmtime.FuncType) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    return tuple(str(p) for p in functype.params), tuple(str(r) for r in functype.results)
-
-
-def _describe(signature: tuple[tuple[str, ...], tuple[str, ...]]) -> str:
-    params, results = signature
-    return f"({', '.join(params)}) -> ({', '.join(results)})"
-
-
 def _check_exports(module: wasmtime.Module) -> None:
     exports = {export.name: export.type for export in module.exports}
-    missing = [name for name in REQUIRED_FUNCTIONS if name not in exports]
+    missing = [name for name in REQUIRED_EXPORTS if name not in exports]
     if REQUIRED_MEMORY not in exports:
         missing.append(REQUIRED_MEMORY)
     if missing:
@@ -124,12 +120,12 @@ def _check_exports(module: wasmtime.Module) -> None:
             f"invalid ABI export: module does not export {', '.join(missing)} ({RUNTIME_HINT})"
         )
     problems = []
-    for name, expected in REQUIRED_FUNCTIONS.items():
+    for name, expected in REQUIRED_EXPORTS.items():
         kind = exports[name]
         if not isinstance(kind, wasmtime.FuncType):
             problems.append(f"{name} is not a function")
-        elif _signature(kind) != expected:
-            problems.append(f"{name} has type {_describe(_signature(kind))}, expected {_describe(expected)}")
+        elif signature_of(kind) != expected:
+            problems.append(f"{name} has type {describe(signature_of(kind))}, expected {describe(expected)}")
     if not isinstance(exports[REQUIRED_MEMORY], wasmtime.MemoryType):
         problems.append(f"{REQUIRED_MEMORY} is not a memory")
     if problems:
@@ -148,9 +144,9 @@ def _check_imports(module: wasmtime.Module) -> None:
             problems.append(name)
         elif not isinstance(item.type, wasmtime.FuncType):
             problems.append(f"{name} (not a function)")
-        elif _signature(item.type) != expected:
-            got = _describe(_signature(item.type))
-            problems.append(f"{name} (type {got}, expected {_describe(expected)})")
+        elif signature_of(item.type) != expected:
+            got = describe(signature_of(item.type))
+            problems.append(f"{name} (type {got}, expected {describe(expected)})")
     if problems:
         allowed = ", ".join(f"{ALLOWED_IMPORT_MODULE}.{name}" for name in ALLOWED_IMPORTS)
         raise WasmModuleError(

@@ -14,9 +14,9 @@ from typing import Any
 import wasmtime
 
 from infra import strict_json
-from runner.abi import STRING_CLASS_ID, GuestMemory
+from runner.assemblyscript.abi import STRING_CLASS_ID, GuestMemory
 from runner.errors import GuestFailure
-from runner.host_channel import HostCallFailed, HostChannel
+from runner.sandbox.host_channel import HostCallFailed, HostChannel
 
 
 class HostApiImports:

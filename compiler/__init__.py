@@ -1,0 +1,1 @@
+"""Compiling a source into the artifact the runner runs: asc, the JavaScript and Python checks, wasm."""
