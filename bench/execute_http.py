@@ -186,6 +186,25 @@ def run(
     return lines
 
 
+def function_http_ms(
+    env: Mapping[str, str],
+    database_url: str | None,
+    name: str,
+    language: str,
+    source: str,
+    body: bytes,
+    n: int,
+) -> list[float]:
+    """Start the stack, register one function and time `n` sync executions of it over HTTP."""
+    with api_stack(dict(env), database_url) as stack:
+        http = Http(stack.base_url)
+        try:
+            function_id = ready_function(http, name, language, source)
+            return measure_http_ms(http, function_id, body, n=n)
+        finally:
+            http.close()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the benchmark with optional web-process tuning from the command line."""
     parser = argparse.ArgumentParser(prog="python -m bench.execute_http", description=__doc__.splitlines()[0])

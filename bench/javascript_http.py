@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 
-from bench.execute_http import WEB_ENV, Http, api_stack, measure_http_ms, ready_function
+from bench.execute_http import WEB_ENV, function_http_ms
 from bench.javascript_runner import ECHO_INPUT, ECHO_SOURCE, measure_js_runner
 from bench.report import emit, p50, p95
 from runner.sandbox.pool import RunnerPool
@@ -32,14 +32,10 @@ def run(
     with RunnerPool(1) as pool:
         runner = measure_js_runner(pool, runner_runs)
     body = json.dumps({"input": json.loads(ECHO_INPUT)}).encode()
-    env = dict(WEB_ENV if web_env is None else web_env)
-    with api_stack(env, database_url) as stack:
-        http = Http(stack.base_url)
-        try:
-            function_id = ready_function(http, "bench-js-echo", "javascript", ECHO_SOURCE)
-            samples = measure_http_ms(http, function_id, body, n=http_requests)
-        finally:
-            http.close()
+    env = WEB_ENV if web_env is None else web_env
+    samples = function_http_ms(
+        env, database_url, "bench-js-echo", "javascript", ECHO_SOURCE, body, http_requests
+    )
     return [
         emit(BENCH, "runner_p50_ms", runner["p50_ms"], "ms", runs=runner["runs"]),
         emit(BENCH, "runner_p95_ms", runner["p95_ms"], "ms", runs=runner["runs"]),

@@ -20,7 +20,7 @@ import json
 import time
 from collections.abc import Mapping
 
-from bench.execute_http import WEB_ENV, Http, api_stack, measure_http_ms, ready_function
+from bench.execute_http import WEB_ENV, function_http_ms
 from bench.javascript_runner import measure_js_runner
 from bench.report import emit, p50, p95
 from runner.contract import Language, RunRequest, RunStatus
@@ -87,14 +87,10 @@ def run(
         idle_rss = rss_mib(pid)
         javascript = measure_js_runner(pool, runner_runs)
     body = json.dumps({"input": ADD_INPUT}).encode()
-    env = dict(WEB_ENV if web_env is None else web_env)
-    with api_stack(env, database_url) as stack:
-        http = Http(stack.base_url)
-        try:
-            function_id = ready_function(http, "bench-py-add", "python", ADD_SOURCE)
-            http_samples = measure_http_ms(http, function_id, body, n=http_requests)
-        finally:
-            http.close()
+    env = WEB_ENV if web_env is None else web_env
+    http_samples = function_http_ms(
+        env, database_url, "bench-py-add", "python", ADD_SOURCE, body, http_requests
+    )
     return [
         emit(BENCH, "runner_p50_ms", p50(samples), "ms", runs=len(samples)),
         emit(BENCH, "runner_p95_ms", p95(samples), "ms", runs=len(samples), goal="<= 3"),

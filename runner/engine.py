@@ -16,6 +16,8 @@ from __future__ import annotations
 import threading
 import time
 import weakref
+from collections.abc import Callable
+from typing import Generic, TypeVar
 
 import wasmtime
 
@@ -33,6 +35,7 @@ COMPONENT_MEMORIES = 8
 # The deadline of a Store not armed yet: far enough that no epoch bump reaches it.
 IDLE_DEADLINE_TICKS = 1 << 40
 
+R = TypeVar("R")
 _TIMERS: weakref.WeakKeyDictionary[wasmtime.Engine, EpochTimer] = weakref.WeakKeyDictionary()
 _TIMERS_LOCK = threading.Lock()
 
@@ -101,6 +104,28 @@ def arm(store: wasmtime.Store, limits: Limits) -> None:
     if timer is None:
         raise ValueError("engine was not created by runner.engine.make_engine()")
     timer.arm(store, limits.max_execution_time_ms)
+
+
+class PerEngine(Generic[R]):
+    """One object per Engine, made by ``factory`` on first use (the compile checks' runners);
+    without an Engine, a private one made once per process."""
+
+    def __init__(self, factory: Callable[[wasmtime.Engine], R]) -> None:
+        self._factory = factory
+        self._made: weakref.WeakKeyDictionary[wasmtime.Engine, R] = weakref.WeakKeyDictionary()
+        self._default: wasmtime.Engine | None = None
+        self._lock = threading.Lock()
+
+    def get(self, engine: wasmtime.Engine | None = None) -> R:
+        with self._lock:
+            if engine is None:
+                if self._default is None:
+                    self._default = make_engine()
+                engine = self._default
+            made = self._made.get(engine)
+            if made is None:
+                made = self._made[engine] = self._factory(engine)
+            return made
 
 
 class EpochTimer:

@@ -15,16 +15,16 @@ inside the sandbox before the text leaves it.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import struct
 import threading
 import time
-import weakref
 
 import wasmtime
 
 from runner.contract import MIB, Language, Limits, RunRequest, RunResult, RunStatus
-from runner.engine import MAX_WASM_STACK_BYTES, make_engine, new_store
+from runner.engine import MAX_WASM_STACK_BYTES, PerEngine, new_store
 from runner.errors import RunnerError
 from runner.javascript.host import ChannelSlot, RunChannels, make_linker
 from runner.javascript.module import initial_memory_bytes, load_reactor
@@ -73,14 +73,8 @@ class JavaScriptRunner:
             context_json=request.context_json,
             host=host,
         )
-        result = outcome.result(request.limits)
-        return RunResult(
-            status=result.status,
-            output_json=result.output_json,
-            error_message=result.error_message,
-            logs=result.logs,
-            duration_ms=(time.perf_counter() - started) * 1000.0,
-            memory_peak_bytes=result.memory_peak_bytes,
+        return dataclasses.replace(
+            outcome.result(request.limits), duration_ms=(time.perf_counter() - started) * 1000.0
         )
 
     def check(self, source: str) -> bytes:
@@ -195,9 +189,7 @@ def _write_argv(store: wasmtime.Store, exports: wasmtime.InstanceExports, argv: 
     return base
 
 
-_RUNNERS: weakref.WeakKeyDictionary[wasmtime.Engine, JavaScriptRunner] = weakref.WeakKeyDictionary()
-_DEFAULT_ENGINE: list[wasmtime.Engine] = []
-_RUNNERS_LOCK = threading.Lock()
+_CHECKERS = PerEngine(JavaScriptRunner)
 
 
 def check_javascript(source: str, engine: wasmtime.Engine | None = None) -> bytes:
@@ -206,12 +198,4 @@ def check_javascript(source: str, engine: wasmtime.Engine | None = None) -> byte
     ``engine`` must come from :func:`runner.engine.make_engine`; without one, a private
     Engine is made once per process.
     """
-    with _RUNNERS_LOCK:
-        if engine is None:
-            if not _DEFAULT_ENGINE:
-                _DEFAULT_ENGINE.append(make_engine())
-            engine = _DEFAULT_ENGINE[0]
-        runner = _RUNNERS.get(engine)
-        if runner is None:
-            runner = _RUNNERS[engine] = JavaScriptRunner(engine)
-    return runner.check(source)
+    return _CHECKERS.get(engine).check(source)

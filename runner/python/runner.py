@@ -14,19 +14,19 @@ addresses and name lookups are refused by wasmtime's defaults.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import re
 import threading
 import time
-import weakref
 
 import wasmtime
 from wasmtime import component
 
 from infra import strict_json
 from runner.contract import MIB, Language, Limits, RunRequest, RunResult, RunStatus
-from runner.engine import arm, idle_store, limit_memory, make_engine
+from runner.engine import PerEngine, arm, idle_store, limit_memory
 from runner.errors import RunnerError
 from runner.logs import TRUNCATED_MARKER
 from runner.messages import memory_message, output_too_large_message, timeout_message
@@ -92,13 +92,7 @@ class PythonRunner:
             result = _trap_result(exc, limits)
         else:
             result = _outcome_result(outcome, limits)
-        return RunResult(
-            status=result.status,
-            output_json=result.output_json,
-            error_message=result.error_message,
-            logs=result.logs,
-            duration_ms=(time.perf_counter() - started) * 1000.0,
-        )
+        return dataclasses.replace(result, duration_ms=(time.perf_counter() - started) * 1000.0)
 
     def check(self, source: str) -> bytes:
         """The artifact for ``source``; raises PythonCompileError when it is unusable."""
@@ -218,9 +212,7 @@ def _failed(message: str, logs: str = "") -> RunResult:
     return RunResult(status=RunStatus.FAILED, error_message=message, logs=logs)
 
 
-_RUNNERS: weakref.WeakKeyDictionary[wasmtime.Engine, PythonRunner] = weakref.WeakKeyDictionary()
-_DEFAULT_ENGINE: list[wasmtime.Engine] = []
-_RUNNERS_LOCK = threading.Lock()
+_CHECKERS = PerEngine(PythonRunner)
 
 
 def check_python(source: str, engine: wasmtime.Engine | None = None) -> bytes:
@@ -229,12 +221,4 @@ def check_python(source: str, engine: wasmtime.Engine | None = None) -> bytes:
     ``engine`` must come from :func:`runner.engine.make_engine`; without one, a private
     Engine is made once per process.
     """
-    with _RUNNERS_LOCK:
-        if engine is None:
-            if not _DEFAULT_ENGINE:
-                _DEFAULT_ENGINE.append(make_engine())
-            engine = _DEFAULT_ENGINE[0]
-        runner = _RUNNERS.get(engine)
-        if runner is None:
-            runner = _RUNNERS[engine] = PythonRunner(engine)
-    return runner.check(source)
+    return _CHECKERS.get(engine).check(source)

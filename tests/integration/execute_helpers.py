@@ -96,3 +96,22 @@ def assert_healthy(client) -> None:
     """GET /health answers 200 UP."""
     resp = client.get("/health")
     assert resp.status_code == 200 and resp.get_json() == {"status": "UP"}
+
+
+def register_compiled(client, language: str, sources: dict, *, prefix: str, failures=()) -> dict[str, str]:
+    """Register `{name: (source, limits)}` at once and wait for their compiles: name → id.
+    The names in `failures` must fail to compile, the others must be READY."""
+    ids = {
+        name: register(client, language, source, limits, name=f"{prefix}-{name}")
+        for name, (source, limits) in sources.items()
+    }
+    found = wait_compiled(client, list(ids.values()))
+    for name, fid in ids.items():
+        expected = "FAILED" if name in failures else "READY"
+        assert found[fid]["status"] == expected, (name, found[fid]["compileError"])
+    return ids
+
+
+def compile_error(client, function_id: str) -> str:
+    """The compile error of a function."""
+    return client.get(f"/functions/{function_id}").get_json()["compileError"]

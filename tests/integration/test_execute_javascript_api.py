@@ -10,12 +10,11 @@ import pytest
 
 from tests.integration.api_fixtures import api, client
 from tests.integration.execute_helpers import (
-    UNICODE_INPUT,
     assert_healthy,
+    compile_error,
     execute,
     expect_error,
-    register,
-    wait_compiled,
+    register_compiled,
 )
 
 __all__ = ["api", "client"]  # fixtures used below
@@ -56,20 +55,7 @@ COMPILE_FAILURES = {"syntax_error", "no_handle"}
 @pytest.fixture(scope="module")
 def fns(api) -> dict[str, str]:
     """Every function of this module, registered at once and compiled: name → id."""
-    client = api.test_client()
-    ids = {
-        name: register(client, "javascript", src, limits, name=f"js-{name}")
-        for name, (src, limits) in SOURCES.items()
-    }
-    found = wait_compiled(client, list(ids.values()))
-    for name, fid in ids.items():
-        expected = "FAILED" if name in COMPILE_FAILURES else "READY"
-        assert found[fid]["status"] == expected, (name, found[fid]["compileError"])
-    return ids
-
-
-def compile_error(client, function_id: str) -> str:
-    return client.get(f"/functions/{function_id}").get_json()["compileError"]
+    return register_compiled(api.test_client(), "javascript", SOURCES, prefix="js", failures=COMPILE_FAILURES)
 
 
 def test_add_returns_the_sum(client, fns):
@@ -77,13 +63,6 @@ def test_add_returns_the_sum(client, fns):
 
     assert execution["status"] == "COMPLETED", execution["errorMessage"]
     assert execution["output"] == {"sum": 42}
-
-
-def test_echo_keeps_unicode_and_nested_json(client, fns):
-    execution = execute(client, fns["echo"], UNICODE_INPUT)
-
-    assert execution["status"] == "COMPLETED", execution["errorMessage"]
-    assert execution["output"] == UNICODE_INPUT
 
 
 def test_syntax_error_fails_at_compile_time_with_line_and_column(client, fns):

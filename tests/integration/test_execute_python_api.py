@@ -8,11 +8,10 @@ import pytest
 
 from tests.integration.api_fixtures import api, client
 from tests.integration.execute_helpers import (
-    UNICODE_INPUT,
+    compile_error,
     execute,
     expect_error,
-    register,
-    wait_compiled,
+    register_compiled,
 )
 
 __all__ = ["api", "client"]  # fixtures used below
@@ -21,7 +20,6 @@ FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "python"
 MIB = 1024 * 1024
 SOURCES = {
     "add": ((FIXTURES / "add.py").read_text(), None),
-    "echo": ((FIXTURES / "echo.py").read_text(), None),
     "throws": ("def handle(input):\n    raise TypeError(f\"bad input: {input['n']}\")\n", None),
     "prints": (
         "import sys\ndef handle(input):\n    print('hello', input['n'])\n"
@@ -46,20 +44,7 @@ COMPILE_FAILURES = {"syntax_error", "no_handle"}
 @pytest.fixture(scope="module")
 def fns(api) -> dict[str, str]:
     """Every function of this module, registered at once and compiled: name → id."""
-    client = api.test_client()
-    ids = {
-        name: register(client, "python", src, limits, name=f"py-{name}")
-        for name, (src, limits) in SOURCES.items()
-    }
-    found = wait_compiled(client, list(ids.values()))
-    for name, fid in ids.items():
-        expected = "FAILED" if name in COMPILE_FAILURES else "READY"
-        assert found[fid]["status"] == expected, (name, found[fid]["compileError"])
-    return ids
-
-
-def compile_error(client, function_id: str) -> str:
-    return client.get(f"/functions/{function_id}").get_json()["compileError"]
+    return register_compiled(api.test_client(), "python", SOURCES, prefix="py", failures=COMPILE_FAILURES)
 
 
 def test_add_returns_the_sum(client, fns):
@@ -74,12 +59,6 @@ def test_the_function_reads_back_as_python(client, fns):
 
     assert fn["language"] == "python"
     assert fn["source"] == SOURCES["add"][0]
-
-
-def test_echo_keeps_unicode_and_nested_json(client, fns):
-    execution = execute(client, fns["echo"], UNICODE_INPUT)
-
-    assert execution["output"] == UNICODE_INPUT
 
 
 def test_syntax_error_fails_at_compile_time_with_line_and_column(client, fns):
@@ -128,7 +107,5 @@ def test_the_filesystem_is_not_there(client, fns):
 def test_the_python_filter_lists_python_functions(client, fns):
     listed = client.get("/functions?language=python&limit=100").get_json()
 
-    names = (
-        {fn["name"] for fn in listed["items"]} if isinstance(listed, dict) else {fn["name"] for fn in listed}
-    )
-    assert {"py-add", "py-echo"} <= names
+    assert {fns["add"], fns["throws"]} <= {fn["id"] for fn in listed}
+    assert {fn["language"] for fn in listed} == {"python"}
