@@ -23,7 +23,7 @@ from bench import BenchError
 from bench.execute_http import Http, ready_function
 from bench.report import emit, p50, p95
 from bench.runner_echo import ECHO_INPUT, ECHO_SOURCE
-from bench.stack import Stack, env_database_url
+from bench.stack import executor_stack
 from executions.enqueue import enqueue_execution
 
 BENCH = "async"
@@ -86,9 +86,7 @@ def measure_drain(database_url: str, function_id: str, n: int = DRAIN_N) -> floa
 def run() -> list[dict]:
     """Start web + compile pipeline + executor, measure, emit."""
     lines = []
-    with Stack(
-        processes=("web", "compiler", "consumer", "executor"), database_url=env_database_url()
-    ) as stack:
+    with executor_stack() as stack:
         http = Http(stack.base_url)
         try:
             latency_fn = ready_function(http, "bench-async-echo", "assemblyscript", ECHO_SOURCE.read_text())

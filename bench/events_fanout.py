@@ -15,7 +15,7 @@ from bench import BenchError
 from bench.execute_http import Http, ready_function
 from bench.report import emit, p50
 from bench.runner_echo import ECHO_SOURCE
-from bench.stack import Stack, env_database_url
+from bench.stack import executor_stack
 
 BENCH = "events"
 SUBSCRIBERS = 100
@@ -23,9 +23,7 @@ ROUNDS = 5
 
 
 def run() -> list[dict]:
-    with Stack(
-        processes=("web", "compiler", "consumer", "executor"), database_url=env_database_url()
-    ) as stack:
+    with executor_stack() as stack:
         http = Http(stack.base_url)
         try:
             template = ready_function(http, "bench-event-echo", "assemblyscript", ECHO_SOURCE.read_text())

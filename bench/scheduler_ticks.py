@@ -21,7 +21,7 @@ from bench import BenchError
 from bench.execute_http import Http, ready_function
 from bench.report import emit, p50, p95
 from bench.runner_echo import ECHO_SOURCE
-from bench.stack import PROJECT_ROOT, Stack, env_database_url
+from bench.stack import PROJECT_ROOT, executor_stack
 
 BENCH = "scheduler"
 FUNCTIONS = 1000
@@ -47,9 +47,7 @@ def cpu_ticks(pid: int) -> int:
 
 def run() -> list[dict]:
     lines = []
-    with Stack(
-        processes=("web", "compiler", "consumer", "executor"), database_url=env_database_url()
-    ) as stack:
+    with executor_stack() as stack:
         http = Http(stack.base_url)
         try:
             template = ready_function(http, "bench-sched-echo", "assemblyscript", ECHO_SOURCE.read_text())

@@ -244,3 +244,8 @@ class Stack:
             signal_group(proc.popen, signal.SIGKILL)
             proc.popen.wait()
         self._procs.clear()
+
+
+def executor_stack() -> Stack:
+    """Web, the compile pipeline and the executor, on DATABASE_URL or a throwaway database."""
+    return Stack(processes=("web", "compiler", "consumer", "executor"), database_url=env_database_url())

@@ -1,6 +1,7 @@
 """Module fixtures shared by API test modules: an app on a fresh database with the compile pipeline.
 
-Import them into a test module (`from tests.integration.api_fixtures import api, client`).
+Import them into a test module (`from tests.integration.api_fixtures import api, client`); a module
+whose tests each need an empty database imports `fresh_api as api` instead.
 """
 
 from __future__ import annotations
@@ -12,6 +13,12 @@ from tests.integration.execute_helpers import running_api
 
 @pytest.fixture(scope="module")
 def api(server_url, template_url):
+    with running_api(server_url) as app:
+        yield app
+
+
+@pytest.fixture
+def fresh_api(server_url, template_url):
     with running_api(server_url) as app:
         yield app
 

@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import psycopg
 import pytest
 
+from tests.integration.api_fixtures import fresh_api as api
 from tests.integration.conftest import Processes, wait_for
 from tests.integration.execute_helpers import (
     execute,
@@ -28,11 +29,7 @@ SLOW = (
     " const end = Date.now() + (input.ms || 300); while (Date.now() < end) {} return input; }"
 )
 
-
-@pytest.fixture
-def api(server_url, template_url):
-    with running_api(server_url) as app:
-        yield app
+__all__ = ["api"]  # fixture used below
 
 
 @pytest.fixture

@@ -32,16 +32,33 @@ def a_function(db) -> dict:
         )
 
 
-def test_dead_compile_job_publishes_a_failure_that_ends_compiling(connected, db):
-    fn = a_function(db)
-    store.mark_compiling(db, DEFAULT_TENANT_ID, fn["id"], 1)
-    payload = {
+def compile_payload(fn: dict) -> dict:
+    """The payload of a compile job for revision 1 of `fn`."""
+    return {
         "functionId": str(fn["id"]),
         "tenantId": str(DEFAULT_TENANT_ID),
         "language": "assemblyscript",
         "source": "x",
         "revision": 1,
     }
+
+
+def a_result(function_id, *, wasm_binary: bytes | None = None, error: str | None = None) -> CompilationResult:
+    """A result for revision 1: a success when it carries a binary, else a failure with `error`."""
+    return CompilationResult(
+        function_id=function_id,
+        tenant_id=DEFAULT_TENANT_ID,
+        success=wasm_binary is not None,
+        wasm_binary=wasm_binary,
+        error=error,
+        revision=1,
+    )
+
+
+def test_dead_compile_job_publishes_a_failure_that_ends_compiling(connected, db):
+    fn = a_function(db)
+    store.mark_compiling(db, DEFAULT_TENANT_ID, fn["id"], 1)
+    payload = compile_payload(fn)
 
     compile_task.publish_failure_when_dead(payload, "failed 6 times, last: CompilerUnavailable: no node")
 
@@ -61,22 +78,8 @@ def test_dead_action_ignores_a_payload_that_names_no_function(connected, db):
 
 def test_a_failed_duplicate_result_does_not_undo_ready(connected, db):
     fn = a_function(db)
-    ok = CompilationResult(
-        function_id=fn["id"],
-        tenant_id=DEFAULT_TENANT_ID,
-        success=True,
-        wasm_binary=b"\0asm",
-        error=None,
-        revision=1,
-    )
-    timed_out = CompilationResult(
-        function_id=fn["id"],
-        tenant_id=DEFAULT_TENANT_ID,
-        success=False,
-        wasm_binary=None,
-        error="compilation timed out",
-        revision=1,
-    )
+    ok = a_result(fn["id"], wasm_binary=b"\0asm")
+    timed_out = a_result(fn["id"], error="compilation timed out")
     apply_compilation_result(ok.to_json(), None)
     apply_compilation_result(timed_out.to_json(), None)
 
@@ -85,36 +88,16 @@ def test_a_failed_duplicate_result_does_not_undo_ready(connected, db):
 
 def test_a_result_for_an_unknown_function_changes_nothing(connected, db):
     fn = a_function(db)
-    ghost = CompilationResult(
-        function_id=uuid.uuid4(),
-        tenant_id=DEFAULT_TENANT_ID,
-        success=False,
-        wasm_binary=None,
-        error="x",
-        revision=1,
-    )
+    ghost = a_result(uuid.uuid4(), error="x")
     apply_compilation_result(ghost.to_json(), None)
     assert db.execute("SELECT id, status FROM functions").fetchall() == [(fn["id"], "PENDING")]
 
 
 def test_a_dead_letter_failure_never_replaces_a_real_compile_error(connected, db):
     fn = a_function(db)
-    real = CompilationResult(
-        function_id=fn["id"],
-        tenant_id=DEFAULT_TENANT_ID,
-        success=False,
-        wasm_binary=None,
-        error="ERROR TS1005: ';' expected. at 1:10",
-        revision=1,
-    )
+    real = a_result(fn["id"], error="ERROR TS1005: ';' expected. at 1:10")
     apply_compilation_result(real.to_json(), None)
-    payload = {
-        "functionId": str(fn["id"]),
-        "tenantId": str(DEFAULT_TENANT_ID),
-        "language": "assemblyscript",
-        "source": "x",
-        "revision": 1,
-    }
+    payload = compile_payload(fn)
 
     compile_task.publish_failure_when_dead(payload, "failed 6 times, last: TimeoutError")
     apply_compilation_result(db.execute("SELECT message FROM pgmq.q_compilation_results").fetchone()[0], None)

@@ -9,22 +9,18 @@ import pytest
 
 from broker.message import Message
 from store import tenants
+from tests.integration.api_fixtures import fresh_api as api
 from tests.integration.conftest import Processes, wait_for
 from tests.integration.execute_helpers import (
     execute,
     expect_error,
     ready_function,
-    running_api,
     wait_compiled,
 )
 
 ECHO = "function handle(input) { return input; }"
 
-
-@pytest.fixture
-def api(server_url, template_url):
-    with running_api(server_url) as app:
-        yield app
+__all__ = ["api"]  # fixture used below
 
 
 @pytest.fixture

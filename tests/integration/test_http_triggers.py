@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
+from tests.integration.api_fixtures import api
 from tests.integration.conftest import wait_for
 from tests.integration.execute_helpers import expect_error, running_api, wait_compiled
 
@@ -13,11 +12,7 @@ SHAPED = (
     " body: input.query.as === 'json' ? {ok: true} : 'hello ' + (input.query.name || 'you')}; }"
 )
 
-
-@pytest.fixture(scope="module")
-def api(server_url, template_url):
-    with running_api(server_url) as app:
-        yield app
+__all__ = ["api"]  # fixture used below
 
 
 def bind(client, path, source=ECHO, *, methods=None, auth=None, limits=None, headers=None, expect=201):

@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import pytest
-
+from tests.integration.api_fixtures import api
 from tests.integration.execute_helpers import (
     execute,
     expect_error,
     ready_function,
-    running_api,
     wait_compiled,
 )
 
 V1 = "function handle(input) { return {v: 1}; }"
 V2 = "function handle(input) { return {v: 2 ; }"  # a syntax error: version 2 fails to compile
 
-
-@pytest.fixture(scope="module")
-def api(server_url, template_url):
-    with running_api(server_url) as app:
-        yield app
+__all__ = ["api"]  # fixture used below
 
 
 def test_versions_diff_and_rollback_of_a_failed_version(api):
