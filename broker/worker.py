@@ -182,19 +182,18 @@ class Worker:
         self._heartbeat.track(msg.queue, msg.msg_id, task.visibility_timeout_s)
         delivery = Delivery(message=msg, task=task, _heartbeat=self._heartbeat, connection=conn)
         try:
-            task(msg.body, delivery)
+            try:
+                task(msg.body, delivery)
+            finally:
+                self._heartbeat.untrack(msg.queue, msg.msg_id)
         except Reject as exc:
-            self._heartbeat.untrack(msg.queue, msg.msg_id)
             return self._dead(conn, msg, f"rejected: {exc}", task)
         except Postpone as exc:
-            self._heartbeat.untrack(msg.queue, msg.msg_id)
             self.broker.set_vt(conn, msg.queue, msg.msg_id, exc.delay)
             log.debug("message %s on %s postponed %ss: %s", msg.msg_id, msg.queue, exc.delay, exc)
             return None
         except Exception as exc:  # noqa: BLE001 - any task failure is retried, by design
-            self._heartbeat.untrack(msg.queue, msg.msg_id)
             return self._retry_or_die(conn, msg, task, exc)
-        self._heartbeat.untrack(msg.queue, msg.msg_id)
         if not delivery.acknowledged:
             self.broker.delete(conn, msg.queue, msg.msg_id)
 
