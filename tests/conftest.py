@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -87,3 +88,9 @@ def db(database_url):
     """An autocommit connection to the test's database."""
     with psycopg.connect(database_url, autocommit=True) as conn:
         yield conn
+
+
+def pytest_unconfigure(config):
+    # pgserver logs "exiting ..." from an atexit hook, after pytest closed the streams the test
+    # log handlers write to; with no handler of its own that INFO line is simply dropped.
+    logging.getLogger("pgserver").propagate = False
