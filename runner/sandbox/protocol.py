@@ -31,28 +31,23 @@ _LANGUAGES = {language.value: language for language in Language}
 def encode_request(request: RunRequest) -> list[bytes]:
     """The request as buffers for one ``os.writev``."""
     limits = request.limits
-    meta = json.dumps(
-        [
-            request.language.value,
-            request.input_json,
-            limits.max_execution_time_ms,
-            limits.max_memory_bytes,
-            limits.max_output_size_bytes,
-            limits.max_log_bytes,
-            request.execution_id,
-            request.context_json,
-        ],
-        ensure_ascii=False,
-    ).encode("utf-8", errors="surrogatepass")
+    meta = _dump(
+        request.language.value,
+        request.input_json,
+        limits.max_execution_time_ms,
+        limits.max_memory_bytes,
+        limits.max_output_size_bytes,
+        limits.max_log_bytes,
+        request.execution_id,
+        request.context_json,
+    )
     artifact = request.artifact
     return [REQUEST_HEADER.pack(len(meta), len(artifact)), meta, artifact]
 
 
 def decode_request(meta: bytes, artifact: bytes) -> RunRequest:
     """The inverse of :func:`encode_request` (header already consumed)."""
-    language, input_json, time_ms, memory, output, logs, execution_id, context_json = json.loads(
-        meta.decode("utf-8", errors="surrogatepass")
-    )
+    language, input_json, time_ms, memory, output, logs, execution_id, context_json = _load(meta)
     return RunRequest(
         language=_LANGUAGES[language],
         artifact=artifact,
@@ -80,25 +75,20 @@ def encode_reply(kind: bytes, payload: bytes = b"") -> bytes:
 
 def encode_result(result: RunResult) -> bytes:
     """A result frame."""
-    payload = json.dumps(
-        [
-            result.status.value,
-            result.output_json,
-            result.error_message,
-            result.logs,
-            result.duration_ms,
-            result.memory_peak_bytes,
-        ],
-        ensure_ascii=False,
-    ).encode("utf-8", errors="surrogatepass")
+    payload = _dump(
+        result.status.value,
+        result.output_json,
+        result.error_message,
+        result.logs,
+        result.duration_ms,
+        result.memory_peak_bytes,
+    )
     return encode_reply(RESULT, payload)
 
 
 def decode_result(payload: bytes) -> RunResult:
     """The inverse of :func:`encode_result` (payload only)."""
-    status, output, error, logs, duration_ms, memory = json.loads(
-        payload.decode("utf-8", errors="surrogatepass")
-    )
+    status, output, error, logs, duration_ms, memory = _load(payload)
     return RunResult(
         status=_STATUSES[status],
         output_json=output,
@@ -107,3 +97,13 @@ def decode_result(payload: bytes) -> RunResult:
         duration_ms=duration_ms,
         memory_peak_bytes=memory,
     )
+
+
+# A lone surrogate in a guest's text (broken UTF-16) crosses the pipe unchanged instead of
+# failing the whole frame.
+def _dump(*values) -> bytes:
+    return json.dumps(values, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+
+
+def _load(frame: bytes) -> list:
+    return json.loads(frame.decode("utf-8", errors="surrogatepass"))
