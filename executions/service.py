@@ -23,13 +23,12 @@ from executions.artifacts import ArtifactCache
 from executions.cancel import CancelListener
 from executions.fairness import SandboxAdmission
 from hostapi.calls import HostApi
-from infra import metrics
+from infra import limits, metrics
 from infra.database import ForkSafePool
 from infra.logs import event
-from runner.contract import Language, RunRequest, RunResult, RunStatus
+from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 from runner.sandbox.pool import RunnerPool
 from store import executions as store
-from store import limits
 
 log = logging.getLogger(__name__)
 
@@ -278,7 +277,7 @@ class ExecutionService:
     ) -> tuple[dict[str, Any] | None, RunResult]:
         """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED."""
         try:
-            return store.finish(conn, execution_id, result, durable=durable), result
+            return _record_end(conn, execution_id, result, durable), result
         except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
             reason = str(exc).strip().splitlines()[0]
             failed = RunResult(
@@ -288,7 +287,7 @@ class ExecutionService:
                 duration_ms=result.duration_ms,
                 memory_peak_bytes=result.memory_peak_bytes,
             )
-            return store.finish(conn, execution_id, failed, durable=durable), failed
+            return _record_end(conn, execution_id, failed, durable), failed
 
     def _artifact(self, conn, fn: dict[str, Any]) -> bytes | None:
         """The compiled binary: from the row, else this process's cache, else the database."""
@@ -310,7 +309,7 @@ class ExecutionService:
             language=Language(fn["language"]),
             artifact=artifact,
             input_json=json.dumps(fn["input"], ensure_ascii=False, separators=(",", ":")),
-            limits=limits.runner_limits(fn["resource_limits"]),
+            limits=Limits.of_function(fn["resource_limits"]),
             execution_id=execution_id,
             context_json=context_json(fn, execution_id),
         )
@@ -391,3 +390,21 @@ def _release_quietly(conn: psycopg.Connection) -> None:
             store.release_slots(conn)
         except psycopg.Error:
             pass  # a broken connection: PostgreSQL frees its locks when it closes
+
+
+def _record_end(conn, execution_id, result: RunResult, durable: bool) -> dict[str, Any] | None:
+    return store.finish(
+        conn,
+        execution_id,
+        status=result.status.value,
+        output_json=result.output_json,
+        error_message=result.error_message,
+        logs=result.logs,
+        metrics={
+            "durationMs": round(result.duration_ms, 3),
+            "memoryPeakBytes": result.memory_peak_bytes,
+            "apiCallCount": result.api_calls,
+            "databaseQueryCount": result.database_queries,
+        },
+        durable=durable,
+    )

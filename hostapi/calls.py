@@ -18,10 +18,10 @@ import psycopg
 from events import names
 from events.publish import publish
 from hostapi import allowed_hosts, fetch
+from infra import limits as limit_rules
 from infra import strict_json
 from infra.logs import event
 from store import kv
-from store import limits as limit_rules
 
 log = logging.getLogger(__name__)
 

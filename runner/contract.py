@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from infra.limits import DEFAULTS, MAX_LOG_BYTES, effective
 from infra.settings import MIB
 
 __all__ = ["LANGUAGES", "MIB", "Language", "Limits", "RunRequest", "RunResult", "RunStatus"]
@@ -36,10 +37,20 @@ class RunStatus(enum.StrEnum):
 class Limits:
     """Resource limits of one run, with the defaults a function gets unless it sets its own."""
 
-    max_execution_time_ms: int = 30_000
-    max_memory_bytes: int = 64 * MIB
-    max_output_size_bytes: int = 1 * MIB
-    max_log_bytes: int = 64 * 1024
+    max_execution_time_ms: int = DEFAULTS["maxExecutionTimeMs"]
+    max_memory_bytes: int = DEFAULTS["maxMemoryBytes"]
+    max_output_size_bytes: int = DEFAULTS["maxOutputSizeBytes"]
+    max_log_bytes: int = MAX_LOG_BYTES
+
+    @classmethod
+    def of_function(cls, resource_limits: dict | None) -> Limits:
+        """The limits the sandbox enforces for a function with these `resourceLimits` overrides."""
+        limits = effective(resource_limits)
+        return cls(
+            max_execution_time_ms=limits["maxExecutionTimeMs"],
+            max_memory_bytes=limits["maxMemoryBytes"],
+            max_output_size_bytes=limits["maxOutputSizeBytes"],
+        )
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-TRUNCATED_MARKER = "\n…[logs truncated]"
+from infra.limits import TRUNCATED_MARKER
+
+__all__ = ["TRUNCATED_MARKER", "LogBuffer"]
 
 
 class LogBuffer:

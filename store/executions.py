@@ -11,9 +11,7 @@ from psycopg.types.json import Jsonb
 
 from broker import Broker
 from events.domain import execution_ended_ctes, execution_started_ctes
-from runner.contract import Limits, RunResult
-from runner.logs import TRUNCATED_MARKER
-from store.limits import DEFAULTS
+from infra.limits import DEFAULTS, MAX_LOG_BYTES, TRUNCATED_MARKER
 
 COLUMNS = (
     "id, function_id, tenant_id, function_version, status, trigger_type, trigger_data, input, output, "
@@ -234,7 +232,7 @@ def binary(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> b
 
 
 # Backstops whatever a runner lets through: what one execution may store.
-MAX_LOG_CHARS = Limits().max_log_bytes
+MAX_LOG_CHARS = MAX_LOG_BYTES
 MAX_ERROR_CHARS = 8 * 1024
 CANCELLED_MESSAGE = "cancelled by request (POST /executions/{id}/cancel)"
 
@@ -266,7 +264,15 @@ FROM (SELECT 1) one LEFT JOIN u ON true
 
 
 def finish(
-    conn: psycopg.Connection, execution_id: uuid.UUID, result: RunResult, *, durable: bool = True
+    conn: psycopg.Connection,
+    execution_id: uuid.UUID,
+    *,
+    status: str,
+    output_json: str | None,
+    error_message: str | None,
+    logs: str | None,
+    metrics: dict[str, Any],
+    durable: bool = True,
 ) -> dict[str, Any] | None:
     """Record how the run ended (COMPLETED, FAILED, TIMEOUT or CANCELLED) and free its slot.
 
@@ -275,22 +281,16 @@ def finish(
     WAL flush; a database crash right after can lose the end of the last ~200 ms of runs, which
     the sweep then reports as lost (FAILED, never run twice).
     """
-    metrics = {
-        "durationMs": round(result.duration_ms, 3),
-        "memoryPeakBytes": result.memory_peak_bytes,
-        "apiCallCount": result.api_calls,
-        "databaseQueryCount": result.database_queries,
-    }
     row = (
         conn.cursor(row_factory=dict_row)
         .execute(
             _FINISH,
             {
-                "status": result.status.value,
-                "output": result.output_json,
-                "error": _text(result.error_message, MAX_ERROR_CHARS, "…[message truncated]"),
+                "status": status,
+                "output": output_json,
+                "error": _text(error_message, MAX_ERROR_CHARS, "…[message truncated]"),
                 "cancelled": CANCELLED_MESSAGE,
-                "logs": _text(result.logs, MAX_LOG_CHARS, TRUNCATED_MARKER) or None,
+                "logs": _text(logs, MAX_LOG_CHARS, TRUNCATED_MARKER) or None,
                 "metrics": Jsonb(metrics),
                 "id": execution_id,
                 "durable": durable,

@@ -1,6 +1,7 @@
 """Resource limits: defaults, overrides, caps."""
 
-from store import limits
+from infra import limits
+from runner.contract import Limits
 
 
 def test_defaults_are_the_seed_values():
@@ -14,7 +15,7 @@ def test_defaults_are_the_seed_values():
 
 
 def test_overrides_win_and_reach_the_runner():
-    runner = limits.runner_limits({"maxExecutionTimeMs": 1000, "maxOutputSizeBytes": 10})
+    runner = Limits.of_function({"maxExecutionTimeMs": 1000, "maxOutputSizeBytes": 10})
     assert runner.max_execution_time_ms == 1000 and runner.max_output_size_bytes == 10
     assert runner.max_memory_bytes == 64 * 1024 * 1024
 

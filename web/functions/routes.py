@@ -12,9 +12,10 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from events import domain
+from infra import limits
 from infra.logs import event
 from store import functions as store
-from store import http_bindings, lifecycle, limits
+from store import http_bindings, lifecycle
 from tasks.publish import compile_or_reuse
 from web.auth import current
 from web.blueprint import Blueprint
