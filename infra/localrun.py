@@ -13,6 +13,7 @@ from infra.embedded_postgres import PROJECT_ROOT, data_dir_from, start_embedded
 from infra.logs import configure_logging
 from infra.supervisor import Supervisor, read_procfile
 from migrations import apply_migrations
+from web import local_operator
 
 
 def main() -> int:
@@ -26,13 +27,8 @@ def main() -> int:
         env["DATABASE_URL"] = server.get_uri()
     print("==> applying migrations, installing pgmq, creating queues", flush=True)
     apply_migrations(env["DATABASE_URL"])
-    if "PNIL_ALLOW_ANONYMOUS" not in env:
-        env["PNIL_ALLOW_ANONYMOUS"] = "1"
-        print(
-            "==> anonymous access is ON for this local run (requests without an API key "
-            "belong to the 'default' tenant); set PNIL_ALLOW_ANONYMOUS=0 to turn it off",
-            flush=True,
-        )
+    # Anonymous access (loopback only), the operator's admin key, the secrets key: web/local_operator.py
+    local_operator.prepare(env, PROJECT_ROOT)
     env.setdefault("PORT", "8080")
     # Readable lines for a person at the terminal; the Procfile's default elsewhere stays JSON.
     env.setdefault("PNIL_LOG_FORMAT", "console")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 MIB = 1024 * 1024
 
@@ -28,6 +29,7 @@ class Settings:
 
     database_url: str
     allow_anonymous: bool = False
+    allow_anonymous_remote: bool = False
     max_body_bytes: int = 2 * MIB
     max_source_bytes: int = 1 * MIB
     runner_pool_size: int = 3
@@ -58,6 +60,7 @@ class Settings:
         return cls(
             database_url=url,
             allow_anonymous=_flag(env.get("PNIL_ALLOW_ANONYMOUS")),
+            allow_anonymous_remote=_flag(env.get("PNIL_ALLOW_ANONYMOUS_REMOTE")),
             max_body_bytes=_int(env, "PNIL_MAX_BODY_BYTES", 2 * MIB),
             max_source_bytes=_int(env, "PNIL_MAX_SOURCE_BYTES", 1 * MIB),
             runner_pool_size=_int(env, "PNIL_RUNNER_POOL_SIZE", 3),
@@ -75,3 +78,10 @@ class Settings:
             tenant_wait_s=float(env.get("PNIL_TENANT_WAIT_S") or 2.0),
             log_format=(env.get("PNIL_LOG_FORMAT") or "json").strip().lower(),
         )
+
+
+def local_dir(env: dict[str, str], project_root: Path) -> Path:
+    """Where `make run` keeps the local operator's admin key and secret key: PNIL_LOCAL_DIR, else .pnil."""
+    raw = (env.get("PNIL_LOCAL_DIR") or "").strip()
+    return Path(raw).resolve() if raw else project_root / ".pnil"
+

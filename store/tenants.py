@@ -34,8 +34,9 @@ class Principal:
         return f"key:{self.key_id}" if self.key_id else "anonymous"
 
 
+# Anonymous local access: tenant `default`, never an admin (the local operator gets an admin key).
 ANONYMOUS = Principal(
-    tenant_id=DEFAULT_TENANT_ID, tenant_slug=DEFAULT_TENANT_SLUG, key_id=None, key_name=None, is_admin=True
+    tenant_id=DEFAULT_TENANT_ID, tenant_slug=DEFAULT_TENANT_SLUG, key_id=None, key_name=None, is_admin=False
 )
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlsplit
 
+import psycopg
 import requests
 from playwright.sync_api import expect
 
+from store import tenants
 from tests.console.conftest import sign_in
 
 
@@ -203,18 +205,27 @@ def test_signing_in_shows_only_that_tenants_functions_and_no_admin_pages(page, c
     expect(page.locator("#signin")).to_be_visible()
 
 
-def test_with_anonymous_local_access_no_sign_in_is_needed(browser, server_url, template_url):
+def test_with_anonymous_local_access_no_sign_in_is_needed_but_operations_ask_for_the_admin_key(
+    browser, server_url, template_url
+):
     from bench.stack import Stack
     from tests.conftest import throwaway_database
 
     with throwaway_database(server_url) as url, Stack(("web",), database_url=url) as stack:
+        with psycopg.connect(url, autocommit=True) as conn:
+            admin_key = tenants.create_key(conn, "default", name="local operator", admin=True)[1]
         context = browser.new_context(base_url=stack.base_url)
         try:
             page = context.new_page()
             page.goto("/")
-            expect(page.locator("#who")).to_have_text("tenant default (admin)")
-            expect(page.locator("#nav-operations")).to_be_visible()
+            expect(page.locator("#who")).to_have_text("tenant default")
             expect(page.locator("#signin")).to_have_count(0)
             expect(page.locator("#sign-out")).to_be_hidden()
+            page.click("#nav-operations")
+            expect(page.locator("#admin-signin")).to_contain_text(".pnil/admin-key")
+            page.fill("#admin-key", admin_key)
+            page.click("#admin-signin button[type=submit]")
+            expect(page.locator("#who")).to_have_text("tenant default (admin)")
+            expect(page.locator("#queue-table tr[data-queue='compilation_jobs']")).to_be_visible()
         finally:
             context.close()

@@ -271,8 +271,10 @@ def test_admin_queues_needs_an_admin_key(api, make_key):
     assert {q["queue"] for q in resp.get_json()} >= {"compilation_jobs", "compilation_results"}
 
 
-def test_admin_queues_is_open_to_anonymous_local_access(client):
-    assert client.get("/admin/queues").status_code == 200
+def test_anonymous_local_access_is_never_admin(client):
+    expect_error(client.get("/admin/queues"), 403)
+    expect_error(client.post("/admin/keys", json={"tenant": "default", "admin": True}), 403)
+    assert client.get("/whoami").get_json()["admin"] is False
 
 
 def test_the_key_is_never_stored_in_plain_text(database_url, db):

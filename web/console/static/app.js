@@ -90,7 +90,8 @@ async function identify() {
     return false;
   }
   document.getElementById("who").textContent = `tenant ${me.tenant}${me.admin ? " (admin)" : ""}`;
-  document.getElementById("nav-operations").hidden = !me.admin;
+  // Anonymous local access is never admin: Operations then asks for the operator's admin key.
+  document.getElementById("nav-operations").hidden = !(me.admin || me.anonymous);
   document.getElementById("sign-out").hidden = !sessionStorage.getItem(KEY);
   return true;
 }
@@ -435,8 +436,24 @@ async function executionPage(id) {
     ${executionDetails(e)}`;
 }
 
+function adminKeyForm() {
+  main.innerHTML = `<h1>Operations</h1>
+    <form class="panel signin" id="admin-signin">
+      <p>Operations need an admin key. <code>make run</code> keeps the local operator's key in
+        <code>.pnil/admin-key</code> (it prints where when it starts). It is kept in this browser tab only.</p>
+      <input id="admin-key" type="password" autocomplete="off" placeholder="pnil_…" required>
+      <button class="primary" type="submit">Use this key</button>
+    </form>`;
+  document.getElementById("admin-signin").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(KEY, document.getElementById("admin-key").value.trim());
+    if (await identify()) route();
+  });
+}
+
 async function operationsPage() {
   const mine = generation;
+  if (!me.admin) return adminKeyForm();
   main.innerHTML = `<h1>Operations</h1>
     <h2>Queues <span class="muted" id="queues-updated"></span></h2><div id="queues"></div>
     <h2>Scheduled functions</h2><div id="scheduled"></div>`;
