@@ -13,7 +13,7 @@ COLUMNS = (
     "id, tenant_id, name, description, language, source, status, compile_error, revision, state, "
     "trigger_type, cron_expression, http_path, http_methods, event_types, resource_limits, metadata, "
     "tags, created_by, created_at, updated_at, timezone, misfire_grace_s, last_run_at, missed_ticks, "
-    "skipped_not_ready, http_auth, allowed_hosts"
+    "skipped_not_ready, http_auth, allowed_hosts, http_detailed_errors, secrets"
 )
 # Fields a create/update may set, mapped to their columns (JSON ones wrapped on the way in).
 WRITABLE = (
@@ -34,6 +34,8 @@ WRITABLE = (
     "misfire_grace_s",
     "http_auth",
     "allowed_hosts",
+    "http_detailed_errors",
+    "secrets",
 )
 _JSON = {"resource_limits", "metadata"}
 

@@ -12,6 +12,7 @@ from tasks.contracts import QUEUES
 from web.auth import require_admin
 from web.blueprint import Blueprint
 from web.db import pool
+from web.strict_fields import StrictBoolean
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Operator views")
 
@@ -70,15 +71,6 @@ class KeySchema(Schema):
 
 class NewKeySchema(KeySchema):
     key = fields.String(metadata={"description": "the key itself: shown only in this response"})
-
-
-class StrictBoolean(fields.Boolean):
-    """JSON true or false only (marshmallow's Boolean also takes "yes", 1, "on", ...)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
 
 
 class KeyCreateSchema(Schema):

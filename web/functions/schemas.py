@@ -22,6 +22,7 @@ from runner.contract import LANGUAGES
 from scheduler import ticks
 from store.lifecycle import STATES, TRANSITIONS
 from web.http_triggers import routing
+from web.strict_fields import StrictBoolean
 
 TRIGGER_TYPES = ("ONEOFF", "SCHEDULED", "HTTP", "EVENT", "EMBEDDED")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -139,6 +140,13 @@ class FunctionWriteSchema(Schema):
         attribute="http_auth",
         validate=validate.OneOf(("none", "key")),
         metadata={"description": "none (public, default) or key (an API key of the function's tenant)"},
+    )
+    httpDetailedErrors = StrictBoolean(
+        attribute="http_detailed_errors",
+        metadata={
+            "description": "HTTP callers see the function's error message (for debugging); default false: "
+            "a generic message and the execution id"
+        },
     )
     httpMethods = fields.List(fields.String(validate=validate.OneOf(HTTP_METHODS)), attribute="http_methods")
     eventTypes = fields.List(fields.String(validate=validate.Length(min=1, max=200)), attribute="event_types")
@@ -267,6 +275,7 @@ class FunctionSchema(Schema):
     )
     httpPath = fields.String(attribute="http_path", allow_none=True)
     httpAuth = fields.String(attribute="http_auth")
+    httpDetailedErrors = fields.Boolean(attribute="http_detailed_errors")
     httpMethods = fields.List(fields.String(), attribute="http_methods")
     eventTypes = fields.List(fields.String(), attribute="event_types")
     resourceLimits = fields.Dict(attribute="resource_limits")
