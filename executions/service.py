@@ -23,9 +23,12 @@ from executions.artifacts import ArtifactCache
 from executions.cancel import CancelListener
 from executions.fairness import SandboxAdmission
 from hostapi.calls import HostApi
+from hostapi.secrets import check_key
 from infra import limits, metrics
 from infra.database import ForkSafePool
 from infra.logs import event
+from infra.redact import Redactor
+from infra.secretbox import SecretBox
 from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 from runner.sandbox.pool import RunnerPool
 from store import executions as store
@@ -92,8 +95,10 @@ class ExecutionService:
         slot_wait_s: float = 10.0,
         listen_for_cancels: bool = True,
         admission: SandboxAdmission | None = None,
+        secret_box: SecretBox | None = None,
     ) -> None:
         self.db = db
+        self.secret_box = secret_box
         self.runners = runners
         self.admission = admission  # fair sharing of the sandboxes between tenants (sync path)
         self.artifacts = ArtifactCache()
@@ -102,6 +107,12 @@ class ExecutionService:
         self._recent_cancels: dict[str, float] = {}
         self._lock = threading.Lock()
         self._cancels = CancelListener(db.dsn, self._on_cancel) if listen_for_cancels else None
+
+    @staticmethod
+    def check_secret_key(db: ForkSafePool, box: SecretBox) -> None:
+        """Raise SecretKeyError when secrets are stored and `box` cannot open them (at start)."""
+        with db.connection() as conn:
+            check_key(conn, box)
 
     def close(self) -> None:
         """Stop the cancel listener and the runner subprocesses."""
@@ -314,10 +325,12 @@ class ExecutionService:
             context_json=context_json(fn, execution_id),
         )
         deadline = time.monotonic() + request.limits.max_execution_time_ms / 1000.0
-        api = HostApi(conn, fn, execution_id, deadline)
+        api = HostApi(conn, fn, execution_id, deadline, self.secret_box)
         try:
             result = self.runners.run(request, host=api.handle)
-            return dataclasses.replace(result, api_calls=api.calls, database_queries=api.queries)
+            return _redacted(
+                dataclasses.replace(result, api_calls=api.calls, database_queries=api.queries), api.redactor()
+            )
         except Exception as exc:  # noqa: BLE001 - recorded as the execution's failure
             event(log, "runner.error", level=logging.ERROR, executionId=execution_id, exc_info=True)
             return RunResult(
@@ -381,6 +394,19 @@ def context_json(fn: dict[str, Any], execution_id: str) -> str:
         "trigger": trigger,
     }
     return json.dumps(context, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _redacted(result: RunResult, redactor: Redactor) -> RunResult:
+    """The result with the values of the secrets the run read replaced, before anything stores or
+    logs it (the execution row, its events, the process's log lines)."""
+    if not redactor:
+        return result
+    return dataclasses.replace(
+        result,
+        output_json=redactor.json_text(result.output_json),
+        error_message=redactor.text(result.error_message),
+        logs=redactor.text(result.logs),
+    )
 
 
 def _release_quietly(conn: psycopg.Connection) -> None:

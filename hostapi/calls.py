@@ -2,7 +2,9 @@
 
 A call is JSON `{"op": "kv.get", "args": {...}}`; the answer is `{"ok": value}` or
 `{"error": "what happened and what to do"}`. Ops: kv.get, kv.set, kv.delete, kv.list,
-kv.increment, kv.cas, http.fetch, emit.
+kv.increment, kv.cas, http.fetch, emit, secrets.get. The values of the secrets a run read are
+kept (`revealed`) so that what it stores (key-value entries, events) and what its execution
+records are redacted.
 """
 
 from __future__ import annotations
@@ -21,7 +23,10 @@ from hostapi import allowed_hosts, fetch
 from infra import limits as limit_rules
 from infra import strict_json
 from infra.logs import event
+from infra.redact import Redactor
+from infra.secretbox import SecretBox, SecretKeyError
 from store import kv
+from store import secrets as secret_store
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +45,12 @@ class HostApi:
     """The host API of one execution (one thread: the run's own)."""
 
     def __init__(
-        self, conn: psycopg.Connection, fn: dict[str, Any], execution_id: str, deadline: float
+        self,
+        conn: psycopg.Connection,
+        fn: dict[str, Any],
+        execution_id: str,
+        deadline: float,
+        box: SecretBox | None = None,
     ) -> None:
         # The execution's own autocommit connection: idle while the sandbox runs, so the calls,
         # which come on the run's thread, use it rather than borrow another from the pool.
@@ -57,6 +67,9 @@ class HostApi:
             else 0
         )
         self.deadline = deadline
+        self.box = box or SecretBox(None)
+        self.declared: list[str] = list(fn.get("secrets") or [])
+        self.revealed: dict[str, str] = {}  # secret name -> value, of the secrets this run read
         self.calls = 0
         self.queries = 0
         self.refused_until = 0.0  # wall-clock end of a minute whose budget is spent
@@ -117,7 +130,7 @@ class HostApi:
             isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_TTL_S
         ):
             raise CallRefused(f"ttl must be a number of seconds between 0 and {MAX_TTL_S}")
-        self._kv(kv.put, _key(args), _value(args, "value"), ttl)
+        self._kv(kv.put, _key(args), self.redactor().value(_value(args, "value")), ttl)
 
     def kv_delete(self, args: dict[str, Any]) -> bool:
         return self._kv(kv.delete, _key(args))
@@ -145,7 +158,8 @@ class HostApi:
     def kv_cas(self, args: dict[str, Any]) -> bool:
         absent = "expected" not in args
         expected = None if absent else _value(args, "expected")
-        return self._kv(kv.compare_and_set, _key(args), expected, _value(args, "value"), absent=absent)
+        value = self.redactor().value(_value(args, "value"))
+        return self._kv(kv.compare_and_set, _key(args), expected, value, absent=absent)
 
     # -- outbound HTTP and events ------------------------------------------------------------
     def http_fetch(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -187,11 +201,38 @@ class HostApi:
                 self.conn,
                 self.tenant_id,
                 event_type,
-                payload,
+                self.redactor().value(payload),
                 depth=self.depth,
                 source_execution_id=uuid.UUID(self.execution_id),
             )
         return str(event_id)
+
+    # -- secrets -----------------------------------------------------------------------------
+    def secrets_get(self, args: dict[str, Any]) -> str:
+        name = args.get("name")
+        if not isinstance(name, str) or name not in self.declared:
+            declared = ", ".join(self.declared) or "none"
+            raise CallRefused(
+                f"secret {name!r} is not declared by this function (it declares: {declared}); "
+                'add it to the function\'s "secrets" list'
+            )
+        self.queries += 1
+        token = secret_store.ciphertext(self.conn, self.tenant_id, name)
+        if token is None:
+            raise CallRefused(f"secret {name!r} does not exist (any more): PUT /secrets/{name} to set it")
+        try:
+            value = self.box.decrypt(token)
+        except SecretKeyError as exc:
+            event(
+                log, "hostapi.secret_key", level=logging.ERROR, executionId=self.execution_id, error=str(exc)
+            )
+            raise CallRefused(f"secret {name!r} cannot be read right now (the platform's key)") from exc
+        self.revealed[name] = value
+        return value
+
+    def redactor(self) -> Redactor:
+        """Replaces the values of the secrets read so far."""
+        return Redactor(self.revealed)
 
 
 _OPS = {
@@ -203,6 +244,7 @@ _OPS = {
     "kv.cas": HostApi.kv_cas,
     "http.fetch": HostApi.http_fetch,
     "emit": HostApi.emit,
+    "secrets.get": HostApi.secrets_get,
 }
 
 

@@ -46,6 +46,8 @@ class Settings:
     web_threads: int = 32
     tenant_wait_s: float = 2.0
     log_format: str = "json"
+    secret_key: str | None = None
+    secret_keys_previous: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -77,6 +79,10 @@ class Settings:
             web_threads=_int(env, "PNIL_WEB_THREADS", 32),
             tenant_wait_s=float(env.get("PNIL_TENANT_WAIT_S") or 2.0),
             log_format=(env.get("PNIL_LOG_FORMAT") or "json").strip().lower(),
+            secret_key=(env.get("PNIL_SECRET_KEY") or "").strip() or None,
+            secret_keys_previous=tuple(
+                k.strip() for k in (env.get("PNIL_SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
+            ),
         )
 
 
@@ -84,4 +90,3 @@ def local_dir(env: dict[str, str], project_root: Path) -> Path:
     """Where `make run` keeps the local operator's admin key and secret key: PNIL_LOCAL_DIR, else .pnil."""
     raw = (env.get("PNIL_LOCAL_DIR") or "").strip()
     return Path(raw).resolve() if raw else project_root / ".pnil"
-

@@ -22,7 +22,7 @@ COLUMNS = (
 LOST_AFTER_GRACE_S = 60
 _TIME_LIMIT_S = "COALESCE((f.resource_limits->>'maxExecutionTimeMs')::bigint, %(default_time_ms)s) / 1000.0"
 _RUNNABLE = """
-SELECT id, tenant_id, language, status, state, revision, resource_limits, allowed_hosts,
+SELECT id, tenant_id, language, status, state, revision, resource_limits, allowed_hosts, secrets,
        CASE WHEN revision = %(cached)s THEN NULL ELSE wasm_binary END AS wasm_binary
 FROM functions f WHERE id = %(id)s AND tenant_id = %(tenant)s
 """
@@ -77,7 +77,7 @@ _START_QUEUED = f"""
 WITH e AS (SELECT id, function_id FROM executions WHERE id = %(execution_id)s AND status = 'PENDING'),
 fn AS (
     SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.revision, f.resource_limits, f.allowed_hosts,
-           CASE WHEN f.revision = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary
+           f.secrets, CASE WHEN f.revision = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary
     FROM functions f JOIN e ON f.id = e.function_id
 ), {_TAKE_SLOT},
 upd AS (

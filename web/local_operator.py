@@ -27,13 +27,17 @@ def prepare(env: dict[str, str], project_root: Path) -> None:
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     _anonymous_default(env)
     if not env.get("PNIL_SECRET_KEY"):
-        env["PNIL_SECRET_KEY"] = _read_or_make(directory / SECRET_KEY_FILE, lambda: Fernet.generate_key().decode())
+        env["PNIL_SECRET_KEY"] = _read_or_make(
+            directory / SECRET_KEY_FILE, lambda: Fernet.generate_key().decode()
+        )
         print(f"==> secrets are encrypted with the key in {directory / SECRET_KEY_FILE}", flush=True)
     path = directory / ADMIN_KEY_FILE
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
         known = path.exists() and _is_admin_key(conn, path.read_text().strip())
         if not known:
-            _, key = tenants.create_key(conn, tenants.DEFAULT_TENANT_SLUG, name="local operator (make run)", admin=True)
+            _, key = tenants.create_key(
+                conn, tenants.DEFAULT_TENANT_SLUG, name="local operator (make run)", admin=True
+            )
             _write_private(path, key)
     print(
         f"==> the local operator's admin key is in {path} (the console's Operations page asks for it)",

@@ -1,5 +1,5 @@
 // pnil's library for AssemblyScript functions:
-//   import { context, kv, http, emit } from "pnil";
+//   import { context, kv, http, emit, secrets } from "pnil";
 // The compile server makes this file importable as the package "pnil"; its functions call
 // host functions the runner links (module "env"), never anything outside the sandbox.
 // Values cross as JSON text. A refused call (not allowed, over maxApiCallsPerMinute, invalid)
@@ -27,6 +27,8 @@ declare function hostStatus(): i32;
 declare function hostHeaders(): string;
 @external("env", "pnil.emit")
 declare function hostEmit(type: string, payloadJson: string): void;
+@external("env", "pnil.secrets.get")
+declare function hostSecretGet(name: string): string | null;
 
 /**
  * This execution's context as JSON text:
@@ -84,4 +86,16 @@ export namespace http {
 /** Publish an event of the function's tenant; payloadJson is a JSON object. */
 export function emit(type: string, payloadJson: string = "{}"): void {
   hostEmit(type, payloadJson);
+}
+
+/** The tenant's secrets the function declares (its "secrets" list). */
+export namespace secrets {
+  /**
+   * The secret's value; null when the function does not declare the name or the secret does not
+   * exist (AssemblyScript has no exceptions: check for null). Wherever the value ends up in the
+   * execution's output, logs or errors, pnil stores [secret NAME] instead.
+   */
+  export function get(name: string): string | null {
+    return hostSecretGet(name);
+  }
 }

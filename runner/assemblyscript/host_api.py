@@ -1,8 +1,9 @@
-"""The host API for AssemblyScript: the `env.pnil.*` imports behind `import { kv, http, emit } from "pnil"`.
+"""The host API for AssemblyScript: the `env.pnil.*` imports behind `import { kv, http, emit, secrets } from "pnil"`.
 
 Each import reads its string arguments from the guest, makes one host call through the run's
 HostChannel and writes the answer back as a new guest string. A refused call ends the run FAILED
-with the host's message (AssemblyScript has no exceptions to catch it with).
+with the host's message (AssemblyScript has no exceptions to catch it with); only `secrets.get`
+answers null instead, so that code can handle a secret it may not read.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class HostApiImports:
             "pnil.http.status": self.http_status,
             "pnil.http.headers": self.http_headers,
             "pnil.emit": self.emit,
+            "pnil.secrets.get": self.secrets_get,
         }
 
     # Each returns what the guest sees; strings go through _text/_json and new_string.
@@ -91,6 +93,13 @@ class HostApiImports:
         self._call(
             caller, "emit", type=_text(caller, event_type), payload=_json(caller, payload, "emit payload")
         )
+
+    def secrets_get(self, caller, name: int) -> int:
+        try:
+            value = self._call(caller, "secrets.get", name=_text(caller, name))
+        except GuestFailure:
+            return 0  # null: not declared, or no such secret
+        return new_string(caller, value)
 
     def _last_response(self) -> dict | None:
         state = self._current()

@@ -75,6 +75,7 @@ globalThis.pnil = freeze({
   fetch: (url, init = {}) => hostCall('http.fetch',
     { url: String(url), method: init.method, headers: init.headers, body: init.body }),
   emit: (type, payload = {}) => { hostCall('emit', { type, payload }); },
+  secrets: freeze({ get: (name) => hostCall('secrets.get', { name: String(name) }) }),
 });
 globalThis.fetch = (url, init) => {
   try {

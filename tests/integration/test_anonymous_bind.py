@@ -7,8 +7,6 @@ import socket
 import subprocess
 import sys
 
-import pytest
-
 from tests.conftest import PROJECT_ROOT
 from tests.integration.conftest import wait_for
 

@@ -61,7 +61,7 @@ def test_cancel_from_another_thread_ends_the_run_cancelled_and_the_pool_goes_on(
                 make_request("loop", max_execution_time_ms=60_000), execution_id=run_id
             )
             results: list = []
-            runner = threading.Thread(target=lambda r=request: results.append(pool.run(r)))
+            runner = threading.Thread(target=lambda r=request, out=results: out.append(pool.run(r)))
             runner.start()
             _wait_for(lambda rid=run_id: rid in pool._busy)
 

@@ -52,7 +52,11 @@ def service() -> ExecutionService:
                     max_waiting=settings().web_threads - 4,
                 )
                 ext["pnil.executions"] = ExecutionService(
-                    pool(), runners, slot_wait_s=settings().slot_wait_s, admission=admission
+                    pool(),
+                    runners,
+                    slot_wait_s=settings().slot_wait_s,
+                    admission=admission,
+                    secret_box=ext["pnil.secret_box"],
                 )
     return ext["pnil.executions"]
 

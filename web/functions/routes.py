@@ -16,6 +16,7 @@ from infra import limits
 from infra.logs import event
 from store import functions as store
 from store import http_bindings, lifecycle
+from store import secrets as secret_store
 from tasks.publish import compile_or_reuse
 from web.auth import current
 from web.blueprint import Blueprint
@@ -70,6 +71,7 @@ class Functions(MethodView):
         principal = current()
         description = data.pop("change_description", None)
         with pool().connection() as conn, conn.transaction():
+            _check_secrets_exist(conn, principal.tenant_id, data)
             _check_http_binding(conn, principal.tenant_id, None, data)
             _check_name_free(conn, principal.tenant_id, None, data["name"])
             with _name_clash_is_409(data["name"]):
@@ -127,6 +129,7 @@ class FunctionById(MethodView):
         with pool().connection() as conn, conn.transaction():
             current_row = find_or_404(conn, function_id, for_update=True)
             _check_trigger_consistency({**current_row, **data})
+            _check_secrets_exist(conn, principal.tenant_id, data)
             _check_http_binding(conn, principal.tenant_id, function_id, {**current_row, **data})
             if "state" in data:
                 problem = lifecycle.transition_error(current_row["state"], data["state"])
@@ -204,6 +207,16 @@ def _check_http_binding(conn, tenant_id, function_id, merged: dict) -> None:
                 message=f"httpPath {merged['http_path']} overlaps function {other['id']} ({other['name']}) "
                 f"bound to {other['http_path']} for the same method; choose another path or other methods",
             )
+
+
+def _check_secrets_exist(conn, tenant_id, data: dict) -> None:
+    names = data.get("secrets")
+    if names:
+        data["secrets"] = names = list(dict.fromkeys(names))  # each name once, in the order given
+        unknown = secret_store.missing(conn, tenant_id, names)
+        if unknown:
+            listed = ", ".join(unknown)
+            abort(400, message=f"unknown secret(s) {listed}: create each with PUT /secrets/NAME first")
 
 
 def _check_trigger_consistency(merged: dict) -> None:

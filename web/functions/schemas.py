@@ -22,6 +22,8 @@ from runner.contract import LANGUAGES
 from scheduler import ticks
 from store.lifecycle import STATES, TRANSITIONS
 from web.http_triggers import routing
+from web.secrets.routes import NAME_RULE as SECRET_NAME_RULE
+from web.secrets.routes import NAME_SHAPE as SECRET_NAME_SHAPE
 from web.strict_fields import StrictBoolean
 
 TRIGGER_TYPES = ("ONEOFF", "SCHEDULED", "HTTP", "EVENT", "EMBEDDED")
@@ -51,6 +53,7 @@ def _check_name(value: str) -> None:
 
 
 MAX_ALLOWED_HOSTS = 50
+MAX_SECRETS = 50
 
 
 def _check_host_pattern(value: str) -> None:
@@ -171,6 +174,11 @@ class FunctionWriteSchema(Schema):
             "or * (any public host); private addresses only when named exactly"
         },
     )
+    secrets = fields.List(
+        fields.String(validate=validate.Regexp(SECRET_NAME_SHAPE, error=SECRET_NAME_RULE)),
+        validate=validate.Length(max=MAX_SECRETS),
+        metadata={"description": "names of the tenant's secrets the code may read (pnil.secrets.get)"},
+    )
     changeDescription = fields.String(
         load_only=True, attribute="change_description", validate=validate.Length(max=1000)
     )
@@ -282,6 +290,7 @@ class FunctionSchema(Schema):
     metadata = fields.Dict()
     tags = fields.List(fields.String())
     allowedHosts = fields.List(fields.String(), attribute="allowed_hosts")
+    secrets = fields.List(fields.String())
     allowedTransitions = fields.Function(
         lambda row: sorted(TRANSITIONS[row["state"]]),
         metadata={"description": "the states POST /functions/{id}/state accepts from this one"},

@@ -1,4 +1,4 @@
-"""pnil's host API for Python functions: ``from pnil import kv, fetch, emit``.
+"""pnil's host API for Python functions: ``from pnil import kv, fetch, emit, secrets``.
 
 Runs inside the sandbox. Every call is one JSON request to the host (``host-call`` in the
 runtime's WIT world), answered before the function goes on; a refused call (not allowed, over
@@ -9,7 +9,7 @@ import json
 
 import wit_world
 
-__all__ = ["HostCallError", "Response", "emit", "fetch", "kv"]
+__all__ = ["HostCallError", "Response", "emit", "fetch", "kv", "secrets"]
 
 _ABSENT = object()
 
@@ -88,3 +88,14 @@ def fetch(url, method="GET", headers=None, body=None):
 def emit(type, payload=None):  # noqa: A002 - the event's type, as in the REST API
     """Publish a domain event of ``type`` with a JSON object ``payload``; its id."""
     return _call("emit", {"type": type, "payload": {} if payload is None else payload})
+
+
+class _Secrets:
+    """The tenant's secrets this function declares (its ``secrets`` list)."""
+
+    def get(self, name):
+        """The secret's value; HostCallError when the function does not declare ``name``."""
+        return _call("secrets.get", {"name": name})
+
+
+secrets = _Secrets()
