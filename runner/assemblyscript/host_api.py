@@ -1,4 +1,4 @@
-"""The host API for AssemblyScript: the `env.pnil.*` imports behind `import { kv, http, emit, secrets } from "pnil"`.
+"""The host API for AssemblyScript: the `env.pnil.*` imports behind `import { kv, ... } from "pnil"`.
 
 Each import reads its string arguments from the guest, makes one host call through the run's
 HostChannel and writes the answer back as a new guest string. A refused call ends the run FAILED

@@ -186,7 +186,7 @@ def test_a_leaking_function_leaves_the_value_nowhere(api, client, caplog):
 
 
 def test_an_http_function_with_detailed_errors_shows_the_mark(client):
-    source = "function handle(req) { throw new Error('cannot charge with ' + pnil.secrets.get('STRIPE_KEY')); }"
+    source = "function handle(r) { throw new Error('cannot charge with ' + pnil.secrets.get('STRIPE_KEY')); }"
     ready(client, "javascript", source, type="HTTP", httpPath="/leak", httpDetailedErrors=True)
 
     resp = client.post("/http/default/leak")
