@@ -13,7 +13,7 @@ import uuid
 from typing import Any
 
 from pnil_client.errors import CompileFailed, ExecutionTimeout
-from pnil_client.models import ApiKey, Execution, Function, QueueStats, Version
+from pnil_client.models import ApiKey, Execution, Function, QueueStats, Secret, Version
 from pnil_client.transport import Transport, segment
 
 DEFAULT_URL = "http://127.0.0.1:8080"
@@ -159,6 +159,18 @@ class Client:
     def cancel(self, execution_id: str) -> Execution:
         path = f"/executions/{segment(execution_id)}/cancel"
         return Execution.from_json(self._http.request("POST", path))
+
+    # -- secrets -----------------------------------------------------------------------------
+    def set_secret(self, name: str, value: str) -> Secret:
+        """Create or replace a secret of the key's tenant; the answer never holds the value."""
+        return Secret.from_json(self._http.request("PUT", f"/secrets/{segment(name)}", json={"value": value}))
+
+    def list_secrets(self) -> list[Secret]:
+        """The tenant's secrets: names, versions, times."""
+        return [Secret.from_json(s) for s in self._http.request("GET", "/secrets")]
+
+    def delete_secret(self, name: str) -> None:
+        self._http.request("DELETE", f"/secrets/{segment(name)}")
 
     # -- operators ---------------------------------------------------------------------------
     def queues(self) -> list[QueueStats]:

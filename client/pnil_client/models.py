@@ -119,3 +119,13 @@ class ApiKey(Model):
     created_at: str | None = None
     last_used_at: str | None = None
     revoked_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Secret(Model):
+    """A secret's name and history; its value never comes back from pnil."""
+
+    name: str = ""
+    version: int = 0
+    created_at: str | None = None
+    updated_at: str | None = None

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from bench.stack import Stack
+from infra.secretbox import new_key
 from store import tenants
 from tests.conftest import throwaway_database
 
@@ -31,6 +32,7 @@ def server(server_url, template_url, tmp_path_factory):
         # Two gunicorn workers and the executor share one metrics directory, as under `make run`.
         env = {
             "PNIL_ALLOW_ANONYMOUS": "0",
+            "PNIL_SECRET_KEY": new_key(),
             "WEB_CONCURRENCY": "2",
             "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         }

@@ -207,3 +207,32 @@ def test_logs_follow_prints_new_executions_as_they_finish(pnil, server, tmp_path
         follower.kill()
         follower.wait()
     assert "seen 7" in json.loads(line)["logs"]
+
+
+def test_secrets_set_from_stdin_list_and_remove_never_show_the_value(pnil, server):
+    name, value = f"CLI_{uuid.uuid4().hex[:6].upper()}", f"v-{uuid.uuid4().hex}"
+
+    first = pnil("secrets", "set", name, input=value + "\n")
+    second = pnil("--json", "secrets", "set", name, input=value)
+    listed = pnil("--json", "secrets", "ls")
+    human = pnil("secrets", "ls")
+
+    assert first.returncode == 0, first.stderr
+    assert f"set {name} (version 1)" in first.stderr
+    assert json.loads(second.stdout)["version"] == 2
+    assert {"name": name, "version": 2}.items() <= next(
+        s for s in json.loads(listed.stdout) if s["name"] == name
+    ).items()
+    assert name in human.stdout
+    for result in (first, second, listed, human):
+        assert value not in result.stdout + result.stderr
+    assert pnil("secrets", "set", name, input="").returncode == 2
+    assert pnil("secrets", "rm", name).returncode == 0
+    assert pnil("secrets", "rm", name).returncode == 3
+    assert "value" not in " ".join(p.name for p in _set_params())
+
+
+def _set_params():
+    from pnil_client.cli.secrets import set_secret
+
+    return set_secret.params

@@ -229,3 +229,21 @@ def test_with_anonymous_local_access_no_sign_in_is_needed_but_operations_ask_for
             expect(page.locator("#queue-table tr[data-queue='compilation_jobs']")).to_be_visible()
         finally:
             context.close()
+
+
+def test_the_secrets_page_sets_lists_and_deletes_without_showing_a_value(page, console):
+    name, value = f"CONSOLE_{uuid.uuid4().hex[:6].upper()}", f"v-{uuid.uuid4().hex}"
+    sign_in(page, console.acme_key)
+    page.click("#nav-secrets")
+
+    page.fill("#secret-name", name)
+    page.fill("#secret-value", value)
+    page.click("#secret-form button[type=submit]")
+
+    row = page.locator(f"#secret-table tr[data-secret='{name}']")
+    expect(row).to_contain_text("1")
+    expect(page.locator("#secret-value")).to_have_value("")
+    assert value not in page.content()
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button[data-delete]").click()
+    expect(row).to_have_count(0)

@@ -436,6 +436,51 @@ async function executionPage(id) {
     ${executionDetails(e)}`;
 }
 
+// Values go in only: the API never answers one, so the page never shows one.
+async function secretsPage() {
+  const mine = generation;
+  main.innerHTML = `<h1>Secrets</h1>
+    <p class="muted">Functions read the secrets they declare (<code>"secrets": ["NAME"]</code>) with
+      <code>pnil.secrets.get("NAME")</code>. A value is never shown again; wherever a run puts it,
+      pnil stores <code>[secret NAME]</code> instead.</p>
+    <form class="panel" id="secret-form">
+      <input id="secret-name" placeholder="NAME" required pattern="[A-Za-z_][A-Za-z0-9_]{0,127}">
+      <input id="secret-value" type="password" autocomplete="off" placeholder="value" required>
+      <button class="primary" type="submit">Set</button>
+    </form>
+    <div id="secret-problem"></div><div id="secrets"><p class="muted">Loading…</p></div>`;
+  const show = async () => {
+    const found = await api("GET", "/secrets");
+    if (mine !== generation) return;
+    document.getElementById("secrets").innerHTML = found.length === 0 ? `<p class="muted">None yet.</p>`
+      : `<table id="secret-table"><thead><tr><th>Name</th><th>Version</th><th>Updated</th><th></th></tr></thead><tbody>
+        ${found.map((s) => `<tr data-secret="${esc(s.name)}"><td><code>${esc(s.name)}</code></td><td>${s.version}</td>
+          <td>${esc(when(s.updatedAt))}</td><td><button type="button" data-delete="${esc(s.name)}">Delete</button></td></tr>`).join("")}
+        </tbody></table>`;
+    for (const button of document.querySelectorAll("[data-delete]")) {
+      button.addEventListener("click", async () => {
+        if (!confirm(`Delete secret ${button.dataset.delete}? Functions that declare it fail to read it.`)) return;
+        await api("DELETE", `/secrets/${encodeURIComponent(button.dataset.delete)}`);
+        await show();
+      });
+    }
+  };
+  document.getElementById("secret-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const name = document.getElementById("secret-name").value.trim();
+    const value = document.getElementById("secret-value");
+    try {
+      await api("PUT", `/secrets/${encodeURIComponent(name)}`, { value: value.value });
+      value.value = "";
+      document.getElementById("secret-problem").innerHTML = "";
+      await show();
+    } catch (error) {
+      if (mine === generation) document.getElementById("secret-problem").innerHTML = problem(error);
+    }
+  });
+  await show();
+}
+
 function adminKeyForm() {
   main.innerHTML = `<h1>Operations</h1>
     <form class="panel signin" id="admin-signin">
@@ -493,6 +538,7 @@ async function route() {
     else if (parts[0] === "f" && parts[1]) await functionPage(parts[1], parts[2] || "code");
     else if (parts[0] === "e" && parts[1]) await executionPage(parts[1]);
     else if (parts[0] === "operations") await operationsPage();
+    else if (parts[0] === "secrets") await secretsPage();
     else await functionsPage();
   } catch (error) {
     // A page left while it loaded must not write over the one shown now.
