@@ -424,3 +424,11 @@ def release_idempotency_keys(conn: psycopg.Connection, older_than_s: int = 24 * 
         "AND created_at < now() - make_interval(secs => %s)",
         (older_than_s,),
     ).rowcount
+
+
+def function_of(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID) -> uuid.UUID | None:
+    """The function of one of the tenant's executions, or None."""
+    row = conn.execute(
+        "SELECT function_id FROM executions WHERE id = %s AND tenant_id = %s", (execution_id, tenant_id)
+    ).fetchone()
+    return None if row is None else row[0]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
@@ -64,6 +66,14 @@ class KeySchema(Schema):
     tenant = fields.String(metadata={"description": "the tenant's name"})
     name = fields.String()
     admin = fields.Boolean()
+    scopes = fields.List(fields.String(), metadata={"description": "admin, manage, invoke, read"})
+    functions = fields.List(
+        fields.UUID(),
+        attribute="function_ids",
+        allow_none=True,
+        metadata={"description": "an invoke key limited to these functions; null: any"},
+    )
+    expiresAt = fields.DateTime(attribute="expires_at", allow_none=True)
     createdAt = fields.DateTime(attribute="created_at")
     lastUsedAt = fields.DateTime(attribute="last_used_at", allow_none=True)
     revokedAt = fields.DateTime(attribute="revoked_at", allow_none=True)
@@ -79,10 +89,26 @@ class KeyCreateSchema(Schema):
 
     tenant = fields.String(required=True, validate=validate.Length(min=1, max=100))
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
-    admin = StrictBoolean(load_default=False)
+    admin = StrictBoolean(load_default=False, metadata={"description": "the same as scopes [admin]"})
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(tenants.SCOPES)),
+        load_default=None,
+        validate=validate.Length(min=1),
+        metadata={"description": "default [admin] with admin: true, else [manage]"},
+    )
+    functions = fields.List(
+        fields.UUID(),
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "limit an invoke key to these functions (ids) of its tenant"},
+    )
+    expiresAt = fields.AwareDateTime(
+        load_default=None,
+        metadata={"description": "the key stops working at this time (ISO 8601 with offset)"},
+    )
 
 
-_KEY_FIELDS = ("id", "tenant", "name", "admin", "created_at", "last_used_at", "revoked_at")
+_KEY_FIELDS = tenants.KEY_COLUMNS
 
 
 @blp.route("/keys")
@@ -102,7 +128,17 @@ class Keys(MethodView):
         name = body["name"] or f"{body['tenant']} key"
         with pool().connection() as conn, conn.transaction():
             try:
-                key_id, key = tenants.create_key(conn, body["tenant"], name=name, admin=body["admin"])
+                if body["expiresAt"] is not None and body["expiresAt"] <= datetime.now(UTC):
+                    raise ValueError("expiresAt is in the past")
+                key_id, key = tenants.create_key(
+                    conn,
+                    body["tenant"],
+                    name=name,
+                    admin=body["admin"],
+                    scopes=body["scopes"],
+                    function_ids=body["functions"],
+                    expires_at=body["expiresAt"],
+                )
             except ValueError as exc:
                 abort(400, message=str(exc))
             found = next(row for row in tenants.list_keys(conn) if row[0] == key_id)

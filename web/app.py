@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         kv,
         paths,
         request_limits,
+        scopes,
         whoami,
     )
     from web import metrics as metrics_routes
@@ -84,6 +85,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.register_blueprint(metrics_routes.blp)
     auth.install(app)
     paths.install(app, api)
+    scopes.install(app)  # after the name resolver: a limited key's check needs the function's id
     api.register_blueprint(health.blp)
     api.register_blueprint(whoami.blp)
     app.register_blueprint(console.blp)

@@ -23,6 +23,7 @@ from web.db import pool
 from web.errors import error_body
 from web.executions.routes import service
 from web.http_triggers.routing import resolve
+from web.scopes import may_invoke
 
 log = logging.getLogger(__name__)
 blp = Blueprint(
@@ -185,13 +186,18 @@ def _shaped(output: dict, execution_id, detailed: bool) -> Response:
 
 
 def _key_of_tenant(binding: dict) -> bool:
+    """A key of the function's tenant that may run it: manage, admin, or invoke (limited to it or not)."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return False
     with pool().connection() as conn:
         principal = tenants.authenticate(conn, key.strip())
-    return principal is not None and principal.tenant_id == binding["tenant_id"]
+    return (
+        principal is not None
+        and principal.tenant_id == binding["tenant_id"]
+        and may_invoke(principal, binding["id"])
+    )
 
 
 def serve(tenant: str, path: str = ""):
@@ -210,7 +216,7 @@ def serve(tenant: str, path: str = ""):
     if binding["http_auth"] == "key" and not _key_of_tenant(binding):
         return _error(
             401,
-            "this endpoint needs an API key of its tenant: Authorization: Bearer <key>",
+            "this endpoint needs an API key of its tenant allowed to invoke it: Authorization: Bearer <key>",
             headers={"WWW-Authenticate": 'Bearer realm="pnil"'},
         )
     detailed = binding["http_detailed_errors"]
