@@ -58,6 +58,6 @@ def _authenticate() -> None:
     with pool().connection() as conn:
         principal = tenants.authenticate(conn, key.strip())
     if principal is None:
-        _unauthorized("invalid or revoked API key")
+        _unauthorized("invalid, revoked or expired API key")
     g.principal = principal
     return None
