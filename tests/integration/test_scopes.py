@@ -12,7 +12,6 @@ import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
-import psycopg
 import pytest
 
 from store import tenants
