@@ -64,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Flask:
 
     from web import (
         admin,
+        audit,
         auth,
         console,
         events,
@@ -86,10 +87,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     auth.install(app)
     paths.install(app, api)
     scopes.install(app)  # after the name resolver: a limited key's check needs the function's id
+    audit.install(app)
     api.register_blueprint(health.blp)
     api.register_blueprint(whoami.blp)
     app.register_blueprint(console.blp)
-    blueprints = (functions.blp, admin.blp, executions.blp, events.blp, kv.blp, secret_routes.blp)
+    blueprints = (functions.blp, admin.blp, audit.blp, executions.blp, events.blp, kv.blp, secret_routes.blp)
     for blueprint in (*blueprints, http_trigger_routes.blp):
         api.register_blueprint(blueprint)
     return app

@@ -25,7 +25,7 @@ INVOKE = {
     "executions.CancelExecution": frozenset({"POST"}),
 }
 EVERY_KEY = frozenset({"whoami.WhoAmI"})
-ADMIN_ONLY_PREFIXES = ("admin.",)
+ADMIN_ONLY_PREFIXES = ("admin.", "audit.")
 ADMIN_ONLY = frozenset({"metrics.scrape"})
 
 
