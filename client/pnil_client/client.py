@@ -177,11 +177,21 @@ class Client:
         """Depth, in flight, oldest age and dead letters per queue (admin key)."""
         return [QueueStats.from_json(q) for q in self._http.request("GET", "/admin/queues")]
 
-    def create_key(self, tenant: str, *, name: str | None = None, admin: bool = False) -> ApiKey:
-        """A new key for a tenant (admin key); `.key` is shown only now."""
+    def create_key(
+        self,
+        tenant: str,
+        *,
+        name: str | None = None,
+        admin: bool = False,
+        scopes: list[str] | None = None,
+        functions: list[str] | None = None,
+        expires_at: str | None = None,
+    ) -> ApiKey:
+        """A new key for a tenant (admin key); `.key` is shown only now. `scopes`: admin, manage,
+        invoke, read; `functions` (ids) limit an invoke key; `expires_at` is ISO 8601 with an offset."""
         body: dict[str, Any] = {"tenant": tenant, "admin": admin}
-        if name:
-            body["name"] = name
+        extra = {"name": name, "scopes": scopes, "functions": functions, "expiresAt": expires_at}
+        body.update({k: v for k, v in extra.items() if v})
         return ApiKey.from_json(self._http.request("POST", "/admin/keys", json=body))
 
     def list_keys(self) -> list[ApiKey]:

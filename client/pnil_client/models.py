@@ -119,6 +119,9 @@ class ApiKey(Model):
     created_at: str | None = None
     last_used_at: str | None = None
     revoked_at: str | None = None
+    scopes: list[str] | None = None
+    functions: list[str] | None = None  # an invoke key's functions; None: any
+    expires_at: str | None = None
 
 
 @dataclass(frozen=True)

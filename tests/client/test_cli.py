@@ -183,6 +183,21 @@ def test_admin_queues_and_keys(pnil, server):
     assert pnil("ls", key=new["key"]).returncode == 0
     assert pnil("keys", "revoke", new["id"], key=server.admin_key).returncode == 0
     assert pnil("ls", key=new["key"]).returncode == 3
+    reader = pnil(
+        "--json",
+        "keys",
+        "create",
+        "acme",
+        "--scope",
+        "read",
+        "--expires",
+        "2099-01-01T00:00:00Z",
+        key=server.admin_key,
+    )
+    made = json.loads(reader.stdout)
+    assert made["scopes"] == ["read"] and made["expiresAt"].startswith("2099")
+    assert pnil("ls", key=made["key"]).returncode == 0
+    assert pnil("secrets", "set", "NOPE", input="v", key=made["key"]).returncode == 3  # read: GETs only
 
 
 def test_logs_follow_prints_new_executions_as_they_finish(pnil, server, tmp_path):

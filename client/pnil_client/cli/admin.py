@@ -50,10 +50,23 @@ def keys() -> None:
 @click.argument("tenant")
 @click.option("--name", help="a label for the key")
 @click.option("--admin", is_flag=True, help="the key may also use the admin endpoints")
+@click.option(
+    "--scope",
+    "scopes",
+    multiple=True,
+    type=click.Choice(["admin", "manage", "invoke", "read"]),
+    help="admin, manage (default), invoke or read; repeatable",
+)
+@click.option("--function", "functions", multiple=True, help="limit an invoke key to this function id")
+@click.option("--expires", help="when the key stops working (ISO 8601 with an offset)")
 @pass_state
-def create_key(state: State, tenant: str, name: str | None, admin: bool) -> None:
+def create_key(
+    state: State, tenant: str, name: str | None, admin: bool, scopes, functions, expires: str | None
+) -> None:
     """Create a key for TENANT (and the tenant, if new); the key is printed only now."""
-    key = state.client.create_key(tenant, name=name, admin=admin)
+    key = state.client.create_key(
+        tenant, name=name, admin=admin, scopes=list(scopes), functions=list(functions), expires_at=expires
+    )
     state.emit(
         key,
         lambda: (
@@ -71,8 +84,20 @@ def list_keys(state: State) -> None:
     state.emit(
         found,
         lambda: table(
-            ("ID", "TENANT", "NAME", "ADMIN", "CREATED", "LAST USED", "REVOKED"),
-            ((k.id, k.tenant, k.name, k.admin, k.created_at, k.last_used_at, k.revoked_at) for k in found),
+            ("ID", "TENANT", "NAME", "SCOPES", "CREATED", "LAST USED", "EXPIRES", "REVOKED"),
+            (
+                (
+                    k.id,
+                    k.tenant,
+                    k.name,
+                    ",".join(k.scopes or ()),
+                    k.created_at,
+                    k.last_used_at,
+                    k.expires_at,
+                    k.revoked_at,
+                )
+                for k in found
+            ),
         ),
     )
 
