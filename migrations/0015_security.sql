@@ -30,3 +30,15 @@ ALTER TABLE api_keys ADD CONSTRAINT api_keys_scopes_known
     CHECK (scopes <@ ARRAY['admin', 'manage', 'invoke', 'read'] AND cardinality(scopes) > 0);
 ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS function_ids uuid[];
 ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS expires_at timestamptz;
+
+-- During a rolling upgrade an older process creates keys without scopes: its admin keys stay admin.
+CREATE OR REPLACE FUNCTION pnil_api_keys_admin_scope() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.is_admin AND NOT ('admin' = ANY (NEW.scopes)) THEN
+        NEW.scopes := array_append(NEW.scopes, 'admin');
+    END IF;
+    RETURN NEW;
+END $$;
+DROP TRIGGER IF EXISTS api_keys_admin_scope ON api_keys;
+CREATE TRIGGER api_keys_admin_scope BEFORE INSERT ON api_keys
+    FOR EACH ROW EXECUTE FUNCTION pnil_api_keys_admin_scope();

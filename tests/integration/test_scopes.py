@@ -179,3 +179,15 @@ def test_a_key_inserted_without_scopes_can_manage_as_keys_always_could(db):
     principal = tenants.authenticate(db, "pnil_" + "x" * 43)
 
     assert principal is not None and principal.scopes == {"manage"} and not principal.is_admin
+
+
+def test_an_admin_key_inserted_without_scopes_stays_admin(db):
+    tenant_id = tenants.ensure_tenant(db, "ops")
+    db.execute(
+        "INSERT INTO api_keys (tenant_id, name, key_hash, is_admin) VALUES (%s, 'old admin', %s, true)",
+        (tenant_id, tenants.hash_key("pnil_" + "y" * 43)),
+    )
+
+    principal = tenants.authenticate(db, "pnil_" + "y" * 43)
+
+    assert principal is not None and principal.is_admin and "admin" in principal.scopes
