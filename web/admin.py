@@ -1,4 +1,4 @@
-"""/admin: operator views (admin key, or anonymous local access)."""
+"""/admin: operator views (admin keys only)."""
 
 from __future__ import annotations
 

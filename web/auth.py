@@ -23,7 +23,7 @@ def current() -> Principal:
 
 
 def require_admin() -> None:
-    """Abort unless the caller holds an admin key (or anonymous access is on)."""
+    """Abort unless the caller holds an admin key (anonymous access never does)."""
     if not current().is_admin:
         abort(403, message="this endpoint needs an admin key: python -m web.keys create --admin NAME")
 
