@@ -58,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web import (
         admin,
         auth,
+        compile_check,
         console,
         events,
         executions,
@@ -79,6 +80,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(health.blp)
     api.register_blueprint(whoami.blp)
     app.register_blueprint(console.blp)
-    for blueprint in (functions.blp, admin.blp, executions.blp, events.blp, kv.blp, http_trigger_routes.blp):
+    for blueprint in (functions.blp, compile_check.blp, admin.blp, executions.blp, events.blp, kv.blp, http_trigger_routes.blp):
         api.register_blueprint(blueprint)
     return app
