@@ -14,7 +14,8 @@ COLUMNS = (
     "trigger_type, cron_expression, http_path, http_methods, event_types, resource_limits, metadata, "
     "tags, created_by, created_at, updated_at, timezone, misfire_grace_s, last_run_at, missed_ticks, "
     "skipped_not_ready, http_auth, allowed_hosts"
-    ", pending_revision, " + (
+    ", pending_revision, "
+    + (
         # The staged version as the API shows it (store/staged.py), or NULL.
         "(SELECT jsonb_build_object('version', v.number, 'language', v.language, 'status', v.status, "
         "'compileError', v.compile_error, 'changeDescription', v.change_description, "
@@ -258,7 +259,14 @@ def record_version_outcome(
         "UPDATE function_versions SET status = %s, compile_error = %s "
         "WHERE function_id = %s AND tenant_id = %s AND number = %s AND status IS DISTINCT FROM 'READY' "
         "AND NOT (%s AND status = 'FAILED' AND compile_error IS NOT NULL)",
-        ("READY" if success else "FAILED", None if success else error, function_id, tenant_id, number, keep_error),
+        (
+            "READY" if success else "FAILED",
+            None if success else error,
+            function_id,
+            tenant_id,
+            number,
+            keep_error,
+        ),
     ).rowcount
 
 

@@ -35,7 +35,15 @@ def stage(
     conn.execute(
         "INSERT INTO function_versions (function_id, tenant_id, number, language, source, "
         "change_description, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (current["id"], current["tenant_id"], number, language, source, change_description or "staged", actor),
+        (
+            current["id"],
+            current["tenant_id"],
+            number,
+            language,
+            source,
+            change_description or "staged",
+            actor,
+        ),
     )
     conn.execute(
         "UPDATE functions SET pending_revision = %s, updated_at = now() WHERE id = %s AND tenant_id = %s",

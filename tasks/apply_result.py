@@ -6,9 +6,8 @@ import logging
 
 from broker import Reject
 from infra.logs import event
-from store import artifacts
+from store import artifacts, staged
 from store import functions as store
-from store import staged
 from tasks.app import broker
 from tasks.contracts import APPLY_RESULT_TASK, COMPILATION_RESULTS, DEAD_LETTER_ERROR, CompilationResult
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import psycopg
 
 from compiler.version import compiler_version, source_digest
-from store import artifacts
+from store import artifacts, staged
 from store import functions as store
-from store import staged
 from tasks.app import broker
 from tasks.contracts import COMPILATION_JOBS, COMPILE_TASK, CompilationJob
 

@@ -80,6 +80,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(health.blp)
     api.register_blueprint(whoami.blp)
     app.register_blueprint(console.blp)
-    for blueprint in (functions.blp, compile_check.blp, admin.blp, executions.blp, events.blp, kv.blp, http_trigger_routes.blp):
+    for blueprint in (
+        functions.blp,
+        compile_check.blp,
+        admin.blp,
+        executions.blp,
+        events.blp,
+        kv.blp,
+        http_trigger_routes.blp,
+    ):
         api.register_blueprint(blueprint)
     return app

@@ -97,7 +97,9 @@ def test_a_plain_put_keeps_the_contract_and_replaces_a_staged_version(api):
 
 def test_staging_on_a_function_that_never_compiled_replaces_it(api):
     client = api.test_client()
-    created = client.post("/functions", json={"name": "never-ready", "language": "javascript", "source": BROKEN})
+    created = client.post(
+        "/functions", json={"name": "never-ready", "language": "javascript", "source": BROKEN}
+    )
     fid = created.get_json()["id"]
     wait_for(lambda: client.get(f"/functions/{fid}").get_json()["status"] == "FAILED", timeout=60)
 
@@ -113,7 +115,9 @@ def test_staging_answers_json_errors(api):
     expect_error(client.post(f"/functions/{fid}/versions", json={}), 400)
     expect_error(client.post(f"/functions/{fid}/versions", json={"source": V2, "language": "cobol"}), 400)
     expect_error(client.post(f"/functions/{fid}/versions", json={"source": V2, "bogus": 1}), 400)
-    expect_error(client.post("/functions/00000000-0000-0000-0000-000000000000/versions", json={"source": V2}), 404)
+    expect_error(
+        client.post("/functions/00000000-0000-0000-0000-000000000000/versions", json={"source": V2}), 404
+    )
 
 
 def test_compile_checks_without_storing(api):

@@ -10,8 +10,8 @@ from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
 from events import domain
-from store import functions as store
 from runner.contract import LANGUAGES
+from store import functions as store
 from store import lifecycle, staged
 from tasks.publish import compile_or_reuse, compile_staged
 from web.auth import current
