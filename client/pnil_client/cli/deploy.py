@@ -208,7 +208,9 @@ def _pair(text: str, flag: str, *, integer: bool = False) -> tuple[str, Any]:
 @click.option("--allowed-hosts", multiple=True, help="hosts pnil.fetch may reach (repeat or comma-separate)")
 @click.option("--tag", "tags", multiple=True, help="a tag (repeat)")
 @click.option("--meta", multiple=True, help="metadata KEY=VALUE (repeat)")
-@click.option("--state", "initial_state", type=click.Choice(("DRAFT", "ACTIVE")), help="initial state of a new function")
+@click.option(
+    "--state", "initial_state", type=click.Choice(("DRAFT", "ACTIVE")), help="initial state of a new function"
+)
 @click.option("--description", help="what the function does")
 @click.option("-m", "--message", help="the change description of this version")
 @click.option("--replace", is_flag=True, help="plain PUT: the new version serves (or fails) at once")
