@@ -170,7 +170,8 @@ def _line_of(text: str, key: str, *, after: int = 0) -> int:
     """The line declaring a table (`[a.b]`) or a key (`key =`), searched from line `after` on."""
     lines = text.splitlines()
     last = key.split(".")[-1]
-    header = re.compile(r"^\s*\[+\s*" + r"\s*\.\s*".join(_key_pattern(p) for p in key.split(".")) + r"\s*\]+")
+    dotted = r"\s*\.\s*".join(_key_pattern(p) for p in key.split("."))
+    header = re.compile(r"^\s*\[+\s*" + dotted + r"\s*[\].]")
     assign = re.compile(r"^\s*" + _key_pattern(last) + r"\s*=")
     start = max(after - 1, 0)
     for number, line in enumerate(lines[start:], start=start + 1):
