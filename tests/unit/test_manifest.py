@@ -5,7 +5,6 @@ from __future__ import annotations
 import tomllib
 
 import pytest
-
 from pnil_client import manifest
 from pnil_client.cli.project import plan
 from pnil_client.models import Function
