@@ -3,6 +3,7 @@ restarted when it dies (infra/supervisor.py)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
@@ -10,7 +11,9 @@ import tempfile
 from pathlib import Path
 
 from infra.embedded_postgres import PROJECT_ROOT, data_dir_from, start_embedded
+from infra.localrun_banner import announce_when_healthy, forget_server
 from infra.logs import configure_logging
+from infra.settings import log_level_from
 from infra.supervisor import Supervisor, read_procfile
 from migrations import apply_migrations
 
@@ -18,6 +21,8 @@ from migrations import apply_migrations
 def main() -> int:
     configure_logging("run")
     env = dict(os.environ)
+    if log_level_from(env) != "DEBUG":
+        logging.getLogger("pgserver").setLevel(logging.WARNING)  # its INFO lines are raw dumps
     server = None
     if not env.get("DATABASE_URL"):
         data_dir = data_dir_from(env)
@@ -52,7 +57,9 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    announce_when_healthy(env)
     code = supervisor.run()
+    forget_server()
     if server is not None:
         print("==> stopping the embedded PostgreSQL", flush=True)
         server.cleanup()

@@ -67,7 +67,7 @@ class Settings:
             compile_timeout_s=float(env.get("PNIL_COMPILE_TIMEOUT_S") or 60.0),
             compile_slots=_int(env, "PNIL_COMPILE_SLOTS", 2),
             db_timeout_s=float(env.get("PNIL_DB_TIMEOUT_S") or 5.0),
-            log_level=env.get("PNIL_LOG_LEVEL", "INFO").upper(),
+            log_level=log_level_from(env),
             slot_wait_s=float(env.get("PNIL_SLOT_WAIT_S") or 10.0),
             sweep_every_s=float(env.get("PNIL_SWEEP_EVERY_S") or 5.0),
             metrics_public=_flag(env.get("PNIL_METRICS_PUBLIC")),
@@ -75,3 +75,8 @@ class Settings:
             tenant_wait_s=float(env.get("PNIL_TENANT_WAIT_S") or 2.0),
             log_format=(env.get("PNIL_LOG_FORMAT") or "json").strip().lower(),
         )
+
+
+def log_level_from(env: dict[str, str]) -> str:
+    """PNIL_LOG_LEVEL (default INFO), upper case; also read by `make run` before any database."""
+    return env.get("PNIL_LOG_LEVEL", "INFO").upper()

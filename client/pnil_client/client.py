@@ -205,7 +205,8 @@ class Client:
 
 
 class ExecutionHandle:
-    """A queued execution: `.result(timeout)` waits for its end; `.cancel()` stops it."""
+    """A queued execution: `.status` asks for its status now, `.result(timeout)` waits for its end,
+    `.cancel()` stops it."""
 
     def __init__(self, client: Client, execution: Execution) -> None:
         self._client = client
@@ -214,6 +215,11 @@ class ExecutionHandle:
     @property
     def id(self) -> str:
         return self.execution.id
+
+    @property
+    def status(self) -> str:
+        """The execution's status now (PENDING, RUNNING, COMPLETED, ...), fetched unless it ended."""
+        return (self.execution if self.execution.finished else self.refresh()).status
 
     def refresh(self) -> Execution:
         self.execution = self._client.get_execution(self.id)

@@ -136,3 +136,23 @@ def test_compile_checks_without_storing(api):
     assert client.get("/functions").get_json() == before
     expect_error(client.post("/compile", json={"language": "cobol", "source": "x"}), 400)
     expect_error(client.post("/compile", json={"language": "javascript"}), 400)
+
+
+def test_a_missing_python_package_says_what_to_do(api):
+    client = api.test_client()
+
+    numpy = client.post("/compile", json={"language": "python", "source": "import numpy\n" + PY_HANDLE})
+    requests = client.post(
+        "/compile",
+        json={"language": "python", "source": "def handle(input, context=None):\n    import requests\n"},
+    )
+    fid = ready_function(client, "python", "def handle(input, context=None):\n    import requests\n")
+    ran = execute(client, fid)
+
+    assert "numpy is not available" in numpy.get_json()["compileError"]
+    assert "standard library" in numpy.get_json()["compileError"]
+    assert requests.get_json()["status"] == "READY"
+    assert ran["status"] == "FAILED" and "pnil.fetch" in ran["errorMessage"]
+
+
+PY_HANDLE = "def handle(input, context=None):\n    return input\n"

@@ -29,7 +29,7 @@ class ApiError extends Error {
 
 async function api(method, path, body, headers = {}) {
   const key = sessionStorage.getItem(KEY);
-  const sent = { ...headers };
+  const sent = { "X-Pnil-Client": "console", ...headers };
   if (key) sent.Authorization = `Bearer ${key}`;
   if (body !== undefined) sent["Content-Type"] = "application/json";
   const response = await fetch(path, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body) });
