@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         kv,
         paths,
         request_limits,
+        schedule_preview,
         whoami,
     )
     from web import metrics as metrics_routes
@@ -79,6 +80,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     paths.install(app, api)
     api.register_blueprint(health.blp)
     api.register_blueprint(whoami.blp)
+    api.register_blueprint(schedule_preview.blp)
     app.register_blueprint(console.blp)
     for blueprint in (
         functions.blp,
