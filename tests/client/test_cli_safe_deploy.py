@@ -171,6 +171,7 @@ def test_piped_output_is_whole_and_a_diff_is_a_valid_patch(pnil, tmp_path):
     fn = json.loads(pnil("--json", "show", name).stdout)
     assert listed[1].split("\t") == [name, "javascript", "ONEOFF", "READY", "ACTIVE", "2", fn["id"]]
     assert versions[0].split("\t")[0] == "VERSION" and len(versions[1].split("\t")[3]) >= 19  # whole time
+    assert json.loads(pnil("--json", "new", "starter").stdout) == {"file": "starter.js"}
 
 
 def test_logs_follow_with_n_1_shows_the_last_then_only_new_ones(pnil, server, tmp_path):

@@ -48,14 +48,15 @@ STARTERS = {
 @click.argument("name")
 @click.option("--lang", type=click.Choice(sorted(STARTERS)), default="js", show_default=True)
 @click.option("--force", is_flag=True, help="overwrite an existing file")
-def new(name: str, lang: str, force: bool) -> None:
+@pass_state
+def new(state: State, name: str, lang: str, force: bool) -> None:
     """Write a starter function NAME.js, NAME.py or NAME.ts."""
     suffix, text = STARTERS[lang]
     path = Path(name if name.endswith(suffix) else name + suffix)
     if path.exists() and not force:
         raise click.ClickException(f"{path} exists; pass --force to overwrite it")
     path.write_text(text, encoding="utf-8")
-    click.echo(f"wrote {path}; deploy it with: pnil deploy {path}")
+    state.emit({"file": str(path)}, lambda: click.echo(f"wrote {path}; deploy it with: pnil deploy {path}"))
 
 
 @click.command(name="ls")
