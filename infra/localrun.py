@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from infra.embedded_postgres import PROJECT_ROOT, data_dir_from, start_embedded
@@ -19,10 +20,13 @@ from migrations import apply_migrations
 
 
 def main() -> int:
-    configure_logging("run")
     env = dict(os.environ)
+    # Readable lines for a person at the terminal; the Procfile's default elsewhere stays JSON.
+    env.setdefault("PNIL_LOG_FORMAT", "console")
+    configure_logging("run", log_format=env["PNIL_LOG_FORMAT"])
     if log_level_from(env) != "DEBUG":
         logging.getLogger("pgserver").setLevel(logging.WARNING)  # its INFO lines are raw dumps
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # pgserver's platformdirs
     server = None
     if not env.get("DATABASE_URL"):
         data_dir = data_dir_from(env)
@@ -39,8 +43,6 @@ def main() -> int:
             flush=True,
         )
     env.setdefault("PORT", "8080")
-    # Readable lines for a person at the terminal; the Procfile's default elsewhere stays JSON.
-    env.setdefault("PNIL_LOG_FORMAT", "console")
     # One metrics directory for every process, so the web's /metrics shows them all.
     metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="pnil-metrics-")))
     metrics_dir.mkdir(parents=True, exist_ok=True)

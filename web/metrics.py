@@ -52,12 +52,14 @@ def _observe(response: Response) -> Response:
 
 
 def _console_read(status: int) -> bool:
-    """The console's own pages and polling (its reads that succeed): access lines at DEBUG only,
-    so a local run's terminal is not filled by an open browser tab."""
+    """The console's own pages and polling and the health probes (reads that succeed): access
+    lines at DEBUG only, so a local run's terminal is not filled by an open browser tab."""
     if request.method not in ("GET", "HEAD") or status >= 400:
         return False
-    return request.headers.get(CONSOLE_HEADER) == "console" or request.path.startswith(
-        ("/console", "/favicon")
+    return (
+        request.headers.get(CONSOLE_HEADER) == "console"
+        or request.path.startswith(("/console", "/favicon"))
+        or request.path == "/health"
     )
 
 

@@ -120,7 +120,8 @@ def test_local_run_serves_registers_compiles_executes_heals_and_stops():
     assert "anonymous access is ON" in log
     block = log[log.index("==> pnil is up") :]
     assert f"{base}/console" in block and f"{base}/docs" in block and f"export PNIL_URL={base}" in block
-    assert "Running commandline" not in log  # pgserver's raw INFO dumps stay out
+    assert "Running commandline" not in log and "XDG_RUNTIME_DIR" not in log  # pgserver's chatter
+    assert not [line for line in log.splitlines() if line.startswith("{")]  # readable lines only
     assert not server_file.exists()  # the CLI no longer finds a stopped server
     assert code == 0, log[-3000:]
     # The embedded server stopped with it.

@@ -1,4 +1,5 @@
-"""Access lines: one per request, except the console's own successful reads (DEBUG only)."""
+"""Access lines: one per request, except the console's own successful reads and health probes
+(DEBUG only)."""
 
 from __future__ import annotations
 
@@ -18,4 +19,5 @@ def test_the_consoles_polling_logs_at_debug_and_everything_else_at_info(caplog, 
     assert access_levels(caplog, client, "/functions") == [logging.INFO]
     assert access_levels(caplog, client, "/functions", console) == [logging.DEBUG]
     assert access_levels(caplog, client, "/console") == [logging.DEBUG]
+    assert access_levels(caplog, client, "/health") == [logging.DEBUG]
     assert access_levels(caplog, client, "/functions/nope", console) == [logging.INFO]  # an error shows
