@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import subprocess
 import time
 
@@ -140,6 +141,9 @@ def test_dev_redeploys_on_save_on_the_safe_path(server, tenant_key, tmp_path):
         time.sleep(0.1)  # a later modification time than the first look at the files
         (root / "hello.js").write_text(HELLO.replace("hello:", "again:"))
         wait_for(lambda: hello().get("version") == 2 and hello()["status"] == "READY", timeout=120)
+        tenant = requests.get(f"{server.url}/whoami", headers=headers, timeout=30).json()["tenant"]
+        assert requests.get(f"{server.url}/http/{tenant}/hello", timeout=30).json() == {"again": "GET"}
+        tailed = _line_with(dev.stdout, "COMPLETED")  # the logs of its functions' executions
         (root / "hello.js").write_text("function handle(req) { return {status: ; }\n")
         wait_for(lambda: (hello().get("pendingVersion") or {}).get("status") == "FAILED", timeout=120)
         serving = hello()
@@ -149,3 +153,16 @@ def test_dev_redeploys_on_save_on_the_safe_path(server, tenant_key, tmp_path):
 
     assert (serving["version"], serving["status"]) == (2, "READY")
     assert "again:" in serving["source"]
+    assert tailed.startswith("hello COMPLETED") and " HTTP v2 " in tailed
+
+
+def _line_with(stream, text: str, timeout: float = 60.0) -> str:
+    """The first line of a process's output that contains `text`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 1.0)
+        if ready:
+            line = stream.readline().decode()
+            if text in line:
+                return line.strip()
+    raise AssertionError(f"no line with {text!r} within {timeout} s")
