@@ -72,7 +72,7 @@ class Settings:
             compile_timeout_s=float(env.get("PNIL_COMPILE_TIMEOUT_S") or 60.0),
             compile_slots=_int(env, "PNIL_COMPILE_SLOTS", 2),
             db_timeout_s=float(env.get("PNIL_DB_TIMEOUT_S") or 5.0),
-            log_level=env.get("PNIL_LOG_LEVEL", "INFO").upper(),
+            log_level=log_level_from(env),
             slot_wait_s=float(env.get("PNIL_SLOT_WAIT_S") or 10.0),
             sweep_every_s=float(env.get("PNIL_SWEEP_EVERY_S") or 5.0),
             metrics_public=_flag(env.get("PNIL_METRICS_PUBLIC")),
@@ -90,3 +90,8 @@ def local_dir(env: dict[str, str], project_root: Path) -> Path:
     """Where `make run` keeps the local operator's admin key and secret key: PNIL_LOCAL_DIR, else .pnil."""
     raw = (env.get("PNIL_LOCAL_DIR") or "").strip()
     return Path(raw).resolve() if raw else project_root / ".pnil"
+
+
+def log_level_from(env: dict[str, str]) -> str:
+    """PNIL_LOG_LEVEL (default INFO), upper case; also read by `make run` before any database."""
+    return env.get("PNIL_LOG_LEVEL", "INFO").upper()

@@ -66,6 +66,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         admin,
         audit,
         auth,
+        compile_check,
         console,
         events,
         executions,
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         paths,
         request_limits,
         scopes,
+        schedule_preview,
         whoami,
     )
     from web import metrics as metrics_routes
@@ -90,8 +92,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     audit.install(app)
     api.register_blueprint(health.blp)
     api.register_blueprint(whoami.blp)
+    api.register_blueprint(schedule_preview.blp)
     app.register_blueprint(console.blp)
-    blueprints = (functions.blp, admin.blp, audit.blp, executions.blp, events.blp, kv.blp, secret_routes.blp)
-    for blueprint in (*blueprints, http_trigger_routes.blp):
+    for blueprint in (
+        functions.blp,
+        compile_check.blp,
+        admin.blp,
+        audit.blp,
+        executions.blp,
+        events.blp,
+        kv.blp,
+        secret_routes.blp,
+        http_trigger_routes.blp,
+    ):
         api.register_blueprint(blueprint)
     return app

@@ -41,6 +41,7 @@ def _observe(response: Response) -> Response:
     event(
         log,
         "http.request",
+        level=logging.DEBUG if _console_read(response.status_code) else logging.INFO,
         method=request.method,
         path=request.path,
         route=route,
@@ -48,6 +49,22 @@ def _observe(response: Response) -> Response:
         durationMs=round(duration * 1000, 2),
     )
     return response
+
+
+def _console_read(status: int) -> bool:
+    """The console's own pages and polling and the health probes (reads that succeed): access
+    lines at DEBUG only, so a local run's terminal is not filled by an open browser tab."""
+    if request.method not in ("GET", "HEAD") or status >= 400:
+        return False
+    return (
+        request.headers.get(CONSOLE_HEADER) == "console"
+        or request.path.startswith(("/console", "/favicon"))
+        or request.path == "/health"
+    )
+
+
+# The console marks its API calls with this header (web/console/static/app.js).
+CONSOLE_HEADER = "X-Pnil-Client"
 
 
 class QueueCollector:

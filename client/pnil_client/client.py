@@ -54,6 +54,27 @@ class Client:
         """PUT the given fields (source, language, changeDescription, state, tags…)."""
         return Function.from_json(self._http.request("PUT", f"/functions/{segment(function)}", json=changes))
 
+    def stage_version(
+        self, function: str, source: str, language: str | None = None, change_description: str | None = None
+    ) -> Function:
+        """Safe deploy: a new version that serves only once it compiled; until then (and if it fails)
+        the serving version keeps running. The Function's `pending_version` shows the staged one."""
+        body: dict[str, Any] = {"source": source}
+        if language:
+            body["language"] = language
+        if change_description:
+            body["changeDescription"] = change_description
+        return Function.from_json(self._http.request("POST", self._fn(function, "/versions"), json=body))
+
+    def compile_check(self, language: str, source: str) -> str | None:
+        """Compile a source without storing anything: None when it compiles, else the compile error."""
+        found = self._http.request("POST", "/compile", json={"language": language, "source": source})
+        return None if found["status"] == "READY" else found["compileError"]
+
+    def whoami(self) -> dict[str, Any]:
+        """The tenant and key this client acts as."""
+        return self._http.request("GET", "/whoami")
+
     def get_function(self, function: str) -> Function:
         """By id or name."""
         return Function.from_json(self._http.request("GET", f"/functions/{segment(function)}"))
@@ -206,7 +227,8 @@ class Client:
 
 
 class ExecutionHandle:
-    """A queued execution: `.result(timeout)` waits for its end; `.cancel()` stops it."""
+    """A queued execution: `.status` asks for its status now, `.result(timeout)` waits for its end,
+    `.cancel()` stops it."""
 
     def __init__(self, client: Client, execution: Execution) -> None:
         self._client = client
@@ -215,6 +237,11 @@ class ExecutionHandle:
     @property
     def id(self) -> str:
         return self.execution.id
+
+    @property
+    def status(self) -> str:
+        """The execution's status now (PENDING, RUNNING, COMPLETED, ...), fetched unless it ended."""
+        return (self.execution if self.execution.finished else self.refresh()).status
 
     def refresh(self) -> Execution:
         self.execution = self._client.get_execution(self.id)

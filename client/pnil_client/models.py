@@ -37,7 +37,8 @@ class Function(Model):
     description: str | None = None
     status: str = ""  # PENDING, COMPILING, READY, FAILED
     compile_error: str | None = None
-    version: int = 0
+    version: int = 0  # the version that serves
+    pending_version: dict[str, Any] | None = None  # staged, not serving yet: {version, status, compileError…}
     state: str = ""  # DRAFT, ACTIVE, PAUSED, DISABLED, ARCHIVED
     type: str = ""  # ONEOFF (API/SDK), SCHEDULED, HTTP, EVENT
     cron_expression: str | None = None
@@ -50,14 +51,19 @@ class Function(Model):
     resource_limits: dict[str, int] | None = None
     metadata: dict[str, str] | None = None
     tags: list[str] | None = None
+    allowed_hosts: list[str] | None = None
+    http_auth: str | None = None
+    misfire_grace_s: int | None = None
     created_by: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
 
     @property
     def settled(self) -> bool:
-        """Compiled or failed: nothing more will happen until the next change."""
-        return self.status in ("READY", "FAILED")
+        """Compiled or failed, and no staged version still compiling: nothing more will happen
+        until the next change."""
+        pending = self.pending_version
+        return self.status in ("READY", "FAILED") and (pending is None or pending.get("status") == "FAILED")
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from runner.engine import PerEngine, arm, idle_store, limit_memory
 from runner.errors import RunnerError
 from runner.logs import TRUNCATED_MARKER
 from runner.messages import memory_message, output_too_large_message, timeout_message
+from runner.python.hints import with_import_hint
 from runner.python.runtime import load_runtime
 from runner.sandbox.host_channel import HostChannel
 
@@ -108,7 +109,7 @@ class PythonRunner:
                 )
             raise PythonCompileError(message) from exc
         if problem is not None:
-            raise PythonCompileError(problem)
+            raise PythonCompileError(with_import_hint(problem))
         return source.encode("utf-8")
 
     @property
@@ -180,7 +181,7 @@ def _outcome_result(outcome, limits: Limits) -> RunResult:
         return _failed(output_too_large_message(int(text), limits), logs)
     if status == OUT_OF_MEMORY:
         return _failed(memory_message(limits), logs)
-    return _failed(text, logs)
+    return _failed(with_import_hint(text), logs)
 
 
 def _trap_result(exc: wasmtime.WasmtimeError, limits: Limits) -> RunResult:

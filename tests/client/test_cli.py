@@ -5,33 +5,12 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import stat
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
-import pytest
-
-PNIL = shutil.which("pnil", path=str(Path(sys.executable).parent)) or "pnil"
-
-
-@pytest.fixture
-def pnil(server, tmp_path):
-    """Run `pnil ARGS` in tmp_path with the server's URL and key in the environment."""
-    env = dict(
-        os.environ, PNIL_URL=server.url, PNIL_API_KEY=server.key, PNIL_CONFIG=str(tmp_path / "cfg.json")
-    )
-
-    def run(*args: str, input: str | None = None, key: str | None = None) -> subprocess.CompletedProcess:  # noqa: A002
-        run_env = env if key is None else dict(env, PNIL_API_KEY=key)
-        return subprocess.run(
-            [PNIL, *args], cwd=tmp_path, env=run_env, input=input, capture_output=True, text=True, timeout=120
-        )
-
-    return run
+from tests.client.conftest import PNIL
 
 
 def _name() -> str:

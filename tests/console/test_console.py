@@ -48,7 +48,7 @@ def test_create_in_the_editor_then_run_with_input(page, console):
     )
     page.click("#create button[type=submit]")
 
-    expect(page.locator("#fn-status")).to_have_text("READY", timeout=60_000)
+    expect(page.locator("#fn-status")).to_have_text("compiled", timeout=60_000)
     expect(page.locator("#source .cm-lineNumbers")).to_be_visible()  # a real editor with line numbers
     page.click(".tabs a:has-text('Run')")
     _type_into_editor(page, "#input", '{"n": 21}')
@@ -70,7 +70,7 @@ def test_a_python_function_from_the_starter_runs_and_its_syntax_error_is_marked(
     expect(page.locator("#new-source .cm-content")).to_contain_text("def handle(input, context=None):")
     page.click("#create button[type=submit]")
 
-    expect(page.locator("#fn-status")).to_have_text("READY", timeout=60_000)
+    expect(page.locator("#fn-status")).to_have_text("compiled", timeout=60_000)
     page.click(".tabs a:has-text('Run')")
     _type_into_editor(page, "#input", '{"name": "Ada"}')
     page.click("#run")
@@ -81,7 +81,10 @@ def test_a_python_function_from_the_starter_runs_and_its_syntax_error_is_marked(
     page.click(".tabs a:has-text('Code')")
     _type_into_editor(page, "#source", "def handle(input):\n    x = 1\n    return (x +)\n")
     page.click("#save")
-    expect(page.locator("#fn-status")).to_have_text("FAILED", timeout=60_000)
+    expect(page.locator("#pending-failed")).to_have_text(
+        "version 2 failed to compile; version 1 is still serving", timeout=60_000
+    )
+    expect(page.locator("#fn-status")).to_have_text("compiled")  # the live version still serves
     expect(page.locator("#compile-message")).to_contain_text("line 3, column 16")
     expect(page.locator("#source .cm-lintRange-error")).to_have_count(1)
 
@@ -91,12 +94,12 @@ def test_a_compile_error_is_marked_at_its_line(page, console):
     name = _name()
     _create(console, console.acme_key, name, "function handle(input) {\n  return 1;\n}")
     page.goto(f"/console#/f/{name}")
-    expect(page.locator("#fn-status")).to_have_text("READY", timeout=60_000)
+    expect(page.locator("#fn-status")).to_have_text("compiled", timeout=60_000)
 
     _type_into_editor(page, "#source", "function handle(input) {\n  const x = 1;\n  return (x +);\n}")
     page.click("#save")
 
-    expect(page.locator("#fn-status")).to_have_text("FAILED", timeout=60_000)
+    expect(page.locator("#pending-failed")).to_contain_text("still serving", timeout=60_000)
     expect(page.locator("#compile-message")).to_contain_text("line 3, column 14")
     marked = page.locator("#source .cm-lintRange-error")
     expect(marked).to_have_count(1)
@@ -109,7 +112,7 @@ def test_a_paused_function_refuses_to_run_with_the_reason(page, console):
     name = _name()
     _create(console, console.acme_key, name, "function handle(i) { return i; }")
     page.goto(f"/console#/f/{name}/run")
-    expect(page.locator("#fn-status")).to_have_text("READY", timeout=60_000)
+    expect(page.locator("#fn-status")).to_have_text("compiled", timeout=60_000)
 
     page.click("#lifecycle button[data-state=PAUSED]")
 

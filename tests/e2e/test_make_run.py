@@ -64,7 +64,14 @@ def test_local_run_serves_registers_compiles_executes_heals_and_stops():
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     local_dir = data_dir.parent / f"{data_dir.name}-local"
     env = {k: v for k, v in env.items() if k not in ("PNIL_ALLOW_ANONYMOUS", "PNIL_SECRET_KEY", "HOST")}
-    env.update(PNIL_PGDATA=str(data_dir), PORT=str(port), WEB_CONCURRENCY="1", PNIL_LOCAL_DIR=str(local_dir))
+    env.update(
+        PNIL_PGDATA=str(data_dir),
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        PNIL_LOCAL_DIR=str(local_dir),
+        XDG_CONFIG_HOME=str(data_dir / "xdg"),
+    )
+    server_file = data_dir / "xdg" / "pnil" / "local-server.json"
     out = open(data_dir.parent / f"{data_dir.name}.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "infra.localrun"],
@@ -77,6 +84,9 @@ def test_local_run_serves_registers_compiles_executes_heals_and_stops():
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: call("GET", f"{base}/health") == (200, {"status": "UP"}), 90)
+        log_path = data_dir.parent / f"{data_dir.name}.log"
+        wait_until(lambda: "==> pnil is up" in log_path.read_text(errors="replace"), 30)
+        assert json.loads(server_file.read_text())["url"] == base
         status, fn = call(
             "POST",
             f"{base}/functions",
@@ -99,7 +109,6 @@ def test_local_run_serves_registers_compiles_executes_heals_and_stops():
         assert status == 200 and {q["queue"] for q in queues} >= {"compilation_jobs", "compilation_results"}
 
         # kill -9 of one process: it is back and serving within 10 s; the others never stopped.
-        log_path = data_dir.parent / f"{data_dir.name}.log"
         compiler_pid = started_pids(log_path, "compiler")[0]
         os.kill(compiler_pid, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -122,6 +131,11 @@ def test_local_run_serves_registers_compiles_executes_heals_and_stops():
     log = (data_dir.parent / f"{data_dir.name}.log").read_text(errors="replace")
     assert "anonymous access is ON" in log
     assert f"admin key is in {local_dir / 'admin-key'}" in log
+    block = log[log.index("==> pnil is up") :]
+    assert f"{base}/console" in block and f"{base}/docs" in block and f"export PNIL_URL={base}" in block
+    assert "Running commandline" not in log and "XDG_RUNTIME_DIR" not in log  # pgserver's chatter
+    assert not [line for line in log.splitlines() if line.startswith("{")]  # readable lines only
+    assert not server_file.exists()  # the CLI no longer finds a stopped server
     assert code == 0, log[-3000:]
     # The embedded server stopped with it.
     assert not (data_dir / "postmaster.pid").exists(), log[-3000:]

@@ -27,6 +27,7 @@ BODIES_BY_SUFFIX = {
     "/state": {"state": "PAUSED"},
     "/rollback": {"version": 1},
     "/executions": {"input": {}},
+    "/versions": {"source": "function handle(i) { return i; }"},
 }
 
 

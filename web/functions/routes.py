@@ -38,7 +38,7 @@ def present(row: dict) -> dict:
     return {**row, "resource_limits": limits.effective(row["resource_limits"])}
 
 
-def _check_sizes_and_caps(data: dict) -> None:
+def check_sizes_and_caps(data: dict) -> None:
     source = data.get("source")
     cap = settings().max_source_bytes
     if source is not None and len(source.encode()) > cap:
@@ -67,7 +67,7 @@ class Functions(MethodView):
     @blp.response(201, FunctionSchema)
     def post(self, data):
         """Register a function; it compiles in the background (status PENDING)."""
-        _check_sizes_and_caps(data)
+        check_sizes_and_caps(data)
         principal = current()
         description = data.pop("change_description", None)
         with pool().connection() as conn, conn.transaction():
@@ -123,7 +123,7 @@ class FunctionById(MethodView):
         """Update a function; a new source or language is a new version and recompiles."""
         if not request.get_data(cache=True).strip():
             abort(400, message='send a JSON object of the fields to change, e.g. {"source": "..."}')
-        _check_sizes_and_caps(data)
+        check_sizes_and_caps(data)
         principal = current()
         description = data.pop("change_description", None)
         with pool().connection() as conn, conn.transaction():

@@ -92,6 +92,7 @@ READ_ONLY_FIELDS = frozenset(
         "missedTicks",
         "skippedTicks",
         "allowedTransitions",
+        "pendingVersion",
     }
 )
 
@@ -257,7 +258,18 @@ class FunctionSchema(Schema):
     source = fields.String()
     status = fields.String(metadata={"description": "PENDING, COMPILING, READY or FAILED"})
     compileError = fields.String(attribute="compile_error", allow_none=True)
-    version = fields.Integer(attribute="revision")
+    version = fields.Integer(
+        attribute="revision", metadata={"description": "the version that serves (runs when called)"}
+    )
+    pendingVersion = fields.Dict(
+        attribute="pending_version",
+        allow_none=True,
+        metadata={
+            "description": "a version staged by POST /functions/{id}/versions and not yet serving: "
+            "{version, language, status (PENDING or FAILED), compileError, changeDescription, createdAt}; "
+            "null when none"
+        },
+    )
     state = fields.String(metadata={"description": "DRAFT, ACTIVE, PAUSED, DISABLED or ARCHIVED"})
     type = fields.String(attribute="trigger_type")
     cronExpression = fields.String(attribute="cron_expression", allow_none=True)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from pnil_client import config
@@ -10,13 +12,32 @@ from pnil_client.client import Client
 
 
 @click.command()
-@click.option("--url", prompt="pnil URL", default=lambda: config.load().get("url", "http://127.0.0.1:8080"))
-@click.option(
-    "--api-key", prompt="API key (empty for a local server without keys)", default="", hide_input=True
-)
+@click.option("--url", "login_url", help="pnil's address (asked for on a terminal)")
+@click.option("--api-key", "login_key", help="an API key (asked for on a terminal; none for a local server)")
 @pass_state
-def login(state: State, url: str, api_key: str) -> None:
-    """Check a URL and key against pnil and save them for later commands (file mode 0600)."""
+def login(state: State, login_url: str | None, login_key: str | None) -> None:
+    """Check a URL and key against pnil and save them for later commands (file mode 0600).
+
+    Without a terminal nothing is asked: the URL defaults to the one the CLI would use (PNIL_URL,
+    the saved one, the local `make run`) and the key to PNIL_API_KEY or none."""
+    default_url, default_key = state.settings()
+    interactive = sys.stdin.isatty()
+    url = login_url or (
+        click.prompt("pnil URL", default=default_url, err=True) if interactive else default_url
+    )
+    api_key = login_key
+    if api_key is None:
+        api_key = (
+            click.prompt(
+                "API key (empty for a local server without keys)",
+                default=default_key or "",
+                show_default=False,
+                hide_input=True,
+                err=True,
+            )
+            if interactive
+            else default_key or ""
+        )
     with Client(url, api_key or None) as client:
         client.list_functions(limit=1)  # raises Unauthorized / ConnectionFailed when wrong
     saved = {"url": url} | ({"api_key": api_key} if api_key else {})

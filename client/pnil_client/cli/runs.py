@@ -58,20 +58,22 @@ def _print_result(execution: Execution) -> None:
 @pass_state
 def logs(state: State, name: str, follow: bool, limit: int, interval: float) -> None:
     """Print the logs of a function's recent executions (oldest first)."""
-    seen: set[str] = set()
-    recent = [e for e in state.client.executions(name, limit=limit) if e.finished]
-    for execution in reversed(recent):
-        seen.add(execution.id)
-        _print_logs(state, execution)
+    first = state.client.executions(name, limit=max(limit, 100))
+    # Every execution that had finished already counts as seen, shown or not: --follow then
+    # prints only the ones that finish from now on.
+    seen = {e.id for e in first if e.finished}
+    for execution in reversed([e for e in first if e.finished][:limit]):
+        print_logs(state, execution)
     while follow:
         time.sleep(interval)
-        fresh = [e for e in state.client.executions(name, limit=50) if e.finished and e.id not in seen]
+        fresh = [e for e in state.client.executions(name, limit=100) if e.finished and e.id not in seen]
         for execution in reversed(fresh):
             seen.add(execution.id)
-            _print_logs(state, execution)
+            print_logs(state, execution)
 
 
-def _print_logs(state: State, execution: Execution) -> None:
+def print_logs(state: State, execution: Execution) -> None:
+    """One execution: its status line, logs and error (one JSON line with --json)."""
     if state.as_json:
         click.echo(json.dumps(execution.raw, ensure_ascii=False))  # one JSON object per line
         return

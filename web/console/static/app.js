@@ -29,7 +29,7 @@ class ApiError extends Error {
 
 async function api(method, path, body, headers = {}) {
   const key = sessionStorage.getItem(KEY);
-  const sent = { ...headers };
+  const sent = { "X-Pnil-Client": "console", ...headers };
   if (key) sent.Authorization = `Bearer ${key}`;
   if (body !== undefined) sent["Content-Type"] = "application/json";
   const response = await fetch(path, { method, headers: sent, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -142,7 +142,7 @@ async function functionsPage() {
         <th>Trigger</th><th>Version</th><th>Last execution</th></tr></thead><tbody>
         ${functions.map((f, i) => `<tr data-name="${esc(f.name)}">
           <td><a href="#/f/${encodeURIComponent(f.name)}">${esc(f.name)}</a></td>
-          <td>${badge(f.status)}</td><td>${badge(f.state)}</td><td>${esc(f.language)}</td>
+          <td>${compileBadge(f.status)}</td><td>${badge(f.state)}</td><td>${esc(f.language)}</td>
           <td>${esc(f.type)}</td><td>${f.version}</td>
           <td>${last[i] ? `${badge(last[i].status)} <span class="muted">${esc(when(last[i].createdAt))}</span>` : ""}</td>
         </tr>`).join("")}</tbody></table>`;
@@ -163,13 +163,14 @@ function newPage() {
         <select id="new-language"><option value="javascript">JavaScript</option>
           <option value="assemblyscript">AssemblyScript</option>
           <option value="python">Python</option></select>
-        <input id="new-cron" placeholder="cron (optional), e.g. */5 * * * *">
       </div>
       <div class="editor" id="new-source"></div>
+      ${settingsForm()}
       <div class="row"><button class="primary" type="submit">Create</button></div>
       <div id="create-result"></div>
     </form>`;
   let code = editor(document.getElementById("new-source"), { doc: STARTERS.javascript, language: "javascript" });
+  wireSettings();
   document.getElementById("new-language").addEventListener("change", (event) => {
     const language = event.target.value;
     const element = document.getElementById("new-source");
@@ -182,9 +183,8 @@ function newPage() {
       name: document.getElementById("new-name").value.trim(),
       language: document.getElementById("new-language").value,
       source: code.getValue(),
+      ...readSettings(),
     };
-    const cron = document.getElementById("new-cron").value.trim();
-    if (cron) Object.assign(body, { type: "SCHEDULED", cronExpression: cron });
     try {
       const fn = await api("POST", "/functions", body);
       location.hash = `#/f/${encodeURIComponent(fn.name)}`;
@@ -198,16 +198,18 @@ async function functionPage(name, tab) {
   const mine = generation;
   let fn = await api("GET", fnPath(name));
   if (mine !== generation) return;
-  const tabs = ["code", "run", "executions", "versions"];
+  const tabs = ["code", "run", "executions", "versions", "settings"];
   main.innerHTML = `
-    <h1><span>${esc(fn.name)}</span> <span id="fn-status">${badge(fn.status)}</span>
+    <h1><span>${esc(fn.name)}</span> <span id="fn-status">${compileBadge(fn.status)}</span>
       <span id="fn-state">${badge(fn.state)}</span> <span class="muted">v<span id="fn-version">${fn.version}</span></span></h1>
+    <p id="fn-pending">${pendingNote(fn)}</p>
     <div class="row" id="lifecycle"></div>
-    <nav class="tabs">${tabs.map((t) => `<a href="#/f/${encodeURIComponent(name)}/${t}" class="${t === tab ? "active" : ""}">${t[0].toUpperCase() + t.slice(1)}</a>`).join("")}</nav>
+    <nav class="tabs">${tabs.map((t) => `<a href="#/f/${encodeURIComponent(fn.name)}/${t}" class="${t === tab ? "active" : ""}">${t[0].toUpperCase() + t.slice(1)}</a>`).join("")}</nav>
     <div id="tab"></div>`;
   const render = (updated) => {
     fn = updated;
-    document.getElementById("fn-status").innerHTML = badge(fn.status);
+    document.getElementById("fn-status").innerHTML = compileBadge(fn.status);
+    document.getElementById("fn-pending").innerHTML = pendingNote(fn);
     document.getElementById("fn-state").innerHTML = badge(fn.state);
     document.getElementById("fn-version").textContent = fn.version;
     renderLifecycle();
@@ -237,11 +239,24 @@ async function functionPage(name, tab) {
   if (tab === "run") runTab(fn, render);
   else if (tab === "executions") await executionsTab(fn);
   else if (tab === "versions") await versionsTab(fn, render);
+  else if (tab === "settings") await settingsTab(fn, render);
   else codeTab(fn, render);
 }
 
+// A staged version (a safe save) that did not compile: the version that serves keeps serving.
+function pendingNote(fn) {
+  const pending = fn.pendingVersion;
+  if (!pending) return "";
+  if (pending.status === "FAILED") {
+    return `<span class="error" id="pending-failed">version ${pending.version} failed to compile; version ${fn.version} is still serving</span>`;
+  }
+  return `<span class="muted">version ${pending.version} is compiling; version ${fn.version} serves until it is ready</span>`;
+}
+
+const compiling = (fn) => ["PENDING", "COMPILING"].includes(fn.status) || (fn.pendingVersion && fn.pendingVersion.status === "PENDING");
+
 async function waitSettled(fn, render, mine) {
-  while (mine === generation && (fn.status === "PENDING" || fn.status === "COMPILING")) {
+  while (mine === generation && compiling(fn)) {
     await sleep(250);
     fn = await api("GET", fnPath(fn.id));
     if (mine !== generation) break;
@@ -262,15 +277,21 @@ function codeTab(fn, render) {
     </div>
     <div id="compile-error"></div>`;
   const code = editor(document.getElementById("source"), { doc: fn.source, language: fn.language === "wasm" ? "json" : fn.language });
+  // What the editor holds now: marks go only where its own compile error points.
+  let edited = false;
   const show = (current) => {
     const state = document.getElementById("compile-state");
     const error = document.getElementById("compile-error");
     if (!state) return;
-    state.textContent = current.status === "READY" ? "compiled" : current.status === "FAILED" ? "" : "compiling…";
-    error.innerHTML = current.status === "FAILED" && current.compileError
-      ? `<div class="panel"><strong>Compile error</strong><pre class="error" id="compile-message">${esc(current.compileError)}</pre></div>`
+    const pending = current.pendingVersion;
+    const failure = pending && pending.status === "FAILED" ? pending.compileError
+      : current.status === "FAILED" ? current.compileError : null;
+    state.textContent = compiling(current) ? "compiling…" : failure ? "" : "compiled";
+    error.innerHTML = failure
+      ? `<div class="panel"><strong>Compile error${pending && pending.status === "FAILED" ? ` in version ${pending.version}` : ""}</strong>
+          <pre class="error" id="compile-message">${esc(failure)}</pre></div>`
       : "";
-    code.mark(current.status === "FAILED" && current.compileError ? positions(current.compileError) : []);
+    code.mark(failure && (edited || !pending) ? positions(failure) : []);
   };
   show(fn);
   waitSettled(fn, (updated) => { render(updated); show(updated); }, mine);
@@ -279,7 +300,9 @@ function codeTab(fn, render) {
     const change = document.getElementById("change").value.trim();
     if (change) body.changeDescription = change;
     try {
-      const updated = await api("PUT", fnPath(fn.id), body);
+      // The safe path: the new source serves only once it compiled.
+      const updated = await api("POST", `${fnPath(fn.id)}/versions`, body);
+      edited = true;
       render(updated);
       show(updated);
       await waitSettled(updated, (u) => { render(u); show(u); }, mine);
@@ -535,7 +558,7 @@ async function route() {
   const parts = path.split("/").filter(Boolean).map(decodeURIComponent);
   try {
     if (parts[0] === "new") newPage();
-    else if (parts[0] === "f" && parts[1]) await functionPage(parts[1], parts[2] || "code");
+    else if ((parts[0] === "f" || parts[0] === "functions") && parts[1]) await functionPage(parts[1], parts[2] || "code");
     else if (parts[0] === "e" && parts[1]) await executionPage(parts[1]);
     else if (parts[0] === "operations") await operationsPage();
     else if (parts[0] === "secrets") await secretsPage();
