@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -26,8 +27,17 @@ def enqueue_execution(
     trigger_data: Any = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    retry_policy: dict[str, Any] | None = None,
+    scheduled_for: datetime | None = None,
+    expires_at: datetime | None = None,
+    replay_of: uuid.UUID | None = None,
+    version: int | None = None,
 ) -> tuple[dict[str, Any] | None, bool]:
     """Queue one execution in the caller's transaction; returns (execution row, created).
+
+    It follows the function's retry policy (`retry_policy` overrides fields of it), starts no
+    sooner than `scheduled_for` (its message stays invisible until then: nothing polls it) and
+    never after `expires_at`. `version` pins the version it runs (a replay).
 
     With an idempotency key already used by this tenant, nothing is queued and the existing
     execution comes back with created=False (IdempotencyConflict when `request_hash` differs).
@@ -43,6 +53,11 @@ def enqueue_execution(
             trigger_data=trigger_data,
             idempotency_key=idempotency_key,
             request_hash=request_hash,
+            retry_policy=retry_policy,
+            scheduled_for=scheduled_for,
+            expires_at=expires_at,
+            replay_of=replay_of,
+            version=version,
         )
         if row is None:
             if idempotency_key is None:
@@ -58,5 +73,5 @@ def enqueue_execution(
                 )
             return existing, False
         payload = {"executionId": str(row["id"]), "functionId": str(function_id)}
-        broker.send(EXECUTIONS, payload, task=RUN_EXECUTION_TASK, conn=conn)
+        broker.send(EXECUTIONS, payload, task=RUN_EXECUTION_TASK, at=row["scheduled_for"], conn=conn)
         return row, True

@@ -13,7 +13,7 @@ COLUMNS = (
     "id, tenant_id, name, description, language, source, status, compile_error, revision, state, "
     "trigger_type, cron_expression, http_path, http_methods, event_types, resource_limits, metadata, "
     "tags, created_by, created_at, updated_at, timezone, misfire_grace_s, last_run_at, missed_ticks, "
-    "skipped_not_ready, http_auth, allowed_hosts"
+    "skipped_not_ready, http_auth, allowed_hosts, retry_policy"
 )
 # Fields a create/update may set, mapped to their columns (JSON ones wrapped on the way in).
 WRITABLE = (
@@ -34,8 +34,9 @@ WRITABLE = (
     "misfire_grace_s",
     "http_auth",
     "allowed_hosts",
+    "retry_policy",
 )
-_JSON = {"resource_limits", "metadata"}
+_JSON = {"resource_limits", "metadata", "retry_policy"}
 
 
 def _value(column: str, value: Any) -> Any:

@@ -25,7 +25,10 @@ from web.executions.schemas import (
     ExecuteRequestSchema,
     ExecutionFilterSchema,
     ExecutionSchema,
+    QueueRequestSchema,
+    TenantExecutionFilterSchema,
     execution_json,
+    queue_times,
 )
 
 blp = Blueprint("executions", __name__, description="Run functions and read their executions")
@@ -98,10 +101,11 @@ class Execute(MethodView):
         return jsonify(execution_json(row))
 
 
-def _request_hash(function_id, input_value, *, sync: bool = False) -> str:
-    """What a key is bound to; a sync execute's differs from a queued one's with the same input."""
-    parts = [str(function_id), input_value] + (["sync"] if sync else [])
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+def _request_hash(function_id, input_value, *, sync: bool = False, options: dict | None = None) -> str:
+    """What a key is bound to; a sync execute's differs from a queued one's with the same input,
+    a queued one's with other options (delay, expiry, retry policy) from one without."""
+    parts = [str(function_id), input_value] + (["sync"] if sync else []) + ([options] if options else [])
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _recorded_execution(tenant_id, key: str, request_hash: str) -> dict | None:
@@ -150,17 +154,25 @@ class FunctionExecutions(MethodView):
                 trigger_type=page["triggerType"],
             )
 
-    @blp.arguments(ExecuteRequestSchema())
+    @blp.arguments(QueueRequestSchema())
     @blp.response(202, ExecutionSchema)
     @blp.alt_response(200, description="a repeat with the same Idempotency-Key: the same execution")
     @blp.alt_response(400, description="function not READY or not ACTIVE, or input not a JSON object")
     @blp.alt_response(404, description="unknown function")
     @blp.alt_response(409, description="Idempotency-Key already used with a different request")
     def post(self, body, function_id):
-        """Queue an execution (PENDING); poll `Location` until it ends. Honours `Idempotency-Key`."""
+        """Queue an execution (PENDING); poll `Location` until it ends. Honours `Idempotency-Key`.
+
+        `delayMs`/`runAt` delay its start (`scheduledFor`), `expiresAt`/`maxQueueMs` bound it,
+        `retryPolicy` overrides fields of the function's for this execution and its retries."""
         tenant_id = current().tenant_id
         key = _idempotency_key()
-        request_hash = _request_hash(function_id, body["input"])
+        options = {k: v for k, v in body.items() if k != "input"}
+        request_hash = _request_hash(function_id, body["input"], options=options)
+        try:
+            scheduled_for, expires_at = queue_times(body)
+        except ValueError as exc:
+            abort(400, message=str(exc))
         with pool().connection() as conn:
             fn = functions_store.get(conn, tenant_id, function_id)
             try:
@@ -173,6 +185,9 @@ class FunctionExecutions(MethodView):
                     trigger_type="API",
                     idempotency_key=key,
                     request_hash=request_hash,
+                    retry_policy=body.get("retryPolicy"),
+                    scheduled_for=scheduled_for,
+                    expires_at=expires_at,
                 )
             except FunctionNotFound as exc:
                 abort(404, message=str(exc))
@@ -186,6 +201,25 @@ class FunctionExecutions(MethodView):
         response.status_code = 202 if created else 200
         response.headers["Location"] = f"/executions/{row['id']}"
         return response
+
+
+@blp.route("/executions")
+class TenantExecutions(MethodView):
+    @blp.arguments(TenantExecutionFilterSchema, location="query")
+    @blp.response(200, ExecutionSchema(many=True))
+    def get(self, query):
+        """The tenant's executions across functions, newest first (`?status=&final=&firstAttemptId=`):
+        `?status=FAILED&final=true` lists the failures that will not be retried any more."""
+        with pool().connection() as conn:
+            return store.list_for_tenant(
+                conn,
+                current().tenant_id,
+                limit=query["limit"],
+                offset=query["offset"],
+                status=query["status"],
+                final=query["final"],
+                first_attempt_id=query["firstAttemptId"],
+            )
 
 
 @blp.route("/executions/<uuid:execution_id>")
