@@ -223,6 +223,17 @@ def set_visibility(conn: psycopg.Connection, queue: str, msg_id: int, seconds: f
     conn.execute("SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, max(0, round(seconds))))
 
 
+def next_visible_in(conn: psycopg.Connection, queue: str) -> float | None:
+    """Seconds until the queue's next hidden message becomes visible (a delayed send, a retry's
+    backoff, a visibility timeout); None when it holds none. An index lookup (pgmq indexes vt)."""
+    row = conn.execute(
+        sql.SQL("SELECT EXTRACT(EPOCH FROM min(vt) - clock_timestamp())::float8 FROM pgmq.{}").format(
+            sql.Identifier(f"q_{queue}")
+        )
+    ).fetchone()
+    return row[0] if row else None
+
+
 def queue_stats(conn: psycopg.Connection, queues: tuple[str, ...]) -> list[dict[str, Any]]:
     """Per queue: depth, in flight, oldest message age, total sent, dead-lettered (archived)."""
     metrics = {

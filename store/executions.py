@@ -190,10 +190,15 @@ INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_da
                         idempotency_key, request_hash, retry_policy, max_attempts, scheduled_for,
                         expires_at, replay_of, function_version)
 SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, %(key)s, %(hash)s, p.policy,
-       (p.policy->>'maxAttempts')::integer, %(scheduled_for)s, %(expires_at)s, %(replay_of)s, %(version)s
+       (p.policy->>'maxAttempts')::integer, t.scheduled_for,
+       COALESCE(%(expires_at)s::timestamptz,
+                COALESCE(t.scheduled_for, now()) + make_interval(secs => %(max_queue_ms)s / 1000.0)),
+       %(replay_of)s, %(version)s
 FROM functions,
      LATERAL (SELECT %(defaults)s::jsonb || COALESCE(retry_policy, '{{}}'::jsonb)
-                     || COALESCE(%(policy)s::jsonb, '{{}}'::jsonb) AS policy) p
+                     || COALESCE(%(policy)s::jsonb, '{{}}'::jsonb) AS policy) p,
+     LATERAL (SELECT COALESCE(%(run_at)s::timestamptz,
+                              now() + make_interval(secs => %(delay_ms)s / 1000.0)) AS scheduled_for) t
 WHERE id = %(function_id)s AND tenant_id = %(tenant_id)s
 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING {COLUMNS}
@@ -211,14 +216,18 @@ def insert_pending(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
     retry_policy: dict[str, Any] | None = None,
-    scheduled_for: datetime | None = None,
+    delay_ms: int | None = None,
+    run_at: datetime | None = None,
     expires_at: datetime | None = None,
+    max_queue_ms: int | None = None,
     replay_of: uuid.UUID | None = None,
     version: int | None = None,
 ) -> dict[str, Any] | None:
     """A new PENDING execution, or None when the function is unknown or the key is taken.
 
-    `retry_policy` overrides the function's for this chain; `version` pins the version it runs.
+    `retry_policy` overrides the function's for this chain; `delay_ms` or `run_at` set when it
+    is due (`scheduled_for`), `expires_at` or `max_queue_ms` (from then) when it expires;
+    `version` pins the version it runs.
     """
     return (
         conn.cursor(row_factory=dict_row)
@@ -234,8 +243,10 @@ def insert_pending(
                 "hash": request_hash,
                 "defaults": Jsonb(retry_policy_rules.DEFAULTS),
                 "policy": Jsonb(retry_policy) if retry_policy else None,
-                "scheduled_for": scheduled_for,
+                "delay_ms": delay_ms,
+                "run_at": run_at,
                 "expires_at": expires_at,
+                "max_queue_ms": max_queue_ms,
                 "replay_of": replay_of,
                 "version": version,
             },

@@ -27,8 +27,8 @@ from web.executions.schemas import (
     ExecutionSchema,
     QueueRequestSchema,
     TenantExecutionFilterSchema,
+    check_queue_times,
     execution_json,
-    queue_times,
 )
 
 blp = Blueprint("executions", __name__, description="Run functions and read their executions")
@@ -170,7 +170,7 @@ class FunctionExecutions(MethodView):
         options = {k: v for k, v in body.items() if k != "input"}
         request_hash = _request_hash(function_id, body["input"], options=options)
         try:
-            scheduled_for, expires_at = queue_times(body)
+            check_queue_times(body)
         except ValueError as exc:
             abort(400, message=str(exc))
         with pool().connection() as conn:
@@ -186,8 +186,10 @@ class FunctionExecutions(MethodView):
                     idempotency_key=key,
                     request_hash=request_hash,
                     retry_policy=body.get("retryPolicy"),
-                    scheduled_for=scheduled_for,
-                    expires_at=expires_at,
+                    delay_ms=body.get("delayMs"),
+                    run_at=body.get("runAt"),
+                    expires_at=body.get("expiresAt"),
+                    max_queue_ms=body.get("maxQueueMs"),
                 )
             except FunctionNotFound as exc:
                 abort(404, message=str(exc))

@@ -88,22 +88,14 @@ class QueueRequestSchema(ExecuteRequestSchema):
             raise ValidationError("expiresAt is in the past", "expiresAt")
 
 
-def queue_times(body: dict) -> tuple[datetime | None, datetime | None]:
-    """(scheduledFor, expiresAt) of a queue request; None where it set neither.
-
-    409-free rule: an execution that would expire before it is due is refused (ValueError)."""
+def check_queue_times(body: dict) -> None:
+    """ValueError when an execution would expire before it is due (it could never run)."""
     now = datetime.now(UTC)
-    scheduled = body.get("runAt")
-    if "delayMs" in body:
-        scheduled = now + timedelta(milliseconds=body["delayMs"])
-    expires = body.get("expiresAt")
-    if "maxQueueMs" in body:
-        expires = (scheduled or now) + timedelta(milliseconds=body["maxQueueMs"])
-    if scheduled is not None and expires is not None and expires <= scheduled:
+    due = body.get("runAt") or now + timedelta(milliseconds=body.get("delayMs", 0))
+    if "expiresAt" in body and body["expiresAt"] <= due:
         raise ValueError(
             "expiresAt is not after the time it is due to start (delayMs/runAt): it could never run"
         )
-    return scheduled, expires
 
 
 class MetricsSchema(Schema):
