@@ -25,7 +25,7 @@ from psycopg.types.json import Jsonb
 from broker import Broker
 from events.domain import execution_ended_ctes, execution_retrying_ctes
 from infra.limits import DEFAULTS, TRUNCATED_MARKER
-from infra.retry_policy import delay_ms_sql, retries_on_sql
+from infra.retry_policy import MAX_WAIT_MS, delay_ms_sql, retries_on_sql
 from store.executions import CANCELLED_MESSAGE, COLUMNS, MAX_ERROR_CHARS, MAX_LOG_CHARS, clean_text
 from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
 
@@ -152,7 +152,9 @@ def finish(
                 "id": execution_id,
                 "durable": durable,
                 "retry_requested": retry_requested and status == "FAILED",
-                "retry_delay_ms": retry_delay_ms,
+                "retry_delay_ms": None
+                if retry_delay_ms is None
+                else min(max(0, retry_delay_ms), MAX_WAIT_MS),
             },
         )
         .fetchone()

@@ -27,6 +27,8 @@ declare function hostStatus(): i32;
 declare function hostHeaders(): string;
 @external("env", "pnil.emit")
 declare function hostEmit(type: string, payloadJson: string): void;
+@external("env", "pnil.retry")
+declare function hostRetry(message: string, delayMs: f64): void;
 
 /**
  * This execution's context as JSON text:
@@ -84,4 +86,14 @@ export namespace http {
 /** Publish an event of the function's tenant; payloadJson is a JSON object. */
 export function emit(type: string, payloadJson: string = "{}"): void {
   hostEmit(type, payloadJson);
+}
+
+/**
+ * End this execution FAILED with `message` and ask for a retry, whatever the retry policy's
+ * retryOn says, within its maxAttempts; `delayMs` (>= 0) replaces the policy's backoff for the
+ * wait. Queued executions only: a sync execute just fails. Never returns.
+ */
+export function retry(message: string, delayMs: f64 = -1): void {
+  hostRetry(message, delayMs);
+  unreachable();
 }

@@ -15,7 +15,7 @@ import wasmtime
 
 from infra import strict_json
 from runner.assemblyscript.abi import STRING_CLASS_ID, GuestMemory
-from runner.errors import GuestFailure
+from runner.errors import GuestFailure, RetryRequested
 from runner.sandbox.host_channel import HostCallFailed, HostChannel
 
 
@@ -37,6 +37,7 @@ class HostApiImports:
             "pnil.http.status": self.http_status,
             "pnil.http.headers": self.http_headers,
             "pnil.emit": self.emit,
+            "pnil.retry": self.retry,
         }
 
     # Each returns what the guest sees; strings go through _text/_json and new_string.
@@ -91,6 +92,11 @@ class HostApiImports:
         self._call(
             caller, "emit", type=_text(caller, event_type), payload=_json(caller, payload, "emit payload")
         )
+
+    def retry(self, caller, message: int, delay_ms: float) -> None:
+        """`retry(message, delayMs)`: end the run FAILED and ask for a retry (negative: backoff)."""
+        text = _text(caller, message) if message else ""
+        raise RetryRequested(text or "retry requested", round(delay_ms) if delay_ms >= 0 else None)
 
     def _last_response(self) -> dict | None:
         state = self._current()
