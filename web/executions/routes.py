@@ -14,6 +14,7 @@ from flask_smorest import abort
 
 from executions.enqueue import IdempotencyConflict, enqueue_execution
 from executions.fairness import SandboxAdmission, TenantBusy
+from executions.replay import ExecutionNotFound, NotReplayable, replay
 from executions.service import ExecutionService, FunctionNotFound, NotRunnable, SlotsBusy, check_runnable
 from runner.sandbox.pool import RunnerPool
 from store import executions as store
@@ -26,6 +27,7 @@ from web.executions.schemas import (
     ExecutionFilterSchema,
     ExecutionSchema,
     QueueRequestSchema,
+    ReplayRequestSchema,
     TenantExecutionFilterSchema,
     check_queue_times,
     execution_json,
@@ -234,6 +236,38 @@ class ExecutionById(MethodView):
         if row is None:
             abort(404, message=f"execution {execution_id} not found")
         return row
+
+
+@blp.route("/executions/<uuid:execution_id>/replay")
+class ReplayExecution(MethodView):
+    @blp.arguments(ReplayRequestSchema(), required=False)
+    @blp.response(202, ExecutionSchema)
+    @blp.alt_response(400, description="the function is not READY or not ACTIVE")
+    @blp.alt_response(404, description="unknown execution")
+    @blp.alt_response(409, description="still PENDING or RUNNING, or its version is no longer live")
+    def post(self, body, execution_id):
+        """Queue a new execution of a finished one (`replayOf`): same input unless `input` is given,
+        the same version (`version: same`, while it is live) or the `latest`."""
+        body = body or {}
+        with pool().connection() as conn:
+            try:
+                row = replay(
+                    conn,
+                    current().tenant_id,
+                    execution_id,
+                    version=body.get("version", "same"),
+                    input=body.get("input"),
+                )
+            except (ExecutionNotFound, FunctionNotFound) as exc:
+                abort(404, message=str(exc))
+            except NotReplayable as exc:
+                abort(409, message=str(exc))
+            except NotRunnable as exc:
+                abort(400, message=str(exc))
+        response = jsonify(execution_json(row))
+        response.status_code = 202
+        response.headers["Location"] = f"/executions/{row['id']}"
+        return response
 
 
 @blp.route("/executions/<uuid:execution_id>/cancel")

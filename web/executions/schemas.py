@@ -251,3 +251,17 @@ class TenantExecutionFilterSchema(Schema):
     firstAttemptId = fields.UUID(
         load_default=None, metadata={"description": "every attempt of the chain that began with this one"}
     )
+
+
+class ReplayRequestSchema(Schema):
+    """POST /executions/{id}/replay."""
+
+    class Meta:
+        unknown = RAISE
+
+    version = fields.String(
+        load_default="same",
+        validate=validate.OneOf(("same", "latest")),
+        metadata={"description": "same (default: the version it ran, while still live) or latest"},
+    )
+    input = JsonObject(metadata={"type": "object", "description": "replaces the original input"})
