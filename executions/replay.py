@@ -42,7 +42,8 @@ def replay(
         raise ExecutionNotFound(f"execution {execution_id} not found")
     if original["status"] in RUNNING_STATUSES:
         raise NotReplayable(
-            f"execution {execution_id} is {original['status']}: replay it once it has ended, or cancel it first"
+            f"execution {execution_id} is {original['status']}: "
+            "replay it once it has ended, or cancel it first"
         )
     fn = check_runnable(
         functions_store.get(conn, tenant_id, original["function_id"]), original["function_id"]
