@@ -420,6 +420,13 @@ def list_for_function(
     )
 
 
+def count_delayed(conn: psycopg.Connection) -> int:
+    """PENDING executions (every tenant) whose scheduledFor is still ahead (an index range)."""
+    return conn.execute(
+        "SELECT count(*) FROM executions WHERE status = 'PENDING' AND scheduled_for > clock_timestamp()"
+    ).fetchone()[0]
+
+
 def release_idempotency_keys(conn: psycopg.Connection, older_than_s: int = 24 * 3600) -> int:
     """Forget idempotency keys older than their 24 h window, so a key may be used again."""
     return conn.execute(
