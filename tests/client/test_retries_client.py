@@ -67,7 +67,7 @@ def test_the_cli_invokes_with_a_delay_lists_failures_and_replays(server, pnil): 
     client, name = flaky(server, {"maxAttempts": 1})
 
     delayed = pnil(
-        "--json", "invoke", name, "--async", "--delay", "1s", "--input", '{"key": "%s"}' % uuid.uuid4()
+        "--json", "invoke", name, "--async", "--delay", "1s", "--input", json.dumps({"key": uuid.uuid4().hex})
     )
     failing = pnil("invoke", name, "--async", "--input", json.dumps({"key": uuid.uuid4().hex, "failures": 5}))
     listed = pnil("--json", "failed")
@@ -79,7 +79,7 @@ def test_the_cli_invokes_with_a_delay_lists_failures_and_replays(server, pnil): 
     failures = json.loads(listed.stdout)
     assert listed.returncode == 0 and failures and failures[0]["status"] == "FAILED"
     replayed = pnil(
-        "--json", "replay", failures[0]["id"], "--latest", "--input", '{"key": "%s"}' % uuid.uuid4()
+        "--json", "replay", failures[0]["id"], "--latest", "--input", json.dumps({"key": uuid.uuid4().hex})
     )
     assert replayed.returncode == 0, replayed.stderr
     assert json.loads(replayed.stdout)["replayOf"] == failures[0]["id"]
