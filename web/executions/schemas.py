@@ -71,7 +71,7 @@ class QueueRequestSchema(ExecuteRequestSchema):
     maxQueueMs = fields.Integer(
         strict=True,
         validate=validate.Range(min=1, max=retry_policy.MAX_WAIT_MS),
-        metadata={"description": "expiresAt as a duration from now"},
+        metadata={"description": "expiresAt as a duration from scheduledFor (else from now)"},
     )
     retryPolicy = RetryPolicyField(metadata=RETRY_POLICY_DOC)
 
