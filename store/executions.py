@@ -184,7 +184,8 @@ def release_slots(conn: psycopg.Connection) -> None:
 
 
 # The chain's effective retry policy is fixed here: defaults, then the function's, then the
-# request's (infra/retry_policy.py). A delayed execution waits with `scheduled_for`.
+# request's (infra/retry_policy.py). A delayed execution waits with `scheduled_for` (a runAt in
+# the past means now).
 _ENQUEUE = f"""
 INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
                         idempotency_key, request_hash, retry_policy, max_attempts, scheduled_for,
@@ -197,8 +198,10 @@ SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, 
 FROM functions,
      LATERAL (SELECT %(defaults)s::jsonb || COALESCE(retry_policy, '{{}}'::jsonb)
                      || COALESCE(%(policy)s::jsonb, '{{}}'::jsonb) AS policy) p,
-     LATERAL (SELECT COALESCE(%(run_at)s::timestamptz,
-                              now() + make_interval(secs => %(delay_ms)s / 1000.0)) AS scheduled_for) t
+     LATERAL (SELECT CASE WHEN %(run_at)s::timestamptz IS NOT NULL OR %(delay_ms)s::bigint IS NOT NULL
+                          THEN GREATEST(now(), COALESCE(%(run_at)s::timestamptz,
+                                                        now() + make_interval(secs => %(delay_ms)s / 1000.0)))
+                     END AS scheduled_for) t
 WHERE id = %(function_id)s AND tenant_id = %(tenant_id)s
 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING {COLUMNS}
