@@ -13,7 +13,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from broker.broker import queue_stats
 from infra import metrics
 from infra.logs import event
-from store import executions
+from store import execution_lists
 from tasks.contracts import QUEUES
 from web.auth import require_admin
 from web.db import pool, settings
@@ -78,7 +78,7 @@ class QueueCollector:
                 in_flight.add_metric([q["queue"]], q["inFlight"])
                 oldest.add_metric([q["queue"]], q["oldestMessageAgeSeconds"] or 0)
                 dead.add_metric([q["queue"]], q["deadLettered"])
-            delayed.add_metric([], executions.count_delayed(conn))
+            delayed.add_metric([], execution_lists.count_delayed(conn))
         return [depth, in_flight, oldest, dead, delayed]
 
 

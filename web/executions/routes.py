@@ -17,6 +17,7 @@ from executions.fairness import SandboxAdmission, TenantBusy
 from executions.replay import ExecutionNotFound, NotReplayable, replay
 from executions.service import ExecutionService, FunctionNotFound, NotRunnable, SlotsBusy, check_runnable
 from runner.sandbox.pool import RunnerPool
+from store import execution_lists
 from store import executions as store
 from store import functions as functions_store
 from web.auth import current
@@ -146,7 +147,7 @@ class FunctionExecutions(MethodView):
         with pool().connection() as conn:
             if functions_store.get(conn, tenant_id, function_id) is None:
                 abort(404, message=f"function {function_id} not found")
-            return store.list_for_function(
+            return execution_lists.list_for_function(
                 conn,
                 tenant_id,
                 function_id,
@@ -215,7 +216,7 @@ class TenantExecutions(MethodView):
         """The tenant's executions across functions, newest first (`?status=&final=&firstAttemptId=`):
         `?status=FAILED&final=true` lists the failures that will not be retried any more."""
         with pool().connection() as conn:
-            return store.list_for_tenant(
+            return execution_lists.list_for_tenant(
                 conn,
                 current().tenant_id,
                 limit=query["limit"],
