@@ -243,3 +243,17 @@ def test_backoff_waits_between_attempts(api, workers):
     at = {name: datetime.fromisoformat(chain[1][name]) for name in ("scheduledFor", "startedAt")}
     assert (at["scheduledFor"] - datetime.fromisoformat(chain[0]["completedAt"])).total_seconds() >= 1.5
     assert at["startedAt"] >= at["scheduledFor"]
+
+
+def test_a_timeout_is_retried_by_default(api, workers):
+    client = api.test_client()
+    fid = ready_function(
+        client, "javascript", "function handle() { while (true) {} }", {"maxExecutionTimeMs": 300}
+    )
+    client.put(f"/functions/{fid}", json={"retryPolicy": {"maxAttempts": 2, **NO_WAIT}})
+    start_executor(workers)
+
+    first = submit(client, fid)
+
+    chain = wait_chain(client, first["id"])
+    assert [(r["status"], r["retried"]) for r in chain] == [("TIMEOUT", True), ("TIMEOUT", False)]
