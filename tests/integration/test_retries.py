@@ -12,7 +12,8 @@ import pytest
 
 from store import attempts as store_attempts
 from tests.integration.api_fixtures import fresh_api as api
-from tests.integration.execute_helpers import execute, expect_error, ready_function
+from tests.integration.conftest import wait_for
+from tests.integration.execute_helpers import execute, expect_error, ready_function, wait_compiled
 from tests.integration.retry_helpers import (
     FLAKY,
     HANGS_ONCE,
@@ -257,3 +258,31 @@ def test_a_timeout_is_retried_by_default(api, workers):
 
     chain = wait_chain(client, first["id"])
     assert [(r["status"], r["retried"]) for r in chain] == [("TIMEOUT", True), ("TIMEOUT", False)]
+
+
+def test_an_event_triggered_execution_follows_its_function_s_policy(api, workers):
+    client = api.test_client()
+    source = (
+        "function handle(input, context) {"
+        " if (context.attempt === 1) throw new Error('first attempt'); return { attempt: context.attempt }; }"
+    )
+    body = {
+        "name": f"ev-{uuid.uuid4().hex[:6]}",
+        "language": "javascript",
+        "source": source,
+        "type": "EVENT",
+        "eventTypes": ["order.created"],
+        "retryPolicy": {"maxAttempts": 2, **NO_WAIT},
+    }
+    fid = client.post("/functions", json=body).get_json()["id"]
+    assert wait_compiled(client, [fid])[fid]["status"] == "READY"
+    workers.start("-m", "broker", "worker", "tasks:broker", "executions", "events", "--name", "executor")
+
+    assert client.post("/events", json={"type": "order.created", "payload": {}}).status_code == 202
+
+    first = wait_for(lambda: client.get(f"/functions/{fid}/executions?triggerType=EVENT&limit=5").get_json())[
+        -1
+    ]
+    chain = wait_chain(client, first["firstAttemptId"])
+    assert [(r["status"], r["triggerType"]) for r in chain] == [("FAILED", "EVENT"), ("COMPLETED", "EVENT")]
+    assert chain[1]["output"] == {"attempt": 2}
