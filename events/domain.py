@@ -51,6 +51,24 @@ def execution_ended_ctes(source: str) -> tuple[str, str]:
     )
 
 
+# From the next attempt's row (store/attempts.py): the attempt that failed is its retry_of.
+_RETRYING_PAYLOAD = """jsonb_build_object('executionId', retry_of, 'scriptId', function_id,
+    'functionId', function_id, 'tenantId', tenant_id, 'triggerType', trigger_type, 'attempt', attempt - 1,
+    'nextAttemptId', id, 'nextAttempt', attempt, 'scheduledFor', scheduled_for, 'timestamp', created_at)"""
+
+
+def execution_retrying_ctes(source: str) -> tuple[str, str]:
+    """CTEs publishing jsruntime.execution.retrying for the next attempts in CTE `source`."""
+    return publish_ctes(
+        "retrying_event",
+        source,
+        type_sql="'jsruntime.execution.retrying'",
+        payload_sql=_RETRYING_PAYLOAD,
+        depth_sql=_DEPTH,
+        execution_sql="retry_of",
+    )
+
+
 def _now() -> str:
     return datetime.now(UTC).isoformat()
 

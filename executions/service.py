@@ -31,6 +31,7 @@ from infra.redact import Redactor
 from infra.secretbox import SecretBox
 from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 from runner.sandbox.pool import RunnerPool
+from store import attempts
 from store import executions as store
 
 log = logging.getLogger(__name__)
@@ -82,6 +83,7 @@ class QueuedOutcome:
     ran: bool = False  # it ran (or failed to start) and is finished
     dropped: bool = False  # not PENDING any more (cancelled, already run): nothing to do
     busy: bool = False  # every slot of its function is taken: try again later
+    wait_s: float = 0.0  # not due yet (scheduledFor is this far ahead): try again then
 
 
 class ExecutionService:
@@ -204,19 +206,38 @@ class ExecutionService:
         if not row["pending"]:
             return QueuedOutcome(dropped=True)
         if row["execution_id"] is None:
-            reason = not_runnable_reason(row) if row["id"] is not None else "function deleted"
+            reason = self._not_started_reason(row)
             if reason is None:
                 if row["slot_taken"] is not None:  # the row changed under us: give the slot back
                     store.release_slots(conn)
                     return QueuedOutcome(dropped=True)
+                if row["wait_s"] > 0:
+                    return QueuedOutcome(wait_s=row["wait_s"])
                 return QueuedOutcome(busy=True)
             ended = store.fail_pending(conn, execution_id, reason)
             if ended is not None:
                 self._log_end(RunResult(status=RunStatus.FAILED, error_message=reason), self._ids(ended))
+                metrics.final_failure(ended["trigger_type"])
                 hooks.finished(conn, ended)
             return QueuedOutcome(ran=True)
         self._run_started(conn, row, durable=False)
         return QueuedOutcome(ran=True)
+
+    @staticmethod
+    def _not_started_reason(row: dict[str, Any]) -> str | None:
+        """Why a PENDING execution that did not start never will (expired, function gone, not
+        runnable, its pinned version replaced), or None when it only has to wait."""
+        if row["expired"]:
+            return store.EXPIRED_MESSAGE
+        if row["id"] is None:
+            return "function deleted"
+        reason = not_runnable_reason(row)
+        if reason is None and row["pinned_version"] not in (None, row["revision"]):
+            reason = (
+                f"version {row['pinned_version']} is no longer the function's live version "
+                f"(now {row['revision']}); replay with version latest, or roll back to it"
+            )
+        return reason
 
     # -- shared -----------------------------------------------------------------------------
     @staticmethod
@@ -280,6 +301,7 @@ class ExecutionService:
             result.duration_ms / 1000.0,
             fn.get("queue_wait_s"),
         )
+        self._log_retry(row, ids)
         hooks.finished(conn, row)
         return row
 
@@ -363,6 +385,24 @@ class ExecutionService:
 
     # -- logs -------------------------------------------------------------------------------
     @staticmethod
+    def _log_retry(row: dict[str, Any], ids: dict[str, str]) -> None:
+        """Log and count what followed a failed attempt: a next attempt, or the end of the chain."""
+        if row["status"] not in ("FAILED", "TIMEOUT"):
+            return
+        if row["retried"]:
+            metrics.retry_scheduled(row["trigger_type"])
+            event(
+                log,
+                "execution.retrying",
+                attempt=row["attempt"],
+                maxAttempts=row["max_attempts"],
+                nextAttemptId=str(row["next_attempt_id"]),
+                **ids,
+            )
+        elif row["retry_policy"] is not None:
+            metrics.final_failure(row["trigger_type"])
+
+    @staticmethod
     def _ids(row: dict[str, Any]) -> dict[str, str]:
         return {"executionId": str(row["id"]), "functionId": str(row["function_id"])}
 
@@ -383,7 +423,8 @@ class ExecutionService:
 
 
 def context_json(fn: dict[str, Any], execution_id: str) -> str:
-    """What the code sees as `context`: who it is, which version runs, and what triggered it."""
+    """What the code sees as `context`: who it is, which version runs, what triggered it, and
+    which attempt of how many this is."""
     trigger = {"type": fn["trigger_type"]}
     if isinstance(fn["trigger_data"], dict):
         trigger.update(fn["trigger_data"])
@@ -392,6 +433,8 @@ def context_json(fn: dict[str, Any], execution_id: str) -> str:
         "functionId": str(fn["id"]),
         "version": fn["revision"],
         "trigger": trigger,
+        "attempt": fn.get("attempt") or 1,
+        "maxAttempts": fn.get("max_attempts") or 1,
     }
     return json.dumps(context, ensure_ascii=False, separators=(",", ":"), default=str)
 
@@ -419,7 +462,7 @@ def _release_quietly(conn: psycopg.Connection) -> None:
 
 
 def _record_end(conn, execution_id, result: RunResult, durable: bool) -> dict[str, Any] | None:
-    return store.finish(
+    return attempts.finish(
         conn,
         execution_id,
         status=result.status.value,
@@ -433,4 +476,6 @@ def _record_end(conn, execution_id, result: RunResult, durable: bool) -> dict[st
             "databaseQueryCount": result.database_queries,
         },
         durable=durable,
+        retry_requested=result.retry_requested,
+        retry_delay_ms=result.retry_delay_ms,
     )

@@ -8,9 +8,10 @@ import threading
 
 import psycopg
 
+from infra import metrics
 from infra.database import ForkSafePool
 from infra.logs import event
-from store import artifacts, events, kv
+from store import artifacts, attempts, events, kv
 from store import executions as store
 
 log = logging.getLogger(__name__)
@@ -23,12 +24,14 @@ ARTIFACT_RETENTION_S = int(os.environ.get("PNIL_ARTIFACT_RETENTION_S") or 30 * 2
 
 
 def sweep(db: ForkSafePool, event_retention_s: int = EVENT_RETENTION_S) -> int:
-    """Fail executions whose process died while running them; release expired idempotency keys;
+    """Fail executions whose process died while running them (retrying those whose policy says
+    retryLost) and PENDING ones past their expiry; release expired idempotency keys;
     delete events, unused compiled artifacts, expired key-value entries and old call counts.
     Safe from many processes at once; returns how many executions were failed.
     """
     with db.connection() as conn:
-        lost = store.fail_lost(conn)
+        lost = attempts.fail_lost(conn)
+        expired = store.expire_pending(conn)
         store.release_idempotency_keys(conn)
         events.delete_older_than(conn, event_retention_s)
         artifacts.forget_unused(conn, ARTIFACT_RETENTION_S)
@@ -41,6 +44,15 @@ def sweep(db: ForkSafePool, event_retention_s: int = EVENT_RETENTION_S) -> int:
             level=logging.WARNING,
             executionId=str(execution_id),
             functionId=str(function_id),
+        )
+    for row in expired:
+        metrics.final_failure(row["trigger_type"])
+        event(
+            log,
+            "execution.expired",
+            level=logging.WARNING,
+            executionId=str(row["id"]),
+            functionId=str(row["function_id"]),
         )
     return len(lost)
 

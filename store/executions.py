@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -11,16 +12,15 @@ from psycopg.types.json import Jsonb
 
 from broker import Broker
 from events.domain import execution_ended_ctes, execution_started_ctes
-from infra.limits import DEFAULTS, MAX_LOG_BYTES, TRUNCATED_MARKER
+from infra import retry_policy as retry_policy_rules
+from infra.limits import DEFAULTS, MAX_LOG_BYTES
 
 COLUMNS = (
     "id, function_id, tenant_id, function_version, status, trigger_type, trigger_data, input, output, "
-    "error_message, logs, metrics, created_at, started_at, completed_at"
+    "error_message, logs, metrics, created_at, started_at, completed_at, attempt, max_attempts, "
+    "retry_of, COALESCE(first_attempt_id, id) AS first_attempt_id, retried, retry_policy, scheduled_for, "
+    "expires_at, replay_of"
 )
-# An execution RUNNING longer than its time limit plus this cannot still be running: the runner
-# pool kills overruns after a second. Such a row was lost by a process that died.
-LOST_AFTER_GRACE_S = 60
-_TIME_LIMIT_S = "COALESCE((f.resource_limits->>'maxExecutionTimeMs')::bigint, %(default_time_ms)s) / 1000.0"
 _RUNNABLE = """
 SELECT id, tenant_id, language, status, state, revision, resource_limits, allowed_hosts, secrets,
        CASE WHEN revision = %(cached)s THEN NULL ELSE wasm_binary END AS wasm_binary
@@ -41,7 +41,7 @@ _TAKE_SLOT = """
 slot AS (
     SELECT s FROM fn, generate_series(0, COALESCE((fn.resource_limits->>'maxConcurrentRuns')::int,
                                                   %(default_runs)s) - 1) s
-    WHERE CASE WHEN fn.status = 'READY' AND fn.state = 'ACTIVE'
+    WHERE CASE WHEN fn.status = 'READY' AND fn.state = 'ACTIVE'{also}
                THEN pg_try_advisory_lock(hashtext(fn.id::text), s) ELSE false END
     LIMIT 1
 )"""
@@ -55,7 +55,7 @@ slot AS (
 # its flush covers the insert, which precedes it in the WAL. A database crash in between can
 # lose only the row of a run no client got an answer for; it saves one flush per execution.
 _START_IF_RUNNABLE = f"""
-WITH fn AS ({_RUNNABLE}), {_TAKE_SLOT},
+WITH fn AS ({_RUNNABLE}), {_TAKE_SLOT.format(also="")},
 ins AS (
     INSERT INTO executions (function_id, tenant_id, function_version, status, trigger_type,
                             trigger_data, input, started_at, slot, idempotency_key, request_hash)
@@ -69,29 +69,42 @@ SELECT fn.*, (SELECT s FROM slot) AS slot_taken, ins.id AS execution_id, ins.inp
 FROM fn LEFT JOIN ins ON true
 """
 
-# The executor's compare-and-set: a queued execution goes PENDING -> RUNNING at most once.
-# Its queue message is deleted in the same statement once it started or when it is not PENDING
-# any more: a redelivery could never start it again. Like the sync insert, this commits without
-# waiting for its WAL flush; the synchronous `finish` covers it.
+# The executor's compare-and-set: a queued execution goes PENDING -> RUNNING at most once, and
+# only once it is due (scheduled_for) and not expired (expires_at); `wait_s` and `expired` tell
+# the caller otherwise. Its queue message is deleted in the same statement once it started, when
+# it is not PENDING any more (a redelivery could never start it again) or when it expired. Like
+# the sync insert, this commits without waiting for its WAL flush; the synchronous `finish`
+# covers it. A pinned version (a replay) runs only while it is the function's live version.
 _START_QUEUED = f"""
-WITH e AS (SELECT id, function_id FROM executions WHERE id = %(execution_id)s AND status = 'PENDING'),
+WITH e AS (
+    SELECT id, function_id, function_version AS pinned_version,
+           COALESCE(expires_at <= clock_timestamp(), false) AS expired,
+           GREATEST(0, COALESCE(EXTRACT(EPOCH FROM scheduled_for - clock_timestamp())::float8, 0)) AS wait_s
+    FROM executions WHERE id = %(execution_id)s AND status = 'PENDING'
+),
 fn AS (
     SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.revision, f.resource_limits, f.allowed_hosts,
-           f.secrets, CASE WHEN f.revision = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary
+           f.secrets,
+           CASE WHEN f.revision = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary,
+           NOT e.expired AND e.wait_s = 0 AND COALESCE(e.pinned_version = f.revision, true) AS due
     FROM functions f JOIN e ON f.id = e.function_id
-), {_TAKE_SLOT},
+), {_TAKE_SLOT.format(also=" AND fn.due")},
 upd AS (
     UPDATE executions x SET status = 'RUNNING', started_at = clock_timestamp(), slot = slot.s,
                             function_version = fn.revision
     FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = 'PENDING'
     RETURNING x.id, x.input, x.trigger_type, x.trigger_data, x.tenant_id, x.function_id, x.started_at,
-              x.created_at
+              x.created_at, x.scheduled_for, x.attempt, x.max_attempts
 ), {execution_started_ctes("upd")[0]}
 SELECT fn.*, (SELECT count(*) FROM e) AS pending, (SELECT s FROM slot) AS slot_taken,
-       upd.id AS execution_id, upd.input, upd.trigger_type, upd.trigger_data,
-       EXTRACT(EPOCH FROM upd.started_at - upd.created_at)::float8 AS queue_wait_s,
+       (SELECT expired FROM e) AS expired, (SELECT wait_s FROM e) AS wait_s,
+       (SELECT pinned_version FROM e) AS pinned_version,
+       upd.id AS execution_id, upd.input, upd.trigger_type, upd.trigger_data, upd.attempt, upd.max_attempts,
+       EXTRACT(EPOCH FROM upd.started_at - COALESCE(upd.scheduled_for, upd.created_at))::float8
+           AS queue_wait_s,
        {_STARTED_SENT} AS started_event_sent,
-       CASE WHEN %(msg_id)s::bigint IS NOT NULL AND (upd.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM e))
+       CASE WHEN %(msg_id)s::bigint IS NOT NULL
+                 AND (upd.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM e) OR (SELECT expired FROM e))
             THEN {{delete}} AND set_config('synchronous_commit', 'off', true) IS NOT NULL
        END AS acknowledged
 FROM (SELECT 1) one LEFT JOIN fn ON true LEFT JOIN upd ON true
@@ -171,11 +184,26 @@ def release_slots(conn: psycopg.Connection) -> None:
     conn.execute("SELECT pg_advisory_unlock_all()")
 
 
+# The chain's effective retry policy is fixed here: defaults, then the function's, then the
+# request's (infra/retry_policy.py). A delayed execution waits with `scheduled_for` (a runAt in
+# the past means now).
 _ENQUEUE = f"""
 INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
-                        idempotency_key, request_hash)
-SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, %(key)s, %(hash)s
-FROM functions WHERE id = %(function_id)s AND tenant_id = %(tenant_id)s
+                        idempotency_key, request_hash, retry_policy, max_attempts, scheduled_for,
+                        expires_at, replay_of, function_version)
+SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, %(key)s, %(hash)s, p.policy,
+       (p.policy->>'maxAttempts')::integer, t.scheduled_for,
+       COALESCE(%(expires_at)s::timestamptz,
+                COALESCE(t.scheduled_for, now()) + make_interval(secs => %(max_queue_ms)s / 1000.0)),
+       %(replay_of)s, %(version)s
+FROM functions,
+     LATERAL (SELECT %(defaults)s::jsonb || COALESCE(retry_policy, '{{}}'::jsonb)
+                     || COALESCE(%(policy)s::jsonb, '{{}}'::jsonb) AS policy) p,
+     LATERAL (SELECT CASE WHEN %(run_at)s::timestamptz IS NOT NULL OR %(delay_ms)s::bigint IS NOT NULL
+                          THEN GREATEST(now(), COALESCE(%(run_at)s::timestamptz,
+                                                        now() + make_interval(secs => %(delay_ms)s / 1000.0)))
+                     END AS scheduled_for) t
+WHERE id = %(function_id)s AND tenant_id = %(tenant_id)s
 ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING {COLUMNS}
 """
@@ -191,8 +219,20 @@ def insert_pending(
     trigger_data: Any = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    retry_policy: dict[str, Any] | None = None,
+    delay_ms: int | None = None,
+    run_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    max_queue_ms: int | None = None,
+    replay_of: uuid.UUID | None = None,
+    version: int | None = None,
 ) -> dict[str, Any] | None:
-    """A new PENDING execution, or None when the function is unknown or the key is taken."""
+    """A new PENDING execution, or None when the function is unknown or the key is taken.
+
+    `retry_policy` overrides the function's for this chain; `delay_ms` or `run_at` set when it
+    is due (`scheduled_for`), `expires_at` or `max_queue_ms` (from then) when it expires;
+    `version` pins the version it runs.
+    """
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
@@ -205,6 +245,14 @@ def insert_pending(
                 "input": Jsonb(input_value),
                 "key": idempotency_key,
                 "hash": request_hash,
+                "defaults": Jsonb(retry_policy_rules.DEFAULTS),
+                "policy": Jsonb(retry_policy) if retry_policy else None,
+                "delay_ms": delay_ms,
+                "run_at": run_at,
+                "expires_at": expires_at,
+                "max_queue_ms": max_queue_ms,
+                "replay_of": replay_of,
+                "version": version,
             },
         )
         .fetchone()
@@ -235,70 +283,15 @@ def binary(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> b
 MAX_LOG_CHARS = MAX_LOG_BYTES
 MAX_ERROR_CHARS = 8 * 1024
 CANCELLED_MESSAGE = "cancelled by request (POST /executions/{id}/cancel)"
+EXPIRED_MESSAGE = "expired: not started before its expiresAt (maxQueueMs); it was never run"
 
 
-def _text(value: str | None, limit: int, marker: str) -> str | None:
+def clean_text(value: str | None, limit: int, marker: str) -> str | None:
     if not value:
         return value
     # PostgreSQL text cannot hold NUL; a guest may print or throw one.
     value = value.replace("\x00", "\\0")
     return value if len(value) <= limit else value[:limit] + marker
-
-
-# A cancel requested while the run was in flight wins over how the sandbox ended. The slot this
-# connection holds is released in the same round trip.
-_FINISH = f"""
-WITH u AS (
-    UPDATE executions SET
-        status = CASE WHEN cancel_requested_at IS NULL THEN %(status)s ELSE 'CANCELLED' END,
-        output = CASE WHEN cancel_requested_at IS NULL THEN %(output)s::jsonb END,
-        error_message = CASE WHEN cancel_requested_at IS NULL THEN %(error)s ELSE %(cancelled)s END,
-        logs = %(logs)s, metrics = %(metrics)s, completed_at = clock_timestamp()
-    WHERE id = %(id)s AND status = 'RUNNING'
-    RETURNING {COLUMNS}
-), {execution_ended_ctes("u")[0]}
-SELECT u.*, pg_advisory_unlock_all(), {_ENDED_SENT} AS ended_event_sent,
-       %(durable)s OR set_config('synchronous_commit', 'off', true) IS NOT NULL AS flushed
-FROM (SELECT 1) one LEFT JOIN u ON true
-"""
-
-
-def finish(
-    conn: psycopg.Connection,
-    execution_id: uuid.UUID,
-    *,
-    status: str,
-    output_json: str | None,
-    error_message: str | None,
-    logs: str | None,
-    metrics: dict[str, Any],
-    durable: bool = True,
-) -> dict[str, Any] | None:
-    """Record how the run ended (COMPLETED, FAILED, TIMEOUT or CANCELLED) and free its slot.
-
-    None when the execution is gone (its function was deleted) or no longer RUNNING.
-    `durable=False` (queued runs: nobody waits on the answer) commits without waiting for the
-    WAL flush; a database crash right after can lose the end of the last ~200 ms of runs, which
-    the sweep then reports as lost (FAILED, never run twice).
-    """
-    row = (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            _FINISH,
-            {
-                "status": status,
-                "output": output_json,
-                "error": _text(error_message, MAX_ERROR_CHARS, "…[message truncated]"),
-                "cancelled": CANCELLED_MESSAGE,
-                "logs": _text(logs, MAX_LOG_CHARS, TRUNCATED_MARKER) or None,
-                "metrics": Jsonb(metrics),
-                "id": execution_id,
-                "durable": durable,
-            },
-        )
-        .fetchone()
-    )
-    return row if row["id"] is not None else None
 
 
 _FAIL_PENDING = f"""
@@ -320,6 +313,20 @@ def fail_pending(conn: psycopg.Connection, execution_id: uuid.UUID, message: str
         )
         .fetchone()
     )
+
+
+_EXPIRE_PENDING = f"""
+WITH u AS (
+    UPDATE executions SET status = 'FAILED', error_message = %s, completed_at = clock_timestamp()
+    WHERE status = 'PENDING' AND expires_at <= clock_timestamp() RETURNING {COLUMNS}
+), {execution_ended_ctes("u")[0]}
+SELECT u.*, {_ENDED_SENT} AS ended_event_sent FROM u
+"""
+
+
+def expire_pending(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """End every PENDING execution past its expiresAt FAILED (`expired: ...`); it never runs."""
+    return conn.cursor(row_factory=dict_row).execute(_EXPIRE_PENDING, (EXPIRED_MESSAGE,)).fetchall()
 
 
 _CANCEL = f"""
@@ -357,64 +364,6 @@ def get(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID)
         )
         .fetchone()
     )
-
-
-def list_for_function(
-    conn: psycopg.Connection,
-    tenant_id: uuid.UUID,
-    function_id: uuid.UUID,
-    *,
-    limit: int,
-    offset: int,
-    status: str | None = None,
-    trigger_type: str | None = None,
-) -> list[dict[str, Any]]:
-    """A function's executions, newest first, optionally of one status and trigger type."""
-    return (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            f"SELECT {COLUMNS} FROM executions WHERE function_id = %s AND tenant_id = %s "
-            "AND (%s::text IS NULL OR status = %s) AND (%s::text IS NULL OR trigger_type = %s) "
-            "ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
-            (function_id, tenant_id, status, status, trigger_type, trigger_type, limit, offset),
-        )
-        .fetchall()
-    )
-
-
-# A RUNNING execution is lost when the process running it died: its slot lock is free (the
-# session that held it ended), or, for rows without a slot, it outlived its time limit by far.
-_FAIL_LOST = f"""
-WITH lost AS (
-UPDATE executions e
-SET status = 'FAILED', completed_at = clock_timestamp(),
-    error_message = 'the platform lost this execution: the process running it (executor or web '
-                    'worker) stopped before recording how it ended; it was not run again because '
-                    'a function may have side effects; run it again if that is safe'
-FROM functions f
-WHERE f.id = e.function_id AND e.status = 'RUNNING'
-  AND CASE WHEN e.slot IS NULL
-           THEN e.started_at < now() - make_interval(secs => {_TIME_LIMIT_S} + %(grace_s)s)
-           ELSE NOT EXISTS (
-               SELECT 1 FROM pg_locks l
-               WHERE l.locktype = 'advisory' AND l.objsubid = 2
-                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                 AND l.classid::bigint = (hashtext(e.function_id::text)::bigint & 4294967295)
-                 AND l.objid::bigint = e.slot AND l.granted)
-      END
-RETURNING e.id, e.function_id, e.tenant_id, e.status, e.trigger_type, e.trigger_data, e.completed_at,
-          e.error_message, e.metrics
-), {execution_ended_ctes("lost")[0]}
-SELECT id, function_id, {_ENDED_SENT} FROM lost
-"""
-
-
-def fail_lost(conn: psycopg.Connection) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Mark RUNNING executions whose process died FAILED; returns (id, functionId)s."""
-    rows = conn.execute(
-        _FAIL_LOST, {"default_time_ms": DEFAULTS["maxExecutionTimeMs"], "grace_s": LOST_AFTER_GRACE_S}
-    ).fetchall()
-    return [(row[0], row[1]) for row in rows]
 
 
 def release_idempotency_keys(conn: psycopg.Connection, older_than_s: int = 24 * 3600) -> int:

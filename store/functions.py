@@ -13,7 +13,7 @@ COLUMNS = (
     "id, tenant_id, name, description, language, source, status, compile_error, revision, state, "
     "trigger_type, cron_expression, http_path, http_methods, event_types, resource_limits, metadata, "
     "tags, created_by, created_at, updated_at, timezone, misfire_grace_s, last_run_at, missed_ticks, "
-    "skipped_not_ready, http_auth, allowed_hosts, http_detailed_errors, secrets"
+    "skipped_not_ready, http_auth, allowed_hosts, http_detailed_errors, secrets, retry_policy"
     ", pending_revision, "
     + (
         # The staged version as the API shows it (store/staged.py), or NULL.
@@ -44,8 +44,9 @@ WRITABLE = (
     "allowed_hosts",
     "http_detailed_errors",
     "secrets",
+    "retry_policy",
 )
-_JSON = {"resource_limits", "metadata"}
+_JSON = {"resource_limits", "metadata", "retry_policy"}
 
 
 def _value(column: str, value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
@@ -77,6 +78,8 @@ def run_execution(payload: dict, delivery) -> None:
         on_acknowledged=delivery.acknowledge,
         conn=delivery.connection,
     )
+    if outcome.wait_s > 0:  # delivered before it is due (an early redelivery): hide it until then
+        raise Postpone(math.ceil(outcome.wait_s), "not due yet (scheduledFor)")
     if outcome.busy:
         if function_id is not None:
             with _lock:

@@ -149,12 +149,54 @@ class Client:
         input: dict[str, Any] | None = None,  # noqa: A002
         *,
         idempotency_key: str | None = None,
+        delay_ms: int | None = None,
+        run_at: str | None = None,
+        expires_at: str | None = None,
+        max_queue_ms: int | None = None,
+        retry_policy: dict[str, Any] | None = None,
     ) -> ExecutionHandle:
-        """Queue an execution; with `idempotency_key` a retried submit never runs it twice."""
+        """Queue an execution; with `idempotency_key` a retried submit never runs it twice.
+
+        `delay_ms`/`run_at` (RFC 3339) delay its start, `expires_at`/`max_queue_ms` bound its
+        wait, `retry_policy` overrides fields of the function's (e.g. `{"maxAttempts": 5}`)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        body = {"input": input if input is not None else {}}
+        body: dict[str, Any] = {"input": input if input is not None else {}}
+        options = {
+            "delayMs": delay_ms,
+            "runAt": run_at,
+            "expiresAt": expires_at,
+            "maxQueueMs": max_queue_ms,
+            "retryPolicy": retry_policy,
+        }
+        body.update({name: value for name, value in options.items() if value is not None})
         data = self._http.request("POST", self._fn(function, "/executions"), json=body, headers=headers)
         return ExecutionHandle(self, Execution.from_json(data))
+
+    def replay(
+        self,
+        execution_id: str,
+        *,
+        latest: bool = False,
+        input: dict[str, Any] | None = None,  # noqa: A002
+    ) -> ExecutionHandle:
+        """Queue a new execution of a finished one (same input unless given; the same version
+        unless `latest`)."""
+        body: dict[str, Any] = {"version": "latest" if latest else "same"}
+        if input is not None:
+            body["input"] = input
+        data = self._http.request("POST", f"/executions/{segment(execution_id)}/replay", json=body)
+        return ExecutionHandle(self, Execution.from_json(data))
+
+    def failed(self, *, limit: int = 100, offset: int = 0) -> list[Execution]:
+        """Queued executions of every function that failed for good (no retry left), newest first."""
+        params = {"final": "true", "limit": limit, "offset": offset}
+        return [Execution.from_json(e) for e in self._http.request("GET", "/executions", params=params)]
+
+    def attempts(self, execution_id: str) -> list[Execution]:
+        """Every attempt of the chain an execution belongs to, first first."""
+        first = self.get_execution(execution_id).first_attempt_id or execution_id
+        rows = self._http.request("GET", "/executions", params={"firstAttemptId": first, "limit": 1000})
+        return sorted((Execution.from_json(e) for e in rows), key=lambda e: e.attempt or 1)
 
     def get_execution(self, execution_id: str) -> Execution:
         return Execution.from_json(self._http.request("GET", f"/executions/{segment(execution_id)}"))
@@ -247,11 +289,18 @@ class ExecutionHandle:
         self.execution = self._client.get_execution(self.id)
         return self.execution
 
-    def result(self, timeout: float = 60.0, poll: float = 0.05) -> Execution:
-        """The finished Execution (any end status); ExecutionTimeout if it did not end in time."""
+    def result(self, timeout: float = 60.0, poll: float = 0.05, *, follow_retries: bool = True) -> Execution:
+        """The finished Execution (any end status); ExecutionTimeout if it did not end in time.
+
+        With `follow_retries`, an attempt that was retried is followed to its chain's last one."""
         deadline = time.monotonic() + timeout
         delay = poll
-        while not self.execution.finished:
+        while not self.execution.finished or (follow_retries and self.execution.retried):
+            if self.execution.finished:  # retried: move on to the next attempt once it exists
+                following = [e for e in self._client.attempts(self.id) if e.retry_of == self.id]
+                if following:
+                    self.execution = following[0]
+                    continue
             if time.monotonic() > deadline:
                 raise ExecutionTimeout(
                     f"execution {self.id} was still {self.execution.status} after {timeout:g} s"

@@ -49,6 +49,7 @@ class Function(Model):
     http_methods: list[str] | None = None
     event_types: list[str] | None = None
     resource_limits: dict[str, int] | None = None
+    retry_policy: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
     tags: list[str] | None = None
     allowed_hosts: list[str] | None = None
@@ -83,6 +84,15 @@ class Execution(Model):
     queued_at: str | None = None
     started_at: str | None = None
     completed_at: str | None = None
+    attempt: int | None = None  # 1-based, within its chain of retries
+    max_attempts: int | None = None
+    retry_of: str | None = None  # the previous attempt
+    first_attempt_id: str | None = None
+    retried: bool | None = None  # a next attempt followed this one
+    retry_policy: dict[str, Any] | None = None
+    scheduled_for: str | None = None
+    expires_at: str | None = None
+    replay_of: str | None = None
 
     @property
     def finished(self) -> bool:

@@ -29,6 +29,8 @@ declare function hostHeaders(): string;
 declare function hostEmit(type: string, payloadJson: string): void;
 @external("env", "pnil.secrets.get")
 declare function hostSecretGet(name: string): string | null;
+@external("env", "pnil.retry")
+declare function hostRetry(message: string, delayMs: f64): void;
 
 /**
  * This execution's context as JSON text:
@@ -98,4 +100,14 @@ export namespace secrets {
   export function get(name: string): string | null {
     return hostSecretGet(name);
   }
+}
+
+/**
+ * End this execution FAILED with `message` and ask for a retry, whatever the retry policy's
+ * retryOn says, within its maxAttempts; `delayMs` (>= 0) replaces the policy's backoff for the
+ * wait. Queued executions only: a sync execute just fails. Never returns.
+ */
+export function retry(message: string, delayMs: f64 = -1): void {
+  hostRetry(message, delayMs);
+  unreachable();
 }

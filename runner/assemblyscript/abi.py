@@ -45,6 +45,7 @@ HOST_IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pnil.http.headers": ((), ("i32",)),
     "pnil.emit": (("i32", "i32"), ()),
     "pnil.secrets.get": (("i32",), ("i32",)),
+    "pnil.retry": (("i32", "f64"), ()),
 }
 _U32 = ctypes.c_uint32
 

@@ -16,7 +16,7 @@ import wasmtime
 
 from infra import strict_json
 from runner.assemblyscript.abi import STRING_CLASS_ID, GuestMemory
-from runner.errors import GuestFailure
+from runner.errors import GuestFailure, RetryRequested
 from runner.sandbox.host_channel import HostCallFailed, HostChannel
 
 
@@ -39,6 +39,7 @@ class HostApiImports:
             "pnil.http.headers": self.http_headers,
             "pnil.emit": self.emit,
             "pnil.secrets.get": self.secrets_get,
+            "pnil.retry": self.retry,
         }
 
     # Each returns what the guest sees; strings go through _text/_json and new_string.
@@ -100,6 +101,11 @@ class HostApiImports:
         except GuestFailure:
             return 0  # null: not declared, or no such secret
         return new_string(caller, value)
+
+    def retry(self, caller, message: int, delay_ms: float) -> None:
+        """`retry(message, delayMs)`: end the run FAILED and ask for a retry (negative: backoff)."""
+        text = _text(caller, message) if message else ""
+        raise RetryRequested(text or "retry requested", round(delay_ms) if delay_ms >= 0 else None)
 
     def _last_response(self) -> dict | None:
         state = self._current()

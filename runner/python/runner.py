@@ -40,6 +40,7 @@ WARM_UP_SOURCE = "def handle(input, context=None):\n    return input\n"
 IDLE_LIMITS = Limits(max_memory_bytes=1024 * MIB)
 # Cases of the guest's status enum (wit/runtime.wit).
 COMPLETED, OUTPUT_TOO_LARGE, OUT_OF_MEMORY = "completed", "output-too-large", "out-of-memory"
+RETRY = "retry"
 _INITIAL_PAGES = re.compile(r"memory minimum size of (\d+) pages exceeds memory limits")
 NO_HOST_WHILE_CHECKING = json.dumps(
     {"error": "the host API is not available while the source is checked; call it inside handle"}
@@ -181,6 +182,16 @@ def _outcome_result(outcome, limits: Limits) -> RunResult:
         return _failed(output_too_large_message(int(text), limits), logs)
     if status == OUT_OF_MEMORY:
         return _failed(memory_message(limits), logs)
+    if status == RETRY:
+        asked = json.loads(text)
+        delay = asked.get("delayMs")
+        return RunResult(
+            status=RunStatus.FAILED,
+            error_message=asked.get("message") or "retry requested",
+            logs=logs,
+            retry_requested=True,
+            retry_delay_ms=round(delay) if isinstance(delay, int | float) else None,
+        )
     return _failed(with_import_hint(text), logs)
 
 

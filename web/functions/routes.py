@@ -12,7 +12,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from events import domain
-from infra import limits
+from infra import limits, retry_policy
 from infra.logs import event
 from store import functions as store
 from store import http_bindings, lifecycle
@@ -35,7 +35,11 @@ blp = Blueprint("functions", __name__, url_prefix="/functions", description="Reg
 
 def present(row: dict) -> dict:
     """A stored function as the API shows it."""
-    return {**row, "resource_limits": limits.effective(row["resource_limits"])}
+    return {
+        **row,
+        "resource_limits": limits.effective(row["resource_limits"]),
+        "retry_policy": retry_policy.effective(row.get("retry_policy")),
+    }
 
 
 def check_sizes_and_caps(data: dict) -> None:

@@ -18,6 +18,7 @@ from marshmallow import (
 
 from events.names import pattern_error
 from hostapi import allowed_hosts
+from infra import retry_policy
 from runner.contract import LANGUAGES
 from scheduler import ticks
 from store.lifecycle import STATES, TRANSITIONS
@@ -74,6 +75,35 @@ class ResourceLimitsSchema(Schema):
     maxConcurrentRuns = fields.Integer(validate=POSITIVE, strict=True)
     maxApiCallsPerMinute = fields.Integer(validate=POSITIVE, strict=True)
     maxOutputSizeBytes = fields.Integer(validate=POSITIVE, strict=True)
+
+
+class RetryPolicyField(fields.Raw):
+    """retryPolicy: a JSON object checked field by field (infra/retry_policy.py)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        problems = retry_policy.problems(value)
+        if problems:
+            raise ValidationError("; ".join(problems))
+        return value
+
+
+RETRY_POLICY_DOC = {
+    "type": "object",
+    "description": "retries of queued executions (async API, cron, events; never sync execute or HTTP "
+    "triggers): maxAttempts 1..20 (default 1 = no retry), initialDelayMs (1000), backoffMultiplier (2.0), "
+    "maxDelayMs (300000), jitter (true: full jitter), retryOn (['FAILED', 'TIMEOUT']), retryLost (false: "
+    "an execution whose process died is not run again)",
+    "properties": {
+        "maxAttempts": {"type": "integer", "minimum": 1, "maximum": retry_policy.MAX_ATTEMPTS},
+        "initialDelayMs": {"type": "integer", "minimum": 0, "maximum": retry_policy.MAX_WAIT_MS},
+        "backoffMultiplier": {"type": "number", "minimum": 1, "maximum": 10},
+        "maxDelayMs": {"type": "integer", "minimum": 0, "maximum": retry_policy.MAX_WAIT_MS},
+        "jitter": {"type": "boolean"},
+        "retryOn": {"type": "array", "items": {"type": "string", "enum": list(retry_policy.RETRYABLE)}},
+        "retryLost": {"type": "boolean"},
+    },
+    "additionalProperties": False,
+}
 
 
 # Fields the API returns but never takes: a client that sends back a function it fetched
@@ -155,6 +185,7 @@ class FunctionWriteSchema(Schema):
     httpMethods = fields.List(fields.String(validate=validate.OneOf(HTTP_METHODS)), attribute="http_methods")
     eventTypes = fields.List(fields.String(validate=validate.Length(min=1, max=200)), attribute="event_types")
     resourceLimits = fields.Nested(ResourceLimitsSchema, attribute="resource_limits")
+    retryPolicy = RetryPolicyField(attribute="retry_policy", allow_none=True, metadata=RETRY_POLICY_DOC)
     metadata = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=100)),
         values=fields.String(validate=validate.Length(max=1000)),
@@ -299,6 +330,9 @@ class FunctionSchema(Schema):
     httpMethods = fields.List(fields.String(), attribute="http_methods")
     eventTypes = fields.List(fields.String(), attribute="event_types")
     resourceLimits = fields.Dict(attribute="resource_limits")
+    retryPolicy = fields.Dict(
+        attribute="retry_policy", metadata={"description": "the effective retry policy (defaults filled in)"}
+    )
     metadata = fields.Dict()
     tags = fields.List(fields.String())
     allowedHosts = fields.List(fields.String(), attribute="allowed_hosts")

@@ -1,4 +1,4 @@
-"""pnil's host API for Python functions: ``from pnil import kv, fetch, emit, secrets``.
+"""pnil's host API for Python functions: ``from pnil import kv, fetch, emit, secrets, Retry``.
 
 Runs inside the sandbox. Every call is one JSON request to the host (``host-call`` in the
 runtime's WIT world), answered before the function goes on; a refused call (not allowed, over
@@ -9,13 +9,22 @@ import json
 
 import wit_world
 
-__all__ = ["HostCallError", "Response", "emit", "fetch", "kv", "secrets"]
+__all__ = ["HostCallError", "Response", "Retry", "emit", "fetch", "kv", "secrets"]
 
 _ABSENT = object()
 
 
 class HostCallError(Exception):
     """The host refused or could not carry out a call; the message says why."""
+
+
+class Retry(Exception):  # noqa: N818 - the name users write: raise pnil.Retry("rate limited")
+    """Raise to end this attempt FAILED and ask for a retry, whatever the retry policy's retryOn
+    says, within its maxAttempts; ``delay_ms`` replaces the policy's backoff for the wait."""
+
+    def __init__(self, message="retry requested", delay_ms=None):
+        super().__init__(message)
+        self.delay_ms = delay_ms
 
 
 def _call(op, args):

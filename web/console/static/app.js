@@ -453,10 +453,73 @@ async function versionsTab(fn, render) {
 async function executionPage(id) {
   const mine = generation;
   const e = await api("GET", `/executions/${encodeURIComponent(id)}`);
+  const chain = await api("GET", `/executions?firstAttemptId=${encodeURIComponent(e.firstAttemptId)}&limit=100`);
   if (mine !== generation) return;
+  const finished = !["PENDING", "RUNNING"].includes(e.status);
   main.innerHTML = `<h1 id="execution-title">Execution ${badge(e.status)}</h1>
-    <p><a href="#/f/${encodeURIComponent(e.functionId)}/executions">← the function's executions</a></p>
+    <p><a href="#/f/${encodeURIComponent(e.functionId)}/executions">← the function's executions</a>
+      ${e.replayOf ? ` · replay of <a href="#/e/${e.replayOf}">${esc(e.replayOf)}</a>` : ""}</p>
+    <div class="row">
+      <button type="button" id="replay" ${finished ? "" : "disabled"}>Replay</button>
+      <button type="button" id="replay-latest" ${finished ? "" : "disabled"}>Replay with the latest version</button>
+    </div>
+    <div id="replay-result"></div>
+    <h2>Attempts</h2>${attemptsTimeline(chain, e.id)}
+    ${e.scheduledFor || e.expiresAt ? `<p class="muted" id="schedule-note">${e.scheduledFor ? `Not before ${esc(when(e.scheduledFor))}. ` : ""}${e.expiresAt ? `Expires ${esc(when(e.expiresAt))}.` : ""}</p>` : ""}
     ${executionDetails(e)}`;
+  const replay = async (version) => {
+    try {
+      const queued = await api("POST", `/executions/${encodeURIComponent(e.id)}/replay`, { version });
+      location.hash = `#/e/${queued.id}`;
+    } catch (error) {
+      document.getElementById("replay-result").innerHTML = problem(error);
+    }
+  };
+  document.getElementById("replay").addEventListener("click", () => replay("same"));
+  document.getElementById("replay-latest").addEventListener("click", () => replay("latest"));
+}
+
+// Every attempt of a retried execution, first first, with when it was due, ran and ended.
+function attemptsTimeline(chain, current) {
+  const attempts = [...chain].sort((a, b) => a.attempt - b.attempt);
+  return `<ol class="timeline" id="attempts">${attempts.map((a) => `<li data-attempt="${a.attempt}" class="${a.id === current ? "current" : ""}">
+      <a href="#/e/${a.id}">attempt ${a.attempt} of ${a.maxAttempts}</a> ${badge(a.status)}
+      ${a.retried ? `<span class="muted">retried</span>` : ""}
+      <span class="muted">${a.scheduledFor ? `due ${esc(when(a.scheduledFor))} · ` : ""}${a.startedAt ? `started ${esc(when(a.startedAt))}` : "not started"}${a.completedAt ? ` · ended ${esc(when(a.completedAt))}` : ""}</span>
+      ${a.errorMessage ? `<div class="error">${esc(a.errorMessage.split("\n")[0])}</div>` : ""}
+    </li>`).join("")}</ol>`;
+}
+
+// The user's dead letters: queued executions that failed for good; replay several at once.
+async function failedPage() {
+  const mine = generation;
+  const rows = await api("GET", "/executions?final=true&limit=200");
+  if (mine !== generation) return;
+  main.innerHTML = `<h1>Failed executions</h1>
+    <p class="muted">Queued executions that failed and will not be retried any more, newest first.</p>
+    ${rows.length === 0 ? `<p class="muted" id="no-failures">None.</p>` : `
+    <div class="row"><button type="button" id="replay-selected" class="primary">Replay selected</button>
+      <label><input type="checkbox" id="replay-latest"> with the latest version</label></div>
+    <div id="replay-results"></div>
+    <table id="failed"><thead><tr><th><input type="checkbox" id="select-all" aria-label="select all"></th><th>Ended</th><th>Status</th><th>Function</th><th>Attempt</th><th>Error</th><th></th></tr></thead>
+      <tbody>${rows.map((e) => `<tr data-execution="${e.id}"><td><input type="checkbox" name="pick" value="${e.id}"></td>
+        <td>${esc(when(e.completedAt))}</td><td>${badge(e.status)}</td>
+        <td><a href="#/f/${encodeURIComponent(e.functionId)}/executions">${esc(e.functionId.slice(0, 8))}</a></td>
+        <td>${esc(e.attempt)}/${esc(e.maxAttempts)}</td><td>${esc((e.errorMessage || "").split("\n")[0].slice(0, 120))}</td>
+        <td><a href="#/e/${e.id}">details</a></td></tr>`).join("")}</tbody></table>`}`;
+  if (rows.length === 0) return;
+  document.getElementById("select-all").addEventListener("change", (event) => {
+    main.querySelectorAll("input[name=pick]").forEach((box) => { box.checked = event.target.checked; });
+  });
+  document.getElementById("replay-selected").addEventListener("click", async () => {
+    const picked = [...main.querySelectorAll("input[name=pick]:checked")].map((box) => box.value);
+    const version = document.getElementById("replay-latest").checked ? "latest" : "same";
+    const results = await Promise.all(picked.map((id) => api("POST", `/executions/${id}/replay`, { version })
+      .then((queued) => `<li>${esc(id.slice(0, 8))} → <a href="#/e/${queued.id}" data-replay="${queued.id}">${esc(queued.id)}</a></li>`)
+      .catch((error) => `<li class="error">${esc(id.slice(0, 8))}: ${esc(error.message)}</li>`)));
+    if (mine !== generation) return;
+    document.getElementById("replay-results").innerHTML = `<ul id="replayed">${results.join("")}</ul>`;
+  });
 }
 
 // Values go in only: the API never answers one, so the page never shows one.
@@ -562,6 +625,7 @@ async function route() {
     else if (parts[0] === "e" && parts[1]) await executionPage(parts[1]);
     else if (parts[0] === "operations") await operationsPage();
     else if (parts[0] === "secrets") await secretsPage();
+    else if (parts[0] === "failed") await failedPage();
     else await functionsPage();
   } catch (error) {
     // A page left while it loaded must not write over the one shown now.
