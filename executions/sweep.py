@@ -12,6 +12,7 @@ from infra.database import ForkSafePool
 from infra.logs import event
 from store import artifacts, events, kv
 from store import executions as store
+from workflows import handover
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +29,11 @@ def sweep(db: ForkSafePool, event_retention_s: int = EVENT_RETENTION_S) -> int:
     Safe from many processes at once; returns how many executions were failed.
     """
     with db.connection() as conn:
-        lost = store.fail_lost(conn)
+        with conn.transaction():  # a lost workflow step's hand-over commits with its end
+            rows = store.fail_lost_rows(conn)
+            for row in rows:
+                handover.step_ended(conn, row)
+        lost = [(row["id"], row["function_id"]) for row in rows]
         store.release_idempotency_keys(conn)
         events.delete_older_than(conn, event_retention_s)
         artifacts.forget_unused(conn, ARTIFACT_RETENTION_S)

@@ -15,7 +15,7 @@ from infra.limits import DEFAULTS, MAX_LOG_BYTES, TRUNCATED_MARKER
 
 COLUMNS = (
     "id, function_id, tenant_id, function_version, status, trigger_type, trigger_data, input, output, "
-    "error_message, logs, metrics, created_at, started_at, completed_at"
+    "error_message, logs, metrics, created_at, started_at, completed_at, workflow_run_id, step_path"
 )
 # An execution RUNNING longer than its time limit plus this cannot still be running: the runner
 # pool kills overruns after a second. Such a row was lost by a process that died.
@@ -348,6 +348,28 @@ def request_cancel(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id:
     return row[0] if row else None
 
 
+_CANCEL_RUN_STEPS = f"""
+WITH c AS (
+UPDATE executions SET
+    status = CASE WHEN status = 'PENDING' THEN 'CANCELLED' ELSE status END,
+    error_message = CASE WHEN status = 'PENDING' THEN %(message)s ELSE error_message END,
+    completed_at = CASE WHEN status = 'PENDING' THEN clock_timestamp() ELSE completed_at END,
+    cancel_requested_at = COALESCE(cancel_requested_at, clock_timestamp())
+WHERE workflow_run_id = %(run)s AND status IN ('PENDING', 'RUNNING')
+RETURNING {COLUMNS}
+), cancelled AS (SELECT * FROM c WHERE status = 'CANCELLED'), {execution_ended_ctes("cancelled")[0]},
+notified AS (SELECT pg_notify('pnil_cancel', id::text) FROM c WHERE status = 'RUNNING')
+SELECT (SELECT count(*) FROM cancelled), (SELECT count(*) FROM notified), {_ENDED_SENT}
+"""
+
+
+def cancel_run_steps(conn: psycopg.Connection, run_id: uuid.UUID, message: str) -> tuple[int, int]:
+    """Cancel every PENDING step of a workflow run now and ask whoever runs a RUNNING one to stop
+    it (the NOTIFY of `request_cancel`); returns (cancelled, asked to stop)."""
+    row = conn.execute(_CANCEL_RUN_STEPS, {"run": run_id, "message": message}).fetchone()
+    return row[0], row[1]
+
+
 def get(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID) -> dict[str, Any] | None:
     """One execution of the tenant, or None."""
     return (
@@ -403,18 +425,29 @@ WHERE f.id = e.function_id AND e.status = 'RUNNING'
                  AND l.objid::bigint = e.slot AND l.granted)
       END
 RETURNING e.id, e.function_id, e.tenant_id, e.status, e.trigger_type, e.trigger_data, e.completed_at,
-          e.error_message, e.metrics
+          e.error_message, e.metrics, e.output, e.workflow_run_id, e.step_path
 ), {execution_ended_ctes("lost")[0]}
-SELECT id, function_id, {_ENDED_SENT} FROM lost
+SELECT id, function_id, tenant_id, status, output, error_message, workflow_run_id, step_path,
+       {_ENDED_SENT} AS ended_event_sent
+FROM lost
 """
+
+
+def fail_lost_rows(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """Mark RUNNING executions whose process died FAILED; returns their rows (id, function_id,
+    status, error_message, workflow_run_id, step_path, ...) for what follows their end."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            _FAIL_LOST, {"default_time_ms": DEFAULTS["maxExecutionTimeMs"], "grace_s": LOST_AFTER_GRACE_S}
+        )
+        .fetchall()
+    )
 
 
 def fail_lost(conn: psycopg.Connection) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """Mark RUNNING executions whose process died FAILED; returns (id, functionId)s."""
-    rows = conn.execute(
-        _FAIL_LOST, {"default_time_ms": DEFAULTS["maxExecutionTimeMs"], "grace_s": LOST_AFTER_GRACE_S}
-    ).fetchall()
-    return [(row[0], row[1]) for row in rows]
+    return [(row["id"], row["function_id"]) for row in fail_lost_rows(conn)]
 
 
 def release_idempotency_keys(conn: psycopg.Connection, older_than_s: int = 24 * 3600) -> int:

@@ -67,6 +67,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         paths,
         request_limits,
         whoami,
+        workflows,
     )
     from web import metrics as metrics_routes
     from web.http_triggers import routes as http_trigger_routes
@@ -79,6 +80,14 @@ def create_app(settings: Settings | None = None) -> Flask:
     api.register_blueprint(health.blp)
     api.register_blueprint(whoami.blp)
     app.register_blueprint(console.blp)
-    for blueprint in (functions.blp, admin.blp, executions.blp, events.blp, kv.blp, http_trigger_routes.blp):
+    for blueprint in (
+        functions.blp,
+        admin.blp,
+        executions.blp,
+        events.blp,
+        kv.blp,
+        http_trigger_routes.blp,
+        workflows.blp,
+    ):
         api.register_blueprint(blueprint)
     return app

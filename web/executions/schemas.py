@@ -69,6 +69,14 @@ class ExecutionSchema(Schema):
     )
     startedAt = fields.DateTime(attribute="started_at", allow_none=True)
     completedAt = fields.DateTime(attribute="completed_at", allow_none=True)
+    workflowRunId = fields.UUID(
+        attribute="workflow_run_id", allow_none=True, metadata={"description": "the workflow run of a step"}
+    )
+    stepPath = fields.String(
+        attribute="step_path",
+        allow_none=True,
+        metadata={"description": "a step's node in its run's body, as a JSON pointer (/steps/chain/0)"},
+    )
 
 
 def _iso(value):
@@ -106,11 +114,13 @@ def execution_json(row: dict) -> dict:
         "queuedAt": _iso(row["created_at"]),
         "startedAt": _iso(row["started_at"]),
         "completedAt": _iso(row["completed_at"]),
+        "workflowRunId": str(row["workflow_run_id"]) if row.get("workflow_run_id") else None,
+        "stepPath": row.get("step_path"),
     }
 
 
 STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT", "CANCELLED")
-TRIGGER_TYPES = ("CRON", "HTTP", "EVENT", "MANUAL", "API")
+TRIGGER_TYPES = ("CRON", "HTTP", "EVENT", "MANUAL", "API", "WORKFLOW")
 
 
 class ExecutionFilterSchema(Schema):

@@ -1,0 +1,3 @@
+from web.workflows.routes import blp
+
+__all__ = ["blp"]
