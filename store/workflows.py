@@ -162,7 +162,8 @@ def list_page(
         conn.cursor(row_factory=dict_row)
         .execute(
             f"SELECT * FROM (SELECT {_COLUMNS} FROM workflow_runs r WHERE r.tenant_id = %s) r "
-            "WHERE %s::text IS NULL OR r.status = %s ORDER BY r.created_at DESC, r.id DESC LIMIT %s OFFSET %s",
+            "WHERE %s::text IS NULL OR r.status = %s "
+            "ORDER BY r.created_at DESC, r.id DESC LIMIT %s OFFSET %s",
             (tenant_id, status, status, limit, offset),
         )
         .fetchall()
