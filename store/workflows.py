@@ -35,11 +35,14 @@ def insert_run(
     workflow_version: int | None = None,
     trigger_type: str = "API",
     trigger_data: Any = None,
-) -> uuid.UUID:
-    """A new PENDING run (its first steps are queued by the caller in the same transaction)."""
-    return conn.execute(
+    dedup_key: str | None = None,
+) -> uuid.UUID | None:
+    """A new PENDING run (its first steps are queued by the caller in the same transaction);
+    None when `dedup_key` already started a run of the tenant (a cron tick, an event)."""
+    row = conn.execute(
         "INSERT INTO workflow_runs (tenant_id, steps, on_failure, input, workflow_name, workflow_version, "
-        "trigger_type, trigger_data) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        "trigger_type, trigger_data, dedup_key) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) "
+        "ON CONFLICT (tenant_id, dedup_key) WHERE dedup_key IS NOT NULL DO NOTHING RETURNING id",
         (
             tenant_id,
             Jsonb(steps),
@@ -49,8 +52,10 @@ def insert_run(
             workflow_version,
             trigger_type,
             Jsonb(trigger_data) if trigger_data is not None else None,
+            dedup_key,
         ),
-    ).fetchone()[0]
+    ).fetchone()
+    return row[0] if row else None
 
 
 def lock_run(conn: psycopg.Connection, run_id: uuid.UUID) -> dict[str, Any] | None:

@@ -58,8 +58,10 @@ def submit(
     workflow_version: int | None = None,
     trigger_type: str = "API",
     trigger_data: Any = None,
-) -> uuid.UUID:
-    """Validate and start a run: its row and its first step(s) commit together."""
+    dedup_key: str | None = None,
+) -> uuid.UUID | None:
+    """Validate and start a run: its row and its first step(s) commit together (in the caller's
+    transaction when there is one). None when `dedup_key` already started a run."""
     resolved, resolved_failure = validate(conn, tenant_id, steps, on_failure)
     with conn.transaction():
         run_id = store.insert_run(
@@ -72,7 +74,10 @@ def submit(
             workflow_version=workflow_version,
             trigger_type=trigger_type,
             trigger_data=trigger_data,
+            dedup_key=dedup_key,
         )
+        if run_id is None:
+            return None
         run = {"id": run_id, "tenant_id": tenant_id, "status": "PENDING"}
         handover.start(conn, run, handover.tree_of(resolved, resolved_failure), ROOT, input_value)
     return run_id
