@@ -2,7 +2,7 @@
 
 A call is JSON `{"op": "kv.get", "args": {...}}`; the answer is `{"ok": value}` or
 `{"error": "what happened and what to do"}`. Ops: kv.get, kv.set, kv.delete, kv.list,
-kv.increment, kv.cas, http.fetch, emit.
+kv.increment, kv.cas, http.fetch, emit, enqueue.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from hostapi import allowed_hosts, fetch
 from infra import limits as limit_rules
 from infra import strict_json
 from infra.logs import event
-from store import kv
+from store import executions, kv
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +193,45 @@ class HostApi:
             )
         return str(event_id)
 
+    # -- queueing another function -------------------------------------------------------------
+    def enqueue(self, args: dict[str, Any]) -> str:
+        ref, value, delay = args.get("function"), args.get("input", {}), args.get("delayMs", 0)
+        if not isinstance(ref, str) or not 1 <= len(ref) <= 200:
+            raise CallRefused("function must be the name or id of a function of this tenant")
+        if not isinstance(value, dict):
+            raise CallRefused("input must be a JSON object")
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+            raise CallRefused("delayMs must be a number of milliseconds, 0 or more")
+        if delay > 0:
+            raise CallRefused(
+                "delayMs other than 0 is not supported by this server yet; enqueue without a delay"
+            )
+        _size_check(value, "input")
+        self.queries += 1
+        row = executions.queue_by_ref(
+            self.conn,
+            self.tenant_id,
+            ref,
+            input_value=value,
+            trigger_type="API",
+            trigger_data={"enqueuedBy": self.execution_id},
+        )
+        if row is None:
+            raise CallRefused(f"function {ref!r} not found in this tenant")
+        if row["execution_id"] is None:
+            raise CallRefused(
+                f"function {ref!r} cannot run now (status {row['status']}, state {row['state']}); "
+                "only READY and ACTIVE functions are queued"
+            )
+        event(
+            log,
+            "hostapi.enqueued",
+            executionId=self.execution_id,
+            functionId=str(self.function_id),
+            enqueuedExecutionId=str(row["execution_id"]),
+        )
+        return str(row["execution_id"])
+
 
 _OPS = {
     "kv.get": HostApi.kv_get,
@@ -203,6 +242,7 @@ _OPS = {
     "kv.cas": HostApi.kv_cas,
     "http.fetch": HostApi.http_fetch,
     "emit": HostApi.emit,
+    "enqueue": HostApi.enqueue,
 }
 
 

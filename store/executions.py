@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -12,6 +13,7 @@ from psycopg.types.json import Jsonb
 from broker import Broker
 from events.domain import execution_ended_ctes, execution_started_ctes
 from infra.limits import DEFAULTS, MAX_LOG_BYTES, TRUNCATED_MARKER
+from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
 
 COLUMNS = (
     "id, function_id, tenant_id, function_version, status, trigger_type, trigger_data, input, output, "
@@ -205,6 +207,57 @@ def insert_pending(
                 "input": Jsonb(input_value),
                 "key": idempotency_key,
                 "hash": request_hash,
+            },
+        )
+        .fetchone()
+    )
+
+
+_SEND_QUEUED = Broker.send_sql(
+    f"'{EXECUTIONS}'",
+    "jsonb_build_object('executionId', ins.id, 'functionId', ins.function_id)",
+    "'" + json.dumps({"task": RUN_EXECUTION_TASK}) + "'",
+)
+_QUEUE_BY_REF = f"""
+WITH fn AS (
+    SELECT id, tenant_id, status, state FROM functions
+    WHERE tenant_id = %(tenant)s AND (name = %(ref)s OR id::text = lower(%(ref)s)) LIMIT 1
+), ins AS (
+    INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input)
+    SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s FROM fn
+    WHERE status = 'READY' AND state = 'ACTIVE'
+    RETURNING id, function_id
+)
+SELECT fn.id, fn.status, fn.state, ins.id AS execution_id, (SELECT {_SEND_QUEUED} FROM ins) AS msg_id
+FROM fn LEFT JOIN ins ON true
+"""
+
+
+def queue_by_ref(
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    function_ref: str,
+    *,
+    input_value: Any,
+    trigger_type: str,
+    trigger_data: Any = None,
+) -> dict[str, Any] | None:
+    """Queue an execution of the tenant's function named (or with the id) `function_ref`, its row
+    and its `executions` message in one statement, when the function is READY and ACTIVE.
+
+    None for an unknown function; a row with a null `execution_id` when it may not run (see
+    `status`, `state`).
+    """
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            _QUEUE_BY_REF,
+            {
+                "tenant": tenant_id,
+                "ref": function_ref,
+                "trigger_type": trigger_type,
+                "trigger_data": Jsonb(trigger_data) if trigger_data is not None else None,
+                "input": Jsonb(input_value),
             },
         )
         .fetchone()

@@ -1,5 +1,5 @@
 // pnil's library for AssemblyScript functions:
-//   import { context, kv, http, emit } from "pnil";
+//   import { context, kv, http, emit, enqueue } from "pnil";
 // The compile server makes this file importable as the package "pnil"; its functions call
 // host functions the runner links (module "env"), never anything outside the sandbox.
 // Values cross as JSON text. A refused call (not allowed, over maxApiCallsPerMinute, invalid)
@@ -27,6 +27,8 @@ declare function hostStatus(): i32;
 declare function hostHeaders(): string;
 @external("env", "pnil.emit")
 declare function hostEmit(type: string, payloadJson: string): void;
+@external("env", "pnil.enqueue")
+declare function hostEnqueue(fn: string, inputJson: string, delayMs: f64): string;
 
 /**
  * This execution's context as JSON text:
@@ -84,4 +86,12 @@ export namespace http {
 /** Publish an event of the function's tenant; payloadJson is a JSON object. */
 export function emit(type: string, payloadJson: string = "{}"): void {
   hostEmit(type, payloadJson);
+}
+
+/**
+ * Queue an execution of another function of the tenant (its name or id) with inputJson (a JSON
+ * object); returns the new execution's id. delayMs must be 0 for now.
+ */
+export function enqueue(fn: string, inputJson: string = "{}", delayMs: f64 = 0): string {
+  return hostEnqueue(fn, inputJson, delayMs);
 }

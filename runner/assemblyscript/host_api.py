@@ -37,6 +37,7 @@ class HostApiImports:
             "pnil.http.status": self.http_status,
             "pnil.http.headers": self.http_headers,
             "pnil.emit": self.emit,
+            "pnil.enqueue": self.enqueue,
         }
 
     # Each returns what the guest sees; strings go through _text/_json and new_string.
@@ -91,6 +92,16 @@ class HostApiImports:
         self._call(
             caller, "emit", type=_text(caller, event_type), payload=_json(caller, payload, "emit payload")
         )
+
+    def enqueue(self, caller, function: int, input_json: int, delay_ms: float) -> int:
+        execution_id = self._call(
+            caller,
+            "enqueue",
+            function=_text(caller, function),
+            input=_json(caller, input_json, "enqueue input"),
+            delayMs=delay_ms,
+        )
+        return new_string(caller, execution_id)
 
     def _last_response(self) -> dict | None:
         state = self._current()

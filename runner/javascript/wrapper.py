@@ -75,6 +75,8 @@ globalThis.pnil = freeze({
   fetch: (url, init = {}) => hostCall('http.fetch',
     { url: String(url), method: init.method, headers: init.headers, body: init.body }),
   emit: (type, payload = {}) => { hostCall('emit', { type, payload }); },
+  enqueue: (fn, input = {}, options = {}) =>
+    hostCall('enqueue', { function: String(fn), input, delayMs: options?.delayMs ?? 0 }),
 });
 globalThis.fetch = (url, init) => {
   try {

@@ -1,4 +1,4 @@
-"""pnil's host API for Python functions: ``from pnil import kv, fetch, emit``.
+"""pnil's host API for Python functions: ``from pnil import kv, fetch, emit, enqueue``.
 
 Runs inside the sandbox. Every call is one JSON request to the host (``host-call`` in the
 runtime's WIT world), answered before the function goes on; a refused call (not allowed, over
@@ -9,7 +9,7 @@ import json
 
 import wit_world
 
-__all__ = ["HostCallError", "Response", "emit", "fetch", "kv"]
+__all__ = ["HostCallError", "Response", "emit", "enqueue", "fetch", "kv"]
 
 _ABSENT = object()
 
@@ -88,3 +88,10 @@ def fetch(url, method="GET", headers=None, body=None):
 def emit(type, payload=None):  # noqa: A002 - the event's type, as in the REST API
     """Publish a domain event of ``type`` with a JSON object ``payload``; its id."""
     return _call("emit", {"type": type, "payload": {} if payload is None else payload})
+
+
+def enqueue(function, input=None, options=None):  # noqa: A002 - the API's own word
+    """Queue an execution of another function of the tenant (name or id) with a JSON object
+    ``input``; its execution id. ``options`` may hold ``delayMs`` (only 0 for now)."""
+    delay = (options or {}).get("delayMs", 0)
+    return _call("enqueue", {"function": function, "input": {} if input is None else input, "delayMs": delay})
