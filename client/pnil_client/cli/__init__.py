@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from pnil_client.cli import admin, functions, runs
+from pnil_client.cli import admin, functions, runs, workflows
 from pnil_client.cli.context import State
 
 
@@ -23,7 +23,7 @@ def cli(ctx: click.Context, url: str | None, api_key: str | None, as_json: bool)
     ctx.obj = State(url=url, api_key=api_key, as_json=as_json)
 
 
-for module in (functions, runs, admin):
+for module in (functions, runs, workflows, admin):
     for command in module.COMMANDS:
         cli.add_command(command)
 
