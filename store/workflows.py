@@ -78,13 +78,23 @@ def open_joins(conn: psycopg.Connection, run_id: uuid.UUID, joins: dict[str, int
     conn.execute("UPDATE workflow_runs SET joins = joins || %s WHERE id = %s", (Jsonb(joins), run_id))
 
 
-def count_down(conn: psycopg.Connection, run_id: uuid.UUID, group: str) -> int:
-    """One member of `group` finished: decrement its counter; returns how many remain."""
-    return conn.execute(
-        "UPDATE workflow_runs SET joins = jsonb_set(joins, ARRAY[%(g)s], to_jsonb((joins->>%(g)s)::int - 1)) "
-        "WHERE id = %(id)s RETURNING (joins->>%(g)s)::int",
-        {"g": group, "id": run_id},
-    ).fetchone()[0]
+def count_down(
+    conn: psycopg.Connection, run_id: uuid.UUID, group: str, statuses: tuple[str, ...] = ACTIVE
+) -> dict[str, Any] | None:
+    """One member of `group` finished: decrement its counter, locking the run row (the same lock
+    as `lock_run`), when the run's stored status is one of `statuses`. Returns the run's id,
+    tenant, status and `left` (members not finished), or None when the run is in another status."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            "UPDATE workflow_runs "
+            "SET joins = jsonb_set(joins, ARRAY[%(g)s], to_jsonb((joins->>%(g)s)::int - 1)) "
+            "WHERE id = %(id)s AND status = ANY(%(statuses)s) "
+            "RETURNING id, tenant_id, status, (joins->>%(g)s)::int AS left",
+            {"g": group, "id": run_id, "statuses": list(statuses)},
+        )
+        .fetchone()
+    )
 
 
 def end_run(

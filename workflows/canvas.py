@@ -93,8 +93,8 @@ def _function(node: dict, pointer: str, refs: list) -> None:
             pointer, f"unknown key(s) {', '.join(extra)}; a step has function, input, retryPolicy"
         )
     ref = node["function"]
-    if not isinstance(ref, str) or not ref.strip():
-        raise CanvasError(f"{pointer}/function", "must be a function's name or id")
+    if not isinstance(ref, str) or not ref.strip() or len(ref) > 200 or "\x00" in ref:
+        raise CanvasError(f"{pointer}/function", "must be a function's name or id (at most 200 characters)")
     if "input" in node and not isinstance(node["input"], dict):
         raise CanvasError(f"{pointer}/input", "a step's fixed input must be a JSON object")
     if "retryPolicy" in node and not isinstance(node["retryPolicy"], dict):

@@ -39,14 +39,21 @@ def step_ended(conn: psycopg.Connection, row: dict[str, Any], *, retried: bool =
     run_id = row.get("workflow_run_id")
     if run_id is None or retried:
         return
-    run = store.lock_run(conn, run_id)
     path = row["step_path"]
     in_on_failure = path == ON_FAILURE or path.startswith(ON_FAILURE + "/")
-    if run is None or (
-        run["status"] not in store.ACTIVE and not (in_on_failure and run["status"] == "FAILED")
-    ):
-        return  # the run already ended (cancelled, or failed by another step): nothing follows
+    # While its onFailure node runs, a run is FAILED: its steps still hand over among themselves.
+    statuses = (*store.ACTIVE, "FAILED") if in_on_failure else store.ACTIVE
     tree = _tree(conn, run_id)
+    parent = tree.get(tree[path].parent) if tree[path].parent else None
+    if row["status"] == "COMPLETED" and parent is not None and parent.kind == "group":
+        # A group member, the common case: lock the run and count the join down in one statement.
+        run = store.count_down(conn, run_id, parent.path, statuses)
+        if run is not None and run["left"] == 0:
+            _completed(conn, run, tree, parent.path, _group_output(conn, run, tree, parent.path))
+        return
+    run = store.lock_run(conn, run_id)
+    if run is None or run["status"] not in statuses:
+        return  # the run already ended (cancelled, or failed by another step): nothing follows
     if row["status"] == "COMPLETED":
         _completed(conn, run, tree, path, row["output"])
     elif in_on_failure:
@@ -115,13 +122,19 @@ def _completed(conn, run: dict[str, Any], tree: dict[str, Node], path: str, outp
                 start(conn, run, tree, parent.children[i + 1], output)
                 return
         elif parent.kind == "group":
-            if store.count_down(conn, run["id"], parent.path) > 0:
+            counted = store.count_down(conn, run["id"], parent.path, (run["status"],))
+            if counted is None or counted["left"] > 0:
                 return
-            output = canvas.output_of(tree, parent.path, store.step_outputs(conn, run["id"], parent.path))
+            output = _group_output(conn, run, tree, parent.path)
         elif parent.kind == "chord" and path == parent.children[0]:
             start(conn, run, tree, parent.children[1], output)
             return
         path = parent.path
+
+
+def _group_output(conn, run, tree: dict[str, Node], group: str) -> Any:
+    """A finished group's output: its members' outputs, in order."""
+    return canvas.output_of(tree, group, store.step_outputs(conn, run["id"], group))
 
 
 def _stop(conn, run, tree, status: str, path: str, error: str, *, failure_input: str | None = None) -> None:

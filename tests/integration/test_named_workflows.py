@@ -78,7 +78,7 @@ def test_put_versions_the_canvas_and_a_run_records_the_version_it_ran(client, na
 def test_bad_workflows_are_refused(client, names):
     data = expect_error(client.put("/workflows/w", json={"steps": {"chain": [fn("no-such-fn")]}}), 400)
     assert data["errors"]["pointer"] == "/steps/chain/0/function"
-    expect_error(client.put("/workflows/runs", json={"steps": fn(names["inc"])}), 400)
+    expect_error(client.put("/workflows/runs", json={"steps": fn(names["inc"])}), 405)
     expect_error(client.put("/workflows/w", json={"steps": fn(names["inc"]), "type": "SCHEDULED"}), 400)
     expect_error(client.put("/workflows/w", json={"steps": fn(names["inc"]), "type": "EVENT"}), 400)
     expect_error(client.get("/workflows/nope"), 404)

@@ -33,6 +33,7 @@ def _check_name(name: str) -> None:
 
 
 def _workflow(conn, name: str) -> dict:
+    _check_name(name)
     try:
         return definitions.get(conn, current().tenant_id, name)
     except definitions.WorkflowNotFound as exc:
@@ -49,7 +50,7 @@ class Workflows(MethodView):
             return store.list_page(conn, current().tenant_id, limit=page["limit"], offset=page["offset"])
 
 
-@blp.route("/workflows/<string:name>")
+@blp.route("/workflows/<workflow:name>")
 class WorkflowByName(MethodView):
     @blp.arguments(WorkflowPutSchema())
     @blp.response(200, WorkflowSchema)
@@ -80,12 +81,13 @@ class WorkflowByName(MethodView):
     @blp.alt_response(404, description="unknown workflow")
     def delete(self, name):
         """Delete the workflow and its versions (its runs stay)."""
+        _check_name(name)
         with pool().connection() as conn:
             if not store.delete(conn, current().tenant_id, name):
                 abort(404, message=f"workflow {name!r} not found")
 
 
-@blp.route("/workflows/<string:name>/versions")
+@blp.route("/workflows/<workflow:name>/versions")
 class WorkflowVersions(MethodView):
     @blp.response(200, WorkflowVersionSchema(many=True))
     @blp.alt_response(404, description="unknown workflow")
@@ -95,7 +97,7 @@ class WorkflowVersions(MethodView):
             return store.versions(conn, _workflow(conn, name)["id"])
 
 
-@blp.route("/workflows/<string:name>/runs")
+@blp.route("/workflows/<workflow:name>/runs")
 class WorkflowRuns(MethodView):
     @blp.arguments(NamedRunRequestSchema())
     @blp.response(202, RunSchema)
