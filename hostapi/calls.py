@@ -53,7 +53,7 @@ class HostApi:
         trigger = fn.get("trigger_data")
         self.depth = (
             int(trigger.get("depth", 0))
-            if fn.get("trigger_type") == "EVENT" and isinstance(trigger, dict)
+            if fn.get("trigger_type") in ("EVENT", "WORKFLOW") and isinstance(trigger, dict)
             else 0
         )
         self.deadline = deadline

@@ -123,7 +123,9 @@ _SEND = Broker.send_sql(
     f'\'{{"task": "{RUN_EXECUTION_TASK}"}}\'',
 )
 # The steps' PENDING rows and their `executions` messages in one round trip. A function deleted
-# since the run was submitted has no row: the caller sees its path missing.
+# since the run was submitted has no row: the caller sees its path missing. A step carries the
+# event depth of its run (0 unless an event started it), so events its code emits, and its own
+# jsruntime.execution.* events, count towards PNIL_MAX_EVENT_DEPTH like an EVENT execution's.
 _QUEUE_STEPS = f"""
 WITH s AS (
     SELECT * FROM jsonb_to_recordset(%(steps)s::jsonb) AS s(path text, function_id uuid, input jsonb,
@@ -131,8 +133,10 @@ WITH s AS (
 ), ins AS (
     INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
                             workflow_run_id, step_path)
-    SELECT f.id, f.tenant_id, 'PENDING', 'WORKFLOW', s.trigger_data, s.input, %(run)s, s.path
-    FROM s JOIN functions f ON f.id = s.function_id AND f.tenant_id = %(tenant)s
+    SELECT f.id, f.tenant_id, 'PENDING', 'WORKFLOW', s.trigger_data || run.depth, s.input, %(run)s, s.path
+    FROM s JOIN functions f ON f.id = s.function_id AND f.tenant_id = %(tenant)s,
+         (SELECT jsonb_build_object('depth', COALESCE((trigger_data->>'depth')::int, 0)) AS depth
+          FROM workflow_runs WHERE id = %(run)s) run
     RETURNING id, function_id, step_path
 )
 SELECT ins.step_path, {_SEND} FROM ins

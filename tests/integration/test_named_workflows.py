@@ -89,6 +89,12 @@ def test_bad_workflows_are_refused(client, names):
 
 def test_an_event_starts_an_event_workflow_once_with_the_event_as_input(client, names, db):
     put(client, "on-order", {"steps": fn(names["record"]), "type": "EVENT", "eventTypes": ["order.*"]}, 201)
+    put(
+        client,
+        "on-order-ctx",
+        {"steps": fn(names["ctx"]), "type": "EVENT", "eventTypes": ["order.created"]},
+        201,
+    )
 
     event_id = client.post("/events", json={"type": "order.created", "payload": {"id": 7}}).get_json()["id"]
 
@@ -99,6 +105,13 @@ def test_an_event_starts_an_event_workflow_once_with_the_event_as_input(client, 
     assert len(run) == 1 and run[0]["triggerType"] == "EVENT"
     done = wait_run(client, run[0]["id"])
     assert done["output"]["seen"]["id"] == event_id and done["output"]["seen"]["payload"] == {"id": 7}
+    # Its steps count as one event deep, like an EVENT execution (event loops stay bounded).
+    ctx_run = wait_for(
+        lambda: [r for r in client.get("/workflows/runs").get_json() if r["workflowName"] == "on-order-ctx"],
+        timeout=30,
+    )
+    trigger = wait_run(client, ctx_run[0]["id"])["output"]
+    assert trigger["type"] == "WORKFLOW" and trigger["depth"] == 1
     client.post("/events", json={"type": "invoice.created", "payload": {}})
     time.sleep(1.0)  # an event of another type starts nothing
     assert len([r for r in client.get("/workflows/runs").get_json() if r["workflowName"] == "on-order"]) == 1

@@ -70,7 +70,7 @@ def test_a_chain_passes_each_output_to_the_next_step(client, names, db):
 def test_a_step_context_names_the_run_and_the_step(client, names):
     done = wait_run(client, run(client, fn(names["ctx"]))["id"])
 
-    assert done["output"] == {"type": "WORKFLOW", "runId": done["id"], "stepPath": "/steps"}
+    assert done["output"] == {"type": "WORKFLOW", "runId": done["id"], "stepPath": "/steps", "depth": 0}
 
 
 def test_a_group_runs_every_member_with_the_same_input_and_outputs_their_list_in_order(client, names):
