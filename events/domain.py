@@ -16,8 +16,12 @@ _EXECUTION_IDS = (
     "'executionId', id, 'scriptId', function_id, 'functionId', function_id, 'tenantId', tenant_id, "
     "'triggerType', trigger_type"
 )
-# How many event-triggered executions led to this one (0 unless an event triggered it).
-_DEPTH = "CASE WHEN trigger_type = 'EVENT' THEN COALESCE((trigger_data->>'depth')::integer, 0) ELSE 0 END"
+# How many event-triggered executions led to this one (0 unless an event triggered it, or a
+# workflow run an event started).
+_DEPTH = (
+    "CASE WHEN trigger_type IN ('EVENT', 'WORKFLOW') "
+    "THEN COALESCE((trigger_data->>'depth')::integer, 0) ELSE 0 END"
+)
 _STARTED_PAYLOAD = f"jsonb_build_object({_EXECUTION_IDS}, 'startedAt', started_at, 'timestamp', started_at)"
 _ENDED_PAYLOAD = f"""jsonb_build_object({_EXECUTION_IDS}, 'timestamp', completed_at) || CASE status
     WHEN 'COMPLETED' THEN jsonb_build_object('completedAt', completed_at, 'durationMs', metrics->'durationMs')

@@ -33,6 +33,7 @@ from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 from runner.sandbox.pool import RunnerPool
 from store import attempts
 from store import executions as store
+from workflows import handover
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +215,10 @@ class ExecutionService:
                 if row["wait_s"] > 0:
                     return QueuedOutcome(wait_s=row["wait_s"])
                 return QueuedOutcome(busy=True)
-            ended = store.fail_pending(conn, execution_id, reason)
+            with conn.transaction():  # a workflow step's hand-over commits with its end
+                ended = store.fail_pending(conn, execution_id, reason)
+                if ended is not None:
+                    handover.step_ended(conn, ended)
             if ended is not None:
                 self._log_end(RunResult(status=RunStatus.FAILED, error_message=reason), self._ids(ended))
                 metrics.final_failure(ended["trigger_type"])
@@ -279,7 +283,9 @@ class ExecutionService:
                     result = self._run(conn, fn, artifact, execution_id)
             finally:
                 self._untrack(execution_id)
-            row, result = self._finish(conn, fn["execution_id"], result, durable)
+            row, result = self._finish(
+                conn, fn["execution_id"], result, durable, step=fn["trigger_type"] == "WORKFLOW"
+            )
         except BaseException:
             _release_quietly(conn)
             raise
@@ -306,11 +312,11 @@ class ExecutionService:
         return row
 
     def _finish(
-        self, conn, execution_id, result: RunResult, durable: bool = True
+        self, conn, execution_id, result: RunResult, durable: bool = True, *, step: bool = False
     ) -> tuple[dict[str, Any] | None, RunResult]:
         """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED."""
         try:
-            return _record_end(conn, execution_id, result, durable), result
+            return _record_end(conn, execution_id, result, durable, step=step), result
         except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
             reason = str(exc).strip().splitlines()[0]
             failed = RunResult(
@@ -320,7 +326,7 @@ class ExecutionService:
                 duration_ms=result.duration_ms,
                 memory_peak_bytes=result.memory_peak_bytes,
             )
-            return _record_end(conn, execution_id, failed, durable), failed
+            return _record_end(conn, execution_id, failed, durable, step=step), failed
 
     def _artifact(self, conn, fn: dict[str, Any]) -> bytes | None:
         """The compiled binary: from the row, else this process's cache, else the database."""
@@ -461,7 +467,21 @@ def _release_quietly(conn: psycopg.Connection) -> None:
             pass  # a broken connection: PostgreSQL frees its locks when it closes
 
 
-def _record_end(conn, execution_id, result: RunResult, durable: bool) -> dict[str, Any] | None:
+def _record_end(
+    conn, execution_id, result: RunResult, durable: bool, *, step: bool = False
+) -> dict[str, Any] | None:
+    """Record how the run ended; a workflow step's hand-over (what follows it) in the same transaction."""
+    if not step:
+        return _finish_row(conn, execution_id, result, durable)
+    with conn.transaction():
+        row = _finish_row(conn, execution_id, result, durable)
+        if row is not None:
+            # A failed attempt that queued its next attempt hands over nothing: the step goes on.
+            handover.step_ended(conn, row, retried=bool(row["retried"]))
+    return row
+
+
+def _finish_row(conn, execution_id, result: RunResult, durable: bool) -> dict[str, Any] | None:
     return attempts.finish(
         conn,
         execution_id,

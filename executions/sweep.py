@@ -13,6 +13,7 @@ from infra.database import ForkSafePool
 from infra.logs import event
 from store import artifacts, attempts, events, kv
 from store import executions as store
+from workflows import handover
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +31,12 @@ def sweep(db: ForkSafePool, event_retention_s: int = EVENT_RETENTION_S) -> int:
     Safe from many processes at once; returns how many executions were failed.
     """
     with db.connection() as conn:
-        lost = attempts.fail_lost(conn)
-        expired = store.expire_pending(conn)
+        with conn.transaction():  # a lost or expired workflow step's hand-over commits with its end
+            rows = attempts.fail_lost(conn)
+            expired = store.expire_pending(conn)
+            for row in (*rows, *expired):
+                handover.step_ended(conn, row, retried=bool(row.get("retried")))
+        lost = [(row["id"], row["function_id"]) for row in rows]
         store.release_idempotency_keys(conn)
         events.delete_older_than(conn, event_retention_s)
         artifacts.forget_unused(conn, ARTIFACT_RETENTION_S)

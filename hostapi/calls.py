@@ -2,7 +2,7 @@
 
 A call is JSON `{"op": "kv.get", "args": {...}}`; the answer is `{"ok": value}` or
 `{"error": "what happened and what to do"}`. Ops: kv.get, kv.set, kv.delete, kv.list,
-kv.increment, kv.cas, http.fetch, emit, secrets.get. The values of the secrets a run read are
+kv.increment, kv.cas, http.fetch, emit, secrets.get, enqueue. The values of the secrets a run read are
 kept (`revealed`) so that what it stores (key-value entries, events) and what its execution
 records are redacted.
 """
@@ -24,8 +24,9 @@ from infra import limits as limit_rules
 from infra import strict_json
 from infra.logs import event
 from infra.redact import Redactor
+from infra.retry_policy import MAX_WAIT_MS
 from infra.secretbox import SecretBox, SecretKeyError
-from store import kv
+from store import executions, kv
 from store import secrets as secret_store
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class HostApi:
         trigger = fn.get("trigger_data")
         self.depth = (
             int(trigger.get("depth", 0))
-            if fn.get("trigger_type") == "EVENT" and isinstance(trigger, dict)
+            if fn.get("trigger_type") in ("EVENT", "WORKFLOW") and isinstance(trigger, dict)
             else 0
         )
         self.deadline = deadline
@@ -234,6 +235,44 @@ class HostApi:
         """Replaces the values of the secrets read so far."""
         return Redactor(self.revealed)
 
+    # -- queueing another function -------------------------------------------------------------
+    def enqueue(self, args: dict[str, Any]) -> str:
+        ref, value, delay = args.get("function"), args.get("input", {}), args.get("delayMs", 0)
+        if not isinstance(ref, str) or not 1 <= len(ref) <= 200:
+            raise CallRefused("function must be the name or id of a function of this tenant")
+        if not isinstance(value, dict):
+            raise CallRefused("input must be a JSON object")
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+            raise CallRefused("delayMs must be a number of milliseconds, 0 or more")
+        if delay > MAX_WAIT_MS:
+            raise CallRefused(f"delayMs is at most {MAX_WAIT_MS} (30 days)")
+        _size_check(value, "input")
+        self.queries += 1
+        row = executions.queue_by_ref(
+            self.conn,
+            self.tenant_id,
+            ref,
+            input_value=self.redactor().value(value),
+            trigger_type="API",
+            trigger_data={"enqueuedBy": self.execution_id},
+            delay_ms=round(delay),
+        )
+        if row is None:
+            raise CallRefused(f"function {ref!r} not found in this tenant")
+        if row["execution_id"] is None:
+            raise CallRefused(
+                f"function {ref!r} cannot run now (status {row['status']}, state {row['state']}); "
+                "only READY and ACTIVE functions are queued"
+            )
+        event(
+            log,
+            "hostapi.enqueued",
+            executionId=self.execution_id,
+            functionId=str(self.function_id),
+            enqueuedExecutionId=str(row["execution_id"]),
+        )
+        return str(row["execution_id"])
+
 
 _OPS = {
     "kv.get": HostApi.kv_get,
@@ -245,6 +284,7 @@ _OPS = {
     "http.fetch": HostApi.http_fetch,
     "emit": HostApi.emit,
     "secrets.get": HostApi.secrets_get,
+    "enqueue": HostApi.enqueue,
 }
 
 

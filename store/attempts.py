@@ -55,8 +55,8 @@ def next_attempt_ctes(ended: str) -> tuple[str, str]:
     """CTEs creating the next attempt of every row of CTE `ended` that says `retried`.
 
     `ended` must give: id, function_id, tenant_id, trigger_type, trigger_data, input, attempt,
-    max_attempts, first_attempt_id (its chain's first id), retry_policy, expires_at, retried and
-    next_delay_ms. Returns (the CTE text, an expression the caller must select so that the
+    max_attempts, first_attempt_id (its chain's first id), retry_policy, expires_at, retried,
+    next_delay_ms, workflow_run_id and step_path (a workflow step's next attempt is the same step). Returns (the CTE text, an expression the caller must select so that the
     sends run: the next attempt's id, for one ended row).
     """
     send = Broker.send_sql(
@@ -69,10 +69,11 @@ def next_attempt_ctes(ended: str) -> tuple[str, str]:
     ctes = f"""next_attempt AS (
     INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input, attempt,
                             max_attempts, retry_of, first_attempt_id, retry_policy, scheduled_for,
-                            expires_at)
+                            expires_at, workflow_run_id, step_path)
     SELECT function_id, tenant_id, 'PENDING', trigger_type, trigger_data, input, attempt + 1, max_attempts,
            id, first_attempt_id, retry_policy,
-           clock_timestamp() + make_interval(secs => next_delay_ms / 1000.0), expires_at
+           clock_timestamp() + make_interval(secs => next_delay_ms / 1000.0), expires_at,
+           workflow_run_id, step_path
     FROM {ended} WHERE retried
     ON CONFLICT (retry_of) WHERE retry_of IS NOT NULL DO NOTHING
     RETURNING id, function_id, tenant_id, trigger_type, trigger_data, attempt, retry_of, scheduled_for,
@@ -190,17 +191,19 @@ WITH cand AS (
     RETURNING e.id, e.function_id, e.tenant_id, e.status, e.trigger_type, e.trigger_data, e.input,
               e.completed_at, e.error_message, e.metrics, e.attempt, e.max_attempts,
               COALESCE(e.first_attempt_id, e.id) AS first_attempt_id, e.retry_policy, e.expires_at,
-              e.retried, cand.delay_ms AS next_delay_ms
+              e.retried, cand.delay_ms AS next_delay_ms, e.output, e.workflow_run_id, e.step_path
 ), {_LOST_ENDED}, {_NEXT_LOST}
-SELECT id, function_id, {_LOST_ENDED_SENT}, (SELECT count(*) FROM next_attempt_sent),
-       (SELECT count(*) FROM retrying_event_sent) FROM lost
+SELECT id, function_id, status, output, error_message, retried, workflow_run_id, step_path,
+       {_LOST_ENDED_SENT} AS ended_event_sent, (SELECT count(*) FROM next_attempt_sent) AS sent,
+       (SELECT count(*) FROM retrying_event_sent) AS retrying_sent FROM lost
 """
 
 
-def fail_lost(conn: psycopg.Connection) -> list[tuple[uuid.UUID, uuid.UUID]]:
+def fail_lost(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Mark RUNNING executions whose process died FAILED (and retry those whose policy says
-    retryLost); returns (id, functionId)s."""
-    rows = conn.execute(
+    retryLost); returns their rows (id, function_id, status, output, error_message, retried,
+    workflow_run_id, step_path) for what follows their end."""
+    return conn.cursor(row_factory=dict_row).execute(
         _FAIL_LOST,
         {
             "default_time_ms": DEFAULTS["maxExecutionTimeMs"],
@@ -208,4 +211,3 @@ def fail_lost(conn: psycopg.Connection) -> list[tuple[uuid.UUID, uuid.UUID]]:
             "message": LOST_MESSAGE,
         },
     ).fetchall()
-    return [(row[0], row[1]) for row in rows]

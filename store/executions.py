@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -14,12 +15,13 @@ from broker import Broker
 from events.domain import execution_ended_ctes, execution_started_ctes
 from infra import retry_policy as retry_policy_rules
 from infra.limits import DEFAULTS, MAX_LOG_BYTES
+from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
 
 COLUMNS = (
     "id, function_id, tenant_id, function_version, status, trigger_type, trigger_data, input, output, "
     "error_message, logs, metrics, created_at, started_at, completed_at, attempt, max_attempts, "
     "retry_of, COALESCE(first_attempt_id, id) AS first_attempt_id, retried, retry_policy, scheduled_for, "
-    "expires_at, replay_of"
+    "expires_at, replay_of, workflow_run_id, step_path"
 )
 _RUNNABLE = """
 SELECT id, tenant_id, language, status, state, revision, resource_limits, allowed_hosts, secrets,
@@ -259,6 +261,66 @@ def insert_pending(
     )
 
 
+_SEND_QUEUED = Broker.send_sql(
+    f"'{EXECUTIONS}'",
+    "jsonb_build_object('executionId', ins.id, 'functionId', ins.function_id)",
+    "'" + json.dumps({"task": RUN_EXECUTION_TASK}) + "'",
+    at_sql="COALESCE(ins.scheduled_for, clock_timestamp())",
+)
+_QUEUE_BY_REF = f"""
+WITH fn AS (
+    SELECT id, tenant_id, status, state, retry_policy FROM functions
+    WHERE tenant_id = %(tenant)s AND (name = %(ref)s OR id::text = lower(%(ref)s)) LIMIT 1
+), ins AS (
+    INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
+                            retry_policy, max_attempts, scheduled_for)
+    SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, p.policy,
+           (p.policy->>'maxAttempts')::integer,
+           CASE WHEN %(delay_ms)s::bigint > 0 THEN now() + make_interval(secs => %(delay_ms)s / 1000.0) END
+    FROM fn, LATERAL (SELECT %(defaults)s::jsonb || COALESCE(fn.retry_policy, '{{}}'::jsonb) AS policy) p
+    WHERE status = 'READY' AND state = 'ACTIVE'
+    RETURNING id, function_id, scheduled_for
+)
+SELECT fn.id, fn.status, fn.state, ins.id AS execution_id, (SELECT {_SEND_QUEUED} FROM ins) AS msg_id
+FROM fn LEFT JOIN ins ON true
+"""
+
+
+def queue_by_ref(
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    function_ref: str,
+    *,
+    input_value: Any,
+    trigger_type: str,
+    trigger_data: Any = None,
+    delay_ms: int = 0,
+) -> dict[str, Any] | None:
+    """Queue an execution of the tenant's function named (or with the id) `function_ref`, its row
+    and its `executions` message in one statement, when the function is READY and ACTIVE; it
+    follows the function's retry policy and, with `delay_ms`, waits that long (its message too).
+
+    None for an unknown function; a row with a null `execution_id` when it may not run (see
+    `status`, `state`).
+    """
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            _QUEUE_BY_REF,
+            {
+                "tenant": tenant_id,
+                "ref": function_ref,
+                "trigger_type": trigger_type,
+                "trigger_data": Jsonb(trigger_data) if trigger_data is not None else None,
+                "input": Jsonb(input_value),
+                "defaults": Jsonb(retry_policy_rules.DEFAULTS),
+                "delay_ms": delay_ms,
+            },
+        )
+        .fetchone()
+    )
+
+
 def by_idempotency_key(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str) -> dict[str, Any] | None:
     """The execution a key already names, with the hash of the request that created it."""
     return (
@@ -353,6 +415,28 @@ def request_cancel(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id:
         _CANCEL, {"id": execution_id, "tenant": tenant_id, "message": CANCELLED_MESSAGE}
     ).fetchone()
     return row[0] if row else None
+
+
+_CANCEL_RUN_STEPS = f"""
+WITH c AS (
+UPDATE executions SET
+    status = CASE WHEN status = 'PENDING' THEN 'CANCELLED' ELSE status END,
+    error_message = CASE WHEN status = 'PENDING' THEN %(message)s ELSE error_message END,
+    completed_at = CASE WHEN status = 'PENDING' THEN clock_timestamp() ELSE completed_at END,
+    cancel_requested_at = COALESCE(cancel_requested_at, clock_timestamp())
+WHERE workflow_run_id = %(run)s AND status IN ('PENDING', 'RUNNING')
+RETURNING {COLUMNS}
+), cancelled AS (SELECT * FROM c WHERE status = 'CANCELLED'), {execution_ended_ctes("cancelled")[0]},
+notified AS (SELECT pg_notify('pnil_cancel', id::text) FROM c WHERE status = 'RUNNING')
+SELECT (SELECT count(*) FROM cancelled), (SELECT count(*) FROM notified), {_ENDED_SENT}
+"""
+
+
+def cancel_run_steps(conn: psycopg.Connection, run_id: uuid.UUID, message: str) -> tuple[int, int]:
+    """Cancel every PENDING step of a workflow run now and ask whoever runs a RUNNING one to stop
+    it (the NOTIFY of `request_cancel`); returns (cancelled, asked to stop)."""
+    row = conn.execute(_CANCEL_RUN_STEPS, {"run": run_id, "message": message}).fetchone()
+    return row[0], row[1]
 
 
 def get(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID) -> dict[str, Any] | None:

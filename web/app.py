@@ -78,6 +78,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         scopes,
         schedule_preview,
         whoami,
+        workflows,
     )
     from web import metrics as metrics_routes
     from web.http_triggers import routes as http_trigger_routes
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         kv.blp,
         secret_routes.blp,
         http_trigger_routes.blp,
+        workflows.blp,
     ):
         api.register_blueprint(blueprint)
     return app

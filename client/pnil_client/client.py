@@ -15,6 +15,7 @@ from typing import Any
 from pnil_client.errors import CompileFailed, ExecutionTimeout
 from pnil_client.models import ApiKey, Execution, Function, QueueStats, Secret, Version
 from pnil_client.transport import Transport, segment
+from pnil_client.workflows import Workflows
 
 DEFAULT_URL = "http://127.0.0.1:8080"
 
@@ -34,6 +35,7 @@ class Client:
         self.url = url or os.environ.get("PNIL_URL") or DEFAULT_URL
         self.api_key = api_key or os.environ.get("PNIL_API_KEY") or None
         self._http = Transport(self.url, self.api_key, timeout=timeout, retries=retries, backoff=backoff)
+        self.workflows = Workflows(self._http)
 
     def close(self) -> None:
         self._http.close()

@@ -1,5 +1,5 @@
 // pnil's library for AssemblyScript functions:
-//   import { context, kv, http, emit, secrets } from "pnil";
+//   import { context, kv, http, emit, secrets, retry, enqueue } from "pnil";
 // The compile server makes this file importable as the package "pnil"; its functions call
 // host functions the runner links (module "env"), never anything outside the sandbox.
 // Values cross as JSON text. A refused call (not allowed, over maxApiCallsPerMinute, invalid)
@@ -31,6 +31,8 @@ declare function hostEmit(type: string, payloadJson: string): void;
 declare function hostSecretGet(name: string): string | null;
 @external("env", "pnil.retry")
 declare function hostRetry(message: string, delayMs: f64): void;
+@external("env", "pnil.enqueue")
+declare function hostEnqueue(fn: string, inputJson: string, delayMs: f64): string;
 
 /**
  * This execution's context as JSON text:
@@ -110,4 +112,12 @@ export namespace secrets {
 export function retry(message: string, delayMs: f64 = -1): void {
   hostRetry(message, delayMs);
   unreachable();
+}
+
+/**
+ * Queue an execution of another function of the tenant (its name or id) with inputJson (a JSON
+ * object); returns the new execution's id; it starts after delayMs (0 to 30 days).
+ */
+export function enqueue(fn: string, inputJson: string = "{}", delayMs: f64 = 0): string {
+  return hostEnqueue(fn, inputJson, delayMs);
 }

@@ -46,6 +46,7 @@ HOST_IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pnil.emit": (("i32", "i32"), ()),
     "pnil.secrets.get": (("i32",), ("i32",)),
     "pnil.retry": (("i32", "f64"), ()),
+    "pnil.enqueue": (("i32", "i32", "f64"), ("i32",)),
 }
 _U32 = ctypes.c_uint32
 

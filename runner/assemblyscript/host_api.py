@@ -40,6 +40,7 @@ class HostApiImports:
             "pnil.emit": self.emit,
             "pnil.secrets.get": self.secrets_get,
             "pnil.retry": self.retry,
+            "pnil.enqueue": self.enqueue,
         }
 
     # Each returns what the guest sees; strings go through _text/_json and new_string.
@@ -106,6 +107,16 @@ class HostApiImports:
         """`retry(message, delayMs)`: end the run FAILED and ask for a retry (negative: backoff)."""
         text = _text(caller, message) if message else ""
         raise RetryRequested(text or "retry requested", round(delay_ms) if delay_ms >= 0 else None)
+
+    def enqueue(self, caller, function: int, input_json: int, delay_ms: float) -> int:
+        execution_id = self._call(
+            caller,
+            "enqueue",
+            function=_text(caller, function),
+            input=_json(caller, input_json, "enqueue input"),
+            delayMs=delay_ms,
+        )
+        return new_string(caller, execution_id)
 
     def _last_response(self) -> dict | None:
         state = self._current()

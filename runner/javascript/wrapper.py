@@ -85,6 +85,8 @@ globalThis.pnil = freeze({
     { url: String(url), method: init.method, headers: init.headers, body: init.body }),
   emit: (type, payload = {}) => { hostCall('emit', { type, payload }); },
   secrets: freeze({ get: (name) => hostCall('secrets.get', { name: String(name) }) }),
+  enqueue: (fn, input = {}, options = {}) =>
+    hostCall('enqueue', { function: String(fn), input, delayMs: options?.delayMs ?? 0 }),
 });
 globalThis.fetch = (url, init) => {
   try {

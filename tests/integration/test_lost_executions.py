@@ -33,7 +33,7 @@ def test_only_executions_past_their_limit_and_grace_are_failed(db):
 
     swept = attempts.fail_lost(db)
 
-    assert swept == [(lost, default_limits)]
+    assert [(row["id"], row["function_id"]) for row in swept] == [(lost, default_limits)]
     rows = dict(db.execute("SELECT id, status FROM executions").fetchall())
     assert rows == {lost: "FAILED", recent: "RUNNING", long_running: "RUNNING"}
     message = db.execute("SELECT error_message FROM executions WHERE id = %s", (lost,)).fetchone()[0]

@@ -33,6 +33,7 @@ from web.executions.schemas import (
     check_queue_times,
     execution_json,
 )
+from workflows import handover
 
 blp = Blueprint("executions", __name__, description="Run functions and read their executions")
 _service_lock = threading.Lock()
@@ -284,8 +285,11 @@ class CancelExecution(MethodView):
         """Cancel a PENDING execution (it never starts) or stop a RUNNING one (ends CANCELLED)."""
         tenant_id = current().tenant_id
         with pool().connection() as conn:
-            status = store.request_cancel(conn, tenant_id, execution_id)
-            row = store.get(conn, tenant_id, execution_id)
+            with conn.transaction():  # a workflow step cancelled while PENDING hands over with it
+                status = store.request_cancel(conn, tenant_id, execution_id)
+                row = store.get(conn, tenant_id, execution_id)
+                if status == "CANCELLED" and row is not None:
+                    handover.step_ended(conn, row)
             if row is None:
                 abort(404, message=f"execution {execution_id} not found")
             if status is None:

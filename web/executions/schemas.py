@@ -161,6 +161,14 @@ class ExecutionSchema(Schema):
     replayOf = fields.UUID(
         attribute="replay_of", allow_none=True, metadata={"description": "the execution this one replays"}
     )
+    workflowRunId = fields.UUID(
+        attribute="workflow_run_id", allow_none=True, metadata={"description": "the workflow run of a step"}
+    )
+    stepPath = fields.String(
+        attribute="step_path",
+        allow_none=True,
+        metadata={"description": "a step's node in its run's body, as a JSON pointer (/steps/chain/0)"},
+    )
 
 
 def _iso(value):
@@ -207,6 +215,8 @@ def execution_json(row: dict) -> dict:
         "scheduledFor": _iso(row["scheduled_for"]),
         "expiresAt": _iso(row["expires_at"]),
         "replayOf": _str(row["replay_of"]),
+        "workflowRunId": str(row["workflow_run_id"]) if row.get("workflow_run_id") else None,
+        "stepPath": row.get("step_path"),
     }
 
 
@@ -215,7 +225,7 @@ def _str(value):
 
 
 STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT", "CANCELLED")
-TRIGGER_TYPES = ("CRON", "HTTP", "EVENT", "MANUAL", "API")
+TRIGGER_TYPES = ("CRON", "HTTP", "EVENT", "MANUAL", "API", "WORKFLOW")
 
 
 class ExecutionFilterSchema(Schema):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from pnil_client.cli import admin, deploy, functions, lifecycle, project, runs, secrets
+from pnil_client.cli import admin, deploy, functions, lifecycle, project, runs, secrets, workflows
 from pnil_client.cli.context import State
 
 
@@ -26,7 +26,7 @@ def cli(ctx: click.Context, url: str | None, api_key: str | None, as_json: bool)
     ctx.obj = State(url=url, api_key=api_key, as_json=as_json)
 
 
-for module in (deploy, functions, lifecycle, runs, project, secrets, admin):
+for module in (deploy, functions, lifecycle, runs, project, secrets, workflows, admin):
     for command in module.COMMANDS:
         cli.add_command(command)
 

@@ -1,4 +1,4 @@
-"""pnil's host API for Python functions: ``from pnil import kv, fetch, emit, secrets, Retry``.
+"""pnil's host API for Python functions: ``from pnil import kv, fetch, emit, secrets, enqueue, Retry``.
 
 Runs inside the sandbox. Every call is one JSON request to the host (``host-call`` in the
 runtime's WIT world), answered before the function goes on; a refused call (not allowed, over
@@ -9,7 +9,7 @@ import json
 
 import wit_world
 
-__all__ = ["HostCallError", "Response", "Retry", "emit", "fetch", "kv", "secrets"]
+__all__ = ["HostCallError", "Response", "Retry", "emit", "enqueue", "fetch", "kv", "secrets"]
 
 _ABSENT = object()
 
@@ -108,3 +108,10 @@ class _Secrets:
 
 
 secrets = _Secrets()
+
+
+def enqueue(function, input=None, options=None):  # noqa: A002 - the API's own word
+    """Queue an execution of another function of the tenant (name or id) with a JSON object
+    ``input``; its execution id. ``options`` may hold ``delayMs`` (0 to 30 days: it starts that much later)."""
+    delay = (options or {}).get("delayMs", 0)
+    return _call("enqueue", {"function": function, "input": {} if input is None else input, "delayMs": delay})

@@ -613,6 +613,100 @@ async function operationsPage() {
   }
 }
 
+// -- workflows ---------------------------------------------------------------------------------
+const ACTIVE_RUN = ["PENDING", "RUNNING"];
+const shortId = (id) => esc(String(id).slice(0, 8));
+
+async function workflowsPage() {
+  const mine = generation;
+  const params = new URLSearchParams(location.hash.split("?")[1] || "");
+  const status = params.get("status") || "";
+  main.innerHTML = `<h1>Workflows</h1>
+    <h2>Runs</h2>
+    <div class="row"><select id="run-status"><option value="">any status</option>
+      ${["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"].map((s) => `<option ${status === s ? "selected" : ""}>${s}</option>`).join("")}
+    </select></div>
+    <div id="runs"><p class="muted">Loading…</p></div>
+    <h2>Named workflows</h2><div id="named"><p class="muted">Loading…</p></div>`;
+  document.getElementById("run-status").addEventListener("change", (event) => {
+    location.hash = `#/w?status=${event.target.value}`;
+  });
+  const query = new URLSearchParams({ limit: "100" });
+  if (status) query.set("status", status);
+  const [runs, named] = await Promise.all([api("GET", `/workflows/runs?${query}`), api("GET", "/workflows")]);
+  if (mine !== generation) return;
+  document.getElementById("runs").innerHTML = runs.length === 0 ? `<p class="muted">No runs.</p>`
+    : `<table id="runs-table"><thead><tr><th>Run</th><th>Status</th><th>Workflow</th><th>Trigger</th><th>Created</th></tr></thead>
+      <tbody>${runs.map((r) => `<tr data-run="${esc(r.id)}"><td><a href="#/r/${esc(r.id)}">${shortId(r.id)}</a></td>
+        <td>${badge(r.status)}</td><td>${esc(r.workflowName ?? "")}${r.workflowVersion ? ` v${esc(r.workflowVersion)}` : ""}</td>
+        <td>${esc(r.triggerType)}</td><td>${esc(when(r.createdAt))}</td></tr>`).join("")}</tbody></table>`;
+  document.getElementById("named").innerHTML = named.length === 0
+    ? `<p class="muted">None yet: <code>PUT /workflows/{name}</code> or <code>pnil workflow deploy</code>.</p>`
+    : `<table id="workflows-table"><thead><tr><th>Name</th><th>Version</th><th>Trigger</th><th>State</th></tr></thead>
+      <tbody>${named.map((w) => `<tr><td><a href="#/wf/${encodeURIComponent(w.name)}">${esc(w.name)}</a></td>
+        <td>${esc(w.version)}</td><td>${esc(w.type)}</td><td>${badge(w.state)}</td></tr>`).join("")}</tbody></table>`;
+}
+
+function treeHtml(node) {
+  if (node.kind === "function") {
+    const took = node.durationMs != null ? ` · ${node.durationMs.toFixed(1)} ms` : "";
+    const link = node.executionId ? ` <a href="#/e/${esc(node.executionId)}">execution</a>` : "";
+    const tries = node.attempts > 1 ? ` · ${esc(node.attempts)} attempts` : "";
+    return `<li class="step" data-path="${esc(node.path)}">${esc(node.functionName ?? node.functionId)} ${badge(node.status)}${esc(took)}${tries}${link}</li>`;
+  }
+  if (node.kind === "chord") {
+    return `<li>chord<ul>${treeHtml(node.group)}</ul>then<ul>${treeHtml(node.then)}</ul></li>`;
+  }
+  return `<li>${esc(node.kind)}<ul>${node.steps.map(treeHtml).join("")}</ul></li>`;
+}
+
+async function runPage(id) {
+  const mine = generation;
+  for (;;) {
+    const run = await api("GET", `/workflows/runs/${encodeURIComponent(id)}`);
+    if (mine !== generation) return;
+    const active = ACTIVE_RUN.includes(run.status);
+    main.innerHTML = `<h1 id="run-title">Workflow run ${badge(run.status)}</h1>
+      <p><a href="#/w">← runs</a>${run.workflowName ? ` · <a href="#/wf/${encodeURIComponent(run.workflowName)}">${esc(run.workflowName)}</a> v${esc(run.workflowVersion)}` : ""}</p>
+      ${active ? `<button id="cancel-run" type="button">Cancel run</button>` : ""}
+      <dl><dt>Run</dt><dd>${esc(run.id)}</dd><dt>Created</dt><dd>${esc(when(run.createdAt))}</dd>
+        <dt>Started</dt><dd>${esc(when(run.startedAt))}</dd><dt>Ended</dt><dd>${esc(when(run.completedAt))}</dd></dl>
+      ${run.error ? `<p class="error" id="run-error">${esc(run.error)}</p>` : ""}
+      <h2>Steps</h2><ul id="tree" class="tree">${treeHtml(run.tree)}</ul>
+      ${run.onFailureTree ? `<h2>onFailure</h2><ul class="tree">${treeHtml(run.onFailureTree)}</ul>` : ""}
+      <h2>Input</h2><pre id="run-input">${esc(pretty(run.input))}</pre>
+      <h2>Output</h2><pre id="run-output">${esc(pretty(run.output))}</pre>`;
+    if (active) {
+      document.getElementById("cancel-run").addEventListener("click", async () => {
+        try {
+          await api("POST", `/workflows/runs/${encodeURIComponent(id)}/cancel`);
+        } catch (error) {
+          if (error.status !== 409) throw error;
+        }
+        if (mine === generation) route();
+      });
+    }
+    if (!active && !(run.onFailureTree && ACTIVE_RUN.includes(run.onFailureTree.status))) return;
+    await sleep(1000);
+    if (mine !== generation) return;
+  }
+}
+
+async function workflowPage(name) {
+  const mine = generation;
+  const path = `/workflows/${encodeURIComponent(name)}`;
+  const [wf, versions] = await Promise.all([api("GET", path), api("GET", `${path}/versions`)]);
+  if (mine !== generation) return;
+  main.innerHTML = `<h1 id="workflow-title">${esc(wf.name)} <span class="muted">v${esc(wf.version)}</span></h1>
+    <p><a href="#/w">← workflows</a> · ${esc(wf.type)}${wf.cronExpression ? ` <code>${esc(wf.cronExpression)}</code>` : ""}
+      ${wf.eventTypes && wf.eventTypes.length ? ` on ${esc(wf.eventTypes.join(", "))}` : ""}</p>
+    <h2>Canvas</h2><pre id="canvas">${esc(pretty({ steps: wf.steps, onFailure: wf.onFailure ?? undefined }))}</pre>
+    <h2>Versions</h2><table id="workflow-versions"><thead><tr><th>Version</th><th>Change</th><th>By</th><th>Created</th><th>Canvas</th></tr></thead>
+    <tbody>${versions.map((v) => `<tr data-version="${esc(v.number)}"><td>${esc(v.number)}</td><td>${esc(v.changeDescription ?? "")}</td>
+      <td>${esc(v.createdBy ?? "")}</td><td>${esc(when(v.createdAt))}</td>
+      <td><details><summary>JSON</summary><pre>${esc(pretty(v.steps))}</pre></details></td></tr>`).join("")}</tbody></table>`;
+}
+
 // -- routing -----------------------------------------------------------------------------------
 async function route() {
   const mine = ++generation;
@@ -626,6 +720,9 @@ async function route() {
     else if (parts[0] === "operations") await operationsPage();
     else if (parts[0] === "secrets") await secretsPage();
     else if (parts[0] === "failed") await failedPage();
+    else if (parts[0] === "w") await workflowsPage();
+    else if (parts[0] === "r" && parts[1]) await runPage(parts[1]);
+    else if (parts[0] === "wf" && parts[1]) await workflowPage(parts[1]);
     else await functionsPage();
   } catch (error) {
     // A page left while it loaded must not write over the one shown now.
