@@ -56,7 +56,8 @@ def next_attempt_ctes(ended: str) -> tuple[str, str]:
 
     `ended` must give: id, function_id, tenant_id, trigger_type, trigger_data, input, attempt,
     max_attempts, first_attempt_id (its chain's first id), retry_policy, expires_at, retried,
-    next_delay_ms, workflow_run_id and step_path (a workflow step's next attempt is the same step). Returns (the CTE text, an expression the caller must select so that the
+    next_delay_ms, workflow_run_id and step_path (a workflow step's next attempt is the same
+    step). Returns (the CTE text, an expression the caller must select so that the
     sends run: the next attempt's id, for one ended row).
     """
     send = Broker.send_sql(
@@ -203,11 +204,15 @@ def fail_lost(conn: psycopg.Connection) -> list[dict[str, Any]]:
     """Mark RUNNING executions whose process died FAILED (and retry those whose policy says
     retryLost); returns their rows (id, function_id, status, output, error_message, retried,
     workflow_run_id, step_path) for what follows their end."""
-    return conn.cursor(row_factory=dict_row).execute(
-        _FAIL_LOST,
-        {
-            "default_time_ms": DEFAULTS["maxExecutionTimeMs"],
-            "grace_s": LOST_AFTER_GRACE_S,
-            "message": LOST_MESSAGE,
-        },
-    ).fetchall()
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            _FAIL_LOST,
+            {
+                "default_time_ms": DEFAULTS["maxExecutionTimeMs"],
+                "grace_s": LOST_AFTER_GRACE_S,
+                "message": LOST_MESSAGE,
+            },
+        )
+        .fetchall()
+    )

@@ -154,7 +154,8 @@ def queue_steps(
 
     Each step follows its function's retry policy, overridden field by field by the step's own
     (`trigger_data.retryPolicy`); a retried attempt carries the run and the step path on."""
-    params = {"steps": Jsonb(steps), "run": run_id, "tenant": tenant_id, "defaults": Jsonb(retry_policy.DEFAULTS)}
+    defaults = Jsonb(retry_policy.DEFAULTS)
+    params = {"steps": Jsonb(steps), "run": run_id, "tenant": tenant_id, "defaults": defaults}
     rows = conn.execute(_QUEUE_STEPS, params).fetchall()
     return {row[0] for row in rows}
 

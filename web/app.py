@@ -75,8 +75,8 @@ def create_app(settings: Settings | None = None) -> Flask:
         kv,
         paths,
         request_limits,
-        scopes,
         schedule_preview,
+        scopes,
         whoami,
         workflows,
     )

@@ -80,7 +80,8 @@ def test_assemblyscript_enqueues_too(client, target):
     [
         ("pnil.enqueue('no-such-function', {})", "not found"),
         ("pnil.enqueue('enqueue-target', [1])", "input must be a JSON object"),
-        ("pnil.enqueue('enqueue-target', {}, {delayMs: 1000})", "delayMs"),
+        ("pnil.enqueue('enqueue-target', {}, {delayMs: 31 * 24 * 3600 * 1000})", "delayMs is at most"),
+        ("pnil.enqueue('enqueue-target', {}, {delayMs: -1})", "delayMs"),
     ],
 )
 def test_a_refused_enqueue_throws_an_error_the_code_can_catch(client, target, call, message):
@@ -93,6 +94,18 @@ def test_a_refused_enqueue_throws_an_error_the_code_can_catch(client, target, ca
     run = execute(client, caller, {})
 
     assert message in run["output"], run["output"]
+
+
+def test_a_delayed_enqueue_waits_and_follows_the_retry_policy_of_its_function(client, target):
+    caller = ready_function(
+        client, "javascript", "function handle(i) { return pnil.enqueue('enqueue-target', {}, {delayMs: 60000}); }"
+    )
+
+    run = execute(client, caller, {})
+
+    row = queued(client, run["output"])
+    assert row["status"] == "PENDING" and row["scheduledFor"] is not None
+    assert row["maxAttempts"] == row["retryPolicy"]["maxAttempts"] >= 1
 
 
 def test_enqueue_counts_against_max_api_calls_per_minute(client, target):

@@ -12,6 +12,7 @@ import pytest
 
 from executions.sweep import sweep
 from infra.database import ForkSafePool
+from store import attempts
 from store import executions as executions_store
 from tests.integration.api_fixtures import api
 from tests.integration.conftest import Processes, wait_for
@@ -178,7 +179,7 @@ def test_a_process_killed_inside_the_finishing_transaction_leaves_the_old_state(
         pid = victim.info.backend_pid
         with pytest.raises(psycopg.OperationalError):
             with victim.transaction():
-                row = executions_store.finish(
+                row = attempts.finish(
                     victim,
                     member,
                     status="COMPLETED",

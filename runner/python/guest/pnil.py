@@ -112,6 +112,7 @@ secrets = _Secrets()
 
 def enqueue(function, input=None, options=None):  # noqa: A002 - the API's own word
     """Queue an execution of another function of the tenant (name or id) with a JSON object
-    ``input``; its execution id. ``options`` may hold ``delayMs`` (0 to 30 days: it starts that much later)."""
+    ``input``; its execution id.
+    ``options`` may hold ``delayMs`` (0 to 30 days: it starts that much later)."""
     delay = (options or {}).get("delayMs", 0)
     return _call("enqueue", {"function": function, "input": {} if input is None else input, "delayMs": delay})
