@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 
@@ -17,6 +16,7 @@ from broker.message import Message
 from broker.task import Task
 from broker.wakeup import QueueWakeup
 from infra.logs import event
+from infra.stopping import StopSignals
 
 log = logging.getLogger(__name__)
 # When a task's on_dead action fails, its message comes back after this many seconds.
@@ -79,11 +79,10 @@ class Worker:
 
     def run(self) -> None:
         """Start, then block until SIGTERM/SIGINT; finish messages in hand and return."""
-        signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        # The signal handler only sets a flag; stop() (which takes locks) runs here, outside it.
+        signals = StopSignals().install()
         self.start()
-        while not self._stop.wait(0.5):
-            pass
+        signals.wait_then(self.stop)
         event(log, "worker.stopping", queues=self.queues)
         self.join()
         event(log, "worker.stopped", queues=self.queues)

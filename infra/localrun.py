@@ -4,19 +4,21 @@ restarted when it dies (infra/supervisor.py)."""
 from __future__ import annotations
 
 import os
-import signal
 import sys
 import tempfile
 from pathlib import Path
 
 from infra.embedded_postgres import PROJECT_ROOT, data_dir_from, start_embedded
 from infra.logs import configure_logging
+from infra.stopping import StopSignals
 from infra.supervisor import Supervisor, read_procfile
 from migrations import apply_migrations
 
 
 def main() -> int:
     configure_logging("run")
+    # First of all: a signal from here on is a flag the steps below look at, never a lock.
+    signals = StopSignals().install()
     env = dict(os.environ)
     server = None
     if not env.get("DATABASE_URL"):
@@ -45,13 +47,9 @@ def main() -> int:
     print(
         f"==> starting the Procfile processes; console and API on http://127.0.0.1:{env['PORT']}", flush=True
     )
-    supervisor = Supervisor(read_procfile(PROJECT_ROOT / "Procfile"), env=env, cwd=PROJECT_ROOT)
-
-    def stop(_signum, _frame):
-        supervisor.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    supervisor = Supervisor(
+        read_procfile(PROJECT_ROOT / "Procfile"), env=env, cwd=PROJECT_ROOT, signals=signals
+    )
     code = supervisor.run()
     if server is not None:
         print("==> stopping the embedded PostgreSQL", flush=True)
