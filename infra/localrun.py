@@ -11,7 +11,7 @@ from pathlib import Path
 from infra.embedded_postgres import PROJECT_ROOT, data_dir_from, start_embedded
 from infra.logs import configure_logging
 from infra.stopping import StopSignals
-from infra.supervisor import Supervisor, read_procfile
+from infra.supervisor import Supervisor, long_running, read_procfile
 from migrations import apply_migrations
 
 
@@ -48,7 +48,7 @@ def main() -> int:
         f"==> starting the Procfile processes; console and API on http://127.0.0.1:{env['PORT']}", flush=True
     )
     supervisor = Supervisor(
-        read_procfile(PROJECT_ROOT / "Procfile"), env=env, cwd=PROJECT_ROOT, signals=signals
+        long_running(read_procfile(PROJECT_ROOT / "Procfile")), env=env, cwd=PROJECT_ROOT, signals=signals
     )
     code = supervisor.run()
     if server is not None:

@@ -43,6 +43,11 @@ def read_procfile(path: Path) -> dict[str, str]:
     return entries
 
 
+def long_running(entries: dict[str, str]) -> dict[str, str]:
+    """The entries that run for good: `release` (migrations, once per deploy) is not one of them."""
+    return {name: command for name, command in entries.items() if name != "release"}
+
+
 @dataclass
 class Child:
     name: str

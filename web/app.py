@@ -8,6 +8,7 @@ from flask_smorest import Api
 from infra.database import ForkSafePool
 from infra.logs import configure_logging
 from infra.settings import Settings
+from migrations import require_current_schema
 from web import docs
 from web.errors import register_error_handlers
 
@@ -15,8 +16,9 @@ from web.errors import register_error_handlers
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the API; settings come from the environment unless given (tests give them)."""
     if settings is None:
-        settings = Settings.from_env()
+        settings = Settings.from_env().for_process("web")
         configure_logging("web", settings.log_level)
+        require_current_schema(settings.database_url, "web")
     app = Flask("pnil")
     app.config.update(
         API_TITLE="pnil",
@@ -45,7 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.json.sort_keys = False  # fields in the order the schemas declare them
     app.extensions["pnil.settings"] = settings
     app.extensions["pnil.db"] = ForkSafePool(
-        settings.database_url, max_size=16, name="web", timeout_s=settings.db_timeout_s
+        settings.database_url, max_size=settings.web_pool_size, name="web", timeout_s=settings.db_timeout_s
     )
     # /health has a connection of its own: it never waits for one that requests hold.
     app.extensions["pnil.health_db"] = ForkSafePool(
