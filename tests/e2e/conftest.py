@@ -7,8 +7,8 @@ import tempfile
 from pathlib import Path
 
 import psycopg
-from psycopg.conninfo import conninfo_to_dict
 import pytest
+from psycopg.conninfo import conninfo_to_dict
 
 from tests.conftest import with_database
 
