@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> None:
     name = args.name or "worker"
     settings = Settings.from_env({**os.environ, "DATABASE_URL": resolve_database_url()}).for_process(name)
     require_current_schema(settings.database_url, name)
-    # A consumer thread borrows at most one pooled connection at a time for its task.
-    broker.connect(settings.database_url, pool_size=args.concurrency * len(args.queues))
+    # Tasks run on their consumer thread's connection; the pool serves only dead-letter actions.
+    broker.connect(settings.database_url, pool_size=1)
     Worker(broker, args.queues, concurrency=args.concurrency, settings=settings).run()
 
 

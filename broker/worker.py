@@ -14,7 +14,7 @@ from broker.errors import Postpone, Reject, Retry
 from broker.heartbeat import Heartbeat
 from broker.message import Message
 from broker.task import Task
-from broker.wakeup import QueueWakeup
+from broker.wakeup import QueueWakeup, WakeupListener
 from infra.logs import event
 from infra.stopping import StopSignals
 
@@ -55,10 +55,9 @@ class Worker:
             for hook in self.broker.startup_hooks.get(queue, []):
                 hook(self.settings)
         self._heartbeat.start()
+        self._wakeups = {queue: QueueWakeup(self._stop, self.idle_poll_s) for queue in self.queues}
+        WakeupListener(self.broker.db.dsn, self._wakeups, self._stop).start()
         for queue in self.queues:
-            wakeup = QueueWakeup(self.broker.db.dsn, queue, self._stop, self.idle_poll_s)
-            wakeup.start()
-            self._wakeups[queue] = wakeup
             for i in range(self.concurrency):
                 t = threading.Thread(target=self._consume, args=(queue,), name=f"{queue}-{i}", daemon=True)
                 t.start()

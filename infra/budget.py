@@ -25,9 +25,9 @@ class Host:
 
 
 def worker_budget(queues: int, threads: int) -> int:
-    """A broker worker: a connection per consumer thread, a LISTEN per queue, the visibility
-    heartbeat, and its broker pool (one per thread: a task borrows one at a time)."""
-    return queues * threads + queues + 1 + threads
+    """A broker worker: a connection per consumer thread (its tasks run on it too), one LISTEN
+    for all its queues, the visibility heartbeat, and a broker pool of one (dead-letter actions)."""
+    return queues * threads + 3
 
 
 def budget(settings: Settings, host: Host = Host()) -> dict[str, int]:

@@ -8,7 +8,7 @@ from broker import Reject
 from infra.logs import event
 from store import artifacts
 from store import functions as store
-from tasks.app import broker
+from tasks.app import broker, task_connection
 from tasks.contracts import APPLY_RESULT_TASK, COMPILATION_RESULTS, DEAD_LETTER_ERROR, CompilationResult
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def apply_compilation_result(payload: dict, delivery) -> None:
         result = CompilationResult.from_json(payload)
     except (KeyError, ValueError, TypeError) as exc:
         raise Reject(f"malformed CompilationResult: {exc!r}") from exc
-    with broker.db.connection() as conn:
+    with task_connection(delivery) as conn:
         applied = store.apply_compilation(
             conn,
             result.tenant_id,

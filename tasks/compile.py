@@ -14,7 +14,7 @@ from infra.logs import event
 from infra.settings import Settings
 from runner.contract import LANGUAGES
 from store import functions as store
-from tasks.app import broker
+from tasks.app import broker, task_connection
 from tasks.contracts import (
     APPLY_RESULT_TASK,
     COMPILATION_JOBS,
@@ -98,7 +98,7 @@ def compile_function(payload: dict, delivery) -> None:
             language=job.language,
         )
         raise Reject(f"this compiler does not handle language {job.language!r}")
-    with broker.db.connection() as conn:
+    with task_connection(delivery) as conn:
         revision = store.mark_compiling(conn, job.tenant_id, job.function_id, job.revision)
     if revision != job.revision:
         reason = "function deleted" if revision is None else f"superseded by revision {revision}"
@@ -149,5 +149,6 @@ def compile_function(payload: dict, delivery) -> None:
             errorType=type(exc).__name__,
             durationMs=round((time.perf_counter() - started) * 1000, 1),
         )
-    broker.send(COMPILATION_RESULTS, result.to_json(), task=APPLY_RESULT_TASK)
+    with task_connection(delivery) as conn:
+        broker.send(COMPILATION_RESULTS, result.to_json(), task=APPLY_RESULT_TASK, conn=conn)
     event(log, "result.published", functionId=fid, success=result.success, revision=job.revision)

@@ -12,7 +12,7 @@ from events.names import matches
 from executions.enqueue import enqueue_execution
 from infra.logs import event
 from store import events as store
-from tasks.app import broker
+from tasks.app import broker, task_connection
 from tasks.contracts import DISPATCH_EVENT_TASK, EVENTS
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def dispatch_event(payload: dict, delivery) -> None:
         event_id = uuid.UUID(payload["eventId"])
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise Reject(f"malformed event message: {exc!r}") from exc
-    with broker.db.connection() as conn, conn.transaction():
+    with task_connection(delivery) as conn, conn.transaction():
         ev = store.get_any(conn, event_id)
         if ev is None:
             return  # its tenant was deleted meanwhile
