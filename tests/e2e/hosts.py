@@ -123,10 +123,15 @@ class Host:
                 pass
         self.proc.wait(10)
 
+    def terminate(self) -> None:
+        """SIGTERM without waiting (stop several hosts at once, then `stop` each)."""
+        if self.proc is not None and self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+
     def stop(self) -> int | None:
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        os.killpg(self.proc.pid, signal.SIGTERM)
+        if self.proc is None:
+            return None
+        self.terminate()
         try:
             return self.proc.wait(60)
         except subprocess.TimeoutExpired:
