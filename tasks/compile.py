@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from broker import Reject
+from broker import Reject, Retry
 from compiler.compilers import Compilers
 from compiler.errors import CompileError
 from compiler.version import compiler_version
@@ -21,8 +21,10 @@ from tasks.contracts import (
     COMPILATION_RESULTS,
     COMPILE_TASK,
     DEAD_LETTER_ERROR,
+    NEWER_CONTRACT_RETRY_S,
     CompilationJob,
     CompilationResult,
+    NewerContract,
 )
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ def publish_failure_when_dead(payload: dict, reason: str) -> None:
     """A job that will never compile (retries exhausted, rejected) still ends the COMPILING state."""
     try:
         job = CompilationJob.from_json(payload)
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, NewerContract):
         return  # nothing identifies a function to tell
     result = CompilationResult(
         function_id=job.function_id,
@@ -70,6 +72,8 @@ def publish_failure_when_dead(payload: dict, reason: str) -> None:
 def _parse(payload: dict) -> CompilationJob:
     try:
         return CompilationJob.from_json(payload)
+    except NewerContract as exc:
+        raise Retry(str(exc), delay=NEWER_CONTRACT_RETRY_S) from exc
     except (KeyError, ValueError, TypeError) as exc:
         raise Reject(f"malformed CompilationJob: {exc!r}") from exc
 

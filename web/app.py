@@ -17,8 +17,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the API; settings come from the environment unless given (tests give them)."""
     if settings is None:
         settings = Settings.from_env().for_process("web")
+        require_current_schema(settings.database_url, "web")  # gunicorn reports the refusal
         configure_logging("web", settings.log_level)
-        require_current_schema(settings.database_url, "web")
     app = Flask("pnil")
     app.config.update(
         API_TITLE="pnil",
