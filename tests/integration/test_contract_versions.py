@@ -51,6 +51,7 @@ def test_jobs_and_results_of_the_previous_contract_are_consumed(db, processes):
     wait_for(lambda: status(db, failed["id"])[0] == "FAILED", timeout=60)
     assert status(db, failed["id"]) == ("FAILED", "stored by the previous release")
     dead = db.execute(
-        "SELECT (SELECT count(*) FROM pgmq.a_compilation_jobs) + (SELECT count(*) FROM pgmq.a_compilation_results)"
+        "SELECT (SELECT count(*) FROM pgmq.a_compilation_jobs) "
+        "+ (SELECT count(*) FROM pgmq.a_compilation_results)"
     ).fetchone()[0]
     assert dead == 0
