@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_smorest import Api
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from infra.database import ForkSafePool
 from infra.logs import configure_logging
@@ -20,6 +21,11 @@ def create_app(settings: Settings | None = None) -> Flask:
         require_current_schema(settings.database_url, "web")  # gunicorn reports the refusal
         configure_logging("web", settings.log_level)
     app = Flask("pnil")
+    if settings.trusted_proxies:
+        # X-Forwarded-For/-Proto/-Host from that many proxies in front (nginx: 1) are believed:
+        # request.remote_addr, the scheme and host of Location headers and HTTP-trigger request data.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     app.config.update(
         API_TITLE="pnil",
         API_VERSION="1.0",
