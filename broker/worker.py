@@ -46,7 +46,7 @@ class Worker:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._wakeups: dict[str, QueueWakeup] = {}
-        self._heartbeat = Heartbeat(broker.db.dsn, self._stop)
+        self._heartbeat = Heartbeat(broker.db, self._stop)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:

@@ -26,8 +26,8 @@ class Host:
 
 def worker_budget(queues: int, threads: int) -> int:
     """A broker worker: a connection per consumer thread (its tasks run on it too), one LISTEN
-    for all its queues, the visibility heartbeat, and a broker pool of one (dead-letter actions)."""
-    return queues * threads + 3
+    for all its queues, and a broker pool of one (visibility extensions, dead-letter actions)."""
+    return queues * threads + 2
 
 
 def budget(settings: Settings, host: Host = Host()) -> dict[str, int]:
@@ -49,11 +49,31 @@ def hosts_that_fit(max_connections: int, per_host: int, reserved_for_superuser: 
     return (max_connections - reserved_for_superuser - RELEASE_AND_OPERATOR) // per_host
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> None:
+    """`python -m infra.budget [--web-workers N] [--compiler-threads N] [--executor-threads N]`."""
+    import argparse
     import os
 
-    figures = budget(Settings.from_env({**os.environ, "DATABASE_URL": "postgresql:///unused"}))
+    default = Host()
+    parser = argparse.ArgumentParser(prog="python -m infra.budget", description=__doc__)
+    parser.add_argument("--web-workers", type=int, default=default.web_workers, help="WEB_CONCURRENCY")
+    parser.add_argument("--compiler-threads", type=int, default=default.compiler[1])
+    parser.add_argument("--executor-threads", type=int, default=default.executor[1])
+    parser.add_argument("--max-connections", type=int, default=100)
+    args = parser.parse_args(argv)
+    host = Host(
+        web_workers=args.web_workers,
+        compiler=(1, args.compiler_threads),
+        executor=(2, args.executor_threads),
+    )
+    # The pool sizes come from the PNIL_* settings of this environment.
+    figures = budget(Settings.from_env({**os.environ, "DATABASE_URL": "postgresql:///unused"}), host)
     for name, count in figures.items():
         print(f"{name:<16} {count}")
     total = sum(figures.values())
-    print(f"{'per host':<16} {total}  ({hosts_that_fit(100, total)} hosts in max_connections 100)")
+    fit = hosts_that_fit(args.max_connections, total)
+    print(f"{'per host':<16} {total}  ({fit} hosts in max_connections {args.max_connections})")
+
+
+if __name__ == "__main__":
+    main()

@@ -49,8 +49,8 @@ class Settings:
     tenant_wait_s: float = 2.0
     log_format: str = "json"
     web_pool_size: int = 4
-    executor_pool_size: int = 2
-    scheduler_pool_size: int = 2
+    executor_pool_size: int = 1
+    scheduler_pool_size: int = 1
     pooler: str = "none"
     trusted_proxies: int = 0
 
@@ -94,8 +94,8 @@ class Settings:
             tenant_wait_s=float(env.get("PNIL_TENANT_WAIT_S") or 2.0),
             log_format=(env.get("PNIL_LOG_FORMAT") or "json").strip().lower(),
             web_pool_size=_int(env, "PNIL_WEB_POOL_SIZE", 4),
-            executor_pool_size=_int(env, "PNIL_EXECUTOR_POOL_SIZE", 2),
-            scheduler_pool_size=_int(env, "PNIL_SCHEDULER_POOL_SIZE", 2),
+            executor_pool_size=_int(env, "PNIL_EXECUTOR_POOL_SIZE", 1),
+            scheduler_pool_size=_int(env, "PNIL_SCHEDULER_POOL_SIZE", 1),
             pooler=pooler,
             trusted_proxies=_int(env, "PNIL_TRUSTED_PROXIES", 0),
         )
