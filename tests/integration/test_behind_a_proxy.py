@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from infra.settings import Settings
@@ -42,8 +44,9 @@ def test_forwarded_headers_are_ignored_without_trusted_proxies(bound):
     }
 
 
-def test_forwarded_headers_are_believed_from_one_trusted_proxy(bound):
+def test_forwarded_headers_are_believed_from_one_trusted_proxy(bound, caplog):
     api = bound
+    caplog.set_level(logging.INFO, logger="web.access")
     proxied = create_app(
         Settings(database_url=api.config["TEST_DATABASE_URL"], allow_anonymous=True, trusted_proxies=1)
     )
@@ -52,5 +55,7 @@ def test_forwarded_headers_are_believed_from_one_trusted_proxy(bound):
             "sourceIp": "203.0.113.7",
             "url": "https://api.example/http/default/whoami?x=1",
         }
+        logged = [r for r in caplog.records if r.getMessage() == "http.request"]
+        assert logged and logged[-1].clientIp == "203.0.113.7"  # the access log too
     finally:
         close_app(proxied)
