@@ -25,15 +25,20 @@ def migration_files() -> list[Path]:
 
 
 def _install_pgmq(conn: psycopg.Connection) -> str:
-    """CREATE EXTENSION pgmq where the server has it, else the SQL install bundled with PyPI pgmq."""
+    """CREATE EXTENSION pgmq where the server has it and the role may, else the SQL install
+    bundled with PyPI pgmq, run by the database owner (no superuser needed)."""
     installed = conn.execute("SELECT to_regclass('pgmq.meta') IS NOT NULL").fetchone()[0]
     if installed:
         return "present"
     available = conn.execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'pgmq'").fetchone()[0]
-    with conn.transaction():
-        if available:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pgmq")
+    if available:
+        try:
+            with conn.transaction():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pgmq")
             return "extension"
+        except psycopg.errors.InsufficientPrivilege:
+            pass  # pgmq is not a trusted extension: a plain owner installs its SQL instead
+    with conn.transaction():
         sql = files("pgmq").joinpath("sql", "pgmq.sql").read_text(encoding="utf-8")
         conn.execute(sql)
     return "bundled-sql"
