@@ -14,6 +14,7 @@ import time
 import pytest
 
 from tests.conftest import PROJECT_ROOT
+from tests.e2e.hosts import free_port
 
 # The same steps as infra/localrun.py around the supervisor: signals first, then run.
 DRIVER = textwrap.dedent(
@@ -71,3 +72,53 @@ def test_a_signal_at_a_random_moment_stops_everything(round_, tmp_path):
     assert [pid for pid in children if alive(pid)] == [], log[-2000:]
     if children:  # the handlers were in place: a requested stop is a clean exit
         assert code == 0, log[-2000:]
+
+
+def group_members(pgid: int) -> list[int]:
+    """Live processes of a process group (a supervised process and what it started)."""
+    members = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != "Z" and int(fields[2]) == pgid:
+                members.append(int(entry))
+    return members
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("round_", range(4))
+def test_make_run_stops_with_everything_it_started_whenever_the_signal_lands(round_, database_url, tmp_path):
+    rng = random.Random(1000 + round_)
+    signum = rng.choice([signal.SIGTERM, signal.SIGINT])
+    log_path = tmp_path / "run.log"
+    env = {**os.environ, "DATABASE_URL": database_url, "PORT": str(free_port()), "WEB_CONCURRENCY": "1"}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
+    with open(log_path, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "infra.localrun"],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    # From migrating to starting the processes to all of them running.
+    time.sleep(rng.uniform(0.5, 8.0))
+    os.kill(proc.pid, signum)
+    try:
+        code = proc.wait(60)
+    finally:
+        log = log_path.read_text(errors="replace")
+        groups = [int(pid) for pid in re.findall(r"started \w+ \(pid (\d+)\)", log)]
+        leftovers = {pgid: group_members(pgid) for pgid in groups if group_members(pgid)}
+        for pgid in [proc.pid, *leftovers]:
+            try:
+                os.killpg(pgid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    assert leftovers == {}, log[-3000:]
+    assert code == 0, log[-3000:]
