@@ -81,7 +81,7 @@ class Worker:
         # The signal handler only sets a flag; stop() (which takes locks) runs here, outside it.
         signals = StopSignals().install()
         self.start()
-        signals.wait_then(self.stop)
+        signals.wait_then(self.stop, alive=lambda: not self._stop.is_set())
         event(log, "worker.stopping", queues=self.queues)
         self.join()
         event(log, "worker.stopped", queues=self.queues)
