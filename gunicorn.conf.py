@@ -63,3 +63,10 @@ def child_exit(server, worker):
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker):
+    # Start the worker's sandbox pool now rather than on the first execute; /ready says when.
+    from web.health import start_warming
+
+    start_warming(worker.wsgi)

@@ -11,6 +11,7 @@ from broker.worker import Worker
 from infra.embedded_postgres import resolve_database_url
 from infra.logs import configure_logging
 from infra.settings import Settings
+from migrations import require_current_schema
 
 
 def load_broker(spec: str) -> Broker:
@@ -46,8 +47,11 @@ def main(argv: list[str] | None = None) -> None:
 
     configure_logging(args.name or "worker", os.environ.get("PNIL_LOG_LEVEL", "INFO"))
     broker = load_broker(args.app)
-    settings = Settings.from_env({**os.environ, "DATABASE_URL": resolve_database_url()})
-    broker.connect(settings.database_url)
+    name = args.name or "worker"
+    settings = Settings.from_env({**os.environ, "DATABASE_URL": resolve_database_url()}).for_process(name)
+    require_current_schema(settings.database_url, name)
+    # Tasks run on their consumer thread's connection; the pool serves only dead-letter actions.
+    broker.connect(settings.database_url, pool_size=1)
     Worker(broker, args.queues, concurrency=args.concurrency, settings=settings).run()
 
 

@@ -69,10 +69,12 @@ class Broker:
             self.connect(dsn)
 
     # -- configuration ---------------------------------------------------------------------
-    def connect(self, dsn: str) -> Broker:
+    def connect(self, dsn: str, *, pool_size: int | None = None) -> Broker:
         """Bind the broker to a database; the pool opens lazily in each process."""
         if self._db is not None and self._db.dsn != dsn:
             self._db.close()
+        if pool_size is not None:
+            self._pool_size = pool_size
         self._db = ForkSafePool(dsn, max_size=self._pool_size, name="broker")
         return self
 

@@ -9,6 +9,7 @@ import time
 import psycopg
 
 from broker.broker import set_visibility
+from infra.database import ForkSafePool
 
 log = logging.getLogger(__name__)
 
@@ -22,14 +23,15 @@ class Heartbeat:
     of that message is in flight: a retry backoff set right after cannot be overwritten.
     """
 
-    def __init__(self, dsn: str, stop: threading.Event, tick_s: float = 0.25) -> None:
-        self.dsn = dsn
+    def __init__(self, db: ForkSafePool, stop: threading.Event, tick_s: float = 0.25) -> None:
+        # The worker's broker pool: an extension borrows a connection for one statement, so the
+        # heartbeat holds none between extensions (most tasks never need one).
+        self.db = db
         self.stop = stop
         self.tick_s = tick_s
         self._lock = threading.Lock()
         # key -> (vt_s, when to extend next, on the monotonic clock)
         self._tracked: dict[Key, tuple[int, float]] = {}
-        self._conn: psycopg.Connection | None = None
 
     def start(self) -> None:
         """Run the heartbeat in a daemon thread."""
@@ -54,9 +56,8 @@ class Heartbeat:
 
     def _set_vt(self, queue: str, msg_id: int, seconds: int) -> None:
         # Called with self._lock held.
-        if self._conn is None or self._conn.closed:
-            self._conn = psycopg.connect(self.dsn, autocommit=True)
-        set_visibility(self._conn, queue, msg_id, seconds)
+        with self.db.connection() as conn:
+            set_visibility(conn, queue, msg_id, seconds)
 
     def _beat(self) -> None:
         # After stop, keep beating while tasks in hand finish.
@@ -70,6 +71,5 @@ class Heartbeat:
                         self._set_vt(queue, msg_id, vt_s)
                     except psycopg.Error as exc:
                         log.warning("visibility extension failed", extra={"msgId": msg_id, "error": str(exc)})
-                        self._conn = None
                         continue
                     self._tracked[(queue, msg_id)] = (vt_s, now + vt_s / 2)

@@ -11,23 +11,22 @@ from psycopg import sql
 log = logging.getLogger(__name__)
 
 
+def insert_channel(queue: str) -> str:
+    """The channel pgmq's insert trigger notifies for a queue."""
+    return f"pgmq.q_{queue}.INSERT"
+
+
 class QueueWakeup:
-    """LISTENs on a queue's insert channel; consumers wait on it with a fallback timeout.
+    """Consumers of one queue wait on it with a fallback timeout; a notification wakes them.
 
     The fallback timeout also picks up messages whose visibility ran out (no NOTIFY for those).
     """
 
-    def __init__(self, dsn: str, queue: str, stop: threading.Event, idle_poll_s: float) -> None:
-        self.dsn = dsn
-        self.channel = f"pgmq.q_{queue}.INSERT"
+    def __init__(self, stop: threading.Event, idle_poll_s: float) -> None:
         self.stop = stop
         self.idle_poll_s = idle_poll_s
         self.generation = 0
         self._cond = threading.Condition()
-
-    def start(self) -> None:
-        """Run the listener in a daemon thread."""
-        threading.Thread(target=self._listen, name=f"listen-{self.channel}", daemon=True).start()
 
     def wait(self, seen_generation: int, due_in_s: float | None = None) -> None:
         """Block until a notification newer than `seen_generation`, the fallback timeout, or
@@ -43,14 +42,30 @@ class QueueWakeup:
             self.generation += 1
             self._cond.notify_all()
 
+
+class WakeupListener:
+    """One LISTEN connection for every queue of a worker process (one connection, not one per queue)."""
+
+    def __init__(self, dsn: str, wakeups: dict[str, QueueWakeup], stop: threading.Event) -> None:
+        self.dsn = dsn
+        self.by_channel = {insert_channel(queue): wakeup for queue, wakeup in wakeups.items()}
+        self.stop = stop
+
+    def start(self) -> None:
+        """Run the listener in a daemon thread."""
+        threading.Thread(target=self._listen, name="queue-listener", daemon=True).start()
+
     def _listen(self) -> None:
         while not self.stop.is_set():
             try:
                 with psycopg.connect(self.dsn, autocommit=True) as conn:
-                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
+                    for channel in self.by_channel:
+                        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
                     while not self.stop.is_set():
-                        for _ in conn.notifies(timeout=0.5, stop_after=1):
-                            self.wake_all()
+                        for notify in conn.notifies(timeout=0.5, stop_after=1):
+                            wakeup = self.by_channel.get(notify.channel)
+                            if wakeup is not None:
+                                wakeup.wake_all()
             except psycopg.OperationalError as exc:
                 log.warning("listener connection lost, reconnecting", extra={"error": str(exc)})
                 self.stop.wait(1.0)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 import time
 
@@ -15,8 +14,9 @@ from broker.errors import Postpone, Reject, Retry
 from broker.heartbeat import Heartbeat
 from broker.message import Message
 from broker.task import Task
-from broker.wakeup import QueueWakeup
+from broker.wakeup import QueueWakeup, WakeupListener
 from infra.logs import event
+from infra.stopping import StopSignals
 
 log = logging.getLogger(__name__)
 # When a task's on_dead action fails, its message comes back after this many seconds.
@@ -46,7 +46,7 @@ class Worker:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._wakeups: dict[str, QueueWakeup] = {}
-        self._heartbeat = Heartbeat(broker.db.dsn, self._stop)
+        self._heartbeat = Heartbeat(broker.db, self._stop)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -55,10 +55,9 @@ class Worker:
             for hook in self.broker.startup_hooks.get(queue, []):
                 hook(self.settings)
         self._heartbeat.start()
+        self._wakeups = {queue: QueueWakeup(self._stop, self.idle_poll_s) for queue in self.queues}
+        WakeupListener(self.broker.db.dsn, self._wakeups, self._stop).start()
         for queue in self.queues:
-            wakeup = QueueWakeup(self.broker.db.dsn, queue, self._stop, self.idle_poll_s)
-            wakeup.start()
-            self._wakeups[queue] = wakeup
             for i in range(self.concurrency):
                 t = threading.Thread(target=self._consume, args=(queue,), name=f"{queue}-{i}", daemon=True)
                 t.start()
@@ -79,11 +78,10 @@ class Worker:
 
     def run(self) -> None:
         """Start, then block until SIGTERM/SIGINT; finish messages in hand and return."""
-        signal.signal(signal.SIGTERM, lambda *_: self.stop())
-        signal.signal(signal.SIGINT, lambda *_: self.stop())
+        # The signal handler only sets a flag; stop() (which takes locks) runs here, outside it.
+        signals = StopSignals().install()
         self.start()
-        while not self._stop.wait(0.5):
-            pass
+        signals.wait_then(self.stop, alive=lambda: not self._stop.is_set())
         event(log, "worker.stopping", queues=self.queues)
         self.join()
         event(log, "worker.stopped", queues=self.queues)

@@ -41,6 +41,14 @@ class ForkSafePool:
         """Borrow an autocommit connection (context manager)."""
         return self.pool.connection(timeout=self.timeout_s if timeout is None else timeout)
 
+    def check(self) -> None:
+        """Test the idle connections now and replace the broken ones (after an outage)."""
+        if self._pool is not None and self._pid == os.getpid():
+            try:
+                self._pool.check()
+            except Exception:  # noqa: BLE001 - a check that fails is only a check
+                pass
+
     def close(self) -> None:
         """Close this process's pool if it owns one."""
         if self._pool is not None and self._pid == os.getpid():

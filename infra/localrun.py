@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 import tempfile
 import warnings
@@ -15,12 +14,15 @@ from infra.embedded_postgres import PROJECT_ROOT, data_dir_from, start_embedded
 from infra.localrun_banner import announce_when_healthy, forget_server
 from infra.logs import configure_logging
 from infra.settings import log_level_from
-from infra.supervisor import Supervisor, read_procfile
+from infra.stopping import StopSignals
+from infra.supervisor import Supervisor, long_running, read_procfile
 from migrations import apply_migrations
 from web import local_operator
 
 
 def main() -> int:
+    # First of all: a signal from here on is a flag the steps below look at, never a lock.
+    signals = StopSignals().install()
     env = dict(os.environ)
     # Readable lines for a person at the terminal; the Procfile's default elsewhere stays JSON.
     env.setdefault("PNIL_LOG_FORMAT", "console")
@@ -48,13 +50,9 @@ def main() -> int:
     print(
         f"==> starting the Procfile processes; console and API on http://127.0.0.1:{env['PORT']}", flush=True
     )
-    supervisor = Supervisor(read_procfile(PROJECT_ROOT / "Procfile"), env=env, cwd=PROJECT_ROOT)
-
-    def stop(_signum, _frame):
-        supervisor.stop()
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    supervisor = Supervisor(
+        long_running(read_procfile(PROJECT_ROOT / "Procfile")), env=env, cwd=PROJECT_ROOT, signals=signals
+    )
     announce_when_healthy(env)
     code = supervisor.run()
     forget_server()

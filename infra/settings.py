@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
 MIB = 1024 * 1024
+# What DATABASE_URL points at: PostgreSQL itself, or a PgBouncer in that pool mode.
+POOLERS = ("none", "session", "transaction")
 
 
 def _flag(value: str | None) -> bool:
@@ -48,6 +52,11 @@ class Settings:
     log_format: str = "json"
     secret_key: str | None = None
     secret_keys_previous: tuple[str, ...] = ()
+    web_pool_size: int = 4
+    executor_pool_size: int = 1
+    scheduler_pool_size: int = 1
+    pooler: str = "none"
+    trusted_proxies: int = 0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -58,6 +67,16 @@ class Settings:
             raise RuntimeError(
                 "DATABASE_URL is not set: point it at a PostgreSQL server, "
                 "or start everything with `make run`, which starts an embedded one"
+            )
+        pooler = (env.get("PNIL_DATABASE_POOLER") or "none").strip().lower()
+        if pooler not in POOLERS:
+            raise ValueError(f"PNIL_DATABASE_POOLER must be one of {', '.join(POOLERS)}, got {pooler!r}")
+        if pooler == "transaction":
+            raise RuntimeError(
+                "PNIL_DATABASE_POOLER=transaction: pnil cannot run behind a transaction-mode pooler "
+                "(PgBouncer pool_mode=transaction): concurrency slots are session advisory locks and "
+                "cancels and wake-ups use LISTEN, both of which need the same server session for the "
+                "connection's life. Point DATABASE_URL at PostgreSQL or a session-mode pool."
             )
         return cls(
             database_url=url,
@@ -83,7 +102,20 @@ class Settings:
             secret_keys_previous=tuple(
                 k.strip() for k in (env.get("PNIL_SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
             ),
+            web_pool_size=_int(env, "PNIL_WEB_POOL_SIZE", 4),
+            executor_pool_size=_int(env, "PNIL_EXECUTOR_POOL_SIZE", 1),
+            scheduler_pool_size=_int(env, "PNIL_SCHEDULER_POOL_SIZE", 1),
+            pooler=pooler,
+            trusted_proxies=_int(env, "PNIL_TRUSTED_PROXIES", 0),
         )
+
+    def for_process(self, name: str) -> Settings:
+        """These settings with the database URL naming the process (`application_name`
+        pnil-NAME in pg_stat_activity, how the connection budget is checked), unless the URL
+        already names one."""
+        if "application_name" in conninfo_to_dict(self.database_url):
+            return self
+        return replace(self, database_url=make_conninfo(self.database_url, application_name=f"pnil-{name}"))
 
 
 def local_dir(env: dict[str, str], project_root: Path) -> Path:

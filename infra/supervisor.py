@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra.processes import kill_group, signal_group
+from infra.stopping import StopSignals
 
 FIRST_BACKOFF_S = 1.0
 MAX_BACKOFF_S = 30.0
@@ -42,6 +43,11 @@ def read_procfile(path: Path) -> dict[str, str]:
     return entries
 
 
+def long_running(entries: dict[str, str]) -> dict[str, str]:
+    """The entries that run for good: `release` (migrations, once per deploy) is not one of them."""
+    return {name: command for name, command in entries.items() if name != "release"}
+
+
 @dataclass
 class Child:
     name: str
@@ -55,12 +61,15 @@ class Child:
 
 
 class Supervisor:
-    def __init__(self, commands: dict[str, str], *, env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self, commands: dict[str, str], *, env: dict[str, str], cwd: Path, signals: StopSignals | None = None
+    ) -> None:
         self.children = [Child(name, command) for name, command in commands.items()]
         self.env = env
         self.cwd = cwd
         self.width = max(len(name) for name in commands)
-        self._stop = threading.Event()
+        # Set from a signal handler: a plain flag the loop polls, never a lock (infra/stopping.py).
+        self.signals = signals or StopSignals()
         self._print_lock = threading.Lock()
 
     def say(self, name: str, text: str) -> None:
@@ -69,26 +78,34 @@ class Supervisor:
             sys.stdout.flush()
 
     def stop(self) -> None:
-        """Ask `run` to stop everything (safe from a signal handler)."""
-        self._stop.set()
+        """Ask `run` to stop everything (safe from a signal handler: it only sets a flag)."""
+        self.signals.requested = True
 
     def run(self) -> int:
         """Start every process and supervise until stopped; 0 on a requested stop."""
         for child in self.children:
+            if self.signals.requested:
+                break
             self._start(child)
         code = 0
-        while not self._stop.wait(0.2):
-            now = time.monotonic()
-            for child in self.children:
-                if child.popen is not None and child.popen.poll() is not None:
-                    if not self._died(child, now):
-                        code = 1
-                        self._stop.set()
-                        break
-                elif child.popen is None and child.restart_at is not None and now >= child.restart_at:
-                    self._start(child)
+        while not self.signals.sleep(0.2):
+            if not self._supervise(time.monotonic()):
+                code = 1
+                break
         self._stop_all()
         return code
+
+    def _supervise(self, now: float) -> bool:
+        """Restart what is due; False when a process keeps dying at start."""
+        for child in self.children:
+            if self.signals.requested:
+                return True
+            if child.popen is not None and child.popen.poll() is not None:
+                if not self._died(child, now):
+                    return False
+            elif child.popen is None and child.restart_at is not None and now >= child.restart_at:
+                self._start(child)
+        return True
 
     def _start(self, child: Child) -> None:
         child.popen = subprocess.Popen(

@@ -25,15 +25,20 @@ def migration_files() -> list[Path]:
 
 
 def _install_pgmq(conn: psycopg.Connection) -> str:
-    """CREATE EXTENSION pgmq where the server has it, else the SQL install bundled with PyPI pgmq."""
+    """CREATE EXTENSION pgmq where the server has it and the role may, else the SQL install
+    bundled with PyPI pgmq, run by the database owner (no superuser needed)."""
     installed = conn.execute("SELECT to_regclass('pgmq.meta') IS NOT NULL").fetchone()[0]
     if installed:
         return "present"
     available = conn.execute("SELECT count(*) FROM pg_available_extensions WHERE name = 'pgmq'").fetchone()[0]
-    with conn.transaction():
-        if available:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS pgmq")
+    if available:
+        try:
+            with conn.transaction():
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pgmq")
             return "extension"
+        except psycopg.errors.InsufficientPrivilege:
+            pass  # pgmq is not a trusted extension: a plain owner installs its SQL instead
+    with conn.transaction():
         sql = files("pgmq").joinpath("sql", "pgmq.sql").read_text(encoding="utf-8")
         conn.execute(sql)
     return "bundled-sql"
@@ -64,3 +69,31 @@ def apply_migrations(dsn: str) -> list[str]:
             conn.execute("SELECT pg_advisory_unlock(%s)", (ADVISORY_LOCK_KEY,))
     event(log, "migrations.applied", applied=applied, pgmq=how)
     return applied
+
+
+class SchemaNotCurrent(RuntimeError):
+    """The database lacks migrations this code was built for; the message names them."""
+
+
+def pending_migrations(conn: psycopg.Connection) -> list[str]:
+    """The migrations of this code not yet applied to the database, in order."""
+    if conn.execute("SELECT to_regclass('public.schema_migrations') IS NULL").fetchone()[0]:
+        return [path.name for path in migration_files()]
+    done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
+    return [path.name for path in migration_files() if path.name not in done]
+
+
+def require_current_schema(dsn: str, process: str) -> None:
+    """Refuse to start (SchemaNotCurrent) when a migration this code needs is missing.
+
+    Migrations newer than this code are fine: during a rolling upgrade the release step has
+    already migrated while processes of the previous release still run.
+    """
+    with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
+        missing = pending_migrations(conn)
+    if missing:
+        raise SchemaNotCurrent(
+            f"{process}: the database schema is not the one this release was built for: "
+            f"migration {missing[0]} is missing ({len(missing)} pending: {', '.join(missing)}); "
+            "run the release step (`python -m migrations`) first, then start the processes"
+        )

@@ -1,10 +1,12 @@
 """`python -m migrations`: apply migrations to DATABASE_URL (or the embedded database)."""
 
+from psycopg.conninfo import make_conninfo
+
 from infra.embedded_postgres import resolve_database_url
 from infra.logs import configure_logging
 from migrations import apply_migrations
 
 if __name__ == "__main__":
     configure_logging("migrate")
-    applied = apply_migrations(resolve_database_url())
+    applied = apply_migrations(make_conninfo(resolve_database_url(), application_name="pnil-migrate"))
     print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")

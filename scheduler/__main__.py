@@ -7,7 +7,6 @@ real time from the moment it starts, so minutes of cron ticks pass in seconds.
 from __future__ import annotations
 
 import os
-import signal
 import time
 from datetime import UTC, datetime, timedelta
 
@@ -15,6 +14,8 @@ from infra.database import ForkSafePool
 from infra.embedded_postgres import resolve_database_url
 from infra.logs import configure_logging
 from infra.settings import Settings
+from infra.stopping import StopSignals, run_until_stopped
+from migrations import require_current_schema
 from scheduler.scheduler import Scheduler, utc_now
 
 
@@ -26,14 +27,21 @@ def fast_clock(speed: float):
 
 def main() -> None:
     configure_logging("scheduler", os.environ.get("PNIL_LOG_LEVEL", "INFO"))
-    settings = Settings.from_env({**os.environ, "DATABASE_URL": resolve_database_url()})
+    settings = Settings.from_env({**os.environ, "DATABASE_URL": resolve_database_url()}).for_process(
+        "scheduler"
+    )
+    require_current_schema(settings.database_url, "scheduler")
     speed = float(os.environ.get("PNIL_SCHEDULER_SPEED") or 1)
     clock = utc_now if speed == 1 else fast_clock(speed)
-    db = ForkSafePool(settings.database_url, max_size=4, name="scheduler", timeout_s=settings.db_timeout_s)
+    db = ForkSafePool(
+        settings.database_url,
+        max_size=settings.scheduler_pool_size,
+        name="scheduler",
+        timeout_s=settings.db_timeout_s,
+    )
     scheduler = Scheduler(db, clock=clock, sleep_cap_s=1.0 if speed == 1 else 0.05)
-    signal.signal(signal.SIGTERM, lambda *_: scheduler.stop())
-    signal.signal(signal.SIGINT, lambda *_: scheduler.stop())
-    scheduler.run()
+    # The handler only sets a flag; stop() (it sets threading Events) runs in the main thread.
+    run_until_stopped(scheduler.run, scheduler.stop, StopSignals().install())
     db.close()
 
 

@@ -36,6 +36,7 @@ CHANNEL = "pnil_schedule"
 RESYNC_EVERY_S = 60.0
 HEARTBEAT_EVERY_S = 5.0
 LOCKED_RETRY_S = 0.5
+MAX_BACKOFF_S = 10.0
 # Ticks claimed per transaction: small enough that the executor starts on the first ones early.
 BATCH = 100
 
@@ -81,27 +82,55 @@ class Scheduler:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def run(self) -> None:
-        """Load every schedule, listen for changes, fire ticks until stopped."""
+        """Load every schedule, listen for changes, fire ticks until stopped.
+
+        A database outage (a restart, a failover) is ridden out here: log, back off, reconnect,
+        reload every schedule, carry on; ticks that fell due meanwhile follow the misfire rule.
+        """
         threading.Thread(target=self._listen, name="schedule-listener", daemon=True).start()
         self.listening.wait(10)
-        self.resync()
-        last_resync = last_beat = time.monotonic()
-        self._beat()
-        event(log, "scheduler.started", scheduler=self.name, functions=len(self.entries))
+        last_resync = last_beat = None
+        failures = 0
         while not self._stop.is_set():
-            self._apply_changes()
-            self.fire_due()
-            if time.monotonic() - last_resync > RESYNC_EVERY_S:
-                self.resync()
-                last_resync = time.monotonic()
-            if time.monotonic() - last_beat > HEARTBEAT_EVERY_S:
-                self._beat()
-                last_beat = time.monotonic()
+            try:
+                if last_resync is None or time.monotonic() - last_resync > RESYNC_EVERY_S:
+                    self.resync()
+                    if last_resync is None:
+                        event(log, "scheduler.started", scheduler=self.name, functions=len(self.entries))
+                    last_resync = time.monotonic()
+                self._apply_changes()
+                self.fire_due()
+                if last_beat is None or time.monotonic() - last_beat > HEARTBEAT_EVERY_S:
+                    self._beat()
+                    last_beat = time.monotonic()
+                failures = 0
+            except psycopg.Error as exc:
+                failures += 1
+                self._back_off(exc, failures)
+                if last_resync is not None:
+                    last_resync = -RESYNC_EVERY_S  # reload everything once the database is back
+                continue
             self._wake.wait(self._sleep_s())
             self._wake.clear()
-        with self.db.connection() as conn:
-            store.forget(conn, self.name)
+        try:
+            with self.db.connection() as conn:
+                store.forget(conn, self.name)
+        except psycopg.Error as exc:  # the row goes stale and is ignored: nothing is lost
+            event(log, "scheduler.forget_failed", level=logging.WARNING, error=str(exc).strip())
         event(log, "scheduler.stopped", scheduler=self.name)
+
+    def _back_off(self, exc: psycopg.Error, failures: int) -> None:
+        delay = min(MAX_BACKOFF_S, 0.2 * 2**failures)
+        event(
+            log,
+            "scheduler.db_unavailable",
+            level=logging.WARNING,
+            scheduler=self.name,
+            error=str(exc).strip() or type(exc).__name__,
+            retryInS=delay,
+        )
+        self._stop.wait(delay)
+        self.db.check()  # drop the pool's connections the outage broke
 
     def stop(self) -> None:
         """Finish the tick in hand and return from run()."""
@@ -182,7 +211,13 @@ class Scheduler:
                     due.append(item[2])
         fired = 0
         for start in range(0, len(due), BATCH):
-            fired += self._fire_batch(due[start : start + BATCH], now)
+            try:
+                fired += self._fire_batch(due[start : start + BATCH], now)
+            except psycopg.Error:
+                # The batch rolled back: its ticks and the ones after it are looked at again.
+                for fid in due[start:]:
+                    self._retry(fid, now)
+                raise
         return fired
 
     def _fire_batch(self, due: list[uuid.UUID], now: datetime) -> int:

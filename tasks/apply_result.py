@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from broker import Reject
+from broker import Reject, Retry
 from infra.logs import event
 from store import artifacts, staged
 from store import functions as store
-from tasks.app import broker
-from tasks.contracts import APPLY_RESULT_TASK, COMPILATION_RESULTS, DEAD_LETTER_ERROR, CompilationResult
+from tasks.app import broker, task_connection
+from tasks.contracts import (
+    APPLY_RESULT_TASK,
+    COMPILATION_RESULTS,
+    DEAD_LETTER_ERROR,
+    NEWER_CONTRACT_RETRY_S,
+    CompilationResult,
+    NewerContract,
+)
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +28,8 @@ def apply_compilation_result(payload: dict, delivery) -> None:
     """Write READY+binary or FAILED+error for the result's revision; the worker deletes after commit."""
     try:
         result = CompilationResult.from_json(payload)
+    except NewerContract as exc:
+        raise Retry(str(exc), delay=NEWER_CONTRACT_RETRY_S) from exc
     except (KeyError, ValueError, TypeError) as exc:
         raise Reject(f"malformed CompilationResult: {exc!r}") from exc
     outcome = {
@@ -29,7 +38,7 @@ def apply_compilation_result(payload: dict, delivery) -> None:
         "error": result.error,
         "keep_error": bool(result.error) and result.error.startswith(DEAD_LETTER_ERROR),
     }
-    with broker.db.connection() as conn:
+    with task_connection(delivery) as conn:
         # The current version's result, else a staged version's (promoted once READY).
         applied = store.apply_compilation(
             conn, result.tenant_id, result.function_id, result.revision, **outcome

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 
-from broker import Reject
+from broker import Reject, Retry
 from compiler.compilers import Compilers
 from compiler.errors import CompileError
 from compiler.version import compiler_version
@@ -14,15 +14,17 @@ from infra.logs import event
 from infra.settings import Settings
 from runner.contract import LANGUAGES
 from store import functions as store
-from tasks.app import broker
+from tasks.app import broker, task_connection
 from tasks.contracts import (
     APPLY_RESULT_TASK,
     COMPILATION_JOBS,
     COMPILATION_RESULTS,
     COMPILE_TASK,
     DEAD_LETTER_ERROR,
+    NEWER_CONTRACT_RETRY_S,
     CompilationJob,
     CompilationResult,
+    NewerContract,
 )
 
 log = logging.getLogger(__name__)
@@ -46,7 +48,7 @@ def publish_failure_when_dead(payload: dict, reason: str) -> None:
     """A job that will never compile (retries exhausted, rejected) still ends the COMPILING state."""
     try:
         job = CompilationJob.from_json(payload)
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, NewerContract):
         return  # nothing identifies a function to tell
     result = CompilationResult(
         function_id=job.function_id,
@@ -70,6 +72,8 @@ def publish_failure_when_dead(payload: dict, reason: str) -> None:
 def _parse(payload: dict) -> CompilationJob:
     try:
         return CompilationJob.from_json(payload)
+    except NewerContract as exc:
+        raise Retry(str(exc), delay=NEWER_CONTRACT_RETRY_S) from exc
     except (KeyError, ValueError, TypeError) as exc:
         raise Reject(f"malformed CompilationJob: {exc!r}") from exc
 
@@ -98,7 +102,7 @@ def compile_function(payload: dict, delivery) -> None:
             language=job.language,
         )
         raise Reject(f"this compiler does not handle language {job.language!r}")
-    with broker.db.connection() as conn:
+    with task_connection(delivery) as conn:
         revision = store.mark_compiling(conn, job.tenant_id, job.function_id, job.revision)
     if revision != job.revision:
         reason = "function deleted" if revision is None else f"superseded by revision {revision}"
@@ -149,5 +153,6 @@ def compile_function(payload: dict, delivery) -> None:
             errorType=type(exc).__name__,
             durationMs=round((time.perf_counter() - started) * 1000, 1),
         )
-    broker.send(COMPILATION_RESULTS, result.to_json(), task=APPLY_RESULT_TASK)
+    with task_connection(delivery) as conn:
+        broker.send(COMPILATION_RESULTS, result.to_json(), task=APPLY_RESULT_TASK, conn=conn)
     event(log, "result.published", functionId=fid, success=result.success, revision=job.revision)

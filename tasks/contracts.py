@@ -21,6 +21,28 @@ DISPATCH_EVENT_TASK = "dispatch_event"
 # Every queue a task is declared on (the migrator creates them).
 QUEUES = (COMPILATION_JOBS, COMPILATION_RESULTS, EXECUTIONS, EVENTS)
 
+# The message contract this release writes ("contract" in each message) and the ones it reads:
+# during a rolling upgrade the new release reads what the previous one queued (contract 1 had no
+# field), and a message of a newer contract waits for a process of the newer release.
+CONTRACT = 2
+READS_CONTRACTS = (1, 2)
+# A newer contract's message is retried after this long (a newer process is likely to take it).
+NEWER_CONTRACT_RETRY_S = 30
+
+
+class NewerContract(Exception):  # noqa: N818 - a condition, not a failure of the message
+    """A message written by a newer release; a process of that release will take it."""
+
+
+def contract_of(data: dict[str, Any]) -> int:
+    """The message's contract number; NewerContract when this release cannot read it."""
+    contract = data.get("contract", 1)
+    if not isinstance(contract, int) or isinstance(contract, bool) or contract < 1:
+        raise ValueError(f"contract must be a positive integer, got {contract!r}")
+    if contract not in READS_CONTRACTS:
+        raise NewerContract(f"message contract {contract}; this release reads {READS_CONTRACTS}")
+    return contract
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CompilationJob:
@@ -35,6 +57,7 @@ class CompilationJob:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CompilationJob:
         """Parse a message body; KeyError/ValueError/TypeError mean a malformed message."""
+        contract_of(data)
         return cls(
             function_id=uuid.UUID(data["functionId"]),
             tenant_id=uuid.UUID(data["tenantId"]),
@@ -45,6 +68,7 @@ class CompilationJob:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "contract": CONTRACT,
             "functionId": str(self.function_id),
             "tenantId": str(self.tenant_id),
             "language": self.language,
@@ -74,6 +98,7 @@ class CompilationResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CompilationResult:
+        contract_of(data)
         binary = data.get("wasmBinary")
         success = data["success"]
         if not isinstance(success, bool):
@@ -91,6 +116,7 @@ class CompilationResult:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "contract": CONTRACT,
             "functionId": str(self.function_id),
             "tenantId": str(self.tenant_id),
             "success": self.success,

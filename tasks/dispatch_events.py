@@ -13,7 +13,7 @@ from executions.enqueue import enqueue_execution
 from infra.logs import event
 from store import events as store
 from store import workflow_definitions as workflow_store
-from tasks.app import broker
+from tasks.app import broker, task_connection
 from tasks.contracts import DISPATCH_EVENT_TASK, EVENTS
 from workflows import definitions
 from workflows.canvas import CanvasError
@@ -30,7 +30,7 @@ def dispatch_event(payload: dict, delivery) -> None:
         event_id = uuid.UUID(payload["eventId"])
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise Reject(f"malformed event message: {exc!r}") from exc
-    with broker.db.connection() as conn, conn.transaction():
+    with task_connection(delivery) as conn, conn.transaction():
         ev = store.get_any(conn, event_id)
         if ev is None:
             return  # its tenant was deleted meanwhile

@@ -32,7 +32,12 @@ _lock = threading.Lock()
 def start_service(settings: Settings | None) -> None:
     """Build this process's execution service and start the sweep it owns."""
     settings = settings or Settings(database_url=broker.db.dsn)
-    db = ForkSafePool(settings.database_url, max_size=32, name="executor", timeout_s=settings.db_timeout_s)
+    db = ForkSafePool(
+        settings.database_url,
+        max_size=settings.executor_pool_size,
+        name="executor",
+        timeout_s=settings.db_timeout_s,
+    )
     box = SecretBox(settings.secret_key, settings.secret_keys_previous)
     ExecutionService.check_secret_key(db, box)  # refuse to start without the key of stored secrets
     runners = RunnerPool(settings.runner_pool_size, max_time_cap_ms=settings.max_execution_time_cap_ms)

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from flask import Flask
 from flask_smorest import Api
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from hostapi.secrets import check_key
 from infra.database import ForkSafePool
 from infra.logs import configure_logging
 from infra.secretbox import SecretBox
 from infra.settings import Settings
+from migrations import require_current_schema
 from web import docs
 from web.errors import register_error_handlers
 
@@ -18,9 +20,15 @@ def create_app(settings: Settings | None = None) -> Flask:
     """Build the API; settings come from the environment unless given (tests give them)."""
     from_env = settings is None
     if settings is None:
-        settings = Settings.from_env()
+        settings = Settings.from_env().for_process("web")
+        require_current_schema(settings.database_url, "web")  # gunicorn reports the refusal
         configure_logging("web", settings.log_level)
     app = Flask("pnil")
+    if settings.trusted_proxies:
+        # X-Forwarded-For/-Proto/-Host from that many proxies in front (nginx: 1) are believed:
+        # request.remote_addr, the scheme and host of Location headers and HTTP-trigger request data.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     app.config.update(
         API_TITLE="pnil",
         API_VERSION="1.0",
@@ -49,7 +57,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["pnil.settings"] = settings
     app.extensions["pnil.secret_box"] = SecretBox(settings.secret_key, settings.secret_keys_previous)
     app.extensions["pnil.db"] = ForkSafePool(
-        settings.database_url, max_size=16, name="web", timeout_s=settings.db_timeout_s
+        settings.database_url, max_size=settings.web_pool_size, name="web", timeout_s=settings.db_timeout_s
     )
     # /health has a connection of its own: it never waits for one that requests hold.
     app.extensions["pnil.health_db"] = ForkSafePool(

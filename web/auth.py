@@ -9,7 +9,7 @@ from store import tenants
 from store.tenants import Principal
 from web.db import pool, settings
 
-PUBLIC_PATHS = ("/", "/health", "/openapi.json", "/docs", "/favicon.ico")
+PUBLIC_PATHS = ("/", "/health", "/ready", "/openapi.json", "/docs", "/favicon.ico")
 
 
 def install(app: Flask) -> None:

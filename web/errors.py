@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 import psycopg
-from flask import Flask, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
@@ -54,6 +54,9 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(PoolTimeout)
     def database_unavailable(exc: Exception):
         event(log, "request.database_unavailable", level=logging.ERROR, error=f"{type(exc).__name__}: {exc}")
+        # After a database restart the pool's idle connections are broken: replace them now
+        # rather than fail one request per connection.
+        current_app.extensions["pnil.db"].check()
         response = jsonify(
             error_body(503, "SERVICE_UNAVAILABLE", "the database is unavailable; try again shortly")
         )

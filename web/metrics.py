@@ -48,6 +48,8 @@ def _observe(response: Response) -> Response:
         route=route,
         status=response.status_code,
         durationMs=round(duration * 1000, 2),
+        # The client (behind PNIL_TRUSTED_PROXIES proxies: the address they forwarded).
+        clientIp=request.remote_addr,
     )
     return response
 

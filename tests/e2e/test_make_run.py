@@ -120,7 +120,8 @@ def test_local_run_serves_registers_compiles_executes_heals_and_stops():
         assert status == 201
         while call("GET", f"{base}/functions/{again['id']}")[1]["status"] != "READY":
             assert call("GET", f"{base}/health")[0] == 200  # the web process kept serving
-            assert time.monotonic() - killed_at < 10, log_path.read_text(errors="replace")[-3000:]
+            # A bound, not a timing figure: a loaded machine needs ~15 s to start a warm `asc`.
+            assert time.monotonic() - killed_at < 90, log_path.read_text(errors="replace")[-3000:]
             time.sleep(0.2)
         assert len(started_pids(log_path, "compiler")) == 2
         assert len(started_pids(log_path, "web")) == len(started_pids(log_path, "consumer")) == 1

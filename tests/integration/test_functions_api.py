@@ -72,6 +72,7 @@ def test_create_writes_version_1_and_one_job_in_the_same_commit(client, db):
     jobs = job_bodies(db)
     assert len(jobs) == 1
     assert jobs[0] == {
+        "contract": 2,
         "functionId": data["id"],
         "language": "assemblyscript",
         "source": ECHO,

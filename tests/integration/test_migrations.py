@@ -48,15 +48,18 @@ def test_twice_on_an_empty_database(empty_db):
     assert {"functions", "function_versions", "executions", "api_keys"} <= {r[0] for r in tenant_cols}
 
 
-def test_two_processes_at_once(empty_db):
+def test_four_release_steps_at_once(empty_db):
     cmd = [sys.executable, "-m", "migrations"]
     env = {"DATABASE_URL": empty_db, "PATH": "/usr/bin:/bin"}
     procs = [
         subprocess.Popen(cmd, cwd=PROJECT_ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        for _ in range(2)
+        for _ in range(4)
     ]
-    outputs = [p.communicate(timeout=60) for p in procs]
-    assert [p.returncode for p in procs] == [0, 0], outputs
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0, 0, 0], outputs
+    # Exactly one of them applied the migrations; the others found them applied.
+    applied = [out for out, _ in outputs if b"none (up to date)" not in out]
+    assert len(applied) == 1, outputs
     with psycopg.connect(empty_db) as conn:
         names = [r[0] for r in conn.execute("SELECT name FROM schema_migrations ORDER BY name")]
     assert names == [p.name for p in migration_files()]
@@ -114,3 +117,28 @@ def test_versions_and_executions_must_share_their_functions_tenant(db):
             "VALUES (%s, %s, 1, 'javascript', 'x')",
             (fid, other),
         )
+
+
+@pytest.mark.parametrize(
+    "process", [["-m", "scheduler"], ["-m", "broker", "worker", "tasks:broker", "events"]]
+)
+def test_a_process_refuses_to_start_on_a_schema_missing_a_migration(database_url, db, process):
+    last = migration_files()[-1].name
+    db.execute("DELETE FROM schema_migrations WHERE name = %s", (last,))
+    env = {"DATABASE_URL": database_url, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(PROJECT_ROOT)}
+    done = subprocess.run(
+        [sys.executable, *process], cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode != 0
+    assert f"migration {last} is missing" in done.stderr, done.stderr[-2000:]
+
+
+def test_the_web_app_refuses_a_schema_missing_a_migration(database_url, db, monkeypatch):
+    from migrations import SchemaNotCurrent
+    from web.app import create_app
+
+    first = migration_files()[0].name
+    db.execute("DELETE FROM schema_migrations WHERE name = %s", (first,))
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    with pytest.raises(SchemaNotCurrent, match=f"migration {first} is missing"):
+        create_app()

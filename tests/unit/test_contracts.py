@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tasks.contracts import CompilationJob, CompilationResult
+from tasks.contracts import CompilationJob, CompilationResult, NewerContract
 
 FID, TID = uuid.uuid4(), uuid.uuid4()
 
@@ -20,6 +20,7 @@ def job() -> CompilationJob:
 def test_job_json_has_the_seed_fields_in_camel_case():
     data = job().to_json()
     assert data == {
+        "contract": 2,
         "functionId": str(FID),
         "tenantId": str(TID),
         "language": "assemblyscript",
@@ -108,3 +109,16 @@ def test_result_success_must_be_a_boolean(flag):
     data["success"] = flag
     with pytest.raises(TypeError, match="success"):
         CompilationResult.from_json(data)
+
+
+@pytest.mark.parametrize("cls", [CompilationJob, CompilationResult])
+def test_a_message_of_a_newer_contract_is_left_for_a_newer_release(cls):
+    data = {**job().to_json(), "success": False, "error": "x", "contract": 3}
+    with pytest.raises(NewerContract):
+        cls.from_json(data)
+
+
+@pytest.mark.parametrize("contract", ["2", 0, True, None])
+def test_a_contract_that_is_not_a_positive_integer_is_malformed(contract):
+    with pytest.raises(ValueError):
+        CompilationJob.from_json({**job().to_json(), "contract": contract})

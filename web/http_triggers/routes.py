@@ -96,6 +96,9 @@ def _input(path: str, params: dict, strip_authorization: bool) -> dict:
         "headers": headers,
         "body": body,
         "isBase64Encoded": is_base64,
+        # The client as this server sees it: behind PNIL_TRUSTED_PROXIES proxies, as they saw it.
+        "sourceIp": request.remote_addr,
+        "url": request.url,
     }
 
 
