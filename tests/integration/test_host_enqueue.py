@@ -98,7 +98,9 @@ def test_a_refused_enqueue_throws_an_error_the_code_can_catch(client, target, ca
 
 def test_a_delayed_enqueue_waits_and_follows_the_retry_policy_of_its_function(client, target):
     caller = ready_function(
-        client, "javascript", "function handle(i) { return pnil.enqueue('enqueue-target', {}, {delayMs: 60000}); }"
+        client,
+        "javascript",
+        "function handle(i) { return pnil.enqueue('enqueue-target', {}, {delayMs: 60000}); }",
     )
 
     run = execute(client, caller, {})

@@ -17,7 +17,7 @@ import pytest
 from store import tenants
 from tests.integration.execute_helpers import expect_error
 
-PUBLIC = re.compile(r"^/($|health$|openapi\.json$|favicon\.ico$|docs|console|static|http/)")
+PUBLIC = re.compile(r"^/($|health$|ready$|openapi\.json$|favicon\.ico$|docs|console|static|http/)")
 INVOKE_CALLS = {
     ("POST", "/functions/<fn:function_id>/execute"),
     ("POST", "/functions/<fn:function_id>/executions"),
