@@ -57,6 +57,7 @@ def sample_url(rule: str, ids: dict[str, str]) -> str:
         "execution_id": ids["execution"],
         "key_id": ids["key"],
         "event_id": str(uuid.uuid4()),
+        "run_id": str(uuid.uuid4()),
         "number": "1",
         "a": "1",
         "b": "1",
