@@ -7,7 +7,6 @@ import uuid
 
 from pnil_client import Client
 
-from tests.client.test_cli import pnil  # noqa: F401 - the fixture
 from tests.client.test_metrics import scrape, total
 
 FLAKY = """

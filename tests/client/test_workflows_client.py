@@ -8,8 +8,6 @@ import uuid
 import pytest
 from pnil_client import BadRequest, Client, chain, chord, group, step
 
-from tests.client.test_cli import PNIL, pnil  # noqa: F401 - the fixture
-
 INC = "function handle(input) { return {n: (input.n || 0) + 1}; }"
 SUM = "function handle(input) { return {n: input.reduce((a, x) => a + x.n, 0)}; }"
 
