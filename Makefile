@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test bench lint clean-data chromium
+.PHONY: install run test bench bench-compare lint clean-data chromium
 
 CONSOLE_BUNDLE := web/console/static/build/editor.js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -50,7 +50,12 @@ test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 bench: install
-	@$(PY) -m bench
+	@$(PY) -m bench $(BENCH)
+
+# make bench-compare REF=<commit> [BENCH="broker async"] [ROUNDS=3]: this tree against REF, alternately.
+bench-compare: install
+	@test -n "$(REF)" || { echo 'usage: make bench-compare REF=<commit> [BENCH="name ..."] [ROUNDS=n]' >&2; exit 2; }
+	@$(PY) -m bench.compare $(REF) $(BENCH) $(if $(ROUNDS),--rounds $(ROUNDS))
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

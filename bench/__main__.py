@@ -20,7 +20,7 @@ from infra.logs import configure_logging
 BENCH_DIR = Path(__file__).resolve().parent
 # Benchmarks run in this order (cheapest and most basic first); any others follow by name.
 PREFERRED_ORDER = ("broker", "compile", "execute", "javascript")
-NOT_BENCHMARKS = {"__init__", "__main__", "report", "stack"}
+NOT_BENCHMARKS = {"__init__", "__main__", "compare", "report", "stack"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -6,7 +6,9 @@ shows COMPLETED, one at a time, on an idle stack (polled every 1 ms over one con
 transaction, drained by one executor process with its Procfile defaults; time from commit to
 the last COMPLETED row.
 `procrastinate_noop_jobs_per_s` / `ratio_vs_procrastinate`: the same number of no-op jobs
-deferred and drained by Procrastinate on the same PostgreSQL (bench.procrastinate_drain).
+deferred and drained by Procrastinate on a fresh database of the same PostgreSQL server, at the
+same commit durability, with a warm worker (bench.procrastinate_drain); each side's settings are
+printed in its line.
 
 Run: python -m bench async
 """
@@ -30,6 +32,12 @@ BENCH = "async"
 DRAIN_N = 5000
 LATENCY_N = 200
 COMPILER_SETTLE_S = 10
+# How the pnil side ran, printed beside the Procrastinate baseline's own settings.
+PNIL_SETTINGS = {
+    "synchronous_commit": "off (the queued path's transactions)",
+    "database": "the stack's (a fresh embedded server unless DATABASE_URL is set)",
+    "worker": "1 executor process, Procfile concurrency, started and warm before the clock",
+}
 
 
 def measure_enqueue_to_completed(http: Http, function_id: str, n: int = LATENCY_N) -> list[float]:
@@ -108,12 +116,39 @@ def run() -> list[dict]:
         database_url = stack.database_url
         lines.append(emit(BENCH, "enqueue_to_completed_p50_ms", p50(samples), "ms", runs=len(samples)))
         lines.append(emit(BENCH, "enqueue_to_completed_p95_ms", p95(samples), "ms", runs=len(samples)))
-        lines.append(emit(BENCH, "drain_executions_per_s", per_s, "executions/s", executions=DRAIN_N))
+        lines.append(
+            emit(
+                BENCH,
+                "drain_executions_per_s",
+                per_s,
+                "executions/s",
+                executions=DRAIN_N,
+                settings=PNIL_SETTINGS,
+            )
+        )
         try:
             from bench.procrastinate_drain import measure_procrastinate
         except ImportError as exc:
             raise BenchError(f"procrastinate is not installed ({exc}); run make install") from exc
         baseline = measure_procrastinate(database_url, DRAIN_N)
-    lines.append(emit(BENCH, "procrastinate_noop_jobs_per_s", baseline, "jobs/s", jobs=DRAIN_N))
-    lines.append(emit(BENCH, "ratio_vs_procrastinate", per_s / baseline, "x"))
+    lines.append(
+        emit(
+            BENCH,
+            "procrastinate_noop_jobs_per_s",
+            baseline.jobs_per_s,
+            "jobs/s",
+            jobs=DRAIN_N,
+            settings=baseline.settings,
+        )
+    )
+    lines.append(
+        emit(
+            BENCH,
+            "ratio_vs_procrastinate",
+            per_s / baseline.jobs_per_s,
+            "x",
+            pnil=PNIL_SETTINGS,
+            procrastinate=baseline.settings,
+        )
+    )
     return lines

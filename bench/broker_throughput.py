@@ -2,9 +2,12 @@
 
 Fairness: both sides run in the same process against the same server, on fresh queues created the
 same way (insert notifications on), with the same payloads and the same pgmq SQL calls
-(`send`, `read` of one message, `delete`). Raw pgmq gets one connection and runs the three calls
-back to back; the broker gets a Worker with concurrency 1 (one consumer connection, as in
-production) while the bench thread sends the tasks with `task.send`, as an application would.
+(`send`, `read` of one message, `delete`). Both sides have a producer connection and a separate
+consumer connection working at the same time: raw pgmq's consumer thread loops
+`pgmq.read_with_poll` (1 ms server-side polling) then `pgmq.delete`; the broker gets a Worker with
+concurrency 1 (one consumer connection, as in production) while the bench thread sends the tasks
+with `task.send`, as an application would. Each side is timed from its first send until its
+consumer has taken the last message, after a warm-up pass.
 Rounds alternate raw, broker, raw, broker, ...; each pair runs back to back under the same machine
 load, so the ratio is the median of the per-pair ratios (the rates are the medians of the rounds).
 """
@@ -65,25 +68,57 @@ def _drop_queue(dsn: str, queue: str) -> None:
         conn.execute("SELECT pgmq.drop_queue(%s)", (queue,))
 
 
-def raw_pgmq_round(dsn: str, messages: list[dict]) -> Round:
-    """send → read → delete for each message through pgmq's SQL on one connection."""
-    queue = _fresh_queue(dsn, "raw")
+def _raw_consumer(dsn: str, queue: str, total: int, done: threading.Event, errors: list) -> None:
+    """read one → delete on its own connection until `total` messages went through."""
     try:
         with psycopg.connect(dsn, autocommit=True) as conn:
-
-            def move(body: dict) -> None:
-                conn.execute("SELECT pgmq.send(%s, %s)", (queue, Jsonb(body)))
-                row = conn.execute("SELECT * FROM pgmq.read(%s, %s, %s)", (queue, VT_S, 1)).fetchone()
+            moved = 0
+            while moved < total:
+                # pgmq's own way for a consumer to wait for work: poll server-side every 1 ms.
+                row = conn.execute(
+                    "SELECT * FROM pgmq.read_with_poll(%s, %s, %s, %s, %s)", (queue, VT_S, 1, 5, 1)
+                ).fetchone()
                 if row is None:
-                    raise BenchError(f"pgmq.read returned nothing right after a send on {queue}")
+                    raise BenchError(f"the raw consumer waited 5 s for a message on {queue}")
                 conn.execute("SELECT pgmq.delete(%s, %s::bigint)", (queue, row[0]))
+                moved += 1
+    except BaseException as exc:  # noqa: BLE001 - reported by the producer's side
+        errors.append(exc)
+    finally:
+        done.set()
 
-            for body in messages[:WARMUP]:
-                move(body)
-            started = time.perf_counter()
-            for body in messages:
-                move(body)
-            return Round(n=len(messages), seconds=time.perf_counter() - started)
+
+def _raw_pass(dsn: str, queue: str, messages: list[dict], timeout_s: float) -> float:
+    """Seconds from the first send until a separate consumer deleted every message."""
+    done, errors = threading.Event(), []
+    consumer = threading.Thread(
+        target=_raw_consumer, args=(dsn, queue, len(messages), done, errors), name="raw-consumer"
+    )
+    with psycopg.connect(dsn, autocommit=True) as producer:
+        producer.execute("SELECT 1")
+        consumer.start()
+        started = time.perf_counter()
+        for body in messages:
+            producer.execute("SELECT pgmq.send(%s, %s)", (queue, Jsonb(body)))
+        finished = done.wait(timeout_s)
+        elapsed = time.perf_counter() - started
+    consumer.join(timeout_s)
+    if errors:
+        raise BenchError(f"the raw consumer failed: {errors[0]!r}")
+    if not finished:
+        raise BenchError(f"the raw consumer did not take {len(messages)} messages in {timeout_s}s")
+    return elapsed
+
+
+def raw_pgmq_round(dsn: str, messages: list[dict], *, timeout_s: float = 60.0) -> Round:
+    """pgmq's send on a producer connection while a consumer connection reads and deletes.
+
+    The same shape as the broker: sends and consumption overlap, on two connections.
+    """
+    queue = _fresh_queue(dsn, "raw")
+    try:
+        _raw_pass(dsn, queue, messages[:WARMUP], timeout_s)
+        return Round(n=len(messages), seconds=_raw_pass(dsn, queue, messages, timeout_s))
     finally:
         _drop_queue(dsn, queue)
 
@@ -176,6 +211,8 @@ def run(*, n: int = DEFAULT_N, rounds: int = DEFAULT_ROUNDS, database_url: str |
             raw_rate,
             "msgs/s",
             **common,
+            connections="producer + consumer, overlapping",
+            consumer="pgmq.read_with_poll (1 ms) + pgmq.delete",
             per_round=[round(r.msgs_per_s, 1) for r in raw],
         ),
         emit(
@@ -184,6 +221,7 @@ def run(*, n: int = DEFAULT_N, rounds: int = DEFAULT_ROUNDS, database_url: str |
             broker_rate,
             "msgs/s",
             **common,
+            connections="producer + consumer, overlapping",
             concurrency=1,
             per_round=[round(r.msgs_per_s, 1) for r in brokered],
         ),

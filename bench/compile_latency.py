@@ -29,6 +29,7 @@ BENCH = "compile"
 DEFAULT_REGISTRATIONS = 25
 POLL_INTERVAL_S = 0.005
 READY_TIMEOUT_S = 60.0
+ASC_CLI_RUNS = 3
 
 log = logging.getLogger(__name__)
 
@@ -136,14 +137,16 @@ def run(*, registrations: int = DEFAULT_REGISTRATIONS, database_url: str | None 
         # Give the log writers a moment to flush the last lines before reading them.
         time.sleep(0.2)
         stages = stage_breakdown(stack, timings)
-    asc_cli_ms = measure_asc_cli_ms(sample_source(20_000), PROJECT_ROOT)
+    # A fresh CLI's time varies with the machine's load: the median of several runs.
+    cli_runs = [measure_asc_cli_ms(sample_source(20_000 + n), PROJECT_ROOT) for n in range(ASC_CLI_RUNS)]
+    asc_cli_ms = p50(cli_runs)
     median = p50(samples)
     return [
         emit(
             BENCH, "register_to_ready_p50_ms", median, "ms", n=len(samples), goal="<= 300", stages_p50=stages
         ),
         emit(BENCH, "register_to_ready_p95_ms", p95(samples), "ms", n=len(samples)),
-        emit(BENCH, "asc_cli_ms", asc_cli_ms, "ms", runs=1),
+        emit(BENCH, "asc_cli_ms", asc_cli_ms, "ms", runs=len(cli_runs), statistic="median"),
         emit(BENCH, "ratio_vs_asc_cli", median / asc_cli_ms, "ratio"),
         emit(BENCH, "rollback_to_ready_p50_ms", p50(rollbacks), "ms", n=len(rollbacks), goal="<= 50"),
         emit(BENCH, "rollback_vs_register_ratio", p50(rollbacks) / median, "ratio"),

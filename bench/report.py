@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import operator
 import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
@@ -12,8 +13,13 @@ from typing import Any, TextIO
 def emit(
     bench: str, metric: str, value: float, unit: str, *, out: TextIO | None = None, **extra: Any
 ) -> dict:
-    """Print `{"bench", "metric", "value", "unit", ...extra}` as one JSON line and flush; return it."""
+    """Print `{"bench", "metric", "value", "unit", ...extra}` as one JSON line and flush; return it.
+
+    A line with a `goal` (e.g. `"<= 300"`) also says whether the value `met` it.
+    """
     line = {"bench": bench, "metric": metric, "value": _round(value), "unit": unit, **extra}
+    if "goal" in line:
+        line["met"] = goal_met(line["value"], line["goal"])
     stream = sys.stdout if out is None else out
     stream.write(json.dumps(line) + "\n")
     stream.flush()
@@ -27,6 +33,17 @@ def emit_error(bench: str, error: str, *, out: TextIO | None = None) -> dict:
     stream.write(json.dumps(line) + "\n")
     stream.flush()
     return line
+
+
+_COMPARISONS = {"<=": operator.le, ">=": operator.ge, "<": operator.lt, ">": operator.gt}
+
+
+def goal_met(value: float, goal: str) -> bool:
+    """Whether value meets a goal written `<op> <number>` (op one of <=, >=, <, >)."""
+    op, _, bound = goal.strip().partition(" ")
+    if op not in _COMPARISONS:
+        raise ValueError(f"a goal is '<op> <number>' with op in {sorted(_COMPARISONS)}, got {goal!r}")
+    return _COMPARISONS[op](value, float(bound))
 
 
 def percentile(samples: Sequence[float], pct: float) -> float:
