@@ -75,7 +75,9 @@ class RunResult:
     error_message: str | None = None
     logs: str = ""
     duration_ms: float = 0.0
-    memory_peak_bytes: int = 0
+    # The guest's peak linear memory; None when it was not measured (Python: the CPython runtime
+    # is a component whose memory the host cannot see; a run that never reached the sandbox).
+    memory_peak_bytes: int | None = None
     # Host API calls the code made (all kinds) and how many of them were key-value queries.
     api_calls: int = 0
     database_queries: int = 0

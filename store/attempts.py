@@ -180,7 +180,7 @@ WITH cand AS (
                    SELECT 1 FROM pg_locks l
                    WHERE l.locktype = 'advisory' AND l.objsubid = 2
                      AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                     AND l.classid::bigint = (hashtext(e.function_id::text)::bigint & 4294967295)
+                     AND l.classid::bigint = (f.slot_key::bigint & 4294967295)
                      AND l.objid::bigint = e.slot AND l.granted)
           END
 ), lost AS (

@@ -24,7 +24,7 @@ COLUMNS = (
     "expires_at, replay_of, workflow_run_id, step_path"
 )
 _RUNNABLE = """
-SELECT id, tenant_id, language, status, state, revision, resource_limits, allowed_hosts, secrets,
+SELECT id, tenant_id, language, status, state, revision, resource_limits, allowed_hosts, secrets, slot_key,
        CASE WHEN revision = %(cached)s THEN NULL ELSE wasm_binary END AS wasm_binary
 FROM functions f WHERE id = %(id)s AND tenant_id = %(tenant)s
 """
@@ -35,7 +35,8 @@ FROM functions f WHERE id = %(id)s AND tenant_id = %(tenant)s
 _STARTED_SENT = execution_started_ctes("x")[1]
 _ENDED_SENT = execution_ended_ctes("x")[1]
 
-# A function's concurrency slots are session advisory locks (hashtext(function id), slot number):
+# A function's concurrency slots are session advisory locks (functions.slot_key, slot number),
+# slot_key being unique per function (migration 0020):
 # whoever runs an execution holds one on the connection it records the run with, and
 # PostgreSQL frees it by itself when that connection ends, even when its process was killed.
 # The CASE keeps the lock from being tried for a function that may not run.
@@ -44,7 +45,7 @@ slot AS (
     SELECT s FROM fn, generate_series(0, COALESCE((fn.resource_limits->>'maxConcurrentRuns')::int,
                                                   %(default_runs)s) - 1) s
     WHERE CASE WHEN fn.status = 'READY' AND fn.state = 'ACTIVE'{also}
-               THEN pg_try_advisory_lock(hashtext(fn.id::text), s) ELSE false END
+               THEN pg_try_advisory_lock(fn.slot_key, s) ELSE false END
     LIMIT 1
 )"""
 
@@ -86,7 +87,7 @@ WITH e AS (
 ),
 fn AS (
     SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.revision, f.resource_limits, f.allowed_hosts,
-           f.secrets,
+           f.secrets, f.slot_key,
            CASE WHEN f.revision = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary,
            NOT e.expired AND e.wait_s = 0 AND COALESCE(e.pinned_version = f.revision, true) AS due
     FROM functions f JOIN e ON f.id = e.function_id

@@ -118,7 +118,7 @@ class AssemblyScriptRunner:
             error_message=message,
             logs=ctx.logs.text(),
             duration_ms=duration_ms,
-            memory_peak_bytes=ctx.memory.data_len() if ctx.memory is not None else 0,
+            memory_peak_bytes=ctx.memory.data_len() if ctx.memory is not None else None,
             retry_requested=retry is not None,
             retry_delay_ms=retry.delay_ms if retry is not None else None,
         )

@@ -27,7 +27,7 @@ class Outcome:
     logs: str = ""
     logs_truncated: bool = False
     stderr: bytes = b""
-    memory_peak_bytes: int = 0
+    memory_peak_bytes: int | None = None  # None: the instance never ran
     failure: str | None = None  # a problem found before the instance ran
 
     @classmethod
@@ -164,7 +164,7 @@ class Outcome:
         return f"the JavaScript runtime stopped without a result{detail}"
 
     def _near_memory_limit(self, limits: Limits) -> bool:
-        return self.memory_peak_bytes >= 0.85 * limits.max_memory_bytes
+        return (self.memory_peak_bytes or 0) >= 0.85 * limits.max_memory_bytes
 
 
 def _join_logs(logs: str, diagnostics: str, truncated: bool) -> str:

@@ -153,7 +153,7 @@ class JavaScriptRunner:
             status = exports["qjs_init_argv"](store, len(argv), pointer)
         except (wasmtime.Trap, wasmtime.WasmtimeError) as exc:
             trap = exc
-        peak = memory.data_len(store) if isinstance(memory, wasmtime.Memory) else 0
+        peak = memory.data_len(store) if isinstance(memory, wasmtime.Memory) else None
         logs = bytes(channels.logs).decode("utf-8", errors="replace")
         return Outcome(
             status=status,

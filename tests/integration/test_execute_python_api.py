@@ -54,6 +54,14 @@ def test_add_returns_the_sum(client, fns):
     assert execution["output"] == {"sum": 42}
 
 
+def test_memory_peak_is_null_not_a_zero_that_looks_measured(client, fns):
+    # given a completed Python execution, expect no memory figure rather than a made-up 0
+    execution = execute(client, fns["add"], {"a": 1, "b": 2})
+
+    assert execution["metrics"]["memoryPeakBytes"] is None
+    assert execution["metrics"]["durationMs"] > 0
+
+
 def test_the_function_reads_back_as_python(client, fns):
     fn = client.get(f"/functions/{fns['add']}").get_json()
 

@@ -62,12 +62,15 @@ def test_an_endless_loop_times_out_at_its_limit_and_the_pool_goes_on(run):
     assert run("echo", [1]).output_json == "[1]"
 
 
-def test_a_memory_bomb_fails_out_of_memory(run):
+def test_a_memory_bomb_fails_out_of_memory(run, language):
     result = run("membomb", max_memory_bytes=32 * MIB)
 
     assert result.status is RunStatus.FAILED
     assert "out of memory" in result.error_message
-    assert result.memory_peak_bytes <= 32 * MIB
+    if language is Language.PYTHON:  # not measurable: null, never a made-up figure
+        assert result.memory_peak_bytes is None
+    else:
+        assert 0 < result.memory_peak_bytes <= 32 * MIB
     assert run("echo", [2]).output_json == "[2]"
 
 

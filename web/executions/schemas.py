@@ -100,7 +100,13 @@ def check_queue_times(body: dict) -> None:
 
 class MetricsSchema(Schema):
     durationMs = fields.Float()
-    memoryPeakBytes = fields.Integer()
+    memoryPeakBytes = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "peak linear memory of the guest; null when not measured (Python functions: "
+            "the CPython runtime's memory is not visible to the host)"
+        },
+    )
     apiCallCount = fields.Integer(metadata={"description": "host API calls (kv, fetch, emit) the code made"})
     databaseQueryCount = fields.Integer(metadata={"description": "of which key-value store queries"})
 
@@ -178,6 +184,10 @@ def _iso(value):
 _INT_METRICS = ("memoryPeakBytes", "apiCallCount", "databaseQueryCount")
 
 
+def _int_or_none(value) -> int | None:
+    return int(value) if value is not None else None
+
+
 def execution_json(row: dict) -> dict:
     """What `ExecutionSchema().dump(row)` gives, built directly: the sync-execute hot path.
 
@@ -187,7 +197,7 @@ def execution_json(row: dict) -> dict:
     if metrics is not None:
         metrics = {
             **({"durationMs": float(metrics["durationMs"])} if "durationMs" in metrics else {}),
-            **{name: int(metrics[name]) for name in _INT_METRICS if name in metrics},
+            **{name: _int_or_none(metrics[name]) for name in _INT_METRICS if name in metrics},
         }
     version = row["function_version"]
     return {
