@@ -91,6 +91,25 @@ def test_every_api_field_has_a_flag_and_an_http_function_prints_its_url(pnil, se
     assert requests.post(url, timeout=30).json() == {"hi": "POST"}
 
 
+def test_deploy_sets_the_retry_policy_secrets_and_detailed_errors(pnil, tmp_path):
+    name, secret = _name(), f"TOKEN_{uuid.uuid4().hex[:6].upper()}"
+    (tmp_path / f"{name}.js").write_text(V1)
+    assert pnil("secrets", "set", secret, input="s3cret").returncode == 0
+
+    deployed = pnil(
+        "deploy", f"{name}.js", "--retry", "maxAttempts=3", "--retry", "jitter=false",
+        "--retry", "retryOn=failed", "--secret", secret, "--http-detailed-errors",
+    )  # fmt: skip
+    refused = pnil("deploy", f"{name}.js", "--retry", "maxAttempts=99")
+
+    assert deployed.returncode == 0, deployed.stderr
+    fn = json.loads(pnil("--json", "show", name).stdout)
+    assert fn["retryPolicy"]["maxAttempts"] == 3 and fn["retryPolicy"]["jitter"] is False
+    assert fn["retryPolicy"]["retryOn"] == ["FAILED"]
+    assert fn["secrets"] == [secret] and fn["httpDetailedErrors"] is True
+    assert refused.returncode != 0 and "maxAttempts" in refused.stderr
+
+
 def test_deploying_another_language_over_a_function_needs_language(pnil, tmp_path):
     name = _name()
     (tmp_path / f"{name}.js").write_text(V1)

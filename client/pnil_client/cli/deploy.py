@@ -4,6 +4,7 @@ function that the manifest deploy shares."""
 from __future__ import annotations
 
 import base64
+import json
 import re
 import sys
 import time
@@ -179,7 +180,25 @@ def settings_from_flags(options: dict[str, Any]) -> dict[str, Any]:
         body["tags"] = list(options["tags"])
     if options["meta"]:
         body["metadata"] = dict(_pair(t, "--meta") for t in options["meta"])
+    if options["retry"]:
+        body["retryPolicy"] = dict(_retry_field(t) for t in options["retry"])
+    if options["secrets"]:
+        body["secrets"] = [n for text in options["secrets"] for n in text.split(",") if n]
+    if options["http_detailed_errors"] is not None:
+        body["httpDetailedErrors"] = options["http_detailed_errors"]
     return body
+
+
+def _retry_field(text: str) -> tuple[str, Any]:
+    """`maxAttempts=3`, `jitter=false`, `retryOn=FAILED,TIMEOUT`: one retryPolicy field (the server
+    checks the names and ranges and says what is wrong)."""
+    key, value = _pair(text, "--retry")
+    if key == "retryOn":
+        return key, [v.strip().upper() for v in value.split(",") if v.strip()]
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
 
 
 def _pair(text: str, flag: str, *, integer: bool = False) -> tuple[str, Any]:
@@ -207,6 +226,15 @@ def _pair(text: str, flag: str, *, integer: bool = False) -> tuple[str, Any]:
 @click.option("--limit", "limits", multiple=True, help="a resource limit, e.g. maxExecutionTimeMs=2000")
 @click.option("--allowed-hosts", multiple=True, help="hosts pnil.fetch may reach (repeat or comma-separate)")
 @click.option("--tag", "tags", multiple=True, help="a tag (repeat)")
+@click.option("--retry", multiple=True, help="a retryPolicy field, e.g. maxAttempts=3 (repeat)")
+@click.option(
+    "--secret", "secrets", multiple=True, help="a secret the function may read (repeat or comma-separate)"
+)
+@click.option(
+    "--http-detailed-errors/--no-http-detailed-errors",
+    default=None,
+    help="HTTP callers see the function's error (debugging) or a generic one",
+)
 @click.option("--meta", multiple=True, help="metadata KEY=VALUE (repeat)")
 @click.option(
     "--state", "initial_state", type=click.Choice(("DRAFT", "ACTIVE")), help="initial state of a new function"
