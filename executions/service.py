@@ -26,6 +26,7 @@ from hostapi.calls import HostApi
 from infra import limits, metrics
 from infra.database import ForkSafePool
 from infra.logs import event
+from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
 from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 from runner.sandbox.pool import RunnerPool
 from store import executions as store
@@ -92,12 +93,14 @@ class ExecutionService:
         slot_wait_s: float = 10.0,
         listen_for_cancels: bool = True,
         admission: SandboxAdmission | None = None,
+        quotas: Quotas = DEFAULT_QUOTAS,
     ) -> None:
         self.db = db
         self.runners = runners
         self.admission = admission  # fair sharing of the sandboxes between tenants (sync path)
         self.artifacts = ArtifactCache()
         self.slot_wait_s = slot_wait_s
+        self.quotas = quotas
         self._running: set[str] = set()
         self._recent_cancels: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -314,7 +317,7 @@ class ExecutionService:
             context_json=context_json(fn, execution_id),
         )
         deadline = time.monotonic() + request.limits.max_execution_time_ms / 1000.0
-        api = HostApi(conn, fn, execution_id, deadline)
+        api = HostApi(conn, fn, execution_id, deadline, quotas=self.quotas)
         try:
             result = self.runners.run(request, host=api.handle)
             return dataclasses.replace(result, api_calls=api.calls, database_queries=api.queries)

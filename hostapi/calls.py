@@ -21,7 +21,8 @@ from hostapi import allowed_hosts, fetch
 from infra import limits as limit_rules
 from infra import strict_json
 from infra.logs import event
-from store import kv
+from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
+from store import kv, quotas
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +41,13 @@ class HostApi:
     """The host API of one execution (one thread: the run's own)."""
 
     def __init__(
-        self, conn: psycopg.Connection, fn: dict[str, Any], execution_id: str, deadline: float
+        self,
+        conn: psycopg.Connection,
+        fn: dict[str, Any],
+        execution_id: str,
+        deadline: float,
+        *,
+        quotas: Quotas = DEFAULT_QUOTAS,
     ) -> None:
         # The execution's own autocommit connection: idle while the sandbox runs, so the calls,
         # which come on the run's thread, use it rather than borrow another from the pool.
@@ -57,6 +64,7 @@ class HostApi:
             else 0
         )
         self.deadline = deadline
+        self.quotas = quotas
         self.calls = 0
         self.queries = 0
         self.refused_until = 0.0  # wall-clock end of a minute whose budget is spent
@@ -107,6 +115,12 @@ class HostApi:
         self.queries += 1
         return statement(self.conn, self.tenant_id, *args, **kwargs)
 
+    def _room(self, key: str, value: Any) -> None:
+        try:
+            self._kv(quotas.check_kv, self.quotas, key, value)
+        except quotas.QuotaExceeded as exc:
+            raise CallRefused(str(exc)) from exc
+
     def kv_get(self, args: dict[str, Any]) -> Any:
         found, value = self._kv(kv.get, _key(args))
         return value if found else None
@@ -117,7 +131,9 @@ class HostApi:
             isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_TTL_S
         ):
             raise CallRefused(f"ttl must be a number of seconds between 0 and {MAX_TTL_S}")
-        self._kv(kv.put, _key(args), _value(args, "value"), ttl)
+        key, value = _key(args), _value(args, "value")
+        self._room(key, value)
+        self._kv(kv.put, key, value, ttl)
 
     def kv_delete(self, args: dict[str, Any]) -> bool:
         return self._kv(kv.delete, _key(args))
@@ -135,6 +151,7 @@ class HostApi:
         if isinstance(by, bool) or not isinstance(by, int) or abs(by) >= 2**53:
             raise CallRefused("by must be an integer")
         key = _key(args)
+        self._room(key, 2**53)  # a counter's largest value: no new key past the quota
         try:
             return self._kv(kv.increment, key, by)
         except psycopg.errors.NotNullViolation as exc:
@@ -145,7 +162,9 @@ class HostApi:
     def kv_cas(self, args: dict[str, Any]) -> bool:
         absent = "expected" not in args
         expected = None if absent else _value(args, "expected")
-        return self._kv(kv.compare_and_set, _key(args), expected, _value(args, "value"), absent=absent)
+        key, value = _key(args), _value(args, "value")
+        self._room(key, value)
+        return self._kv(kv.compare_and_set, key, expected, value, absent=absent)
 
     # -- outbound HTTP and events ------------------------------------------------------------
     def http_fetch(self, args: dict[str, Any]) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from infra.database import ForkSafePool
 from infra.logs import event
 from scheduler import ticks
 from store import schedules as store
+from store.quotas import QuotaExceeded
 
 log = logging.getLogger(__name__)
 CHANNEL = "pnil_schedule"
@@ -257,15 +258,25 @@ class Scheduler:
 
     def _queue(self, conn: psycopg.Connection, row: dict, entry: Entry, tick: datetime, now: datetime) -> int:
         scheduled_for = tick.astimezone(UTC).isoformat()
-        execution, created = enqueue_execution(
-            conn,
-            tenant_id=row["tenant_id"],
-            function_id=row["id"],
-            input={},
-            trigger_type="CRON",
-            trigger_data={"cron": entry.cron, "timezone": entry.timezone, "scheduledFor": scheduled_for},
-            idempotency_key=f"cron:{row['id']}:{scheduled_for}",
-        )
+        try:
+            execution, created = enqueue_execution(
+                conn,
+                tenant_id=row["tenant_id"],
+                function_id=row["id"],
+                input={},
+                trigger_type="CRON",
+                trigger_data={"cron": entry.cron, "timezone": entry.timezone, "scheduledFor": scheduled_for},
+                idempotency_key=f"cron:{row['id']}:{scheduled_for}",
+            )
+        except QuotaExceeded as exc:  # the tick is handled (not fired): the backlog must drain first
+            event(
+                log,
+                "scheduler.quota_refused",
+                level=logging.WARNING,
+                functionId=str(row["id"]),
+                error=str(exc),
+            )
+            return 0
         if created:
             event(
                 log,

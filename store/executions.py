@@ -176,7 +176,6 @@ INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_da
                         idempotency_key, request_hash)
 SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, %(key)s, %(hash)s
 FROM functions WHERE id = %(function_id)s AND tenant_id = %(tenant_id)s
-ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING {COLUMNS}
 """
 
@@ -192,7 +191,10 @@ def insert_pending(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
 ) -> dict[str, Any] | None:
-    """A new PENDING execution, or None when the function is unknown or the key is taken."""
+    """A new PENDING execution, or None when the function is unknown.
+
+    With an idempotency key already taken in the tenant, raises psycopg.errors.UniqueViolation.
+    """
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
@@ -216,7 +218,8 @@ def by_idempotency_key(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str)
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            f"SELECT {COLUMNS}, request_hash FROM executions WHERE tenant_id = %s AND idempotency_key = %s",
+            f"SELECT {COLUMNS}, request_hash FROM executions WHERE tenant_id = %s AND idempotency_key = %s "
+            "ORDER BY created_at DESC LIMIT 1",
             (tenant_id, key),
         )
         .fetchone()

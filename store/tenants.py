@@ -118,3 +118,18 @@ def authenticate(conn: psycopg.Connection, key: str) -> Principal | None:
     if row is None or not hmac.compare_digest(bytes(row[5]), digest):
         return None
     return Principal(tenant_id=row[1], tenant_slug=row[2], key_id=row[0], key_name=row[3], is_admin=row[4])
+
+
+def bounds(conn: psycopg.Connection, slug: str, columns: list[str]) -> dict | None:
+    """The tenant's own retention and quota columns (None: the server's setting), or None."""
+    listed = ", ".join(columns)  # column names: ours (storage_bounds.TENANT_FIELDS), never input
+    row = conn.execute(f"SELECT slug, {listed} FROM tenants WHERE slug = %s", (slug,)).fetchone()
+    return dict(zip(["slug", *columns], row, strict=True)) if row else None
+
+
+def set_bounds(conn: psycopg.Connection, slug: str, values: dict) -> None:
+    """Set the tenant's own retention and quota columns (creating the tenant if needed)."""
+    ensure_tenant(conn, slug)
+    if values:
+        assignments = ", ".join(f"{column} = %s" for column in values)  # ours, never input
+        conn.execute(f"UPDATE tenants SET {assignments} WHERE slug = %s", (*values.values(), slug))

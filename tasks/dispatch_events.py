@@ -12,6 +12,7 @@ from events.names import matches
 from executions.enqueue import enqueue_execution
 from infra.logs import event
 from store import events as store
+from store.quotas import QuotaExceeded
 from tasks.app import broker
 from tasks.contracts import DISPATCH_EVENT_TASK, EVENTS
 
@@ -47,21 +48,37 @@ def dispatch_event(payload: dict, delivery) -> None:
         for fn in store.subscribers(conn, ev["tenant_id"]):
             if not any(matches(p, ev["type"]) for p in fn["event_types"]):
                 continue
-            execution, created = enqueue_execution(
-                conn,
-                tenant_id=ev["tenant_id"],
-                function_id=fn["id"],
-                input={
-                    "id": str(event_id),
-                    "type": ev["type"],
-                    "payload": ev["payload"],
-                    "tenantId": str(ev["tenant_id"]),
-                    "occurredAt": ev["created_at"].isoformat(),
-                },
-                trigger_type="EVENT",
-                trigger_data={"eventId": str(event_id), "eventType": ev["type"], "depth": ev["depth"] + 1},
-                idempotency_key=f"event:{event_id}:{fn['id']}",
-            )
+            try:
+                execution, created = _enqueue_for(conn, ev, fn, event_id)
+            except QuotaExceeded as exc:
+                event(
+                    log,
+                    "event.quota_refused",
+                    level=logging.WARNING,
+                    functionId=str(fn["id"]),
+                    error=str(exc),
+                    **ids,
+                )
+                continue
             started += int(created)
         store.mark_dispatched(conn, event_id, started=started, suppressed=False)
     event(log, "event.dispatched", executions=started, **ids)
+
+
+def _enqueue_for(conn, ev: dict, fn: dict, event_id):
+    """Queue the subscriber's execution of the event (once: the key is the event and function)."""
+    return enqueue_execution(
+        conn,
+        tenant_id=ev["tenant_id"],
+        function_id=fn["id"],
+        input={
+            "id": str(event_id),
+            "type": ev["type"],
+            "payload": ev["payload"],
+            "tenantId": str(ev["tenant_id"]),
+            "occurredAt": ev["created_at"].isoformat(),
+        },
+        trigger_type="EVENT",
+        trigger_data={"eventId": str(event_id), "eventType": ev["type"], "depth": ev["depth"] + 1},
+        idempotency_key=f"event:{event_id}:{fn['id']}",
+    )

@@ -32,7 +32,9 @@ def start_service(settings: Settings | None) -> None:
     settings = settings or Settings(database_url=broker.db.dsn)
     db = ForkSafePool(settings.database_url, max_size=32, name="executor", timeout_s=settings.db_timeout_s)
     runners = RunnerPool(settings.runner_pool_size, max_time_cap_ms=settings.max_execution_time_cap_ms)
-    _state["service"] = ExecutionService(db, runners, slot_wait_s=settings.slot_wait_s)
+    _state["service"] = ExecutionService(
+        db, runners, slot_wait_s=settings.slot_wait_s, quotas=settings.quotas
+    )
     _state["sweep"] = sweep_every(db, settings.sweep_every_s, threading.Event())
 
 

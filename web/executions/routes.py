@@ -52,7 +52,11 @@ def service() -> ExecutionService:
                     max_waiting=settings().web_threads - 4,
                 )
                 ext["pnil.executions"] = ExecutionService(
-                    pool(), runners, slot_wait_s=settings().slot_wait_s, admission=admission
+                    pool(),
+                    runners,
+                    slot_wait_s=settings().slot_wait_s,
+                    admission=admission,
+                    quotas=settings().quotas,
                 )
     return ext["pnil.executions"]
 
@@ -173,6 +177,7 @@ class FunctionExecutions(MethodView):
                     trigger_type="API",
                     idempotency_key=key,
                     request_hash=request_hash,
+                    quotas=settings().quotas,
                 )
             except FunctionNotFound as exc:
                 abort(404, message=str(exc))

@@ -15,7 +15,7 @@ from events import domain
 from infra import limits
 from infra.logs import event
 from store import functions as store
-from store import http_bindings, lifecycle
+from store import http_bindings, lifecycle, quotas
 from tasks.publish import compile_or_reuse
 from web.auth import current
 from web.blueprint import Blueprint
@@ -72,6 +72,7 @@ class Functions(MethodView):
         with pool().connection() as conn, conn.transaction():
             _check_http_binding(conn, principal.tenant_id, None, data)
             _check_name_free(conn, principal.tenant_id, None, data["name"])
+            quotas.check_functions(conn, principal.tenant_id, settings().quotas)
             with _name_clash_is_409(data["name"]):
                 row = store.insert(
                     conn, principal.tenant_id, data, actor=principal.actor, change_description=description
