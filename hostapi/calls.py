@@ -117,7 +117,8 @@ class HostApi:
 
     def _room(self, key: str, value: Any) -> None:
         try:
-            self._kv(quotas.check_kv, self.quotas, key, value)
+            # the platform's own read: not one of the function's databaseQueryCount
+            quotas.check_kv(self.conn, self.tenant_id, self.quotas, key, value)
         except quotas.QuotaExceeded as exc:
             raise CallRefused(str(exc)) from exc
 

@@ -214,12 +214,14 @@ def insert_pending(
 
 
 def by_idempotency_key(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str) -> dict[str, Any] | None:
-    """The execution a key already names, with the hash of the request that created it."""
+    """The execution a key names (while it is held), with the hash of the request that created it."""
+    cols = ", ".join(f"e.{c.strip()}" for c in COLUMNS.split(","))
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            f"SELECT {COLUMNS}, request_hash FROM executions WHERE tenant_id = %s AND idempotency_key = %s "
-            "ORDER BY created_at DESC LIMIT 1",
+            f"SELECT {cols}, e.request_hash FROM idempotency_keys k JOIN executions e "
+            "ON e.id = k.execution_id AND e.created_at = k.created_at "
+            "WHERE k.tenant_id = %s AND k.key = %s",
             (tenant_id, key),
         )
         .fetchone()
@@ -423,7 +425,5 @@ def fail_lost(conn: psycopg.Connection) -> list[tuple[uuid.UUID, uuid.UUID]]:
 def release_idempotency_keys(conn: psycopg.Connection, older_than_s: int = 24 * 3600) -> int:
     """Forget idempotency keys older than their 24 h window, so a key may be used again."""
     return conn.execute(
-        "UPDATE executions SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL "
-        "AND created_at < now() - make_interval(secs => %s)",
-        (older_than_s,),
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => %s)", (older_than_s,)
     ).rowcount

@@ -35,7 +35,7 @@ def start_service(settings: Settings | None) -> None:
     _state["service"] = ExecutionService(
         db, runners, slot_wait_s=settings.slot_wait_s, quotas=settings.quotas
     )
-    _state["sweep"] = sweep_every(db, settings.sweep_every_s, threading.Event())
+    _state["sweep"] = sweep_every(db, settings.sweep_every_s, threading.Event(), settings.retention)
 
 
 def service() -> ExecutionService:

@@ -8,7 +8,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from broker.broker import queue_stats
 from infra.storage_bounds import TENANT_FIELDS, server_defaults
-from store import schedules, tenants
+from store import retention, schedules, storage, tenants
 from tasks.contracts import QUEUES
 from web.auth import require_admin
 from web.blueprint import Blueprint
@@ -193,3 +193,52 @@ class TenantByName(MethodView):
                 abort(400, message=str(exc))
             row = tenants.bounds(conn, name, list(TENANT_FIELDS.values()))
         return _tenant_json(row)
+
+
+class TableStorageSchema(Schema):
+    table = fields.String(metadata={"description": "table name (pgmq queue tables as pgmq.q_<queue>)"})
+    rows = fields.Integer(metadata={"description": "rows: exact up to 20000, else PostgreSQL's estimate"})
+    bytes = fields.Integer(metadata={"description": "heap, TOAST and index bytes, partitions summed"})
+    partitions = fields.Integer(metadata={"description": "1, or the number of partitions"})
+    oldestRowAt = fields.DateTime(allow_none=True, metadata={"description": "the oldest row kept"})
+
+
+class PruneSchema(Schema):
+    startedAt = fields.DateTime(attribute="started_at")
+    finishedAt = fields.DateTime(attribute="finished_at", allow_none=True)
+    cpuMs = fields.Float(
+        attribute="cpu_ms", allow_none=True, metadata={"description": "CPU of the pruning process"}
+    )
+    removed = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "what it removed, by kind"}
+    )
+
+
+class StorageSchema(Schema):
+    tables = fields.List(fields.Nested(TableStorageSchema))
+    tenants = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(
+            keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer())
+        ),
+        metadata={"description": "per tenant and table: rows and bytes (its sampled share of the table)"},
+    )
+    lastPrune = fields.Nested(
+        PruneSchema, allow_none=True, metadata={"description": "the latest retention prune"}
+    )
+
+
+@blp.route("/storage")
+class Storage(MethodView):
+    @blp.response(200, StorageSchema)
+    def get(self):
+        """Rows and bytes per table and per tenant, oldest row kept, the last prune and what it removed."""
+        require_admin()
+        with pool().connection() as conn:
+            tables = storage.tables(conn, [f"pgmq.q_{queue}" for queue in QUEUES])
+            by_table = {t["table"]: t for t in tables}
+            return {
+                "tables": tables,
+                "tenants": storage.per_tenant(conn, by_table),
+                "lastPrune": retention.last_prune(conn),
+            }
