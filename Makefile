@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test bench lint clean-data chromium
+.PHONY: install run test bench bench-scale lint clean-data chromium
 
 CONSOLE_BUNDLE := web/console/static/build/editor.js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -51,6 +51,10 @@ test: install chromium
 
 bench: install
 	@$(PY) -m bench
+
+# 10 million executions over 30 days (ROWS=... for fewer): minutes and gigabytes, so not in `bench`.
+bench-scale: install
+	@$(PY) -m bench.scale --rows $${ROWS:-10000000}
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -20,7 +20,8 @@ from infra.logs import configure_logging
 BENCH_DIR = Path(__file__).resolve().parent
 # Benchmarks run in this order (cheapest and most basic first); any others follow by name.
 PREFERRED_ORDER = ("broker", "compile", "execute", "javascript")
-NOT_BENCHMARKS = {"__init__", "__main__", "report", "stack"}
+# `scale` (make bench-scale) needs minutes and gigabytes: run on its own.
+NOT_BENCHMARKS = {"__init__", "__main__", "report", "stack", "scale"}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -37,7 +37,7 @@ def prune(db: ForkSafePool, policy: Retention) -> dict[str, int] | None:
         try:
             started_at = conn.execute("SELECT now()").fetchone()[0]
             cpu = time.process_time()
-            removed = _prune(conn, policy)
+            removed = prune_with(conn, policy)
             retention.record_prune(conn, started_at, (time.process_time() - cpu) * 1000, removed)
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (PRUNE_LOCK_KEY,))
@@ -45,7 +45,8 @@ def prune(db: ForkSafePool, policy: Retention) -> dict[str, int] | None:
     return removed
 
 
-def _prune(conn: psycopg.Connection, policy: Retention) -> dict[str, int]:
+def prune_with(conn: psycopg.Connection, policy: Retention) -> dict[str, int]:
+    """The prune pass on the caller's connection (no lock, nothing recorded); what it removed."""
     removed = {"partitionsCreated": partitions.ensure_ahead(conn)}
     tenants = retention.windows(conn, policy.execution_days, policy.event_days)
     longest = {
@@ -76,11 +77,18 @@ def _prune(conn: psycopg.Connection, policy: Retention) -> dict[str, int]:
 def _drop_days(conn: psycopg.Connection, longest: dict[str, int]) -> dict[str, int]:
     """Drop every day partition the longest window has passed entirely."""
     today = partitions.today_utc(conn)
-    counts = {"executionRowsDropped": 0, "eventRowsDropped": 0, "partitionsDropped": 0, "executionsKept": 0}
+    counts = {
+        "executionRowsDropped": 0,
+        "eventRowsDropped": 0,
+        "partitionsDropped": 0,
+        "executionsKept": 0,
+        "executionsLockMs": 0,
+    }
     for name, day in partitions.days(conn, "executions"):
         if day + timedelta(days=1) > today - timedelta(days=longest["executions"]):
             break
-        dropped, kept = partitions.drop_execution_day(conn, name, day)
+        dropped, kept, locked_ms = partitions.drop_execution_day(conn, name, day)
+        counts["executionsLockMs"] = max(counts["executionsLockMs"], round(locked_ms))
         counts["executionRowsDropped"] += dropped
         counts["executionsKept"] += kept
         counts["partitionsDropped"] += 1

@@ -10,6 +10,7 @@ range grows to cover the day.
 from __future__ import annotations
 
 import re
+import time
 from datetime import date, timedelta
 
 import psycopg
@@ -70,13 +71,16 @@ SELECT * FROM {day} d WHERE d.status IN ('PENDING', 'RUNNING') OR d.id IN (
 """
 
 
-def drop_execution_day(conn: psycopg.Connection, name: str, day: date) -> tuple[int, int]:
-    """Drop one day of executions, moving its keepers into the archive; (rows dropped, kept)."""
+def drop_execution_day(conn: psycopg.Connection, name: str, day: date) -> tuple[int, int, float]:
+    """Drop one day of executions, moving its keepers into the archive.
+
+    Returns (rows dropped, rows kept, ms the table was locked: from DETACH to commit)."""
     part = sql.Identifier(name)
     with conn.transaction():
         conn.execute(sql.SQL(_KEEPERS).format(day=part))
         total = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(part)).fetchone()[0]
         conn.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+        locked = time.perf_counter()
         conn.execute(sql.SQL("ALTER TABLE executions DETACH PARTITION {}").format(part))
         conn.execute("ALTER TABLE executions DETACH PARTITION executions_archive")
         # A function's older keeper in the archive is superseded by the one of this day.
@@ -93,7 +97,7 @@ def drop_execution_day(conn: psycopg.Connection, name: str, day: date) -> tuple[
             ).format(sql.Literal(_bound(day + timedelta(days=1))))
         )
         conn.execute(sql.SQL("DROP TABLE {}").format(part))
-    return total - kept, kept
+    return total - kept, kept, (time.perf_counter() - locked) * 1000
 
 
 def drop_event_day(conn: psycopg.Connection, name: str) -> int:
@@ -105,3 +109,17 @@ def drop_event_day(conn: psycopg.Connection, name: str) -> int:
         conn.execute(sql.SQL("ALTER TABLE events DETACH PARTITION {}").format(part))
         conn.execute(sql.SQL("DROP TABLE {}").format(part))
     return total
+
+
+def start_days_at(conn: psycopg.Connection, table: str, first_day: date) -> None:
+    """Make a fresh database's table start its day partitions at `first_day` instead of the day it
+    was migrated (tests and benchmarks that load history): the archive must hold no row from then."""
+    archive = sql.Identifier(f"{table}_archive")
+    with conn.transaction():
+        conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {}").format(sql.Identifier(table), archive))
+        conn.execute(
+            sql.SQL("ALTER TABLE {} ATTACH PARTITION {} FOR VALUES FROM (MINVALUE) TO ({})").format(
+                sql.Identifier(table), archive, sql.Literal(_bound(first_day))
+            )
+        )
+        conn.execute("SELECT pnil_ensure_day_partitions(%s, %s, %s)", (table, first_day, today_utc(conn)))

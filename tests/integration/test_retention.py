@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from psycopg.types.json import Jsonb
 
 from executions.housekeeping import prune
 from infra.database import ForkSafePool
 from infra.storage_bounds import Retention
+from store import partitions
 from store.tenants import DEFAULT_TENANT_ID
 
 POLICY = Retention(execution_days=30, event_days=7, versions_kept=100)
@@ -23,17 +26,9 @@ def pool(database_url):
 @pytest.fixture
 def days_back(db):
     """Day partitions for the last 40 days (a fresh database starts its days today)."""
-    for table in ("executions", "events"):
-        db.execute(f"ALTER TABLE {table} DETACH PARTITION {table}_archive")
-        db.execute(
-            f"ALTER TABLE {table} ATTACH PARTITION {table}_archive FOR VALUES FROM (MINVALUE) "
-            "TO (((now() AT TIME ZONE 'UTC')::date - 40)::timestamp AT TIME ZONE 'UTC')"
-        )
-        db.execute(
-            "SELECT pnil_ensure_day_partitions(%s, (now() AT TIME ZONE 'UTC')::date - 40, "
-            "(now() AT TIME ZONE 'UTC')::date)",
-            (table,),
-        )
+    first_day = partitions.today_utc(db) - timedelta(days=40)
+    for table in partitions.PARTITIONED:
+        partitions.start_days_at(db, table, first_day)
 
 
 def a_function(db, tenant=DEFAULT_TENANT_ID, name=None):
