@@ -179,6 +179,8 @@ def run(rows: int = 10_000_000, days: int = 30) -> list[dict]:
                     "SELECT pg_size_pretty(sum(pg_total_relation_size(relid))) "
                     "FROM pg_partition_tree('executions')"
                 ).fetchone()[0]
+            http.close()  # the server closed the idle keep-alive connection during the fill
+            http = Http(stack.base_url)
             filled_p50 = _sync_p50(http, echo)
             listed = _list_ms(http, str(probe))
         finally:

@@ -250,7 +250,9 @@ class ExecutionService:
                     result = self._run(conn, fn, artifact, execution_id)
             finally:
                 self._untrack(execution_id)
-            row, result = self._finish(conn, fn["execution_id"], result, durable)
+            row, result = self._finish(
+                conn, fn["execution_id"], result, durable, fn.get("execution_created_at")
+            )
         except BaseException:
             _release_quietly(conn)
             raise
@@ -276,11 +278,11 @@ class ExecutionService:
         return row
 
     def _finish(
-        self, conn, execution_id, result: RunResult, durable: bool = True
+        self, conn, execution_id, result: RunResult, durable: bool = True, created_at=None
     ) -> tuple[dict[str, Any] | None, RunResult]:
         """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED."""
         try:
-            return _record_end(conn, execution_id, result, durable), result
+            return _record_end(conn, execution_id, result, durable, created_at), result
         except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
             reason = str(exc).strip().splitlines()[0]
             failed = RunResult(
@@ -290,7 +292,7 @@ class ExecutionService:
                 duration_ms=result.duration_ms,
                 memory_peak_bytes=result.memory_peak_bytes,
             )
-            return _record_end(conn, execution_id, failed, durable), failed
+            return _record_end(conn, execution_id, failed, durable, created_at), failed
 
     def _artifact(self, conn, fn: dict[str, Any]) -> bytes | None:
         """The compiled binary: from the row, else this process's cache, else the database."""
@@ -395,7 +397,9 @@ def _release_quietly(conn: psycopg.Connection) -> None:
             pass  # a broken connection: PostgreSQL frees its locks when it closes
 
 
-def _record_end(conn, execution_id, result: RunResult, durable: bool) -> dict[str, Any] | None:
+def _record_end(
+    conn, execution_id, result: RunResult, durable: bool, created_at=None
+) -> dict[str, Any] | None:
     return store.finish(
         conn,
         execution_id,
@@ -410,4 +414,5 @@ def _record_end(conn, execution_id, result: RunResult, durable: bool) -> dict[st
             "databaseQueryCount": result.database_queries,
         },
         durable=durable,
+        created_at=created_at,
     )

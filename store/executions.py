@@ -62,10 +62,11 @@ ins AS (
     SELECT fn.id, fn.tenant_id, fn.revision, 'RUNNING', %(trigger_type)s, %(trigger_data)s,
            %(input)s, clock_timestamp(), slot.s, %(key)s, %(hash)s
     FROM fn, slot WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
-    RETURNING id, input, trigger_type, trigger_data, tenant_id, function_id, started_at
+    RETURNING id, input, trigger_type, trigger_data, tenant_id, function_id, started_at, created_at
 ), {execution_started_ctes("ins")[0]}
-SELECT fn.*, (SELECT s FROM slot) AS slot_taken, ins.id AS execution_id, ins.input,
-       ins.trigger_type, ins.trigger_data, {_STARTED_SENT} AS started_event_sent
+SELECT fn.*, (SELECT s FROM slot) AS slot_taken, ins.id AS execution_id,
+       ins.created_at AS execution_created_at, ins.input, ins.trigger_type, ins.trigger_data,
+       {_STARTED_SENT} AS started_event_sent
 FROM fn LEFT JOIN ins ON true
 """
 
@@ -88,7 +89,8 @@ upd AS (
               x.created_at
 ), {execution_started_ctes("upd")[0]}
 SELECT fn.*, (SELECT count(*) FROM e) AS pending, (SELECT s FROM slot) AS slot_taken,
-       upd.id AS execution_id, upd.input, upd.trigger_type, upd.trigger_data,
+       upd.id AS execution_id, upd.created_at AS execution_created_at, upd.input, upd.trigger_type,
+       upd.trigger_data,
        EXTRACT(EPOCH FROM upd.started_at - upd.created_at)::float8 AS queue_wait_s,
        {_STARTED_SENT} AS started_event_sent,
        CASE WHEN %(msg_id)s::bigint IS NOT NULL AND (upd.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM e))
@@ -259,13 +261,16 @@ WITH u AS (
         output = CASE WHEN cancel_requested_at IS NULL THEN %(output)s::jsonb END,
         error_message = CASE WHEN cancel_requested_at IS NULL THEN %(error)s ELSE %(cancelled)s END,
         logs = %(logs)s, metrics = %(metrics)s, completed_at = clock_timestamp()
-    WHERE id = %(id)s AND status = 'RUNNING'
+    WHERE id = %(id)s AND status = 'RUNNING' {{created_at}}
     RETURNING {COLUMNS}
 ), {execution_ended_ctes("u")[0]}
 SELECT u.*, pg_advisory_unlock_all(), {_ENDED_SENT} AS ended_event_sent,
        %(durable)s OR set_config('synchronous_commit', 'off', true) IS NOT NULL AS flushed
 FROM (SELECT 1) one LEFT JOIN u ON true
 """
+
+_FINISH_IN_DAY = _FINISH.replace("{created_at}", "AND created_at = %(created_at)s")
+_FINISH_ANY_DAY = _FINISH.replace("{created_at}", "")
 
 
 def finish(
@@ -278,18 +283,20 @@ def finish(
     logs: str | None,
     metrics: dict[str, Any],
     durable: bool = True,
+    created_at: Any = None,
 ) -> dict[str, Any] | None:
     """Record how the run ended (COMPLETED, FAILED, TIMEOUT or CANCELLED) and free its slot.
 
     None when the execution is gone (its function was deleted) or no longer RUNNING.
     `durable=False` (queued runs: nobody waits on the answer) commits without waiting for the
     WAL flush; a database crash right after can lose the end of the last ~200 ms of runs, which
-    the sweep then reports as lost (FAILED, never run twice).
+    the sweep then reports as lost (FAILED, never run twice). `created_at` (the execution's, when
+    known) lets PostgreSQL touch only its day partition.
     """
     row = (
         conn.cursor(row_factory=dict_row)
         .execute(
-            _FINISH,
+            _FINISH_IN_DAY if created_at is not None else _FINISH_ANY_DAY,
             {
                 "status": status,
                 "output": output_json,
@@ -299,6 +306,7 @@ def finish(
                 "metrics": Jsonb(metrics),
                 "id": execution_id,
                 "durable": durable,
+                "created_at": created_at,
             },
         )
         .fetchone()

@@ -129,10 +129,10 @@ class KeyById(MethodView):
                 abort(404, message=f"no active key {key_id}")
 
 
-def _bound_field(description: str, minimum: int) -> fields.Integer:
+def _bound_field(description: str, minimum: int, maximum: int = 2**31 - 1) -> fields.Integer:
     return fields.Integer(
         allow_none=True,
-        validate=validate.Range(min=minimum, max=2**62),
+        validate=validate.Range(min=minimum, max=maximum),
         metadata={"description": f"{description}; null: the server's setting"},
     )
 
@@ -147,7 +147,7 @@ class TenantBoundsSchema(Schema):
     eventRetentionDays = _bound_field("days events are kept", 1)
     maxFunctions = _bound_field("functions the tenant may have", 0)
     maxKvKeys = _bound_field("keys in its key-value store", 0)
-    maxKvBytes = _bound_field("bytes (keys and JSON values) in its key-value store", 0)
+    maxKvBytes = _bound_field("bytes (keys and JSON values) in its key-value store", 0, 2**62)
     maxPendingExecutions = _bound_field("queued executions waiting to run (past it: 429 with Retry-After)", 0)
 
 

@@ -77,6 +77,7 @@ class Entry(MethodView):
 
     @blp.arguments(PutSchema)
     @blp.response(200, EntrySchema)
+    @blp.alt_response(403, description="the key-value store is at its quota (maxKvKeys, maxKvBytes)")
     def put(self, body, key):
         """Create or replace an entry (`{"value": ..., "ttl"?: seconds}`)."""
         size = len(json.dumps(body["value"], ensure_ascii=False).encode("utf-8", "surrogatepass"))

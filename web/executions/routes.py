@@ -157,6 +157,7 @@ class FunctionExecutions(MethodView):
     @blp.arguments(ExecuteRequestSchema())
     @blp.response(202, ExecutionSchema)
     @blp.alt_response(200, description="a repeat with the same Idempotency-Key: the same execution")
+    @blp.alt_response(429, description="the tenant has its quota of queued executions (Retry-After)")
     @blp.alt_response(400, description="function not READY or not ACTIVE, or input not a JSON object")
     @blp.alt_response(404, description="unknown function")
     @blp.alt_response(409, description="Idempotency-Key already used with a different request")

@@ -64,6 +64,7 @@ def find_or_404(conn, function_id: uuid.UUID, *, for_update: bool = False) -> di
 class Functions(MethodView):
     @blp.arguments(FunctionCreateSchema)
     @blp.response(201, FunctionSchema)
+    @blp.alt_response(403, description="the tenant has its quota of functions (maxFunctions)")
     def post(self, data):
         """Register a function; it compiles in the background (status PENDING)."""
         _check_sizes_and_caps(data)
