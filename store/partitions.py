@@ -18,7 +18,7 @@ from psycopg import sql
 
 PARTITIONED = ("executions", "events")
 DAYS_AHEAD = 7
-# DETACH takes an ACCESS EXCLUSIVE lock on the table for the few milliseconds of the drop; a
+# A day with keepers is dropped under an ACCESS EXCLUSIVE lock on executions (milliseconds); a
 # drop that cannot get it this fast gives up (and retries next pass) rather than queue every
 # request behind a long-running query.
 LOCK_TIMEOUT_MS = 1000
@@ -72,42 +72,62 @@ SELECT * FROM {day} d WHERE d.status IN ('PENDING', 'RUNNING') OR d.id IN (
 
 
 def drop_execution_day(conn: psycopg.Connection, name: str, day: date) -> tuple[int, int, float]:
-    """Drop one day of executions, moving its keepers into the archive.
+    """Drop one day of executions, moving its keepers into the archive (autocommit `conn`).
 
-    Returns (rows dropped, rows kept, ms the table was locked: from DETACH to commit)."""
+    Returns (rows dropped, rows kept, ms executions was locked against reads and writes). A day
+    without keepers (the usual one: every function ran since) is detached CONCURRENTLY, which
+    never blocks reads or writes (0 ms); one with keepers takes ACCESS EXCLUSIVE from its DETACH
+    to its commit, while the archive's range grows over the day."""
     part = sql.Identifier(name)
     with conn.transaction():
         conn.execute(sql.SQL(_KEEPERS).format(day=part))
         total = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(part)).fetchone()[0]
-        conn.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
-        locked = time.perf_counter()
-        conn.execute(sql.SQL("ALTER TABLE executions DETACH PARTITION {}").format(part))
-        conn.execute("ALTER TABLE executions DETACH PARTITION executions_archive")
-        # A function's older keeper in the archive is superseded by the one of this day.
-        conn.execute(
-            "DELETE FROM executions_archive a USING pnil_keep k "
-            "WHERE a.function_id = k.function_id AND a.created_at < k.created_at "
-            "AND a.status NOT IN ('PENDING', 'RUNNING')"
-        )
-        kept = conn.execute("INSERT INTO executions_archive SELECT * FROM pnil_keep").rowcount
-        conn.execute(
-            sql.SQL(
-                "ALTER TABLE executions ATTACH PARTITION executions_archive "
-                "FOR VALUES FROM (MINVALUE) TO ({})"
-            ).format(sql.Literal(_bound(day + timedelta(days=1))))
-        )
-        conn.execute(sql.SQL("DROP TABLE {}").format(part))
+        if conn.execute("SELECT count(*) FROM pnil_keep").fetchone()[0]:
+            return _drop_keeping(conn, part, day, total)
+    _detach_concurrently(conn, "executions", name)
+    return total, 0, 0.0
+
+
+def _drop_keeping(
+    conn: psycopg.Connection, part: sql.Identifier, day: date, total: int
+) -> tuple[int, int, float]:
+    conn.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+    locked = time.perf_counter()
+    conn.execute(sql.SQL("ALTER TABLE executions DETACH PARTITION {}").format(part))
+    conn.execute("ALTER TABLE executions DETACH PARTITION executions_archive")
+    # A function's older keeper in the archive is superseded by the one of this day.
+    conn.execute(
+        "DELETE FROM executions_archive a USING pnil_keep k "
+        "WHERE a.function_id = k.function_id AND a.created_at < k.created_at "
+        "AND a.status NOT IN ('PENDING', 'RUNNING')"
+    )
+    kept = conn.execute("INSERT INTO executions_archive SELECT * FROM pnil_keep").rowcount
+    conn.execute(
+        sql.SQL(
+            "ALTER TABLE executions ATTACH PARTITION executions_archive FOR VALUES FROM (MINVALUE) TO ({})"
+        ).format(sql.Literal(_bound(day + timedelta(days=1))))
+    )
+    conn.execute(sql.SQL("DROP TABLE {}").format(part))
     return total - kept, kept, (time.perf_counter() - locked) * 1000
 
 
+def _detach_concurrently(conn: psycopg.Connection, table: str, name: str) -> None:
+    """DETACH ... CONCURRENTLY then DROP: readers and writers of `table` never wait (a detach a
+    crash interrupted is finished first)."""
+    parent, part = sql.Identifier(table), sql.Identifier(name)
+    pending = conn.execute(
+        "SELECT inhdetachpending FROM pg_inherits WHERE inhrelid = %s::regclass", (name,)
+    ).fetchone()
+    if pending is not None:
+        how = "FINALIZE" if pending[0] else "CONCURRENTLY"
+        conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {} " + how).format(parent, part))
+    conn.execute(sql.SQL("DROP TABLE {}").format(part))
+
+
 def drop_event_day(conn: psycopg.Connection, name: str) -> int:
-    """Drop one day of events; returns how many rows went."""
-    part = sql.Identifier(name)
-    with conn.transaction():
-        total = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(part)).fetchone()[0]
-        conn.execute(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
-        conn.execute(sql.SQL("ALTER TABLE events DETACH PARTITION {}").format(part))
-        conn.execute(sql.SQL("DROP TABLE {}").format(part))
+    """Drop one day of events (autocommit `conn`); returns how many rows went."""
+    total = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(name))).fetchone()[0]
+    _detach_concurrently(conn, "events", name)
     return total
 
 
