@@ -47,6 +47,7 @@ DECLARE
     index_defs text[];
     fk_defs text[];
     trigger_defs text[];
+    columns text;
 BEGIN
     IF (SELECT relkind FROM pg_class WHERE oid = parent::regclass) = 'p' THEN
         RETURN;  -- already partitioned
@@ -77,7 +78,10 @@ BEGIN
                    parent || '_archive', parent, first_day::timestamp AT TIME ZONE 'UTC');
     PERFORM pnil_ensure_day_partitions(parent, first_day, (now() AT TIME ZONE 'UTC')::date + 7);
 
-    EXECUTE format('INSERT INTO %I SELECT * FROM %I', parent, old_name);
+    -- Every stored column (generated ones are computed again).
+    SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) INTO columns FROM pg_attribute
+    WHERE attrelid = old_name::regclass AND attnum > 0 AND NOT attisdropped AND attgenerated = '';
+    EXECUTE format('INSERT INTO %I (%s) SELECT %s FROM %I', parent, columns, columns, old_name);
     EXECUTE format('DROP TABLE %I', old_name);
 
     EXECUTE format('ALTER TABLE %I ADD PRIMARY KEY (id, created_at)', parent);

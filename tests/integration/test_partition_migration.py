@@ -30,6 +30,18 @@ def filled_before_partitioning(server_url):
                 "CASE WHEN i < 5 THEN 'key-' || i END FROM generate_series(0, 2399) i",
                 (fid, TENANT),
             )
+            # Columns another migration may have added before 0021: a checked one, a link to a
+            # previous execution (a foreign key into executions), a renamed one.
+            conn.execute(
+                "ALTER TABLE executions ADD COLUMN attempt integer NOT NULL DEFAULT 1 CHECK (attempt > 0), "
+                "ADD COLUMN retry_of uuid REFERENCES executions (id)"
+            )
+            conn.execute("ALTER TABLE executions RENAME COLUMN function_version TO version")
+            conn.execute(
+                "UPDATE executions e SET attempt = 2, "
+                "retry_of = (SELECT id FROM executions ORDER BY created_at LIMIT 1) "
+                "WHERE e.created_at > now() - interval '1 hour'"
+            )
             conn.execute(
                 "INSERT INTO events (tenant_id, type, payload, created_at) SELECT %s, 't', "
                 "jsonb_build_object('i', i), now() - make_interval(hours => i) "
@@ -76,6 +88,10 @@ def test_every_row_survives_and_the_tables_are_partitioned_by_day(filled_before_
         }
         assert indexes_before - {"executions_pkey"} <= indexes_after
 
+        with pytest.raises(psycopg.errors.CheckViolation):
+            conn.execute(
+                "INSERT INTO executions (function_id, tenant_id, attempt) VALUES (%s, %s, 0)", (fid, TENANT)
+            )
         with pytest.raises(psycopg.errors.UniqueViolation):
             conn.execute(
                 "INSERT INTO executions (function_id, tenant_id, idempotency_key) VALUES (%s, %s, 'key-1')",
