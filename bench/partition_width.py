@@ -13,6 +13,7 @@ import argparse
 import sys
 import time
 import uuid
+from datetime import timedelta
 
 import psycopg
 
@@ -35,15 +36,14 @@ def _build(conn: psycopg.Connection, table: str, width_days: int, rows: int, bas
     """The same rows (ids, times) whatever the width; partitions of `width_days` up to `base`."""
     conn.execute(_TABLE.format(t=table))
     for start in range(-DAYS - 1, 2, width_days):
+        low, high = base + timedelta(days=start), base + timedelta(days=start + width_days)
         conn.execute(
-            f"CREATE TABLE {table}_{start + 100} PARTITION OF {table} FOR VALUES FROM "
-            f"(%(base)s::timestamptz + make_interval(days => {start})) TO "
-            f"(%(base)s::timestamptz + make_interval(days => {start + width_days}))",
-            {"base": base},
+            f"CREATE TABLE {table}_{start + 100} PARTITION OF {table} "
+            f"FOR VALUES FROM ('{low.isoformat()}') TO ('{high.isoformat()}')"
         )
     conn.execute(
         f"INSERT INTO {table} (id, function_id, status, output, created_at) "
-        "SELECT md5(g::text)::uuid, ('00000000-0000-0000-0000-' || lpad((g % 1000)::text, 12, '0'))::uuid, "
+        "SELECT md5(g::text)::uuid, ('00000000-0000-0000-0000-' || lpad((g %% 1000)::text, 12, '0'))::uuid, "
         "'COMPLETED', jsonb_build_object('g', g), "
         "%(base)s::timestamptz - make_interval(secs => (g::float8 / %(rows)s) * %(days)s * 86400) "
         "FROM generate_series(1, %(rows)s) g",
