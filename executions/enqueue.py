@@ -59,7 +59,12 @@ def enqueue_execution(
             return _named_by_key(conn, tenant_id, function_id, idempotency_key, request_hash), False
         if row is None:
             return None, False
-        payload = {"executionId": str(row["id"]), "functionId": str(function_id)}
+        # createdAt lets the executor reach the row in its day partition (older messages lack it).
+        payload = {
+            "executionId": str(row["id"]),
+            "functionId": str(function_id),
+            "createdAt": row["created_at"].isoformat(),
+        }
         broker.send(EXECUTIONS, payload, task=RUN_EXECUTION_TASK, conn=conn)
         return row, True
 

@@ -178,6 +178,7 @@ class ExecutionService:
         message: tuple[str, int] | None = None,
         on_acknowledged=None,
         conn: psycopg.Connection | None = None,
+        created_at: Any = None,
     ) -> QueuedOutcome:
         """Start a PENDING execution if its function may run and has a free slot, run it, record it.
 
@@ -187,10 +188,17 @@ class ExecutionService:
         if conn is None:
             with self.db.connection() as own:
                 return self.run_queued(
-                    execution_id, function_id, message=message, on_acknowledged=on_acknowledged, conn=own
+                    execution_id,
+                    function_id,
+                    message=message,
+                    on_acknowledged=on_acknowledged,
+                    conn=own,
+                    created_at=created_at,
                 )
         cached = self.artifacts.revision(function_id) if function_id else None
-        row = self._guarded(conn, store.start_queued, conn, execution_id, cached, message=message)
+        row = self._guarded(
+            conn, store.start_queued, conn, execution_id, cached, message=message, created_at=created_at
+        )
         if row["acknowledged"] and on_acknowledged is not None:
             on_acknowledged()
         if not row["pending"]:

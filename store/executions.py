@@ -75,7 +75,9 @@ FROM fn LEFT JOIN ins ON true
 # any more: a redelivery could never start it again. Like the sync insert, this commits without
 # waiting for its WAL flush; the synchronous `finish` covers it.
 _START_QUEUED = f"""
-WITH e AS (SELECT id, function_id FROM executions WHERE id = %(execution_id)s AND status = 'PENDING'),
+WITH e AS (
+    SELECT id, function_id FROM executions WHERE id = %(execution_id)s AND status = 'PENDING' {{in_day}}
+),
 fn AS (
     SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.revision, f.resource_limits, f.allowed_hosts,
            CASE WHEN f.revision = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary
@@ -84,7 +86,7 @@ fn AS (
 upd AS (
     UPDATE executions x SET status = 'RUNNING', started_at = clock_timestamp(), slot = slot.s,
                             function_version = fn.revision
-    FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = 'PENDING'
+    FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = 'PENDING' {{x_in_day}}
     RETURNING x.id, x.input, x.trigger_type, x.trigger_data, x.tenant_id, x.function_id, x.started_at,
               x.created_at
 ), {execution_started_ctes("upd")[0]}
@@ -142,8 +144,12 @@ def start_queued(
     cached_revision: int | None,
     *,
     message: tuple[str, int] | None = None,
+    created_at: Any = None,
 ) -> dict[str, Any]:
     """PENDING -> RUNNING when the function may run and a slot is free (see the row's columns).
+
+    `created_at` (the execution's, from its queue message) confines the statement to the
+    execution's day partition; without it every partition's index is probed.
 
     `message` (queue, msg_id) is deleted in the same statement when it has served its purpose
     (`acknowledged` is then true).
@@ -152,13 +158,14 @@ def start_queued(
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            _START_QUEUED_SQL,
+            _START_QUEUED_IN_DAY if created_at is not None else _START_QUEUED_ANY_DAY,
             {
                 "execution_id": execution_id,
                 "cached": cached_revision or -1,
                 "default_runs": DEFAULTS["maxConcurrentRuns"],
                 "queue": queue,
                 "msg_id": msg_id,
+                "created_at": created_at,
             },
         )
         .fetchone()
@@ -166,6 +173,10 @@ def start_queued(
 
 
 _START_QUEUED_SQL = _START_QUEUED.replace("{delete}", Broker.delete_sql("%(queue)s", "%(msg_id)s"))
+_START_QUEUED_IN_DAY = _START_QUEUED_SQL.replace("{in_day}", "AND created_at = %(created_at)s").replace(
+    "{x_in_day}", "AND x.created_at = %(created_at)s"
+)
+_START_QUEUED_ANY_DAY = _START_QUEUED_SQL.replace("{in_day}", "").replace("{x_in_day}", "")
 
 
 def release_slots(conn: psycopg.Connection) -> None:

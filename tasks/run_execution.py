@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from datetime import datetime
 
 from broker import Postpone, Reject
 from executions.service import ExecutionService
@@ -51,6 +52,14 @@ def _ids(payload: dict) -> tuple[uuid.UUID, uuid.UUID | None]:
         raise Reject(f"malformed execution message: {exc!r}") from exc
 
 
+def _created_at(payload: dict) -> datetime | None:
+    """The execution's createdAt when the message carries it (messages sent before it did not)."""
+    try:
+        return datetime.fromisoformat(payload["createdAt"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
 @broker.task(
     queue=EXECUTIONS,
     name=RUN_EXECUTION_TASK,
@@ -75,6 +84,7 @@ def run_execution(payload: dict, delivery) -> None:
         message=(delivery.message.queue, delivery.message.msg_id),
         on_acknowledged=delivery.acknowledge,
         conn=delivery.connection,
+        created_at=_created_at(payload),
     )
     if outcome.busy:
         if function_id is not None:
