@@ -22,6 +22,7 @@ DAYS_AHEAD = 7
 # drop that cannot get it this fast gives up (and retries next pass) rather than queue every
 # request behind a long-running query.
 LOCK_TIMEOUT_MS = 1000
+CONCURRENT_WAIT_MS = 30_000
 _DAY = re.compile(r"_p(\d{8})$")
 
 
@@ -120,7 +121,13 @@ def _detach_concurrently(conn: psycopg.Connection, table: str, name: str) -> Non
     ).fetchone()
     if pending is not None:
         how = "FINALIZE" if pending[0] else "CONCURRENTLY"
-        conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {} " + how).format(parent, part))
+        # It waits for the transactions that may still read the partition; one idle in a
+        # transaction for longer makes it give up (the next pass finalizes it).
+        conn.execute(f"SET lock_timeout = {CONCURRENT_WAIT_MS}")
+        try:
+            conn.execute(sql.SQL("ALTER TABLE {} DETACH PARTITION {} " + how).format(parent, part))
+        finally:
+            conn.execute("RESET lock_timeout")
     conn.execute(sql.SQL("DROP TABLE {}").format(part))
 
 
