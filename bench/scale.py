@@ -78,7 +78,7 @@ SELECT f.ids[1 + g %% %(functions)s], f.tenants[1 + g %% %(functions)s], 1,
        'handled request ' || g || repeat('.', 100), '{"durationMs": 3, "memoryPeakBytes": 1048576}',
        ts, ts, ts + interval '3 ms'
 FROM f, generate_series(1, %(rows)s) g,
-     LATERAL (SELECT %(start)s::timestamptz + (g::float8 / %(rows)s) * interval '1 day' AS ts) t
+     LATERAL (SELECT %(start)s::timestamptz + ((g - 1)::float8 / %(rows)s) * interval '1 day' AS ts) t
 """
 
 
