@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
@@ -186,6 +187,8 @@ class TenantByName(MethodView):
         """Set a tenant's own retention windows and quotas (fields left out keep their value; null
         returns to the server's setting); creates the tenant when new."""
         require_admin()
+        if not request.get_data(cache=True).strip():
+            abort(400, message='send a JSON object of the settings to change, e.g. {"maxFunctions": 50}')
         with pool().connection() as conn, conn.transaction():
             try:
                 tenants.set_bounds(conn, name, {TENANT_FIELDS[field]: value for field, value in body.items()})
