@@ -133,6 +133,7 @@ class KeyById(MethodView):
 def _bound_field(description: str, minimum: int, maximum: int = 2**31 - 1) -> fields.Integer:
     return fields.Integer(
         allow_none=True,
+        strict=True,
         validate=validate.Range(min=minimum, max=maximum),
         metadata={"description": f"{description}; null: the server's setting"},
     )

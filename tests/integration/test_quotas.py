@@ -130,3 +130,5 @@ def test_tenant_settings_show_what_is_in_force_and_null_returns_to_the_server_se
     expect_error(client.put("/admin/tenants/Not A Name", json={}), 400)
     expect_error(client.get("/admin/tenants/nobody"), 404)
     expect_error(client.put("/admin/tenants/quota-team"), 400)
+    expect_error(client.put("/admin/tenants/quota-team", json={"maxKvKeys": 2.5}), 400)
+    expect_error(client.put("/admin/tenants/quota-team", json={"maxKvKeys": "5"}), 400)
