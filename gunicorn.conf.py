@@ -40,6 +40,25 @@ if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = _metrics_dir
 
 
+def on_starting(server):
+    """Refuse anonymous access on an address other machines reach (infra/exposure.py)."""
+    from infra.exposure import AnonymousExposed, check_anonymous_bind
+    from infra.settings import Settings
+
+    settings = Settings.from_env()
+    try:
+        warning = check_anonymous_bind(
+            allow_anonymous=settings.allow_anonymous,
+            allow_remote=settings.allow_anonymous_remote,
+            addresses=list(server.cfg.address),
+        )
+    except AnonymousExposed as exc:
+        raise SystemExit(str(exc)) from None
+    if warning:
+        for _ in range(3):  # loud: it must not scroll by unseen
+            server.log.warning(warning)
+
+
 def child_exit(server, worker):
     from prometheus_client import multiprocess
 

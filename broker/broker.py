@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -151,12 +152,18 @@ class Broker:
         *,
         task: str | None = None,
         delay_s: int = 0,
+        at: datetime | None = None,
         conn: psycopg.Connection | None = None,
     ) -> int:
-        """pgmq.send with the task name in the message headers."""
+        """pgmq.send with the task name in the message headers; invisible `delay_s` seconds, or
+        until `at`."""
         headers = Jsonb({"task": task}) if task else None
-        sql = "SELECT pgmq.send(%s, %s, %s, %s::integer)"
-        params = (queue, Jsonb(payload), headers, delay_s)
+        if at is not None:
+            sql = "SELECT pgmq.send(%s, %s, %s, %s::timestamptz)"
+            params = (queue, Jsonb(payload), headers, at)
+        else:
+            sql = "SELECT pgmq.send(%s, %s, %s, %s::integer)"
+            params = (queue, Jsonb(payload), headers, delay_s)
         if conn is not None:
             return conn.execute(sql, params).fetchone()[0]
         with self.db.connection() as own:
@@ -174,8 +181,11 @@ class Broker:
         return [Message.from_row(queue, row) for row in rows]
 
     @staticmethod
-    def send_sql(queue_param: str, payload_sql: str, headers_param: str) -> str:
-        """pgmq.send as an SQL expression, for a message sent inside a caller's statement."""
+    def send_sql(queue_param: str, payload_sql: str, headers_param: str, *, at_sql: str | None = None) -> str:
+        """pgmq.send as an SQL expression, for a message sent inside a caller's statement; with
+        `at_sql` (a timestamptz) the message stays invisible until then."""
+        if at_sql is not None:
+            return f"pgmq.send({queue_param}, {payload_sql}, {headers_param}::jsonb, ({at_sql})::timestamptz)"
         return f"pgmq.send({queue_param}, {payload_sql}, {headers_param}::jsonb, 0)"
 
     @staticmethod
@@ -222,6 +232,17 @@ def create_queue(conn: psycopg.Connection, queue: str) -> None:
 def set_visibility(conn: psycopg.Connection, queue: str, msg_id: int, seconds: float) -> None:
     """pgmq.set_vt: the message becomes visible again `seconds` from now."""
     conn.execute("SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, max(0, round(seconds))))
+
+
+def next_visible_in(conn: psycopg.Connection, queue: str) -> float | None:
+    """Seconds until the queue's next hidden message becomes visible (a delayed send, a retry's
+    backoff, a visibility timeout); None when it holds none. An index lookup (pgmq indexes vt)."""
+    row = conn.execute(
+        sql.SQL("SELECT EXTRACT(EPOCH FROM min(vt) - clock_timestamp())::float8 FROM pgmq.{}").format(
+            sql.Identifier(f"q_{queue}")
+        )
+    ).fetchone()
+    return row[0] if row else None
 
 
 def queue_stats(conn: psycopg.Connection, queues: tuple[str, ...]) -> list[dict[str, Any]]:

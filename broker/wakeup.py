@@ -29,11 +29,13 @@ class QueueWakeup:
         """Run the listener in a daemon thread."""
         threading.Thread(target=self._listen, name=f"listen-{self.channel}", daemon=True).start()
 
-    def wait(self, seen_generation: int) -> None:
-        """Block until a notification newer than `seen_generation`, or the fallback timeout."""
+    def wait(self, seen_generation: int, due_in_s: float | None = None) -> None:
+        """Block until a notification newer than `seen_generation`, the fallback timeout, or
+        `due_in_s` (when a delayed message becomes visible: pgmq sends no NOTIFY for that)."""
+        timeout = self.idle_poll_s if due_in_s is None else max(0.002, min(self.idle_poll_s, due_in_s))
         with self._cond:
             if self.generation == seen_generation and not self.stop.is_set():
-                self._cond.wait(self.idle_poll_s)
+                self._cond.wait(timeout)
 
     def wake_all(self) -> None:
         """Wake every waiting consumer."""

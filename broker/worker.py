@@ -9,7 +9,7 @@ import time
 
 import psycopg
 
-from broker.broker import Broker
+from broker.broker import Broker, next_visible_in
 from broker.delivery import Delivery
 from broker.errors import Postpone, Reject, Retry
 from broker.heartbeat import Heartbeat
@@ -103,7 +103,7 @@ class Worker:
                 messages = self.broker.read(conn, queue, vt_s, batch)
                 failures = 0
                 if not messages:
-                    wakeup.wait(seen)
+                    wakeup.wait(seen, next_visible_in(conn, queue))
                     continue
                 for message in messages:
                     if self._stop.is_set():

@@ -16,8 +16,12 @@ _EXECUTION_IDS = (
     "'executionId', id, 'scriptId', function_id, 'functionId', function_id, 'tenantId', tenant_id, "
     "'triggerType', trigger_type"
 )
-# How many event-triggered executions led to this one (0 unless an event triggered it).
-_DEPTH = "CASE WHEN trigger_type = 'EVENT' THEN COALESCE((trigger_data->>'depth')::integer, 0) ELSE 0 END"
+# How many event-triggered executions led to this one (0 unless an event triggered it, or a
+# workflow run an event started).
+_DEPTH = (
+    "CASE WHEN trigger_type IN ('EVENT', 'WORKFLOW') "
+    "THEN COALESCE((trigger_data->>'depth')::integer, 0) ELSE 0 END"
+)
 _STARTED_PAYLOAD = f"jsonb_build_object({_EXECUTION_IDS}, 'startedAt', started_at, 'timestamp', started_at)"
 _ENDED_PAYLOAD = f"""jsonb_build_object({_EXECUTION_IDS}, 'timestamp', completed_at) || CASE status
     WHEN 'COMPLETED' THEN jsonb_build_object('completedAt', completed_at, 'durationMs', metrics->'durationMs')
@@ -48,6 +52,24 @@ def execution_ended_ctes(source: str) -> tuple[str, str]:
         payload_sql=_ENDED_PAYLOAD,
         depth_sql=_DEPTH,
         execution_sql="id",
+    )
+
+
+# From the next attempt's row (store/attempts.py): the attempt that failed is its retry_of.
+_RETRYING_PAYLOAD = """jsonb_build_object('executionId', retry_of, 'scriptId', function_id,
+    'functionId', function_id, 'tenantId', tenant_id, 'triggerType', trigger_type, 'attempt', attempt - 1,
+    'nextAttemptId', id, 'nextAttempt', attempt, 'scheduledFor', scheduled_for, 'timestamp', created_at)"""
+
+
+def execution_retrying_ctes(source: str) -> tuple[str, str]:
+    """CTEs publishing jsruntime.execution.retrying for the next attempts in CTE `source`."""
+    return publish_ctes(
+        "retrying_event",
+        source,
+        type_sql="'jsruntime.execution.retrying'",
+        payload_sql=_RETRYING_PAYLOAD,
+        depth_sql=_DEPTH,
+        execution_sql="retry_of",
     )
 
 

@@ -5,6 +5,9 @@ from __future__ import annotations
 import re
 
 MAX_TYPE_CHARS = 200
+# pnil's own domain events (events/domain.py) are named under this prefix; the rest are users'.
+PLATFORM_PREFIX = "jsruntime."
+SOURCES = ("user", "platform", "all")
 _SEGMENT = r"[A-Za-z0-9_-]+"
 TYPE_RE = re.compile(rf"^{_SEGMENT}(\.{_SEGMENT})*$")
 PATTERN_RE = re.compile(rf"^(\*|{_SEGMENT}(\.{_SEGMENT})*(\.\*)?)$")

@@ -13,14 +13,18 @@ from tasks.contracts import DISPATCH_EVENT_TASK, EVENTS
 
 
 def _dispatch_if_subscribed(ev: str) -> str:
-    """SELECT that sends the dispatch message of the events in CTE `ev` that someone may receive."""
+    """SELECT that sends the dispatch message of the events in CTE `ev` that someone (an EVENT
+    function or workflow) may receive."""
     send = Broker.send_sql(
         f"'{EVENTS}'", f"jsonb_build_object('eventId', {ev}.id)", f'\'{{"task": "{DISPATCH_EVENT_TASK}"}}\''
     )
+    matches = f"(p = {ev}.type OR p = '*' OR (p LIKE '%%.*' AND {ev}.type LIKE left(p, -1) || '%%'))"
     return f"""SELECT {send} FROM {ev} WHERE EXISTS (
         SELECT 1 FROM functions f, unnest(f.event_types) p
-        WHERE f.tenant_id = {ev}.tenant_id AND f.trigger_type = 'EVENT' AND f.state = 'ACTIVE'
-          AND (p = {ev}.type OR p = '*' OR (p LIKE '%%.*' AND {ev}.type LIKE left(p, -1) || '%%'))
+        WHERE f.tenant_id = {ev}.tenant_id AND f.trigger_type = 'EVENT' AND f.state = 'ACTIVE' AND {matches}
+    ) OR EXISTS (
+        SELECT 1 FROM workflows w, unnest(w.event_types) p
+        WHERE w.tenant_id = {ev}.tenant_id AND w.trigger_type = 'EVENT' AND w.state = 'ACTIVE' AND {matches}
     )"""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -29,8 +30,20 @@ def enqueue_execution(
     idempotency_key: str | None = None,
     request_hash: str | None = None,
     quotas: Quotas = DEFAULT_QUOTAS,
+    retry_policy: dict[str, Any] | None = None,
+    delay_ms: int | None = None,
+    run_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    max_queue_ms: int | None = None,
+    replay_of: uuid.UUID | None = None,
+    version: int | None = None,
 ) -> tuple[dict[str, Any] | None, bool]:
     """Queue one execution in the caller's transaction; returns (execution row, created).
+
+    It follows the function's retry policy (`retry_policy` overrides fields of it), starts no
+    sooner than `delay_ms` from now or `run_at` (its message stays invisible until then: nothing
+    polls it) and never after `expires_at` (or `max_queue_ms` past its due time). `version` pins
+    the version it runs (a replay).
 
     With an idempotency key already used by this tenant, nothing is queued and the existing
     execution comes back with created=False (IdempotencyConflict when `request_hash` differs).
@@ -54,6 +67,13 @@ def enqueue_execution(
                     trigger_data=trigger_data,
                     idempotency_key=idempotency_key,
                     request_hash=request_hash,
+                    retry_policy=retry_policy,
+                    delay_ms=delay_ms,
+                    run_at=run_at,
+                    expires_at=expires_at,
+                    max_queue_ms=max_queue_ms,
+                    replay_of=replay_of,
+                    version=version,
                 )
         except psycopg.errors.UniqueViolation:
             return _named_by_key(conn, tenant_id, function_id, idempotency_key, request_hash), False
@@ -65,7 +85,7 @@ def enqueue_execution(
             "functionId": str(function_id),
             "createdAt": row["created_at"].isoformat(),
         }
-        broker.send(EXECUTIONS, payload, task=RUN_EXECUTION_TASK, conn=conn)
+        broker.send(EXECUTIONS, payload, task=RUN_EXECUTION_TASK, at=row["scheduled_for"], conn=conn)
         return row, True
 
 

@@ -70,6 +70,10 @@ def prune_with(conn: psycopg.Connection, policy: Retention) -> dict[str, int]:
         )
         for t in tenants
     )
+    removed["workflowRuns"] = sum(
+        _batches(retention.delete_workflow_runs_past, conn, t["id"], t["execution_days"], False, size=500)
+        for t in tenants
+    )
     removed["versions"] = retention.delete_versions_past(conn, policy.versions_kept, policy.execution_days)
     return removed
 
@@ -100,12 +104,14 @@ def _drop_days(conn: psycopg.Connection, longest: dict[str, int]) -> dict[str, i
     return counts
 
 
-def _batches(statement, conn: psycopg.Connection, tenant_id, days: int, archive_only: bool) -> int:
+def _batches(
+    statement, conn: psycopg.Connection, tenant_id, days: int, archive_only: bool, size: int = retention.BATCH
+) -> int:
     """Run a row-level delete in batches until it has nothing left (or MAX_BATCHES)."""
     total = 0
     for _ in range(MAX_BATCHES):
-        deleted = statement(conn, tenant_id, days, archive_only=archive_only)
+        deleted = statement(conn, tenant_id, days, archive_only=archive_only, batch=size)
         total += deleted
-        if deleted < retention.BATCH:
+        if deleted < size:
             break
     return total

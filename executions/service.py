@@ -23,13 +23,18 @@ from executions.artifacts import ArtifactCache
 from executions.cancel import CancelListener
 from executions.fairness import SandboxAdmission
 from hostapi.calls import HostApi
+from hostapi.secrets import check_key
 from infra import limits, metrics
 from infra.database import ForkSafePool
 from infra.logs import event
+from infra.redact import Redactor
+from infra.secretbox import SecretBox
 from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
 from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 from runner.sandbox.pool import RunnerPool
+from store import attempts
 from store import executions as store
+from workflows import handover
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +85,7 @@ class QueuedOutcome:
     ran: bool = False  # it ran (or failed to start) and is finished
     dropped: bool = False  # not PENDING any more (cancelled, already run): nothing to do
     busy: bool = False  # every slot of its function is taken: try again later
+    wait_s: float = 0.0  # not due yet (scheduledFor is this far ahead): try again then
 
 
 class ExecutionService:
@@ -94,8 +100,10 @@ class ExecutionService:
         listen_for_cancels: bool = True,
         admission: SandboxAdmission | None = None,
         quotas: Quotas = DEFAULT_QUOTAS,
+        secret_box: SecretBox | None = None,
     ) -> None:
         self.db = db
+        self.secret_box = secret_box
         self.runners = runners
         self.admission = admission  # fair sharing of the sandboxes between tenants (sync path)
         self.artifacts = ArtifactCache()
@@ -105,6 +113,12 @@ class ExecutionService:
         self._recent_cancels: dict[str, float] = {}
         self._lock = threading.Lock()
         self._cancels = CancelListener(db.dsn, self._on_cancel) if listen_for_cancels else None
+
+    @staticmethod
+    def check_secret_key(db: ForkSafePool, box: SecretBox) -> None:
+        """Raise SecretKeyError when secrets are stored and `box` cannot open them (at start)."""
+        with db.connection() as conn:
+            check_key(conn, box)
 
     def close(self) -> None:
         """Stop the cancel listener and the runner subprocesses."""
@@ -204,19 +218,41 @@ class ExecutionService:
         if not row["pending"]:
             return QueuedOutcome(dropped=True)
         if row["execution_id"] is None:
-            reason = not_runnable_reason(row) if row["id"] is not None else "function deleted"
+            reason = self._not_started_reason(row)
             if reason is None:
                 if row["slot_taken"] is not None:  # the row changed under us: give the slot back
                     store.release_slots(conn)
                     return QueuedOutcome(dropped=True)
+                if row["wait_s"] > 0:
+                    return QueuedOutcome(wait_s=row["wait_s"])
                 return QueuedOutcome(busy=True)
-            ended = store.fail_pending(conn, execution_id, reason)
+            with conn.transaction():  # a workflow step's hand-over commits with its end
+                ended = store.fail_pending(conn, execution_id, reason)
+                if ended is not None:
+                    handover.step_ended(conn, ended)
             if ended is not None:
                 self._log_end(RunResult(status=RunStatus.FAILED, error_message=reason), self._ids(ended))
+                metrics.final_failure(ended["trigger_type"])
                 hooks.finished(conn, ended)
             return QueuedOutcome(ran=True)
         self._run_started(conn, row, durable=False)
         return QueuedOutcome(ran=True)
+
+    @staticmethod
+    def _not_started_reason(row: dict[str, Any]) -> str | None:
+        """Why a PENDING execution that did not start never will (expired, function gone, not
+        runnable, its pinned version replaced), or None when it only has to wait."""
+        if row["expired"]:
+            return store.EXPIRED_MESSAGE
+        if row["id"] is None:
+            return "function deleted"
+        reason = not_runnable_reason(row)
+        if reason is None and row["pinned_version"] not in (None, row["revision"]):
+            reason = (
+                f"version {row['pinned_version']} is no longer the function's live version "
+                f"(now {row['revision']}); replay with version latest, or roll back to it"
+            )
+        return reason
 
     # -- shared -----------------------------------------------------------------------------
     @staticmethod
@@ -259,7 +295,12 @@ class ExecutionService:
             finally:
                 self._untrack(execution_id)
             row, result = self._finish(
-                conn, fn["execution_id"], result, durable, fn.get("execution_created_at")
+                conn,
+                fn["execution_id"],
+                result,
+                durable,
+                fn.get("execution_created_at"),
+                step=fn["trigger_type"] == "WORKFLOW",
             )
         except BaseException:
             _release_quietly(conn)
@@ -282,15 +323,23 @@ class ExecutionService:
             result.duration_ms / 1000.0,
             fn.get("queue_wait_s"),
         )
+        self._log_retry(row, ids)
         hooks.finished(conn, row)
         return row
 
     def _finish(
-        self, conn, execution_id, result: RunResult, durable: bool = True, created_at=None
+        self,
+        conn,
+        execution_id,
+        result: RunResult,
+        durable: bool = True,
+        created_at=None,
+        *,
+        step: bool = False,
     ) -> tuple[dict[str, Any] | None, RunResult]:
         """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED."""
         try:
-            return _record_end(conn, execution_id, result, durable, created_at), result
+            return _record_end(conn, execution_id, result, durable, created_at, step=step), result
         except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
             reason = str(exc).strip().splitlines()[0]
             failed = RunResult(
@@ -300,7 +349,7 @@ class ExecutionService:
                 duration_ms=result.duration_ms,
                 memory_peak_bytes=result.memory_peak_bytes,
             )
-            return _record_end(conn, execution_id, failed, durable, created_at), failed
+            return _record_end(conn, execution_id, failed, durable, created_at, step=step), failed
 
     def _artifact(self, conn, fn: dict[str, Any]) -> bytes | None:
         """The compiled binary: from the row, else this process's cache, else the database."""
@@ -327,10 +376,12 @@ class ExecutionService:
             context_json=context_json(fn, execution_id),
         )
         deadline = time.monotonic() + request.limits.max_execution_time_ms / 1000.0
-        api = HostApi(conn, fn, execution_id, deadline, quotas=self.quotas)
+        api = HostApi(conn, fn, execution_id, deadline, self.secret_box, quotas=self.quotas)
         try:
             result = self.runners.run(request, host=api.handle)
-            return dataclasses.replace(result, api_calls=api.calls, database_queries=api.queries)
+            return _redacted(
+                dataclasses.replace(result, api_calls=api.calls, database_queries=api.queries), api.redactor()
+            )
         except Exception as exc:  # noqa: BLE001 - recorded as the execution's failure
             event(log, "runner.error", level=logging.ERROR, executionId=execution_id, exc_info=True)
             return RunResult(
@@ -363,6 +414,24 @@ class ExecutionService:
 
     # -- logs -------------------------------------------------------------------------------
     @staticmethod
+    def _log_retry(row: dict[str, Any], ids: dict[str, str]) -> None:
+        """Log and count what followed a failed attempt: a next attempt, or the end of the chain."""
+        if row["status"] not in ("FAILED", "TIMEOUT"):
+            return
+        if row["retried"]:
+            metrics.retry_scheduled(row["trigger_type"])
+            event(
+                log,
+                "execution.retrying",
+                attempt=row["attempt"],
+                maxAttempts=row["max_attempts"],
+                nextAttemptId=str(row["next_attempt_id"]),
+                **ids,
+            )
+        elif row["retry_policy"] is not None:
+            metrics.final_failure(row["trigger_type"])
+
+    @staticmethod
     def _ids(row: dict[str, Any]) -> dict[str, str]:
         return {"executionId": str(row["id"]), "functionId": str(row["function_id"])}
 
@@ -383,7 +452,8 @@ class ExecutionService:
 
 
 def context_json(fn: dict[str, Any], execution_id: str) -> str:
-    """What the code sees as `context`: who it is, which version runs, and what triggered it."""
+    """What the code sees as `context`: who it is, which version runs, what triggered it, and
+    which attempt of how many this is."""
     trigger = {"type": fn["trigger_type"]}
     if isinstance(fn["trigger_data"], dict):
         trigger.update(fn["trigger_data"])
@@ -392,8 +462,23 @@ def context_json(fn: dict[str, Any], execution_id: str) -> str:
         "functionId": str(fn["id"]),
         "version": fn["revision"],
         "trigger": trigger,
+        "attempt": fn.get("attempt") or 1,
+        "maxAttempts": fn.get("max_attempts") or 1,
     }
     return json.dumps(context, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def _redacted(result: RunResult, redactor: Redactor) -> RunResult:
+    """The result with the values of the secrets the run read replaced, before anything stores or
+    logs it (the execution row, its events, the process's log lines)."""
+    if not redactor:
+        return result
+    return dataclasses.replace(
+        result,
+        output_json=redactor.json_text(result.output_json),
+        error_message=redactor.text(result.error_message),
+        logs=redactor.text(result.logs),
+    )
 
 
 def _release_quietly(conn: psycopg.Connection) -> None:
@@ -406,9 +491,23 @@ def _release_quietly(conn: psycopg.Connection) -> None:
 
 
 def _record_end(
+    conn, execution_id, result: RunResult, durable: bool, created_at=None, *, step: bool = False
+) -> dict[str, Any] | None:
+    """Record how the run ended; a workflow step's hand-over (what follows it) in the same transaction."""
+    if not step:
+        return _finish_row(conn, execution_id, result, durable, created_at)
+    with conn.transaction():
+        row = _finish_row(conn, execution_id, result, durable, created_at)
+        if row is not None:
+            # A failed attempt that queued its next attempt hands over nothing: the step goes on.
+            handover.step_ended(conn, row, retried=bool(row["retried"]))
+    return row
+
+
+def _finish_row(
     conn, execution_id, result: RunResult, durable: bool, created_at=None
 ) -> dict[str, Any] | None:
-    return store.finish(
+    return attempts.finish(
         conn,
         execution_id,
         status=result.status.value,
@@ -422,5 +521,7 @@ def _record_end(
             "databaseQueryCount": result.database_queries,
         },
         durable=durable,
+        retry_requested=result.retry_requested,
+        retry_delay_ms=result.retry_delay_ms,
         created_at=created_at,
     )

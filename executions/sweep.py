@@ -10,11 +10,13 @@ import time
 import psycopg
 
 from executions.housekeeping import prune
+from infra import metrics
 from infra.database import ForkSafePool
 from infra.logs import event
 from infra.storage_bounds import DEFAULT_RETENTION, Retention
-from store import artifacts, kv
+from store import artifacts, attempts, kv
 from store import executions as store
+from workflows import handover
 
 log = logging.getLogger(__name__)
 
@@ -24,12 +26,19 @@ ARTIFACT_RETENTION_S = int(os.environ.get("PNIL_ARTIFACT_RETENTION_S") or 30 * 2
 
 
 def sweep(db: ForkSafePool) -> int:
-    """Fail executions whose process died while running them; release expired idempotency keys;
-    delete unused compiled artifacts, expired key-value entries and old call counts.
+    """Fail executions whose process died while running them (retrying those whose policy says
+    retryLost) and PENDING ones past their expiry; release expired idempotency keys;
+    delete unused compiled artifacts, expired key-value entries and old call counts (old events
+    and executions go with the retention `prune`, executions/housekeeping.py).
     Safe from many processes at once; returns how many executions were failed.
     """
     with db.connection() as conn:
-        lost = store.fail_lost(conn)
+        with conn.transaction():  # a lost or expired workflow step's hand-over commits with its end
+            rows = attempts.fail_lost(conn)
+            expired = store.expire_pending(conn)
+            for row in (*rows, *expired):
+                handover.step_ended(conn, row, retried=bool(row.get("retried")))
+        lost = [(row["id"], row["function_id"]) for row in rows]
         store.release_idempotency_keys(conn)
         artifacts.forget_unused(conn, ARTIFACT_RETENTION_S)
         kv.delete_expired(conn)
@@ -41,6 +50,15 @@ def sweep(db: ForkSafePool) -> int:
             level=logging.WARNING,
             executionId=str(execution_id),
             functionId=str(function_id),
+        )
+    for row in expired:
+        metrics.final_failure(row["trigger_type"])
+        event(
+            log,
+            "execution.expired",
+            level=logging.WARNING,
+            executionId=str(row["id"]),
+            functionId=str(row["function_id"]),
         )
     return len(lost)
 

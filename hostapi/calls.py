@@ -2,7 +2,9 @@
 
 A call is JSON `{"op": "kv.get", "args": {...}}`; the answer is `{"ok": value}` or
 `{"error": "what happened and what to do"}`. Ops: kv.get, kv.set, kv.delete, kv.list,
-kv.increment, kv.cas, http.fetch, emit.
+kv.increment, kv.cas, http.fetch, emit, secrets.get, enqueue. The values of the secrets a run read are
+kept (`revealed`) so that what it stores (key-value entries, events) and what its execution
+records are redacted.
 """
 
 from __future__ import annotations
@@ -21,8 +23,12 @@ from hostapi import allowed_hosts, fetch
 from infra import limits as limit_rules
 from infra import strict_json
 from infra.logs import event
+from infra.redact import Redactor
+from infra.retry_policy import MAX_WAIT_MS
+from infra.secretbox import SecretBox, SecretKeyError
 from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
-from store import kv, quotas
+from store import executions, kv, quotas
+from store import secrets as secret_store
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +52,7 @@ class HostApi:
         fn: dict[str, Any],
         execution_id: str,
         deadline: float,
+        box: SecretBox | None = None,
         *,
         quotas: Quotas = DEFAULT_QUOTAS,
     ) -> None:
@@ -60,11 +67,14 @@ class HostApi:
         trigger = fn.get("trigger_data")
         self.depth = (
             int(trigger.get("depth", 0))
-            if fn.get("trigger_type") == "EVENT" and isinstance(trigger, dict)
+            if fn.get("trigger_type") in ("EVENT", "WORKFLOW") and isinstance(trigger, dict)
             else 0
         )
         self.deadline = deadline
         self.quotas = quotas
+        self.box = box or SecretBox(None)
+        self.declared: list[str] = list(fn.get("secrets") or [])
+        self.revealed: dict[str, str] = {}  # secret name -> value, of the secrets this run read
         self.calls = 0
         self.queries = 0
         self.refused_until = 0.0  # wall-clock end of a minute whose budget is spent
@@ -132,7 +142,7 @@ class HostApi:
             isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_TTL_S
         ):
             raise CallRefused(f"ttl must be a number of seconds between 0 and {MAX_TTL_S}")
-        key, value = _key(args), _value(args, "value")
+        key, value = _key(args), self.redactor().value(_value(args, "value"))
         self._room(key, value)
         self._kv(kv.put, key, value, ttl)
 
@@ -163,7 +173,7 @@ class HostApi:
     def kv_cas(self, args: dict[str, Any]) -> bool:
         absent = "expected" not in args
         expected = None if absent else _value(args, "expected")
-        key, value = _key(args), _value(args, "value")
+        key, value = _key(args), self.redactor().value(_value(args, "value"))
         self._room(key, value)
         return self._kv(kv.compare_and_set, key, expected, value, absent=absent)
 
@@ -207,11 +217,81 @@ class HostApi:
                 self.conn,
                 self.tenant_id,
                 event_type,
-                payload,
+                self.redactor().value(payload),
                 depth=self.depth,
                 source_execution_id=uuid.UUID(self.execution_id),
             )
         return str(event_id)
+
+    # -- secrets -----------------------------------------------------------------------------
+    def secrets_get(self, args: dict[str, Any]) -> str:
+        name = args.get("name")
+        if not isinstance(name, str) or name not in self.declared:
+            declared = ", ".join(self.declared) or "none"
+            raise CallRefused(
+                f"secret {name!r} is not declared by this function (it declares: {declared}); "
+                'add it to the function\'s "secrets" list'
+            )
+        self.queries += 1
+        token = secret_store.ciphertext(self.conn, self.tenant_id, name)
+        if token is None:
+            raise CallRefused(f"secret {name!r} does not exist (any more): PUT /secrets/{name} to set it")
+        try:
+            value = self.box.decrypt(token)
+        except SecretKeyError as exc:
+            event(
+                log, "hostapi.secret_key", level=logging.ERROR, executionId=self.execution_id, error=str(exc)
+            )
+            raise CallRefused(f"secret {name!r} cannot be read right now (the platform's key)") from exc
+        self.revealed[name] = value
+        return value
+
+    def redactor(self) -> Redactor:
+        """Replaces the values of the secrets read so far."""
+        return Redactor(self.revealed)
+
+    # -- queueing another function -------------------------------------------------------------
+    def enqueue(self, args: dict[str, Any]) -> str:
+        ref, value, delay = args.get("function"), args.get("input", {}), args.get("delayMs", 0)
+        if not isinstance(ref, str) or not 1 <= len(ref) <= 200:
+            raise CallRefused("function must be the name or id of a function of this tenant")
+        if not isinstance(value, dict):
+            raise CallRefused("input must be a JSON object")
+        if isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0:
+            raise CallRefused("delayMs must be a number of milliseconds, 0 or more")
+        if delay > MAX_WAIT_MS:
+            raise CallRefused(f"delayMs is at most {MAX_WAIT_MS} (30 days)")
+        _size_check(value, "input")
+        try:
+            # a new chain, like one queued through the API: held to the tenant's pending quota
+            quotas.check_pending(self.conn, self.tenant_id, self.quotas)
+        except quotas.QuotaExceeded as exc:
+            raise CallRefused(str(exc)) from exc
+        self.queries += 1
+        row = executions.queue_by_ref(
+            self.conn,
+            self.tenant_id,
+            ref,
+            input_value=self.redactor().value(value),
+            trigger_type="API",
+            trigger_data={"enqueuedBy": self.execution_id},
+            delay_ms=round(delay),
+        )
+        if row is None:
+            raise CallRefused(f"function {ref!r} not found in this tenant")
+        if row["execution_id"] is None:
+            raise CallRefused(
+                f"function {ref!r} cannot run now (status {row['status']}, state {row['state']}); "
+                "only READY and ACTIVE functions are queued"
+            )
+        event(
+            log,
+            "hostapi.enqueued",
+            executionId=self.execution_id,
+            functionId=str(self.function_id),
+            enqueuedExecutionId=str(row["execution_id"]),
+        )
+        return str(row["execution_id"])
 
 
 _OPS = {
@@ -223,6 +303,8 @@ _OPS = {
     "kv.cas": HostApi.kv_cas,
     "http.fetch": HostApi.http_fetch,
     "emit": HostApi.emit,
+    "secrets.get": HostApi.secrets_get,
+    "enqueue": HostApi.enqueue,
 }
 
 

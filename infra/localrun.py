@@ -3,21 +3,31 @@ restarted when it dies (infra/supervisor.py)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 from infra.embedded_postgres import PROJECT_ROOT, data_dir_from, start_embedded
+from infra.localrun_banner import announce_when_healthy, forget_server
 from infra.logs import configure_logging
+from infra.settings import log_level_from
 from infra.supervisor import Supervisor, read_procfile
 from migrations import apply_migrations
+from web import local_operator
 
 
 def main() -> int:
-    configure_logging("run")
     env = dict(os.environ)
+    # Readable lines for a person at the terminal; the Procfile's default elsewhere stays JSON.
+    env.setdefault("PNIL_LOG_FORMAT", "console")
+    configure_logging("run", log_format=env["PNIL_LOG_FORMAT"])
+    if log_level_from(env) != "DEBUG":
+        logging.getLogger("pgserver").setLevel(logging.WARNING)  # its INFO lines are raw dumps
+        warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # pgserver's platformdirs
     server = None
     if not env.get("DATABASE_URL"):
         data_dir = data_dir_from(env)
@@ -26,16 +36,9 @@ def main() -> int:
         env["DATABASE_URL"] = server.get_uri()
     print("==> applying migrations, installing pgmq, creating queues", flush=True)
     apply_migrations(env["DATABASE_URL"])
-    if "PNIL_ALLOW_ANONYMOUS" not in env:
-        env["PNIL_ALLOW_ANONYMOUS"] = "1"
-        print(
-            "==> anonymous access is ON for this local run (requests without an API key "
-            "belong to the 'default' tenant); set PNIL_ALLOW_ANONYMOUS=0 to turn it off",
-            flush=True,
-        )
+    # Anonymous access (loopback only), the operator's admin key, the secrets key: web/local_operator.py
+    local_operator.prepare(env, PROJECT_ROOT)
     env.setdefault("PORT", "8080")
-    # Readable lines for a person at the terminal; the Procfile's default elsewhere stays JSON.
-    env.setdefault("PNIL_LOG_FORMAT", "console")
     # One metrics directory for every process, so the web's /metrics shows them all.
     metrics_dir = Path(env.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="pnil-metrics-")))
     metrics_dir.mkdir(parents=True, exist_ok=True)
@@ -52,7 +55,9 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
+    announce_when_healthy(env)
     code = supervisor.run()
+    forget_server()
     if server is not None:
         print("==> stopping the embedded PostgreSQL", flush=True)
         server.cleanup()

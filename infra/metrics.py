@@ -41,6 +41,16 @@ HTTP_SECONDS = Histogram(
     ("route", "method", "status"),
     buckets=_FAST,
 )
+RETRIES = Counter(
+    "pnil_execution_retries_total",
+    "Failed attempts of queued executions that got a next attempt",
+    ("trigger",),
+)
+FINAL_FAILURES = Counter(
+    "pnil_execution_final_failures_total",
+    "Queued executions that failed for good (no attempt left, not retryable, expired)",
+    ("trigger",),
+)
 RUNNER_RESTARTS = Counter("pnil_runner_restarts_total", "Sandbox subprocesses replaced after dying")
 
 
@@ -51,6 +61,14 @@ def execution_ended(
     EXECUTION_SECONDS.labels(language).observe(duration_s)
     if queue_wait_s is not None:
         QUEUE_WAIT_SECONDS.labels(trigger).observe(max(queue_wait_s, 0.0))
+
+
+def retry_scheduled(trigger: str) -> None:
+    RETRIES.labels(trigger).inc()
+
+
+def final_failure(trigger: str) -> None:
+    FINAL_FAILURES.labels(trigger).inc()
 
 
 def compile_ended(language: str, success: bool, duration_s: float) -> None:

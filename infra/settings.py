@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from infra.storage_bounds import DEFAULT_QUOTAS, DEFAULT_RETENTION, Quotas, Retention
 
@@ -37,6 +38,7 @@ class Settings:
 
     database_url: str
     allow_anonymous: bool = False
+    allow_anonymous_remote: bool = False
     max_body_bytes: int = 2 * MIB
     max_source_bytes: int = 1 * MIB
     runner_pool_size: int = 3
@@ -55,6 +57,8 @@ class Settings:
     log_format: str = "json"
     quotas: Quotas = field(default_factory=Quotas)
     retention: Retention = field(default_factory=Retention)
+    secret_key: str | None = None
+    secret_keys_previous: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -69,6 +73,7 @@ class Settings:
         return cls(
             database_url=url,
             allow_anonymous=_flag(env.get("PNIL_ALLOW_ANONYMOUS")),
+            allow_anonymous_remote=_flag(env.get("PNIL_ALLOW_ANONYMOUS_REMOTE")),
             max_body_bytes=_int(env, "PNIL_MAX_BODY_BYTES", 2 * MIB),
             max_source_bytes=_int(env, "PNIL_MAX_SOURCE_BYTES", 1 * MIB),
             runner_pool_size=_int(env, "PNIL_RUNNER_POOL_SIZE", 3),
@@ -78,7 +83,7 @@ class Settings:
             compile_timeout_s=float(env.get("PNIL_COMPILE_TIMEOUT_S") or 60.0),
             compile_slots=_int(env, "PNIL_COMPILE_SLOTS", 2),
             db_timeout_s=float(env.get("PNIL_DB_TIMEOUT_S") or 5.0),
-            log_level=env.get("PNIL_LOG_LEVEL", "INFO").upper(),
+            log_level=log_level_from(env),
             slot_wait_s=float(env.get("PNIL_SLOT_WAIT_S") or 10.0),
             sweep_every_s=float(env.get("PNIL_SWEEP_EVERY_S") or 5.0),
             metrics_public=_flag(env.get("PNIL_METRICS_PUBLIC")),
@@ -101,4 +106,19 @@ class Settings:
                 versions_kept=_positive(env, "PNIL_VERSIONS_KEPT", DEFAULT_RETENTION.versions_kept),
                 prune_every_s=float(env.get("PNIL_PRUNE_EVERY_S") or DEFAULT_RETENTION.prune_every_s),
             ),
+            secret_key=(env.get("PNIL_SECRET_KEY") or "").strip() or None,
+            secret_keys_previous=tuple(
+                k.strip() for k in (env.get("PNIL_SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
+            ),
         )
+
+
+def local_dir(env: dict[str, str], project_root: Path) -> Path:
+    """Where `make run` keeps the local operator's admin key and secret key: PNIL_LOCAL_DIR, else .pnil."""
+    raw = (env.get("PNIL_LOCAL_DIR") or "").strip()
+    return Path(raw).resolve() if raw else project_root / ".pnil"
+
+
+def log_level_from(env: dict[str, str]) -> str:
+    """PNIL_LOG_LEVEL (default INFO), upper case; also read by `make run` before any database."""
+    return env.get("PNIL_LOG_LEVEL", "INFO").upper()

@@ -79,3 +79,7 @@ class RunResult:
     # Host API calls the code made (all kinds) and how many of them were key-value queries.
     api_calls: int = 0
     database_queries: int = 0
+    # The code asked to be retried (pnil.Retry / retry()): FAILED, retried within maxAttempts
+    # whatever retryOn says, after `retry_delay_ms` when it gave one.
+    retry_requested: bool = False
+    retry_delay_ms: int | None = None

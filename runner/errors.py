@@ -18,5 +18,14 @@ class GuestFailure(RunnerError):
         self.status = status
 
 
+class RetryRequested(GuestFailure):
+    """The code asked for a retry (AssemblyScript `retry(message, delayMs)`): FAILED, retried
+    within the retry policy's maxAttempts; `delay_ms` None means the policy's backoff."""
+
+    def __init__(self, message: str, delay_ms: int | None = None) -> None:
+        super().__init__(message)
+        self.delay_ms = delay_ms
+
+
 class PoolClosedError(RunnerError):
     """The pool was closed; no more runs are accepted."""

@@ -27,7 +27,10 @@ from infra.database import ForkSafePool
 from infra.logs import event
 from scheduler import ticks
 from store import schedules as store
+from store import workflow_definitions as definitions_store
 from store.quotas import QuotaExceeded
+from workflows import definitions
+from workflows.canvas import CanvasError
 
 log = logging.getLogger(__name__)
 CHANNEL = "pnil_schedule"
@@ -227,6 +230,7 @@ class Scheduler:
                 fired=fire,
                 missed=decision.missed,
                 skipped_not_ready=decision.fire is not None and not ready,
+                kind=row["kind"],
             )
             if fire is not None:
                 fired = self._queue(conn, row, entry, fire, now)
@@ -258,6 +262,8 @@ class Scheduler:
 
     def _queue(self, conn: psycopg.Connection, row: dict, entry: Entry, tick: datetime, now: datetime) -> int:
         scheduled_for = tick.astimezone(UTC).isoformat()
+        if row["kind"] == "workflow":
+            return self._start_run(conn, row, entry, scheduled_for)
         try:
             execution, created = enqueue_execution(
                 conn,
@@ -287,6 +293,43 @@ class Scheduler:
                 lateMs=round((now - tick).total_seconds() * 1000, 1),
             )
         return int(created)
+
+    def _start_run(self, conn: psycopg.Connection, row: dict, entry: Entry, scheduled_for: str) -> int:
+        """A tick of a SCHEDULED workflow: a run of its current version (logged and skipped when a
+        step's function cannot run now)."""
+        workflow = definitions_store.by_id(conn, row["id"])
+        try:
+            with conn.transaction():
+                run_id = definitions.start(
+                    conn,
+                    workflow,
+                    {},
+                    trigger_type="CRON",
+                    trigger_data={
+                        "cron": entry.cron,
+                        "timezone": entry.timezone,
+                        "scheduledFor": scheduled_for,
+                    },
+                    dedup_key=f"cron:{row['id']}:{scheduled_for}",
+                )
+        except CanvasError as exc:
+            event(
+                log,
+                "scheduler.tick_skipped",
+                level=logging.WARNING,
+                workflow=workflow["name"],
+                reason=str(exc),
+            )
+            return 0
+        if run_id is not None:
+            event(
+                log,
+                "scheduler.fired",
+                workflow=workflow["name"],
+                runId=str(run_id),
+                scheduledFor=scheduled_for,
+            )
+        return int(run_id is not None)
 
     # -- signals ----------------------------------------------------------------------------------
     def _listen(self) -> None:

@@ -8,6 +8,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from events.names import PLATFORM_PREFIX
+
 COLUMNS = (
     "id, tenant_id, type, payload, depth, source_execution_id, created_at, dispatched_at, "
     "executions_started, suppressed"
@@ -43,15 +45,23 @@ def get(conn: psycopg.Connection, tenant_id: uuid.UUID, event_id: uuid.UUID) -> 
 
 
 def recent(
-    conn: psycopg.Connection, tenant_id: uuid.UUID, *, event_type: str | None, limit: int
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    *,
+    event_type: str | None,
+    limit: int,
+    platform: bool | None = None,
 ) -> list[dict]:
-    """The tenant's newest events, optionally of one type."""
+    """The tenant's newest events, optionally of one type; `platform` True: only pnil's own
+    (jsruntime.*), False: only the others, None: both."""
+    prefix = PLATFORM_PREFIX + "%"  # no LIKE wildcard in the prefix itself
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
             f"SELECT {COLUMNS} FROM events WHERE tenant_id = %s AND (%s::text IS NULL OR type = %s) "
+            "AND (%s::boolean IS NULL OR (type LIKE %s) = %s) "
             "ORDER BY created_at DESC, id DESC LIMIT %s",
-            (tenant_id, event_type, event_type, limit),
+            (tenant_id, event_type, event_type, platform, prefix, platform, limit),
         )
         .fetchall()
     )

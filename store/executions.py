@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -11,18 +13,18 @@ from psycopg.types.json import Jsonb
 
 from broker import Broker
 from events.domain import execution_ended_ctes, execution_started_ctes
-from infra.limits import DEFAULTS, MAX_LOG_BYTES, TRUNCATED_MARKER
+from infra import retry_policy as retry_policy_rules
+from infra.limits import DEFAULTS, MAX_LOG_BYTES
+from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
 
 COLUMNS = (
     "id, function_id, tenant_id, function_version, status, trigger_type, trigger_data, input, output, "
-    "error_message, logs, metrics, created_at, started_at, completed_at"
+    "error_message, logs, metrics, created_at, started_at, completed_at, attempt, max_attempts, "
+    "retry_of, COALESCE(first_attempt_id, id) AS first_attempt_id, retried, retry_policy, scheduled_for, "
+    "expires_at, replay_of, workflow_run_id, step_path"
 )
-# An execution RUNNING longer than its time limit plus this cannot still be running: the runner
-# pool kills overruns after a second. Such a row was lost by a process that died.
-LOST_AFTER_GRACE_S = 60
-_TIME_LIMIT_S = "COALESCE((f.resource_limits->>'maxExecutionTimeMs')::bigint, %(default_time_ms)s) / 1000.0"
 _RUNNABLE = """
-SELECT id, tenant_id, language, status, state, revision, resource_limits, allowed_hosts,
+SELECT id, tenant_id, language, status, state, revision, resource_limits, allowed_hosts, secrets,
        CASE WHEN revision = %(cached)s THEN NULL ELSE wasm_binary END AS wasm_binary
 FROM functions f WHERE id = %(id)s AND tenant_id = %(tenant)s
 """
@@ -41,7 +43,7 @@ _TAKE_SLOT = """
 slot AS (
     SELECT s FROM fn, generate_series(0, COALESCE((fn.resource_limits->>'maxConcurrentRuns')::int,
                                                   %(default_runs)s) - 1) s
-    WHERE CASE WHEN fn.status = 'READY' AND fn.state = 'ACTIVE'
+    WHERE CASE WHEN fn.status = 'READY' AND fn.state = 'ACTIVE'{also}
                THEN pg_try_advisory_lock(hashtext(fn.id::text), s) ELSE false END
     LIMIT 1
 )"""
@@ -55,7 +57,7 @@ slot AS (
 # its flush covers the insert, which precedes it in the WAL. A database crash in between can
 # lose only the row of a run no client got an answer for; it saves one flush per execution.
 _START_IF_RUNNABLE = f"""
-WITH fn AS ({_RUNNABLE}), {_TAKE_SLOT},
+WITH fn AS ({_RUNNABLE}), {_TAKE_SLOT.format(also="")},
 ins AS (
     INSERT INTO executions (function_id, tenant_id, function_version, status, trigger_type,
                             trigger_data, input, started_at, slot, idempotency_key, request_hash)
@@ -70,32 +72,43 @@ SELECT fn.*, (SELECT s FROM slot) AS slot_taken, ins.id AS execution_id,
 FROM fn LEFT JOIN ins ON true
 """
 
-# The executor's compare-and-set: a queued execution goes PENDING -> RUNNING at most once.
-# Its queue message is deleted in the same statement once it started or when it is not PENDING
-# any more: a redelivery could never start it again. Like the sync insert, this commits without
-# waiting for its WAL flush; the synchronous `finish` covers it.
+# The executor's compare-and-set: a queued execution goes PENDING -> RUNNING at most once, and
+# only once it is due (scheduled_for) and not expired (expires_at); `wait_s` and `expired` tell
+# the caller otherwise. Its queue message is deleted in the same statement once it started, when
+# it is not PENDING any more (a redelivery could never start it again) or when it expired. Like
+# the sync insert, this commits without waiting for its WAL flush; the synchronous `finish`
+# covers it. A pinned version (a replay) runs only while it is the function's live version.
 _START_QUEUED = f"""
 WITH e AS (
-    SELECT id, function_id FROM executions WHERE id = %(execution_id)s AND status = 'PENDING' {{in_day}}
+    SELECT id, function_id, function_version AS pinned_version,
+           COALESCE(expires_at <= clock_timestamp(), false) AS expired,
+           GREATEST(0, COALESCE(EXTRACT(EPOCH FROM scheduled_for - clock_timestamp())::float8, 0)) AS wait_s
+    FROM executions WHERE id = %(execution_id)s AND status = 'PENDING' {{in_day}}
 ),
 fn AS (
     SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.revision, f.resource_limits, f.allowed_hosts,
-           CASE WHEN f.revision = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary
+           f.secrets,
+           CASE WHEN f.revision = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary,
+           NOT e.expired AND e.wait_s = 0 AND COALESCE(e.pinned_version = f.revision, true) AS due
     FROM functions f JOIN e ON f.id = e.function_id
-), {_TAKE_SLOT},
+), {_TAKE_SLOT.format(also=" AND fn.due")},
 upd AS (
     UPDATE executions x SET status = 'RUNNING', started_at = clock_timestamp(), slot = slot.s,
                             function_version = fn.revision
     FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = 'PENDING' {{x_in_day}}
     RETURNING x.id, x.input, x.trigger_type, x.trigger_data, x.tenant_id, x.function_id, x.started_at,
-              x.created_at
+              x.created_at, x.scheduled_for, x.attempt, x.max_attempts
 ), {execution_started_ctes("upd")[0]}
 SELECT fn.*, (SELECT count(*) FROM e) AS pending, (SELECT s FROM slot) AS slot_taken,
+       (SELECT expired FROM e) AS expired, (SELECT wait_s FROM e) AS wait_s,
+       (SELECT pinned_version FROM e) AS pinned_version,
        upd.id AS execution_id, upd.created_at AS execution_created_at, upd.input, upd.trigger_type,
-       upd.trigger_data,
-       EXTRACT(EPOCH FROM upd.started_at - upd.created_at)::float8 AS queue_wait_s,
+       upd.trigger_data, upd.attempt, upd.max_attempts,
+       EXTRACT(EPOCH FROM upd.started_at - COALESCE(upd.scheduled_for, upd.created_at))::float8
+           AS queue_wait_s,
        {_STARTED_SENT} AS started_event_sent,
-       CASE WHEN %(msg_id)s::bigint IS NOT NULL AND (upd.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM e))
+       CASE WHEN %(msg_id)s::bigint IS NOT NULL
+                 AND (upd.id IS NOT NULL OR NOT EXISTS (SELECT 1 FROM e) OR (SELECT expired FROM e))
             THEN {{delete}} AND set_config('synchronous_commit', 'off', true) IS NOT NULL
        END AS acknowledged
 FROM (SELECT 1) one LEFT JOIN fn ON true LEFT JOIN upd ON true
@@ -184,11 +197,26 @@ def release_slots(conn: psycopg.Connection) -> None:
     conn.execute("SELECT pg_advisory_unlock_all()")
 
 
+# The chain's effective retry policy is fixed here: defaults, then the function's, then the
+# request's (infra/retry_policy.py). A delayed execution waits with `scheduled_for` (a runAt in
+# the past means now).
 _ENQUEUE = f"""
 INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
-                        idempotency_key, request_hash)
-SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, %(key)s, %(hash)s
-FROM functions WHERE id = %(function_id)s AND tenant_id = %(tenant_id)s
+                        idempotency_key, request_hash, retry_policy, max_attempts, scheduled_for,
+                        expires_at, replay_of, function_version)
+SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, %(key)s, %(hash)s, p.policy,
+       (p.policy->>'maxAttempts')::integer, t.scheduled_for,
+       COALESCE(%(expires_at)s::timestamptz,
+                COALESCE(t.scheduled_for, now()) + make_interval(secs => %(max_queue_ms)s / 1000.0)),
+       %(replay_of)s, %(version)s
+FROM functions,
+     LATERAL (SELECT %(defaults)s::jsonb || COALESCE(retry_policy, '{{}}'::jsonb)
+                     || COALESCE(%(policy)s::jsonb, '{{}}'::jsonb) AS policy) p,
+     LATERAL (SELECT CASE WHEN %(run_at)s::timestamptz IS NOT NULL OR %(delay_ms)s::bigint IS NOT NULL
+                          THEN GREATEST(now(), COALESCE(%(run_at)s::timestamptz,
+                                                        now() + make_interval(secs => %(delay_ms)s / 1000.0)))
+                     END AS scheduled_for) t
+WHERE id = %(function_id)s AND tenant_id = %(tenant_id)s
 RETURNING {COLUMNS}
 """
 
@@ -203,10 +231,20 @@ def insert_pending(
     trigger_data: Any = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    retry_policy: dict[str, Any] | None = None,
+    delay_ms: int | None = None,
+    run_at: datetime | None = None,
+    expires_at: datetime | None = None,
+    max_queue_ms: int | None = None,
+    replay_of: uuid.UUID | None = None,
+    version: int | None = None,
 ) -> dict[str, Any] | None:
     """A new PENDING execution, or None when the function is unknown.
 
-    With an idempotency key already taken in the tenant, raises psycopg.errors.UniqueViolation.
+    With an idempotency key already taken in the tenant, raises psycopg.errors.UniqueViolation
+    (the `idempotency_keys` trigger; run it in a savepoint). `retry_policy` overrides the
+    function's for this chain; `delay_ms` or `run_at` set when it is due (`scheduled_for`),
+    `expires_at` or `max_queue_ms` (from then) when it expires; `version` pins the version it runs.
     """
     return (
         conn.cursor(row_factory=dict_row)
@@ -220,6 +258,74 @@ def insert_pending(
                 "input": Jsonb(input_value),
                 "key": idempotency_key,
                 "hash": request_hash,
+                "defaults": Jsonb(retry_policy_rules.DEFAULTS),
+                "policy": Jsonb(retry_policy) if retry_policy else None,
+                "delay_ms": delay_ms,
+                "run_at": run_at,
+                "expires_at": expires_at,
+                "max_queue_ms": max_queue_ms,
+                "replay_of": replay_of,
+                "version": version,
+            },
+        )
+        .fetchone()
+    )
+
+
+_SEND_QUEUED = Broker.send_sql(
+    f"'{EXECUTIONS}'",
+    "jsonb_build_object('executionId', ins.id, 'functionId', ins.function_id, 'createdAt', ins.created_at)",
+    "'" + json.dumps({"task": RUN_EXECUTION_TASK}) + "'",
+    at_sql="COALESCE(ins.scheduled_for, clock_timestamp())",
+)
+_QUEUE_BY_REF = f"""
+WITH fn AS (
+    SELECT id, tenant_id, status, state, retry_policy FROM functions
+    WHERE tenant_id = %(tenant)s AND (name = %(ref)s OR id::text = lower(%(ref)s)) LIMIT 1
+), ins AS (
+    INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
+                            retry_policy, max_attempts, scheduled_for)
+    SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, p.policy,
+           (p.policy->>'maxAttempts')::integer,
+           CASE WHEN %(delay_ms)s::bigint > 0 THEN now() + make_interval(secs => %(delay_ms)s / 1000.0) END
+    FROM fn, LATERAL (SELECT %(defaults)s::jsonb || COALESCE(fn.retry_policy, '{{}}'::jsonb) AS policy) p
+    WHERE status = 'READY' AND state = 'ACTIVE'
+    RETURNING id, function_id, scheduled_for, created_at
+)
+SELECT fn.id, fn.status, fn.state, ins.id AS execution_id, (SELECT {_SEND_QUEUED} FROM ins) AS msg_id
+FROM fn LEFT JOIN ins ON true
+"""
+
+
+def queue_by_ref(
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    function_ref: str,
+    *,
+    input_value: Any,
+    trigger_type: str,
+    trigger_data: Any = None,
+    delay_ms: int = 0,
+) -> dict[str, Any] | None:
+    """Queue an execution of the tenant's function named (or with the id) `function_ref`, its row
+    and its `executions` message in one statement, when the function is READY and ACTIVE; it
+    follows the function's retry policy and, with `delay_ms`, waits that long (its message too).
+
+    None for an unknown function; a row with a null `execution_id` when it may not run (see
+    `status`, `state`).
+    """
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            _QUEUE_BY_REF,
+            {
+                "tenant": tenant_id,
+                "ref": function_ref,
+                "trigger_type": trigger_type,
+                "trigger_data": Jsonb(trigger_data) if trigger_data is not None else None,
+                "input": Jsonb(input_value),
+                "defaults": Jsonb(retry_policy_rules.DEFAULTS),
+                "delay_ms": delay_ms,
             },
         )
         .fetchone()
@@ -228,13 +334,11 @@ def insert_pending(
 
 def by_idempotency_key(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str) -> dict[str, Any] | None:
     """The execution a key names (while it is held), with the hash of the request that created it."""
-    cols = ", ".join(f"e.{c.strip()}" for c in COLUMNS.split(","))
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            f"SELECT {cols}, e.request_hash FROM idempotency_keys k JOIN executions e "
-            "ON e.id = k.execution_id AND e.created_at = k.created_at "
-            "WHERE k.tenant_id = %s AND k.key = %s",
+            f"SELECT {COLUMNS}, request_hash FROM executions WHERE (id, created_at) = "
+            "(SELECT execution_id, created_at FROM idempotency_keys WHERE tenant_id = %s AND key = %s)",
             (tenant_id, key),
         )
         .fetchone()
@@ -253,76 +357,15 @@ def binary(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> b
 MAX_LOG_CHARS = MAX_LOG_BYTES
 MAX_ERROR_CHARS = 8 * 1024
 CANCELLED_MESSAGE = "cancelled by request (POST /executions/{id}/cancel)"
+EXPIRED_MESSAGE = "expired: not started before its expiresAt (maxQueueMs); it was never run"
 
 
-def _text(value: str | None, limit: int, marker: str) -> str | None:
+def clean_text(value: str | None, limit: int, marker: str) -> str | None:
     if not value:
         return value
     # PostgreSQL text cannot hold NUL; a guest may print or throw one.
     value = value.replace("\x00", "\\0")
     return value if len(value) <= limit else value[:limit] + marker
-
-
-# A cancel requested while the run was in flight wins over how the sandbox ended. The slot this
-# connection holds is released in the same round trip.
-_FINISH = f"""
-WITH u AS (
-    UPDATE executions SET
-        status = CASE WHEN cancel_requested_at IS NULL THEN %(status)s ELSE 'CANCELLED' END,
-        output = CASE WHEN cancel_requested_at IS NULL THEN %(output)s::jsonb END,
-        error_message = CASE WHEN cancel_requested_at IS NULL THEN %(error)s ELSE %(cancelled)s END,
-        logs = %(logs)s, metrics = %(metrics)s, completed_at = clock_timestamp()
-    WHERE id = %(id)s AND status = 'RUNNING' {{created_at}}
-    RETURNING {COLUMNS}
-), {execution_ended_ctes("u")[0]}
-SELECT u.*, pg_advisory_unlock_all(), {_ENDED_SENT} AS ended_event_sent,
-       %(durable)s OR set_config('synchronous_commit', 'off', true) IS NOT NULL AS flushed
-FROM (SELECT 1) one LEFT JOIN u ON true
-"""
-
-_FINISH_IN_DAY = _FINISH.replace("{created_at}", "AND created_at = %(created_at)s")
-_FINISH_ANY_DAY = _FINISH.replace("{created_at}", "")
-
-
-def finish(
-    conn: psycopg.Connection,
-    execution_id: uuid.UUID,
-    *,
-    status: str,
-    output_json: str | None,
-    error_message: str | None,
-    logs: str | None,
-    metrics: dict[str, Any],
-    durable: bool = True,
-    created_at: Any = None,
-) -> dict[str, Any] | None:
-    """Record how the run ended (COMPLETED, FAILED, TIMEOUT or CANCELLED) and free its slot.
-
-    None when the execution is gone (its function was deleted) or no longer RUNNING.
-    `durable=False` (queued runs: nobody waits on the answer) commits without waiting for the
-    WAL flush; a database crash right after can lose the end of the last ~200 ms of runs, which
-    the sweep then reports as lost (FAILED, never run twice). `created_at` (the execution's, when
-    known) lets PostgreSQL touch only its day partition.
-    """
-    row = (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            _FINISH_IN_DAY if created_at is not None else _FINISH_ANY_DAY,
-            {
-                "status": status,
-                "output": output_json,
-                "error": _text(error_message, MAX_ERROR_CHARS, "…[message truncated]"),
-                "cancelled": CANCELLED_MESSAGE,
-                "logs": _text(logs, MAX_LOG_CHARS, TRUNCATED_MARKER) or None,
-                "metrics": Jsonb(metrics),
-                "id": execution_id,
-                "durable": durable,
-                "created_at": created_at,
-            },
-        )
-        .fetchone()
-    )
-    return row if row["id"] is not None else None
 
 
 _FAIL_PENDING = f"""
@@ -344,6 +387,20 @@ def fail_pending(conn: psycopg.Connection, execution_id: uuid.UUID, message: str
         )
         .fetchone()
     )
+
+
+_EXPIRE_PENDING = f"""
+WITH u AS (
+    UPDATE executions SET status = 'FAILED', error_message = %s, completed_at = clock_timestamp()
+    WHERE status = 'PENDING' AND expires_at <= clock_timestamp() RETURNING {COLUMNS}
+), {execution_ended_ctes("u")[0]}
+SELECT u.*, {_ENDED_SENT} AS ended_event_sent FROM u
+"""
+
+
+def expire_pending(conn: psycopg.Connection) -> list[dict[str, Any]]:
+    """End every PENDING execution past its expiresAt FAILED (`expired: ...`); it never runs."""
+    return conn.cursor(row_factory=dict_row).execute(_EXPIRE_PENDING, (EXPIRED_MESSAGE,)).fetchall()
 
 
 _CANCEL = f"""
@@ -372,6 +429,28 @@ def request_cancel(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id:
     return row[0] if row else None
 
 
+_CANCEL_RUN_STEPS = f"""
+WITH c AS (
+UPDATE executions SET
+    status = CASE WHEN status = 'PENDING' THEN 'CANCELLED' ELSE status END,
+    error_message = CASE WHEN status = 'PENDING' THEN %(message)s ELSE error_message END,
+    completed_at = CASE WHEN status = 'PENDING' THEN clock_timestamp() ELSE completed_at END,
+    cancel_requested_at = COALESCE(cancel_requested_at, clock_timestamp())
+WHERE workflow_run_id = %(run)s AND status IN ('PENDING', 'RUNNING')
+RETURNING {COLUMNS}
+), cancelled AS (SELECT * FROM c WHERE status = 'CANCELLED'), {execution_ended_ctes("cancelled")[0]},
+notified AS (SELECT pg_notify('pnil_cancel', id::text) FROM c WHERE status = 'RUNNING')
+SELECT (SELECT count(*) FROM cancelled), (SELECT count(*) FROM notified), {_ENDED_SENT}
+"""
+
+
+def cancel_run_steps(conn: psycopg.Connection, run_id: uuid.UUID, message: str) -> tuple[int, int]:
+    """Cancel every PENDING step of a workflow run now and ask whoever runs a RUNNING one to stop
+    it (the NOTIFY of `request_cancel`); returns (cancelled, asked to stop)."""
+    row = conn.execute(_CANCEL_RUN_STEPS, {"run": run_id, "message": message}).fetchone()
+    return row[0], row[1]
+
+
 def get(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID) -> dict[str, Any] | None:
     """One execution of the tenant, or None."""
     return (
@@ -383,66 +462,16 @@ def get(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID)
     )
 
 
-def list_for_function(
-    conn: psycopg.Connection,
-    tenant_id: uuid.UUID,
-    function_id: uuid.UUID,
-    *,
-    limit: int,
-    offset: int,
-    status: str | None = None,
-    trigger_type: str | None = None,
-) -> list[dict[str, Any]]:
-    """A function's executions, newest first, optionally of one status and trigger type."""
-    return (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            f"SELECT {COLUMNS} FROM executions WHERE function_id = %s AND tenant_id = %s "
-            "AND (%s::text IS NULL OR status = %s) AND (%s::text IS NULL OR trigger_type = %s) "
-            "ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
-            (function_id, tenant_id, status, status, trigger_type, trigger_type, limit, offset),
-        )
-        .fetchall()
-    )
-
-
-# A RUNNING execution is lost when the process running it died: its slot lock is free (the
-# session that held it ended), or, for rows without a slot, it outlived its time limit by far.
-_FAIL_LOST = f"""
-WITH lost AS (
-UPDATE executions e
-SET status = 'FAILED', completed_at = clock_timestamp(),
-    error_message = 'the platform lost this execution: the process running it (executor or web '
-                    'worker) stopped before recording how it ended; it was not run again because '
-                    'a function may have side effects; run it again if that is safe'
-FROM functions f
-WHERE f.id = e.function_id AND e.status = 'RUNNING'
-  AND CASE WHEN e.slot IS NULL
-           THEN e.started_at < now() - make_interval(secs => {_TIME_LIMIT_S} + %(grace_s)s)
-           ELSE NOT EXISTS (
-               SELECT 1 FROM pg_locks l
-               WHERE l.locktype = 'advisory' AND l.objsubid = 2
-                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-                 AND l.classid::bigint = (hashtext(e.function_id::text)::bigint & 4294967295)
-                 AND l.objid::bigint = e.slot AND l.granted)
-      END
-RETURNING e.id, e.function_id, e.tenant_id, e.status, e.trigger_type, e.trigger_data, e.completed_at,
-          e.error_message, e.metrics
-), {execution_ended_ctes("lost")[0]}
-SELECT id, function_id, {_ENDED_SENT} FROM lost
-"""
-
-
-def fail_lost(conn: psycopg.Connection) -> list[tuple[uuid.UUID, uuid.UUID]]:
-    """Mark RUNNING executions whose process died FAILED; returns (id, functionId)s."""
-    rows = conn.execute(
-        _FAIL_LOST, {"default_time_ms": DEFAULTS["maxExecutionTimeMs"], "grace_s": LOST_AFTER_GRACE_S}
-    ).fetchall()
-    return [(row[0], row[1]) for row in rows]
-
-
 def release_idempotency_keys(conn: psycopg.Connection, older_than_s: int = 24 * 3600) -> int:
     """Forget idempotency keys older than their 24 h window, so a key may be used again."""
     return conn.execute(
         "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => %s)", (older_than_s,)
     ).rowcount
+
+
+def function_of(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID) -> uuid.UUID | None:
+    """The function of one of the tenant's executions, or None."""
+    row = conn.execute(
+        "SELECT function_id FROM executions WHERE id = %s AND tenant_id = %s", (execution_id, tenant_id)
+    ).fetchone()
+    return None if row is None else row[0]

@@ -13,7 +13,15 @@ COLUMNS = (
     "id, tenant_id, name, description, language, source, status, compile_error, revision, state, "
     "trigger_type, cron_expression, http_path, http_methods, event_types, resource_limits, metadata, "
     "tags, created_by, created_at, updated_at, timezone, misfire_grace_s, last_run_at, missed_ticks, "
-    "skipped_not_ready, http_auth, allowed_hosts"
+    "skipped_not_ready, http_auth, allowed_hosts, http_detailed_errors, secrets, retry_policy"
+    ", pending_revision, "
+    + (
+        # The staged version as the API shows it (store/staged.py), or NULL.
+        "(SELECT jsonb_build_object('version', v.number, 'language', v.language, 'status', v.status, "
+        "'compileError', v.compile_error, 'changeDescription', v.change_description, "
+        "'createdAt', v.created_at) FROM function_versions v "
+        "WHERE v.function_id = functions.id AND v.number = functions.pending_revision) AS pending_version"
+    )
 )
 # Fields a create/update may set, mapped to their columns (JSON ones wrapped on the way in).
 WRITABLE = (
@@ -34,8 +42,11 @@ WRITABLE = (
     "misfire_grace_s",
     "http_auth",
     "allowed_hosts",
+    "http_detailed_errors",
+    "secrets",
+    "retry_policy",
 )
-_JSON = {"resource_limits", "metadata"}
+_JSON = {"resource_limits", "metadata", "retry_policy"}
 
 
 def _value(column: str, value: Any) -> Any:
@@ -150,7 +161,9 @@ def update(
     params = [_value(c, v) for c, v in changes.items()]
     if recompile:
         sets += [
-            "revision = revision + 1",
+            # The next number after every version, a staged one included (which this replaces).
+            "revision = (SELECT max(number) + 1 FROM function_versions WHERE function_id = functions.id)",
+            "pending_revision = NULL",
             "status = 'PENDING'",
             "compile_error = NULL",
             "wasm_binary = NULL",
@@ -178,14 +191,20 @@ def delete(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUI
 def mark_compiling(
     conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID, revision: int
 ) -> int | None:
-    """PENDING → COMPILING at that revision only; returns the function's current revision (None: gone)."""
+    """PENDING → COMPILING at that revision only; returns the revision still wanted (None: gone).
+
+    That is the job's own revision when it is the current one or the staged one (whose compile
+    status lives on its version row), else the current one (the job was superseded).
+    """
     conn.execute(
         "UPDATE functions SET status = 'COMPILING', updated_at = now() "
         "WHERE id = %s AND tenant_id = %s AND revision = %s AND status = 'PENDING'",
         (function_id, tenant_id, revision),
     )
     row = conn.execute(
-        "SELECT revision FROM functions WHERE id = %s AND tenant_id = %s", (function_id, tenant_id)
+        "SELECT CASE WHEN pending_revision = %s THEN pending_revision ELSE revision END "
+        "FROM functions WHERE id = %s AND tenant_id = %s",
+        (revision, function_id, tenant_id),
     ).fetchone()
     return None if row is None else row[0]
 
@@ -207,18 +226,8 @@ def apply_compilation(
     not the result's tenant's function. `keep_error`: a failure that says only that compiling
     could not complete (a dead-lettered job) leaves a real compile error of the revision in place.
     """
-    conn.execute(
-        "UPDATE function_versions SET status = %s, compile_error = %s "
-        "WHERE function_id = %s AND tenant_id = %s AND number = %s AND status IS DISTINCT FROM 'READY' "
-        "AND NOT (%s AND status = 'FAILED' AND compile_error IS NOT NULL)",
-        (
-            "READY" if success else "FAILED",
-            None if success else error,
-            function_id,
-            tenant_id,
-            revision,
-            keep_error,
-        ),
+    record_version_outcome(
+        conn, tenant_id, function_id, revision, success=success, error=error, keep_error=keep_error
     )
     if success:
         cur = conn.execute(
@@ -236,6 +245,32 @@ def apply_compilation(
             (error, function_id, tenant_id, revision, keep_error),
         )
     return cur.rowcount == 1
+
+
+def record_version_outcome(
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    function_id: uuid.UUID,
+    number: int,
+    *,
+    success: bool,
+    error: str | None,
+    keep_error: bool,
+) -> int:
+    """The compile outcome on the version row (a READY version stays READY); returns rows changed."""
+    return conn.execute(
+        "UPDATE function_versions SET status = %s, compile_error = %s "
+        "WHERE function_id = %s AND tenant_id = %s AND number = %s AND status IS DISTINCT FROM 'READY' "
+        "AND NOT (%s AND status = 'FAILED' AND compile_error IS NOT NULL)",
+        (
+            "READY" if success else "FAILED",
+            None if success else error,
+            function_id,
+            tenant_id,
+            number,
+            keep_error,
+        ),
+    ).rowcount
 
 
 _VERSION = (

@@ -8,7 +8,10 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-_COLUMNS = "f.id, f.tenant_id, f.name, f.http_path, f.http_methods, f.http_auth, f.state, f.status"
+_COLUMNS = (
+    "f.id, f.tenant_id, f.name, f.http_path, f.http_methods, f.http_auth, f.state, f.status, "
+    "f.http_detailed_errors"
+)
 
 
 def for_tenant_slug(conn: psycopg.Connection, slug: str) -> list[dict[str, Any]]:

@@ -64,7 +64,10 @@ def _bound(day: date) -> str:
 # no newer one anywhere, and whatever has not ended yet.
 _KEEPERS = """
 CREATE TEMP TABLE pnil_keep ON COMMIT DROP AS
-SELECT * FROM {day} d WHERE d.status IN ('PENDING', 'RUNNING') OR d.id IN (
+SELECT * FROM {day} d WHERE d.status IN ('PENDING', 'RUNNING')
+   -- a step of a workflow run still going: its hand-over reads the outputs of its steps
+   OR d.workflow_run_id IN (SELECT r.id FROM workflow_runs r WHERE r.status IN ('PENDING', 'RUNNING'))
+   OR d.id IN (
     SELECT k.id FROM (SELECT DISTINCT ON (function_id) id, function_id, created_at FROM {day}
                       ORDER BY function_id, created_at DESC) k
     WHERE NOT EXISTS (SELECT 1 FROM executions x

@@ -31,12 +31,16 @@ def windows(conn: psycopg.Connection, execution_days: int, event_days: int) -> l
     )
 
 
-# Past the window, an execution goes unless it is the newest of its function or has not ended.
+# Past the window, an execution goes unless it is the newest of its function, has not ended (a
+# PENDING or RUNNING attempt of a retry chain, a step) or is a step of a workflow run still going
+# (the run's hand-over reads its steps' outputs).
 _EXECUTIONS_PAST = """
 DELETE FROM executions WHERE (id, created_at) IN (
     SELECT e.id, e.created_at FROM {table} e
     WHERE e.tenant_id = %(tenant)s AND e.created_at < now() - make_interval(days => %(days)s)
       AND e.status NOT IN ('PENDING', 'RUNNING')
+      AND NOT EXISTS (SELECT 1 FROM workflow_runs r
+                      WHERE r.id = e.workflow_run_id AND r.status IN ('PENDING', 'RUNNING'))
       AND EXISTS (SELECT 1 FROM executions n
                   WHERE n.function_id = e.function_id AND n.created_at > e.created_at)
     LIMIT %(batch)s)
@@ -51,6 +55,27 @@ def delete_executions_past(
     return conn.execute(
         sql.SQL(_EXECUTIONS_PAST).format(table=table), {"tenant": tenant_id, "days": days, "batch": batch}
     ).rowcount
+
+
+# A workflow run goes with the execution window once it has ended and none of its steps is
+# PENDING or RUNNING; its steps go with it (executions.workflow_run_id ON DELETE CASCADE).
+_WORKFLOW_RUNS_PAST = """
+DELETE FROM workflow_runs WHERE id IN (
+    SELECT r.id FROM workflow_runs r
+    WHERE r.tenant_id = %(tenant)s AND r.created_at < now() - make_interval(days => %(days)s)
+      AND r.status NOT IN ('PENDING', 'RUNNING')
+      AND NOT EXISTS (SELECT 1 FROM executions e
+                      WHERE e.workflow_run_id = r.id AND e.status IN ('PENDING', 'RUNNING'))
+    LIMIT %(batch)s)
+"""
+
+
+def delete_workflow_runs_past(
+    conn: psycopg.Connection, tenant_id: uuid.UUID, days: int, *, archive_only: bool = False, batch: int = 500
+) -> int:
+    """Delete up to `batch` of the tenant's ended workflow runs older than `days`, with their steps."""
+    del archive_only  # workflow_runs is not partitioned
+    return conn.execute(_WORKFLOW_RUNS_PAST, {"tenant": tenant_id, "days": days, "batch": batch}).rowcount
 
 
 def delete_events_past(

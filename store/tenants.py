@@ -16,6 +16,10 @@ DEFAULT_TENANT_SLUG = "default"
 KEY_PREFIX = "pnil_"
 _KEY_SHAPE = re.compile(r"^pnil_[A-Za-z0-9_-]{43}$")
 _SLUG_SHAPE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# admin: everything, every tenant's /admin routes; manage: functions, workflows, secrets, KV of its
+# tenant; invoke: execute, queue, read and cancel executions (optionally of listed functions only);
+# read: GETs only.
+SCOPES = ("admin", "manage", "invoke", "read")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -27,6 +31,9 @@ class Principal:
     key_id: uuid.UUID | None
     key_name: str | None
     is_admin: bool
+    scopes: frozenset[str] = frozenset({"manage"})
+    # An invoke key limited to these functions (None: any function of its tenant).
+    function_ids: frozenset[uuid.UUID] | None = None
 
     @property
     def actor(self) -> str:
@@ -34,8 +41,14 @@ class Principal:
         return f"key:{self.key_id}" if self.key_id else "anonymous"
 
 
+# Anonymous local access: tenant `default`, never an admin (the local operator gets an admin key).
 ANONYMOUS = Principal(
-    tenant_id=DEFAULT_TENANT_ID, tenant_slug=DEFAULT_TENANT_SLUG, key_id=None, key_name=None, is_admin=True
+    tenant_id=DEFAULT_TENANT_ID,
+    tenant_slug=DEFAULT_TENANT_SLUG,
+    key_id=None,
+    key_name=None,
+    is_admin=False,
+    scopes=frozenset({"manage"}),
 )
 
 
@@ -67,22 +80,56 @@ def ensure_tenant(conn: psycopg.Connection, slug: str) -> uuid.UUID:
 
 
 def create_key(
-    conn: psycopg.Connection, slug: str, *, name: str, admin: bool = False
+    conn: psycopg.Connection,
+    slug: str,
+    *,
+    name: str,
+    admin: bool = False,
+    scopes: list[str] | None = None,
+    function_ids: list[uuid.UUID] | None = None,
+    expires_at=None,
 ) -> tuple[uuid.UUID, str]:
-    """Create a key for the tenant (creating the tenant if needed); returns (key id, key)."""
+    """Create a key for the tenant (creating the tenant if needed); returns (key id, key).
+
+    Scopes default to admin (admin=True) or manage; function_ids limit an invoke key.
+    """
+    scopes = sorted(set(scopes or ()) | ({"admin"} if admin else set())) or ["manage"]
+    unknown = set(scopes) - set(SCOPES)
+    if unknown:
+        raise ValueError(f"unknown scope(s) {', '.join(sorted(unknown))}: use {', '.join(SCOPES)}")
+    if function_ids is not None and "invoke" not in scopes:
+        raise ValueError("only an invoke key can be limited to functions")
     tenant_id = ensure_tenant(conn, slug)
+    if function_ids:
+        found = {
+            row[0]
+            for row in conn.execute(
+                "SELECT id FROM functions WHERE tenant_id = %s AND id = ANY(%s)", (tenant_id, function_ids)
+            )
+        }
+        missing = [str(f) for f in function_ids if f not in found]
+        if missing:
+            raise ValueError(f"tenant {slug!r} has no function(s) {', '.join(missing)}")
     key = new_key()
     key_id = conn.execute(
-        "INSERT INTO api_keys (tenant_id, name, key_hash, is_admin) VALUES (%s, %s, %s, %s) RETURNING id",
-        (tenant_id, name, hash_key(key), admin),
+        "INSERT INTO api_keys (tenant_id, name, key_hash, is_admin, scopes, function_ids, expires_at) "
+        "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+        (tenant_id, name, hash_key(key), "admin" in scopes, scopes, function_ids, expires_at),
     ).fetchone()[0]
     return key_id, key
 
 
+KEY_COLUMNS = (
+    "id", "tenant", "name", "admin", "created_at", "last_used_at", "revoked_at",
+    "scopes", "function_ids", "expires_at",
+)  # fmt: skip
+
+
 def list_keys(conn: psycopg.Connection) -> list[tuple]:
-    """Every key: id, tenant slug, name, admin, created, last used, revoked."""
+    """Every key, as KEY_COLUMNS."""
     return conn.execute(
-        "SELECT k.id, t.slug, k.name, k.is_admin, k.created_at, k.last_used_at, k.revoked_at "
+        "SELECT k.id, t.slug, k.name, k.is_admin, k.created_at, k.last_used_at, k.revoked_at, "
+        "k.scopes, k.function_ids, k.expires_at "
         "FROM api_keys k JOIN tenants t ON t.id = k.tenant_id ORDER BY k.created_at"
     ).fetchall()
 
@@ -97,27 +144,37 @@ def revoke_key(conn: psycopg.Connection, key_id: uuid.UUID) -> bool:
 
 _AUTHENTICATE = """
 WITH k AS (
-    SELECT k.id, k.tenant_id, t.slug, k.name, k.is_admin, k.key_hash, k.last_used_at
+    SELECT k.id, k.tenant_id, t.slug, k.name, k.is_admin, k.key_hash, k.last_used_at, k.scopes,
+           k.function_ids
     FROM api_keys k JOIN tenants t ON t.id = k.tenant_id
-    WHERE k.key_hash = %(hash)s AND k.revoked_at IS NULL
+    WHERE k.key_hash = %(hash)s AND k.revoked_at IS NULL AND (k.expires_at IS NULL OR k.expires_at > now())
 ), touched AS (
     -- last_used_at is kept to the minute: one write per key per minute, not per request
     UPDATE api_keys SET last_used_at = now()
     WHERE id IN (SELECT id FROM k WHERE last_used_at IS NULL OR last_used_at < now() - interval '1 minute')
 )
-SELECT id, tenant_id, slug, name, is_admin, key_hash FROM k
+SELECT id, tenant_id, slug, name, key_hash, scopes, function_ids FROM k
 """
 
 
 def authenticate(conn: psycopg.Connection, key: str) -> Principal | None:
-    """The principal of an active key, or None."""
+    """The principal of an active (not revoked, not expired) key, or None."""
     if not well_formed(key):
         return None
     digest = hash_key(key)
     row = conn.execute(_AUTHENTICATE, {"hash": digest}).fetchone()
-    if row is None or not hmac.compare_digest(bytes(row[5]), digest):
+    if row is None or not hmac.compare_digest(bytes(row[4]), digest):
         return None
-    return Principal(tenant_id=row[1], tenant_slug=row[2], key_id=row[0], key_name=row[3], is_admin=row[4])
+    scopes = frozenset(row[5])
+    return Principal(
+        tenant_id=row[1],
+        tenant_slug=row[2],
+        key_id=row[0],
+        key_name=row[3],
+        is_admin="admin" in scopes,
+        scopes=scopes,
+        function_ids=None if row[6] is None else frozenset(row[6]),
+    )
 
 
 def bounds(conn: psycopg.Connection, slug: str, columns: list[str]) -> dict | None:

@@ -6,7 +6,7 @@ import logging
 
 from broker import Reject
 from infra.logs import event
-from store import artifacts
+from store import artifacts, staged
 from store import functions as store
 from tasks.app import broker
 from tasks.contracts import APPLY_RESULT_TASK, COMPILATION_RESULTS, DEAD_LETTER_ERROR, CompilationResult
@@ -23,17 +23,17 @@ def apply_compilation_result(payload: dict, delivery) -> None:
         result = CompilationResult.from_json(payload)
     except (KeyError, ValueError, TypeError) as exc:
         raise Reject(f"malformed CompilationResult: {exc!r}") from exc
+    outcome = {
+        "success": result.success,
+        "wasm_binary": result.wasm_binary,
+        "error": result.error,
+        "keep_error": bool(result.error) and result.error.startswith(DEAD_LETTER_ERROR),
+    }
     with broker.db.connection() as conn:
+        # The current version's result, else a staged version's (promoted once READY).
         applied = store.apply_compilation(
-            conn,
-            result.tenant_id,
-            result.function_id,
-            result.revision,
-            success=result.success,
-            wasm_binary=result.wasm_binary,
-            error=result.error,
-            keep_error=bool(result.error) and result.error.startswith(DEAD_LETTER_ERROR),
-        )
+            conn, result.tenant_id, result.function_id, result.revision, **outcome
+        ) or staged.apply_compilation(conn, result.tenant_id, result.function_id, result.revision, **outcome)
         if applied and result.success and result.compiler_version:
             artifacts.remember(
                 conn, result.tenant_id, result.function_id, result.revision, result.compiler_version

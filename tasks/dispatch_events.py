@@ -12,9 +12,12 @@ from events.names import matches
 from executions.enqueue import enqueue_execution
 from infra.logs import event
 from store import events as store
+from store import workflow_definitions as workflow_store
 from store.quotas import QuotaExceeded
 from tasks.app import broker
 from tasks.contracts import DISPATCH_EVENT_TASK, EVENTS
+from workflows import definitions
+from workflows.canvas import CanvasError
 
 log = logging.getLogger(__name__)
 # Events caused by this many chained event-triggered executions are recorded, not delivered.
@@ -61,6 +64,7 @@ def dispatch_event(payload: dict, delivery) -> None:
                 )
                 continue
             started += int(created)
+        started += _start_workflows(conn, ev)
         store.mark_dispatched(conn, event_id, started=started, suppressed=False)
     event(log, "event.dispatched", executions=started, **ids)
 
@@ -71,14 +75,53 @@ def _enqueue_for(conn, ev: dict, fn: dict, event_id):
         conn,
         tenant_id=ev["tenant_id"],
         function_id=fn["id"],
-        input={
-            "id": str(event_id),
-            "type": ev["type"],
-            "payload": ev["payload"],
-            "tenantId": str(ev["tenant_id"]),
-            "occurredAt": ev["created_at"].isoformat(),
-        },
+        input=_event_input(ev),
         trigger_type="EVENT",
         trigger_data={"eventId": str(event_id), "eventType": ev["type"], "depth": ev["depth"] + 1},
         idempotency_key=f"event:{event_id}:{fn['id']}",
     )
+
+
+def _start_workflows(conn, ev: dict) -> int:
+    """A run of every ACTIVE EVENT workflow of the tenant subscribed to the event's type, once per
+    (event, workflow); a workflow whose steps cannot run now is logged and skipped."""
+    started = 0
+    for workflow in workflow_store.event_subscribers(conn, ev["tenant_id"]):
+        if not any(matches(p, ev["type"]) for p in workflow["event_types"]):
+            continue
+        try:
+            with conn.transaction():
+                run_id = definitions.start(
+                    conn,
+                    workflow,
+                    _event_input(ev),
+                    trigger_type="EVENT",
+                    trigger_data={
+                        "eventId": str(ev["id"]),
+                        "eventType": ev["type"],
+                        "depth": ev["depth"] + 1,
+                    },
+                    dedup_key=f"event:{ev['id']}:{workflow['id']}",
+                )
+        except CanvasError as exc:
+            event(
+                log,
+                "event.workflow_not_started",
+                level=logging.WARNING,
+                workflow=workflow["name"],
+                error=str(exc),
+            )
+            continue
+        started += int(run_id is not None)
+    return started
+
+
+def _event_input(ev: dict) -> dict:
+    """What a subscriber gets as input: the event."""
+    return {
+        "id": str(ev["id"]),
+        "type": ev["type"],
+        "payload": ev["payload"],
+        "tenantId": str(ev["tenant_id"]),
+        "occurredAt": ev["created_at"].isoformat(),
+    }

@@ -5,20 +5,22 @@ from __future__ import annotations
 import psycopg
 
 from compiler.version import compiler_version, source_digest
-from store import artifacts
+from store import artifacts, staged
 from store import functions as store
 from tasks.app import broker
 from tasks.contracts import COMPILATION_JOBS, COMPILE_TASK, CompilationJob
 
 
-def publish_compilation_job(conn: psycopg.Connection, row: dict) -> int:
-    """Send the CompilationJob of a function row on `conn` (commits with the caller)."""
+def publish_compilation_job(conn: psycopg.Connection, row: dict, version: dict | None = None) -> int:
+    """Send the CompilationJob of a function row (or of its staged `version`) on `conn`
+    (commits with the caller)."""
+    of = version or {"language": row["language"], "source": row["source"], "number": row["revision"]}
     job = CompilationJob(
         function_id=row["id"],
         tenant_id=row["tenant_id"],
-        language=row["language"],
-        source=row["source"],
-        revision=row["revision"],
+        language=of["language"],
+        source=of["source"],
+        revision=of["number"],
     )
     return broker.send(COMPILATION_JOBS, job.to_json(), task=COMPILE_TASK, conn=conn)
 
@@ -37,5 +39,25 @@ def compile_or_reuse(conn: psycopg.Connection, row: dict) -> tuple[dict, bool]:
         return row, False
     store.apply_compilation(
         conn, row["tenant_id"], row["id"], row["revision"], success=True, wasm_binary=binary, error=None
+    )
+    return store.get(conn, row["tenant_id"], row["id"]), True
+
+
+def compile_staged(conn: psycopg.Connection, row: dict) -> tuple[dict, bool]:
+    """Get a function's staged version compiled: promoted at once when the tenant has its artifact,
+    else a compile job for it. Returns (the row as it now is, reused)."""
+    version = staged.pending(conn, row)
+    binary = artifacts.find(
+        conn,
+        row["tenant_id"],
+        version["language"],
+        source_digest(version["source"]),
+        compiler_version(version["language"]),
+    )
+    if binary is None:
+        publish_compilation_job(conn, row, version)
+        return row, False
+    staged.apply_compilation(
+        conn, row["tenant_id"], row["id"], version["number"], success=True, wasm_binary=binary, error=None
     )
     return store.get(conn, row["tenant_id"], row["id"]), True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import uuid
@@ -11,6 +12,7 @@ from broker import Postpone, Reject
 from executions.service import ExecutionService
 from executions.sweep import sweep_every
 from infra.database import ForkSafePool
+from infra.secretbox import SecretBox
 from infra.settings import Settings
 from runner.sandbox.pool import RunnerPool
 from tasks.app import broker
@@ -32,9 +34,11 @@ def start_service(settings: Settings | None) -> None:
     """Build this process's execution service and start the sweep it owns."""
     settings = settings or Settings(database_url=broker.db.dsn)
     db = ForkSafePool(settings.database_url, max_size=32, name="executor", timeout_s=settings.db_timeout_s)
+    box = SecretBox(settings.secret_key, settings.secret_keys_previous)
+    ExecutionService.check_secret_key(db, box)  # refuse to start without the key of stored secrets
     runners = RunnerPool(settings.runner_pool_size, max_time_cap_ms=settings.max_execution_time_cap_ms)
     _state["service"] = ExecutionService(
-        db, runners, slot_wait_s=settings.slot_wait_s, quotas=settings.quotas
+        db, runners, slot_wait_s=settings.slot_wait_s, quotas=settings.quotas, secret_box=box
     )
     _state["sweep"] = sweep_every(db, settings.sweep_every_s, threading.Event(), settings.retention)
 
@@ -86,6 +90,8 @@ def run_execution(payload: dict, delivery) -> None:
         conn=delivery.connection,
         created_at=_created_at(payload),
     )
+    if outcome.wait_s > 0:  # delivered before it is due (an early redelivery): hide it until then
+        raise Postpone(math.ceil(outcome.wait_s), "not due yet (scheduledFor)")
     if outcome.busy:
         if function_id is not None:
             with _lock:

@@ -1,6 +1,8 @@
-"""/admin: operator views (admin key, or anonymous local access)."""
+"""/admin: operator views (admin keys only)."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from flask import request
 from flask.views import MethodView
@@ -14,6 +16,7 @@ from tasks.contracts import QUEUES
 from web.auth import require_admin
 from web.blueprint import Blueprint
 from web.db import pool, settings
+from web.strict_fields import StrictBoolean
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Operator views")
 
@@ -65,6 +68,14 @@ class KeySchema(Schema):
     tenant = fields.String(metadata={"description": "the tenant's name"})
     name = fields.String()
     admin = fields.Boolean()
+    scopes = fields.List(fields.String(), metadata={"description": "admin, manage, invoke, read"})
+    functions = fields.List(
+        fields.UUID(),
+        attribute="function_ids",
+        allow_none=True,
+        metadata={"description": "an invoke key limited to these functions; null: any"},
+    )
+    expiresAt = fields.DateTime(attribute="expires_at", allow_none=True)
     createdAt = fields.DateTime(attribute="created_at")
     lastUsedAt = fields.DateTime(attribute="last_used_at", allow_none=True)
     revokedAt = fields.DateTime(attribute="revoked_at", allow_none=True)
@@ -74,25 +85,32 @@ class NewKeySchema(KeySchema):
     key = fields.String(metadata={"description": "the key itself: shown only in this response"})
 
 
-class StrictBoolean(fields.Boolean):
-    """JSON true or false only (marshmallow's Boolean also takes "yes", 1, "on", ...)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
-
-
 class KeyCreateSchema(Schema):
     class Meta:
         unknown = RAISE
 
     tenant = fields.String(required=True, validate=validate.Length(min=1, max=100))
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
-    admin = StrictBoolean(load_default=False)
+    admin = StrictBoolean(load_default=False, metadata={"description": "the same as scopes [admin]"})
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(tenants.SCOPES)),
+        load_default=None,
+        validate=validate.Length(min=1),
+        metadata={"description": "default [admin] with admin: true, else [manage]"},
+    )
+    functions = fields.List(
+        fields.UUID(),
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "limit an invoke key to these functions (ids) of its tenant"},
+    )
+    expiresAt = fields.AwareDateTime(
+        load_default=None,
+        metadata={"description": "the key stops working at this time (ISO 8601 with offset)"},
+    )
 
 
-_KEY_FIELDS = ("id", "tenant", "name", "admin", "created_at", "last_used_at", "revoked_at")
+_KEY_FIELDS = tenants.KEY_COLUMNS
 
 
 @blp.route("/keys")
@@ -112,7 +130,17 @@ class Keys(MethodView):
         name = body["name"] or f"{body['tenant']} key"
         with pool().connection() as conn, conn.transaction():
             try:
-                key_id, key = tenants.create_key(conn, body["tenant"], name=name, admin=body["admin"])
+                if body["expiresAt"] is not None and body["expiresAt"] <= datetime.now(UTC):
+                    raise ValueError("expiresAt is in the past")
+                key_id, key = tenants.create_key(
+                    conn,
+                    body["tenant"],
+                    name=name,
+                    admin=body["admin"],
+                    scopes=body["scopes"],
+                    function_ids=body["functions"],
+                    expires_at=body["expiresAt"],
+                )
             except ValueError as exc:
                 abort(400, message=str(exc))
             found = next(row for row in tenants.list_keys(conn) if row[0] == key_id)

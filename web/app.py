@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
+from hostapi.secrets import check_key
 from infra.database import ForkSafePool
 from infra.logs import configure_logging
+from infra.secretbox import SecretBox
 from infra.settings import Settings
 from web import docs
 from web.errors import register_error_handlers
@@ -14,6 +16,7 @@ from web.errors import register_error_handlers
 
 def create_app(settings: Settings | None = None) -> Flask:
     """Build the API; settings come from the environment unless given (tests give them)."""
+    from_env = settings is None
     if settings is None:
         settings = Settings.from_env()
         configure_logging("web", settings.log_level)
@@ -44,6 +47,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.json.sort_keys = False  # fields in the order the schemas declare them
     app.extensions["pnil.settings"] = settings
+    app.extensions["pnil.secret_box"] = SecretBox(settings.secret_key, settings.secret_keys_previous)
     app.extensions["pnil.db"] = ForkSafePool(
         settings.database_url, max_size=16, name="web", timeout_s=settings.db_timeout_s
     )
@@ -51,13 +55,18 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["pnil.health_db"] = ForkSafePool(
         settings.database_url, min_size=1, max_size=1, name="health", timeout_s=2.0
     )
+    if from_env:  # a real process (gunicorn): refuse to start without the key of stored secrets
+        with app.extensions["pnil.db"].connection() as conn:
+            check_key(conn, app.extensions["pnil.secret_box"])
     api = Api(app)
     app.register_blueprint(docs.blp)
     register_error_handlers(app)
 
     from web import (
         admin,
+        audit,
         auth,
+        compile_check,
         console,
         events,
         executions,
@@ -66,19 +75,37 @@ def create_app(settings: Settings | None = None) -> Flask:
         kv,
         paths,
         request_limits,
+        schedule_preview,
+        scopes,
         whoami,
+        workflows,
     )
     from web import metrics as metrics_routes
     from web.http_triggers import routes as http_trigger_routes
+    from web.secrets import routes as secret_routes
 
     metrics_routes.install(app)  # first: its timer also covers authentication
     request_limits.install(app)  # then: nothing reads an oversized request
     app.register_blueprint(metrics_routes.blp)
     auth.install(app)
     paths.install(app, api)
+    scopes.install(app)  # after the name resolver: a limited key's check needs the function's id
+    audit.install(app)
     api.register_blueprint(health.blp)
     api.register_blueprint(whoami.blp)
+    api.register_blueprint(schedule_preview.blp)
     app.register_blueprint(console.blp)
-    for blueprint in (functions.blp, admin.blp, executions.blp, events.blp, kv.blp, http_trigger_routes.blp):
+    for blueprint in (
+        functions.blp,
+        compile_check.blp,
+        admin.blp,
+        audit.blp,
+        executions.blp,
+        events.blp,
+        kv.blp,
+        secret_routes.blp,
+        http_trigger_routes.blp,
+        workflows.blp,
+    ):
         api.register_blueprint(blueprint)
     return app

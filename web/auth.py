@@ -9,7 +9,7 @@ from store import tenants
 from store.tenants import Principal
 from web.db import pool, settings
 
-PUBLIC_PATHS = ("/", "/health", "/openapi.json", "/docs")
+PUBLIC_PATHS = ("/", "/health", "/openapi.json", "/docs", "/favicon.ico")
 
 
 def install(app: Flask) -> None:
@@ -23,7 +23,7 @@ def current() -> Principal:
 
 
 def require_admin() -> None:
-    """Abort unless the caller holds an admin key (or anonymous access is on)."""
+    """Abort unless the caller holds an admin key (anonymous access never does)."""
     if not current().is_admin:
         abort(403, message="this endpoint needs an admin key: python -m web.keys create --admin NAME")
 
@@ -58,6 +58,6 @@ def _authenticate() -> None:
     with pool().connection() as conn:
         principal = tenants.authenticate(conn, key.strip())
     if principal is None:
-        _unauthorized("invalid or revoked API key")
+        _unauthorized("invalid, revoked or expired API key")
     g.principal = principal
     return None

@@ -22,6 +22,12 @@ def main(argv: list[str] | None = None) -> int:
     create = sub.add_parser("create", help="create a key for TENANT (the tenant too, if new)")
     create.add_argument("tenant")
     create.add_argument("--admin", action="store_true", help="the key may also use /admin/*")
+    create.add_argument(
+        "--scope",
+        action="append",
+        choices=tenants.SCOPES,
+        help="admin, manage (default), invoke or read; repeat for several",
+    )
     create.add_argument("--name", default=None, help="a label for the key")
     sub.add_parser("list", help="list keys (never the keys themselves)")
     revoke = sub.add_parser("revoke", help="revoke a key by its id")
@@ -34,7 +40,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "create":
             try:
                 key_id, key = tenants.create_key(
-                    conn, args.tenant, name=args.name or f"{args.tenant} key", admin=args.admin
+                    conn,
+                    args.tenant,
+                    name=args.name or f"{args.tenant} key",
+                    admin=args.admin,
+                    scopes=args.scope,
                 )
             except ValueError as exc:
                 print(f"error: {exc}", file=sys.stderr)
@@ -43,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"created {kind} {key_id} for tenant {args.tenant!r}; it is shown only once:")
             print(key)
         elif args.command == "list":
-            print("id\ttenant\tname\tadmin\tcreated\tlast used\trevoked")
+            print("\t".join(tenants.KEY_COLUMNS))
             for row in tenants.list_keys(conn):
                 print("\t".join("" if v is None else str(v) for v in row))
         else:

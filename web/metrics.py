@@ -13,7 +13,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from broker.broker import queue_stats
 from infra import metrics
 from infra.logs import event
-from store import retention, storage
+from store import execution_lists, retention, storage
 from tasks.contracts import QUEUES
 from web.auth import require_admin
 from web.db import pool, settings
@@ -42,6 +42,7 @@ def _observe(response: Response) -> Response:
     event(
         log,
         "http.request",
+        level=logging.DEBUG if _console_read(response.status_code) else logging.INFO,
         method=request.method,
         path=request.path,
         route=route,
@@ -51,8 +52,25 @@ def _observe(response: Response) -> Response:
     return response
 
 
+def _console_read(status: int) -> bool:
+    """The console's own pages and polling and the health probes (reads that succeed): access
+    lines at DEBUG only, so a local run's terminal is not filled by an open browser tab."""
+    if request.method not in ("GET", "HEAD") or status >= 400:
+        return False
+    return (
+        request.headers.get(CONSOLE_HEADER) == "console"
+        or request.path.startswith(("/console", "/favicon"))
+        or request.path == "/health"
+    )
+
+
+# The console marks its API calls with this header (web/console/static/app.js).
+CONSOLE_HEADER = "X-Pnil-Client"
+
+
 class QueueCollector:
-    """pgmq's own figures per queue, read at scrape time (never stale, nothing to keep in sync)."""
+    """pgmq's own figures per queue and the delayed executions waiting, read at scrape time
+    (never stale, nothing to keep in sync)."""
 
     def collect(self):
         depth = GaugeMetricFamily(
@@ -67,13 +85,18 @@ class QueueCollector:
             labels=["queue"],
         )
         dead = GaugeMetricFamily("pnil_queue_dead_letters", "Messages archived as dead", labels=["queue"])
+        delayed = GaugeMetricFamily(
+            "pnil_executions_delayed_waiting",
+            "Queued executions waiting for their scheduledFor (delayMs, runAt, a retry's backoff)",
+        )
         with pool().connection() as conn:
             for q in queue_stats(conn, QUEUES):
                 depth.add_metric([q["queue"]], q["depth"])
                 in_flight.add_metric([q["queue"]], q["inFlight"])
                 oldest.add_metric([q["queue"]], q["oldestMessageAgeSeconds"] or 0)
                 dead.add_metric([q["queue"]], q["deadLettered"])
-        return [depth, in_flight, oldest, dead]
+            delayed.add_metric([], execution_lists.count_delayed(conn))
+        return [depth, in_flight, oldest, dead, delayed]
 
 
 class StorageCollector:

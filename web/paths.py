@@ -47,6 +47,12 @@ class FunctionRefConverter(BaseConverter):
         return str(value)
 
 
+class WorkflowNameConverter(BaseConverter):
+    """A workflow's name: any path segment but `runs` (which is /workflows/runs)."""
+
+    regex = "(?!runs(?![^/]))[^/]+"
+
+
 def install(app: Flask, api: Api) -> None:
     """Register the converters (documented as strings) and the name resolver.
 
@@ -54,6 +60,10 @@ def install(app: Flask, api: Api) -> None:
     """
     app.url_map.converters["uuid"] = IdConverter
     app.url_map.converters["fn"] = FunctionRefConverter
+    app.url_map.converters["workflow"] = WorkflowNameConverter
+    api.register_converter(
+        WorkflowNameConverter, lambda _: {"type": "string", "description": "the workflow's name (not `runs`)"}
+    )
     api.register_converter(IdConverter, lambda _: {"type": "string", "format": "uuid"})
     api.register_converter(
         FunctionRefConverter,

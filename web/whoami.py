@@ -19,6 +19,10 @@ class WhoAmISchema(Schema):
     admin = fields.Boolean(metadata={"description": "may use /admin/* and /metrics"})
     anonymous = fields.Boolean(metadata={"description": "no key: anonymous local access"})
     anonymousAllowed = fields.Boolean(metadata={"description": "requests without a key are accepted"})
+    scopes = fields.List(fields.String(), metadata={"description": "admin, manage, invoke, read"})
+    functions = fields.List(
+        fields.UUID(), allow_none=True, metadata={"description": "an invoke key's functions; null: any"}
+    )
 
 
 @blp.route("/whoami")
@@ -34,4 +38,6 @@ class WhoAmI(MethodView):
             "admin": principal.is_admin,
             "anonymous": principal.key_id is None,
             "anonymousAllowed": settings().allow_anonymous,
+            "scopes": sorted(principal.scopes),
+            "functions": None if principal.function_ids is None else sorted(principal.function_ids, key=str),
         }

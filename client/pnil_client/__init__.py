@@ -17,6 +17,7 @@ from pnil_client.errors import (
     Unavailable,
 )
 from pnil_client.models import ApiKey, Execution, Function, QueueStats, Version
+from pnil_client.workflows import Workflow, WorkflowRun, WorkflowRunHandle, chain, chord, group, step
 
 __all__ = [
     "ApiKey",
@@ -39,4 +40,11 @@ __all__ = [
     "Unauthorized",
     "Unavailable",
     "Version",
+    "Workflow",
+    "WorkflowRun",
+    "WorkflowRunHandle",
+    "chain",
+    "chord",
+    "group",
+    "step",
 ]

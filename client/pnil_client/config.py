@@ -35,3 +35,21 @@ def save(settings: dict[str, str]) -> Path:
     os.chmod(tmp, 0o600)
     os.replace(tmp, path)
     return path
+
+
+def local_server_path() -> Path:
+    """Where `make run` writes down the server it started: $XDG_CONFIG_HOME/pnil/local-server.json
+    (else ~/.config/pnil/local-server.json)."""
+    base = os.environ.get("XDG_CONFIG_HOME") or Path.home() / ".config"
+    return Path(base) / "pnil" / "local-server.json"
+
+
+def local_server_url() -> str | None:
+    """The URL of the server `make run` started, while the process that wrote it still runs."""
+    try:
+        data = json.loads(local_server_path().read_text(encoding="utf-8"))
+        pid, url = int(data["pid"]), str(data["url"])
+        os.kill(pid, 0)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return url

@@ -21,7 +21,7 @@ class PnilError(Exception):
 
     def __str__(self) -> str:
         head = f"{self.status} {self.message}" if self.status else self.message
-        return f"{head} {self.errors}" if self.errors else head
+        return f"{head}: {self.errors}" if self.errors else head
 
 
 class ConnectionFailed(PnilError):

@@ -37,7 +37,8 @@ class Function(Model):
     description: str | None = None
     status: str = ""  # PENDING, COMPILING, READY, FAILED
     compile_error: str | None = None
-    version: int = 0
+    version: int = 0  # the version that serves
+    pending_version: dict[str, Any] | None = None  # staged, not serving yet: {version, status, compileError…}
     state: str = ""  # DRAFT, ACTIVE, PAUSED, DISABLED, ARCHIVED
     type: str = ""  # ONEOFF (API/SDK), SCHEDULED, HTTP, EVENT
     cron_expression: str | None = None
@@ -48,16 +49,22 @@ class Function(Model):
     http_methods: list[str] | None = None
     event_types: list[str] | None = None
     resource_limits: dict[str, int] | None = None
+    retry_policy: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
     tags: list[str] | None = None
+    allowed_hosts: list[str] | None = None
+    http_auth: str | None = None
+    misfire_grace_s: int | None = None
     created_by: str | None = None
     created_at: str | None = None
     updated_at: str | None = None
 
     @property
     def settled(self) -> bool:
-        """Compiled or failed: nothing more will happen until the next change."""
-        return self.status in ("READY", "FAILED")
+        """Compiled or failed, and no staged version still compiling: nothing more will happen
+        until the next change."""
+        pending = self.pending_version
+        return self.status in ("READY", "FAILED") and (pending is None or pending.get("status") == "FAILED")
 
 
 @dataclass(frozen=True)
@@ -77,6 +84,15 @@ class Execution(Model):
     queued_at: str | None = None
     started_at: str | None = None
     completed_at: str | None = None
+    attempt: int | None = None  # 1-based, within its chain of retries
+    max_attempts: int | None = None
+    retry_of: str | None = None  # the previous attempt
+    first_attempt_id: str | None = None
+    retried: bool | None = None  # a next attempt followed this one
+    retry_policy: dict[str, Any] | None = None
+    scheduled_for: str | None = None
+    expires_at: str | None = None
+    replay_of: str | None = None
 
     @property
     def finished(self) -> bool:
@@ -119,3 +135,16 @@ class ApiKey(Model):
     created_at: str | None = None
     last_used_at: str | None = None
     revoked_at: str | None = None
+    scopes: list[str] | None = None
+    functions: list[str] | None = None  # an invoke key's functions; None: any
+    expires_at: str | None = None
+
+
+@dataclass(frozen=True)
+class Secret(Model):
+    """A secret's name and history; its value never comes back from pnil."""
+
+    name: str = ""
+    version: int = 0
+    created_at: str | None = None
+    updated_at: str | None = None

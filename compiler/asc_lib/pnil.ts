@@ -1,5 +1,5 @@
 // pnil's library for AssemblyScript functions:
-//   import { context, kv, http, emit } from "pnil";
+//   import { context, kv, http, emit, secrets, retry, enqueue } from "pnil";
 // The compile server makes this file importable as the package "pnil"; its functions call
 // host functions the runner links (module "env"), never anything outside the sandbox.
 // Values cross as JSON text. A refused call (not allowed, over maxApiCallsPerMinute, invalid)
@@ -27,6 +27,12 @@ declare function hostStatus(): i32;
 declare function hostHeaders(): string;
 @external("env", "pnil.emit")
 declare function hostEmit(type: string, payloadJson: string): void;
+@external("env", "pnil.secrets.get")
+declare function hostSecretGet(name: string): string | null;
+@external("env", "pnil.retry")
+declare function hostRetry(message: string, delayMs: f64): void;
+@external("env", "pnil.enqueue")
+declare function hostEnqueue(fn: string, inputJson: string, delayMs: f64): string;
 
 /**
  * This execution's context as JSON text:
@@ -84,4 +90,34 @@ export namespace http {
 /** Publish an event of the function's tenant; payloadJson is a JSON object. */
 export function emit(type: string, payloadJson: string = "{}"): void {
   hostEmit(type, payloadJson);
+}
+
+/** The tenant's secrets the function declares (its "secrets" list). */
+export namespace secrets {
+  /**
+   * The secret's value; null when the function does not declare the name or the secret does not
+   * exist (AssemblyScript has no exceptions: check for null). Wherever the value ends up in the
+   * execution's output, logs or errors, pnil stores [secret NAME] instead.
+   */
+  export function get(name: string): string | null {
+    return hostSecretGet(name);
+  }
+}
+
+/**
+ * End this execution FAILED with `message` and ask for a retry, whatever the retry policy's
+ * retryOn says, within its maxAttempts; `delayMs` (>= 0) replaces the policy's backoff for the
+ * wait. Queued executions only: a sync execute just fails. Never returns.
+ */
+export function retry(message: string, delayMs: f64 = -1): void {
+  hostRetry(message, delayMs);
+  unreachable();
+}
+
+/**
+ * Queue an execution of another function of the tenant (its name or id) with inputJson (a JSON
+ * object); returns the new execution's id; it starts after delayMs (0 to 30 days).
+ */
+export function enqueue(fn: string, inputJson: string = "{}", delayMs: f64 = 0): string {
+  return hostEnqueue(fn, inputJson, delayMs);
 }

@@ -44,6 +44,9 @@ HOST_IMPORTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pnil.http.status": ((), ("i32",)),
     "pnil.http.headers": ((), ("i32",)),
     "pnil.emit": (("i32", "i32"), ()),
+    "pnil.secrets.get": (("i32",), ("i32",)),
+    "pnil.retry": (("i32", "f64"), ()),
+    "pnil.enqueue": (("i32", "i32", "f64"), ("i32",)),
 }
 _U32 = ctypes.c_uint32
 

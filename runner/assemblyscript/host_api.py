@@ -1,8 +1,9 @@
-"""The host API for AssemblyScript: the `env.pnil.*` imports behind `import { kv, http, emit } from "pnil"`.
+"""The host API for AssemblyScript: the `env.pnil.*` imports behind `import { kv, ... } from "pnil"`.
 
 Each import reads its string arguments from the guest, makes one host call through the run's
 HostChannel and writes the answer back as a new guest string. A refused call ends the run FAILED
-with the host's message (AssemblyScript has no exceptions to catch it with).
+with the host's message (AssemblyScript has no exceptions to catch it with); only `secrets.get`
+answers null instead, so that code can handle a secret it may not read.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import wasmtime
 
 from infra import strict_json
 from runner.assemblyscript.abi import STRING_CLASS_ID, GuestMemory
-from runner.errors import GuestFailure
+from runner.errors import GuestFailure, RetryRequested
 from runner.sandbox.host_channel import HostCallFailed, HostChannel
 
 
@@ -37,6 +38,9 @@ class HostApiImports:
             "pnil.http.status": self.http_status,
             "pnil.http.headers": self.http_headers,
             "pnil.emit": self.emit,
+            "pnil.secrets.get": self.secrets_get,
+            "pnil.retry": self.retry,
+            "pnil.enqueue": self.enqueue,
         }
 
     # Each returns what the guest sees; strings go through _text/_json and new_string.
@@ -91,6 +95,28 @@ class HostApiImports:
         self._call(
             caller, "emit", type=_text(caller, event_type), payload=_json(caller, payload, "emit payload")
         )
+
+    def secrets_get(self, caller, name: int) -> int:
+        try:
+            value = self._call(caller, "secrets.get", name=_text(caller, name))
+        except GuestFailure:
+            return 0  # null: not declared, or no such secret
+        return new_string(caller, value)
+
+    def retry(self, caller, message: int, delay_ms: float) -> None:
+        """`retry(message, delayMs)`: end the run FAILED and ask for a retry (negative: backoff)."""
+        text = _text(caller, message) if message else ""
+        raise RetryRequested(text or "retry requested", round(delay_ms) if delay_ms >= 0 else None)
+
+    def enqueue(self, caller, function: int, input_json: int, delay_ms: float) -> int:
+        execution_id = self._call(
+            caller,
+            "enqueue",
+            function=_text(caller, function),
+            input=_json(caller, input_json, "enqueue input"),
+            delayMs=delay_ms,
+        )
+        return new_string(caller, execution_id)
 
     def _last_response(self) -> dict | None:
         state = self._current()

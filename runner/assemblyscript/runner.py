@@ -31,7 +31,7 @@ from runner.assemblyscript.host_api import HostApiImports, new_string
 from runner.assemblyscript.traps import failure_from_error, failure_from_trap
 from runner.contract import Limits, RunRequest, RunResult, RunStatus
 from runner.engine import new_store
-from runner.errors import GuestFailure
+from runner.errors import GuestFailure, RetryRequested
 from runner.logs import LogBuffer
 from runner.messages import output_too_large_message
 from runner.modules import CompileHook, ModuleCache
@@ -90,6 +90,7 @@ class AssemblyScriptRunner:
         limits = request.limits
         ctx = _RunContext(limits, request.context_json, host)
         started = time.perf_counter()
+        retry: RetryRequested | None = None
         try:
             prepared = self.modules.load(request.artifact)
             started = time.perf_counter()
@@ -97,6 +98,9 @@ class AssemblyScriptRunner:
             store = new_store(self._engine, limits)
             output = self._call(prepared, store, ctx, request.input_json)
             status, message = RunStatus.COMPLETED, None
+        except RetryRequested as failure:
+            status, message, output = failure.status, failure.message, None
+            retry = failure
         except GuestFailure as failure:
             status, message, output = failure.status, failure.message, None
         except wasmtime.Trap as trap:
@@ -115,6 +119,8 @@ class AssemblyScriptRunner:
             logs=ctx.logs.text(),
             duration_ms=duration_ms,
             memory_peak_bytes=ctx.memory.data_len() if ctx.memory is not None else 0,
+            retry_requested=retry is not None,
+            retry_delay_ms=retry.delay_ms if retry is not None else None,
         )
 
     def _call(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import wasmtime
 
@@ -58,6 +58,14 @@ class Outcome:
             return done(RunStatus.FAILED, self._no_result(limits, diagnostics))
         if envelope.kind == "R":
             return self._output(envelope.payload, limits, done)
+        retry = envelope.retry() if envelope.kind == "E" and envelope.error()["phase"] == "run" else None
+        if retry is not None:
+            delay = retry.get("delayMs")
+            return replace(
+                done(RunStatus.FAILED, envelope.error()["message"] or "retry requested"),
+                retry_requested=True,
+                retry_delay_ms=round(delay) if isinstance(delay, int | float) else None,
+            )
         return done(RunStatus.FAILED, self._failure(envelope, limits))
 
     def check_problem(self, limits: Limits, source: str) -> str | None:

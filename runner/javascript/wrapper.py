@@ -62,7 +62,16 @@ function hostCall(op, args) {
   return answer.ok;
 }
 const freeze = Object.freeze;
+// throw new pnil.Retry(message, {delayMs}): this attempt fails and asks for a next one.
+class Retry extends Error {
+  constructor(message, options) {
+    super(message);
+    this.name = 'Retry';
+    this.delayMs = options?.delayMs;
+  }
+}
 globalThis.pnil = freeze({
+  Retry,
   kv: freeze({
     get: (key) => hostCall('kv.get', { key }),
     set: (key, value, options) => { hostCall('kv.set', { key, value, ttl: options?.ttl }); },
@@ -75,6 +84,9 @@ globalThis.pnil = freeze({
   fetch: (url, init = {}) => hostCall('http.fetch',
     { url: String(url), method: init.method, headers: init.headers, body: init.body }),
   emit: (type, payload = {}) => { hostCall('emit', { type, payload }); },
+  secrets: freeze({ get: (name) => hostCall('secrets.get', { name: String(name) }) }),
+  enqueue: (fn, input = {}, options = {}) =>
+    hostCall('enqueue', { function: String(fn), input, delayMs: options?.delayMs ?? 0 }),
 });
 globalThis.fetch = (url, init) => {
   try {
@@ -95,6 +107,8 @@ function describe(e, phase) {
       phase, name: isError ? String(e.name) : '',
       message: isError ? String(e.message) : 'uncaught exception: ' + show(e),
       stack: isError && e.stack ? String(e.stack) : '',
+      retry: e instanceof Retry
+        ? { delayMs: typeof e.delayMs === 'number' && e.delayMs >= 0 ? e.delayMs : null } : null,
     });
   } catch (_) {
     return stringify({ phase, name: '', message: 'uncaught exception', stack: '' });
@@ -163,6 +177,15 @@ class Envelope:
         except ValueError:
             return {"phase": "run", "name": "", "message": self.payload, "stack": ""}
         return {key: str(data.get(key, "")) for key in ("phase", "name", "message", "stack")}
+
+    def retry(self) -> dict | None:
+        """`{"delayMs": number | None}` when an ``E`` envelope is a thrown ``pnil.Retry``."""
+        try:
+            data = json.loads(self.payload)
+        except ValueError:
+            return None
+        retry = data.get("retry") if isinstance(data, dict) else None
+        return retry if isinstance(retry, dict) else None
 
 
 def split_stderr(data: bytes) -> tuple[str, Envelope | None]:

@@ -30,6 +30,7 @@ from runner.engine import PerEngine, arm, idle_store, limit_memory
 from runner.errors import RunnerError
 from runner.logs import TRUNCATED_MARKER
 from runner.messages import memory_message, output_too_large_message, timeout_message
+from runner.python.hints import with_import_hint
 from runner.python.runtime import load_runtime
 from runner.sandbox.host_channel import HostChannel
 
@@ -39,6 +40,7 @@ WARM_UP_SOURCE = "def handle(input, context=None):\n    return input\n"
 IDLE_LIMITS = Limits(max_memory_bytes=1024 * MIB)
 # Cases of the guest's status enum (wit/runtime.wit).
 COMPLETED, OUTPUT_TOO_LARGE, OUT_OF_MEMORY = "completed", "output-too-large", "out-of-memory"
+RETRY = "retry"
 _INITIAL_PAGES = re.compile(r"memory minimum size of (\d+) pages exceeds memory limits")
 NO_HOST_WHILE_CHECKING = json.dumps(
     {"error": "the host API is not available while the source is checked; call it inside handle"}
@@ -108,7 +110,7 @@ class PythonRunner:
                 )
             raise PythonCompileError(message) from exc
         if problem is not None:
-            raise PythonCompileError(problem)
+            raise PythonCompileError(with_import_hint(problem))
         return source.encode("utf-8")
 
     @property
@@ -180,7 +182,17 @@ def _outcome_result(outcome, limits: Limits) -> RunResult:
         return _failed(output_too_large_message(int(text), limits), logs)
     if status == OUT_OF_MEMORY:
         return _failed(memory_message(limits), logs)
-    return _failed(text, logs)
+    if status == RETRY:
+        asked = json.loads(text)
+        delay = asked.get("delayMs")
+        return RunResult(
+            status=RunStatus.FAILED,
+            error_message=asked.get("message") or "retry requested",
+            logs=logs,
+            retry_requested=True,
+            retry_delay_ms=round(delay) if isinstance(delay, int | float) else None,
+        )
+    return _failed(with_import_hint(text), logs)
 
 
 def _trap_result(exc: wasmtime.WasmtimeError, limits: Limits) -> RunResult:

@@ -103,7 +103,7 @@ class RunnerPool:
                     self._busy[run_id] = worker
                     cancelled = run_id in self._cancelled
                 if cancelled:  # cancelled before the subprocess got the request
-                    worker.kill()
+                    worker.interrupt()
             try:
                 payload = worker.receive(run_budget_s, self._compile_budget_s, host)
             except SandboxOverran:
@@ -145,7 +145,7 @@ class RunnerPool:
             self._cancelled.add(execution_id)
             worker = self._busy.get(execution_id)
         if worker is not None:
-            worker.kill()
+            worker.interrupt()  # the run's own thread sees end-of-file and closes the pipes
 
     def forget_cancel(self, execution_id: str) -> None:
         """Drop a cancel mark that no run consumed."""
@@ -169,12 +169,15 @@ class RunnerPool:
         """Stop every subprocess; runs waiting for one get PoolClosedError."""
         with self._cond:
             self._closed = True
-            workers = list(self._all)
+            idle = list(self._idle)
+            busy = [worker for worker in self._all if worker not in self._idle]
             self._all.clear()
             self._idle.clear()
             self._cond.notify_all()
-        for worker in workers:
+        for worker in idle:
             worker.stop()
+        for worker in busy:
+            worker.interrupt()  # its run's thread closes the pipes when it sees end-of-file
 
     def __enter__(self) -> RunnerPool:
         return self

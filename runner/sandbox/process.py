@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import select
+import signal
 import subprocess
 import time
 from collections.abc import Callable
 
-from infra.processes import kill_group
+from infra.processes import kill_group, signal_group
 from runner.errors import RunnerError
 from runner.sandbox import protocol
 
@@ -115,8 +116,16 @@ class SandboxProcess:
             return None
 
     def kill(self) -> None:
-        """Kill the child's whole process group; it may already be gone."""
+        """Kill the child's whole process group and close the pipes: only the thread that reads them."""
         kill_group(self.proc)
+
+    def interrupt(self) -> None:
+        """Kill the child's process group from any thread; the pipes stay open.
+
+        The thread reading them sees end-of-file and closes them itself (`kill`): a descriptor
+        closed under its reader could be reused by another sandbox's pipe before the read.
+        """
+        signal_group(self.proc, signal.SIGKILL)
 
     def stop(self) -> None:
         """Ask the child to exit by closing its stdin, then make sure it did."""

@@ -82,13 +82,15 @@ def encode_result(result: RunResult) -> bytes:
         result.logs,
         result.duration_ms,
         result.memory_peak_bytes,
+        result.retry_requested,
+        result.retry_delay_ms,
     )
     return encode_reply(RESULT, payload)
 
 
 def decode_result(payload: bytes) -> RunResult:
     """The inverse of :func:`encode_result` (payload only)."""
-    status, output, error, logs, duration_ms, memory = _load(payload)
+    status, output, error, logs, duration_ms, memory, retry, retry_delay_ms = _load(payload)
     return RunResult(
         status=_STATUSES[status],
         output_json=output,
@@ -96,6 +98,8 @@ def decode_result(payload: bytes) -> RunResult:
         logs=logs,
         duration_ms=duration_ms,
         memory_peak_bytes=memory,
+        retry_requested=retry,
+        retry_delay_ms=retry_delay_ms,
     )
 
 

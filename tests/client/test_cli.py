@@ -5,33 +5,12 @@ from __future__ import annotations
 import json
 import os
 import select
-import shutil
 import stat
 import subprocess
-import sys
 import time
 import uuid
-from pathlib import Path
 
-import pytest
-
-PNIL = shutil.which("pnil", path=str(Path(sys.executable).parent)) or "pnil"
-
-
-@pytest.fixture
-def pnil(server, tmp_path):
-    """Run `pnil ARGS` in tmp_path with the server's URL and key in the environment."""
-    env = dict(
-        os.environ, PNIL_URL=server.url, PNIL_API_KEY=server.key, PNIL_CONFIG=str(tmp_path / "cfg.json")
-    )
-
-    def run(*args: str, input: str | None = None, key: str | None = None) -> subprocess.CompletedProcess:  # noqa: A002
-        run_env = env if key is None else dict(env, PNIL_API_KEY=key)
-        return subprocess.run(
-            [PNIL, *args], cwd=tmp_path, env=run_env, input=input, capture_output=True, text=True, timeout=120
-        )
-
-    return run
+from tests.client.conftest import PNIL
 
 
 def _name() -> str:
@@ -183,6 +162,21 @@ def test_admin_queues_and_keys(pnil, server):
     assert pnil("ls", key=new["key"]).returncode == 0
     assert pnil("keys", "revoke", new["id"], key=server.admin_key).returncode == 0
     assert pnil("ls", key=new["key"]).returncode == 3
+    reader = pnil(
+        "--json",
+        "keys",
+        "create",
+        "acme",
+        "--scope",
+        "read",
+        "--expires",
+        "2099-01-01T00:00:00Z",
+        key=server.admin_key,
+    )
+    made = json.loads(reader.stdout)
+    assert made["scopes"] == ["read"] and made["expiresAt"].startswith("2099")
+    assert pnil("ls", key=made["key"]).returncode == 0
+    assert pnil("secrets", "set", "NOPE", input="v", key=made["key"]).returncode == 3  # read: GETs only
 
 
 def test_logs_follow_prints_new_executions_as_they_finish(pnil, server, tmp_path):
@@ -207,3 +201,32 @@ def test_logs_follow_prints_new_executions_as_they_finish(pnil, server, tmp_path
         follower.kill()
         follower.wait()
     assert "seen 7" in json.loads(line)["logs"]
+
+
+def test_secrets_set_from_stdin_list_and_remove_never_show_the_value(pnil, server):
+    name, value = f"CLI_{uuid.uuid4().hex[:6].upper()}", f"v-{uuid.uuid4().hex}"
+
+    first = pnil("secrets", "set", name, input=value + "\n")
+    second = pnil("--json", "secrets", "set", name, input=value)
+    listed = pnil("--json", "secrets", "ls")
+    human = pnil("secrets", "ls")
+
+    assert first.returncode == 0, first.stderr
+    assert f"set {name} (version 1)" in first.stderr
+    assert json.loads(second.stdout)["version"] == 2
+    assert {"name": name, "version": 2}.items() <= next(
+        s for s in json.loads(listed.stdout) if s["name"] == name
+    ).items()
+    assert name in human.stdout
+    for result in (first, second, listed, human):
+        assert value not in result.stdout + result.stderr
+    assert pnil("secrets", "set", name, input="").returncode == 2
+    assert pnil("secrets", "rm", name).returncode == 0
+    assert pnil("secrets", "rm", name).returncode == 3
+    assert "value" not in " ".join(p.name for p in _set_params())
+
+
+def _set_params():
+    from pnil_client.cli.secrets import set_secret
+
+    return set_secret.params

@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from bench.stack import Stack
+from infra.secretbox import new_key
 from store import tenants
 from tests.conftest import throwaway_database
 
@@ -33,7 +34,8 @@ def console(server_url, template_url):
             acme = tenants.create_key(conn, "acme", name="acme")[1]
             globex = tenants.create_key(conn, "globex", name="globex")[1]
         processes = ("web", "compiler", "consumer", "executor")
-        with Stack(processes, database_url=url, extra_env={"PNIL_ALLOW_ANONYMOUS": "0"}) as stack:
+        env = {"PNIL_ALLOW_ANONYMOUS": "0", "PNIL_SECRET_KEY": new_key()}
+        with Stack(processes, database_url=url, extra_env=env) as stack:
             yield Console(stack.base_url, admin, acme, globex)
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 import uuid
 from urllib.parse import urlsplit
 
+import psycopg
 import requests
 from playwright.sync_api import expect
 
+from store import tenants
 from tests.console.conftest import sign_in
 
 
@@ -46,7 +48,7 @@ def test_create_in_the_editor_then_run_with_input(page, console):
     )
     page.click("#create button[type=submit]")
 
-    expect(page.locator("#fn-status")).to_have_text("READY", timeout=60_000)
+    expect(page.locator("#fn-status")).to_have_text("compiled", timeout=60_000)
     expect(page.locator("#source .cm-lineNumbers")).to_be_visible()  # a real editor with line numbers
     page.click(".tabs a:has-text('Run')")
     _type_into_editor(page, "#input", '{"n": 21}')
@@ -68,7 +70,7 @@ def test_a_python_function_from_the_starter_runs_and_its_syntax_error_is_marked(
     expect(page.locator("#new-source .cm-content")).to_contain_text("def handle(input, context=None):")
     page.click("#create button[type=submit]")
 
-    expect(page.locator("#fn-status")).to_have_text("READY", timeout=60_000)
+    expect(page.locator("#fn-status")).to_have_text("compiled", timeout=60_000)
     page.click(".tabs a:has-text('Run')")
     _type_into_editor(page, "#input", '{"name": "Ada"}')
     page.click("#run")
@@ -79,7 +81,10 @@ def test_a_python_function_from_the_starter_runs_and_its_syntax_error_is_marked(
     page.click(".tabs a:has-text('Code')")
     _type_into_editor(page, "#source", "def handle(input):\n    x = 1\n    return (x +)\n")
     page.click("#save")
-    expect(page.locator("#fn-status")).to_have_text("FAILED", timeout=60_000)
+    expect(page.locator("#pending-failed")).to_have_text(
+        "version 2 failed to compile; version 1 is still serving", timeout=60_000
+    )
+    expect(page.locator("#fn-status")).to_have_text("compiled")  # the live version still serves
     expect(page.locator("#compile-message")).to_contain_text("line 3, column 16")
     expect(page.locator("#source .cm-lintRange-error")).to_have_count(1)
 
@@ -89,12 +94,12 @@ def test_a_compile_error_is_marked_at_its_line(page, console):
     name = _name()
     _create(console, console.acme_key, name, "function handle(input) {\n  return 1;\n}")
     page.goto(f"/console#/f/{name}")
-    expect(page.locator("#fn-status")).to_have_text("READY", timeout=60_000)
+    expect(page.locator("#fn-status")).to_have_text("compiled", timeout=60_000)
 
     _type_into_editor(page, "#source", "function handle(input) {\n  const x = 1;\n  return (x +);\n}")
     page.click("#save")
 
-    expect(page.locator("#fn-status")).to_have_text("FAILED", timeout=60_000)
+    expect(page.locator("#pending-failed")).to_contain_text("still serving", timeout=60_000)
     expect(page.locator("#compile-message")).to_contain_text("line 3, column 14")
     marked = page.locator("#source .cm-lintRange-error")
     expect(marked).to_have_count(1)
@@ -107,7 +112,7 @@ def test_a_paused_function_refuses_to_run_with_the_reason(page, console):
     name = _name()
     _create(console, console.acme_key, name, "function handle(i) { return i; }")
     page.goto(f"/console#/f/{name}/run")
-    expect(page.locator("#fn-status")).to_have_text("READY", timeout=60_000)
+    expect(page.locator("#fn-status")).to_have_text("compiled", timeout=60_000)
 
     page.click("#lifecycle button[data-state=PAUSED]")
 
@@ -212,18 +217,45 @@ def test_signing_in_shows_only_that_tenants_functions_and_no_admin_pages(page, c
     expect(page.locator("#signin")).to_be_visible()
 
 
-def test_with_anonymous_local_access_no_sign_in_is_needed(browser, server_url, template_url):
+def test_with_anonymous_local_access_no_sign_in_is_needed_but_operations_ask_for_the_admin_key(
+    browser, server_url, template_url
+):
     from bench.stack import Stack
     from tests.conftest import throwaway_database
 
     with throwaway_database(server_url) as url, Stack(("web",), database_url=url) as stack:
+        with psycopg.connect(url, autocommit=True) as conn:
+            admin_key = tenants.create_key(conn, "default", name="local operator", admin=True)[1]
         context = browser.new_context(base_url=stack.base_url)
         try:
             page = context.new_page()
             page.goto("/")
-            expect(page.locator("#who")).to_have_text("tenant default (admin)")
-            expect(page.locator("#nav-operations")).to_be_visible()
+            expect(page.locator("#who")).to_have_text("tenant default")
             expect(page.locator("#signin")).to_have_count(0)
             expect(page.locator("#sign-out")).to_be_hidden()
+            page.click("#nav-operations")
+            expect(page.locator("#admin-signin")).to_contain_text(".pnil/admin-key")
+            page.fill("#admin-key", admin_key)
+            page.click("#admin-signin button[type=submit]")
+            expect(page.locator("#who")).to_have_text("tenant default (admin)")
+            expect(page.locator("#queue-table tr[data-queue='compilation_jobs']")).to_be_visible()
         finally:
             context.close()
+
+
+def test_the_secrets_page_sets_lists_and_deletes_without_showing_a_value(page, console):
+    name, value = f"CONSOLE_{uuid.uuid4().hex[:6].upper()}", f"v-{uuid.uuid4().hex}"
+    sign_in(page, console.acme_key)
+    page.click("#nav-secrets")
+
+    page.fill("#secret-name", name)
+    page.fill("#secret-value", value)
+    page.click("#secret-form button[type=submit]")
+
+    row = page.locator(f"#secret-table tr[data-secret='{name}']")
+    expect(row).to_contain_text("1")
+    expect(page.locator("#secret-value")).to_have_value("")
+    assert value not in page.content()
+    page.once("dialog", lambda dialog: dialog.accept())
+    row.locator("button[data-delete]").click()
+    expect(row).to_have_count(0)

@@ -27,9 +27,10 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def call(method: str, url: str, body: dict | None = None) -> tuple[int, dict]:
+def call(method: str, url: str, body: dict | None = None, key: str | None = None) -> tuple[int, dict]:
     data = None if body is None else json.dumps(body).encode()
-    req = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
+    headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {})
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
         with urllib.request.urlopen(req, timeout=10) as resp:
             return resp.status, json.loads(resp.read() or b"null")
@@ -61,7 +62,16 @@ def test_local_run_serves_registers_compiles_executes_heals_and_stops():
     data_dir.chmod(0o755)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(PNIL_PGDATA=str(data_dir), PORT=str(port), WEB_CONCURRENCY="1")
+    local_dir = data_dir.parent / f"{data_dir.name}-local"
+    env = {k: v for k, v in env.items() if k not in ("PNIL_ALLOW_ANONYMOUS", "PNIL_SECRET_KEY", "HOST")}
+    env.update(
+        PNIL_PGDATA=str(data_dir),
+        PORT=str(port),
+        WEB_CONCURRENCY="1",
+        PNIL_LOCAL_DIR=str(local_dir),
+        XDG_CONFIG_HOME=str(data_dir / "xdg"),
+    )
+    server_file = data_dir / "xdg" / "pnil" / "local-server.json"
     out = open(data_dir.parent / f"{data_dir.name}.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "infra.localrun"],
@@ -74,6 +84,9 @@ def test_local_run_serves_registers_compiles_executes_heals_and_stops():
     base = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: call("GET", f"{base}/health") == (200, {"status": "UP"}), 90)
+        log_path = data_dir.parent / f"{data_dir.name}.log"
+        wait_until(lambda: "==> pnil is up" in log_path.read_text(errors="replace"), 30)
+        assert json.loads(server_file.read_text())["url"] == base
         status, fn = call(
             "POST",
             f"{base}/functions",
@@ -87,11 +100,15 @@ def test_local_run_serves_registers_compiles_executes_heals_and_stops():
         wait_until(lambda: call("GET", f"{base}/functions/{fn['id']}")[1]["status"] == "READY", 60)
         status, execution = call("POST", f"{base}/functions/{fn['id']}/execute", {"input": {"hi": "✓"}})
         assert (status, execution["status"], execution["output"]) == (200, "COMPLETED", {"hi": "✓"})
-        status, queues = call("GET", f"{base}/admin/queues")
+        # Anonymous local access is never admin; the operator's key, kept private, is.
+        assert call("GET", f"{base}/admin/queues")[0] == 403
+        key_file = local_dir / "admin-key"
+        assert key_file.stat().st_mode & 0o777 == 0o600
+        assert (local_dir / "secret-key").stat().st_mode & 0o777 == 0o600
+        status, queues = call("GET", f"{base}/admin/queues", key=key_file.read_text().strip())
         assert status == 200 and {q["queue"] for q in queues} >= {"compilation_jobs", "compilation_results"}
 
         # kill -9 of one process: it is back and serving within 10 s; the others never stopped.
-        log_path = data_dir.parent / f"{data_dir.name}.log"
         compiler_pid = started_pids(log_path, "compiler")[0]
         os.kill(compiler_pid, signal.SIGKILL)
         killed_at = time.monotonic()
@@ -113,6 +130,12 @@ def test_local_run_serves_registers_compiles_executes_heals_and_stops():
         out.close()
     log = (data_dir.parent / f"{data_dir.name}.log").read_text(errors="replace")
     assert "anonymous access is ON" in log
+    assert f"admin key is in {local_dir / 'admin-key'}" in log
+    block = log[log.index("==> pnil is up") :]
+    assert f"{base}/console" in block and f"{base}/docs" in block and f"export PNIL_URL={base}" in block
+    assert "Running commandline" not in log and "XDG_RUNTIME_DIR" not in log  # pgserver's chatter
+    assert not [line for line in log.splitlines() if line.startswith("{")]  # readable lines only
+    assert not server_file.exists()  # the CLI no longer finds a stopped server
     assert code == 0, log[-3000:]
     # The embedded server stopped with it.
     assert not (data_dir / "postmaster.pid").exists(), log[-3000:]

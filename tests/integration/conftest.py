@@ -26,6 +26,9 @@ def close_app(app) -> None:
     executor = app.extensions.get("pnil.executions")
     if executor is not None:
         executor.close()
+    compilers = app.extensions.get("pnil.compile_check")
+    if compilers is not None:
+        compilers.close()
     app.extensions["pnil.db"].close()
     app.extensions["pnil.health_db"].close()
 

@@ -20,12 +20,14 @@ UNICODE_INPUT = {
 
 
 @contextmanager
-def running_api(server_url: str, runner_pool_size: int = 2) -> Iterator:
+def running_api(server_url: str, runner_pool_size: int = 2, **settings_fields) -> Iterator:
     """A fresh migrated database, the compile pipeline processes and an app on it."""
     with throwaway_database(server_url) as url:
         processes = Processes(url)
         processes.compile_pipeline()
-        settings = Settings(database_url=url, allow_anonymous=True, runner_pool_size=runner_pool_size)
+        settings = Settings(
+            database_url=url, allow_anonymous=True, runner_pool_size=runner_pool_size, **settings_fields
+        )
         app = create_app(settings)
         app.config["TEST_DATABASE_URL"] = url
         try:

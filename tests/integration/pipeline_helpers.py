@@ -10,6 +10,7 @@ from pathlib import Path
 
 from psycopg.types.json import Jsonb
 
+from store import tenants
 from tasks.contracts import APPLY_RESULT_TASK
 from tests.integration.conftest import wait_for
 
@@ -79,7 +80,13 @@ def send_result(db, result: dict) -> int:
     ).fetchone()[0]
 
 
-def admin_queues(client) -> dict[str, dict]:
-    resp = client.get("/admin/queues")
+def admin_headers(db) -> dict[str, str]:
+    """Authorization headers of a new admin key (anonymous access is never admin)."""
+    key = tenants.create_key(db, "ops", name="test admin", admin=True)[1]
+    return {"Authorization": f"Bearer {key}"}
+
+
+def admin_queues(client, headers: dict[str, str]) -> dict[str, dict]:
+    resp = client.get("/admin/queues", headers=headers)
     assert resp.status_code == 200
     return {q["queue"]: q for q in resp.get_json()}

@@ -20,6 +20,7 @@ from tests.integration.pipeline_helpers import (
     DEFAULT_TENANT,
     ECHO,
     TIMEOUT,
+    admin_headers,
     admin_queues,
     binary_of,
     log_events,
@@ -139,17 +140,18 @@ def test_a_compiler_killed_mid_job_loses_nothing(database_url, db, processes, cl
 
 def test_admin_queues_follow_messages_and_dead_letters(db, processes, client):
     # Given no workers: registrations pile up on compilation_jobs
-    empty = admin_queues(client)
+    admin = admin_headers(db)
+    empty = admin_queues(client, admin)
     assert set(empty) >= {"compilation_jobs", "compilation_results", "executions", "events"}
     assert empty["compilation_jobs"]["depth"] == 0
     assert empty["compilation_jobs"]["oldestMessageAgeSeconds"] is None
     ids = [register(client, suffixed(f"q{i}"), name=f"q{i}") for i in range(3)]
 
-    waiting = admin_queues(client)["compilation_jobs"]
+    waiting = admin_queues(client, admin)["compilation_jobs"]
     assert (waiting["depth"], waiting["inFlight"], waiting["totalSent"]) == (3, 0, 3)
     assert waiting["oldestMessageAgeSeconds"] >= 0
     db.execute("SELECT pgmq.read('compilation_jobs', 1, 1)")  # one in flight, back in 1 s
-    taken = admin_queues(client)["compilation_jobs"]
+    taken = admin_queues(client, admin)["compilation_jobs"]
     assert (taken["depth"], taken["inFlight"]) == (2, 1)
 
     # When the pipeline starts, both queues drain
@@ -157,7 +159,7 @@ def test_admin_queues_follow_messages_and_dead_letters(db, processes, client):
     for function_id in ids:
         assert settled(client, function_id)["status"] == "READY"
     wait_for(lambda: queues_idle(db), TIMEOUT)
-    drained = admin_queues(client)
+    drained = admin_queues(client, admin)
     assert drained["compilation_jobs"]["depth"] == drained["compilation_jobs"]["inFlight"] == 0
     assert drained["compilation_results"]["depth"] == 0
     assert drained["compilation_results"]["totalSent"] == 3
@@ -165,7 +167,7 @@ def test_admin_queues_follow_messages_and_dead_letters(db, processes, client):
 
     # A malformed result is dead-lettered
     send_result(db, {"functionId": "not-a-uuid", "success": True})
-    wait_for(lambda: admin_queues(client)["compilation_results"]["deadLettered"] == 1, TIMEOUT)
+    wait_for(lambda: admin_queues(client, admin)["compilation_results"]["deadLettered"] == 1, TIMEOUT)
 
     # A job for a language this compiler does not handle is dead-lettered with a log line
     cobol_id = str(uuid.uuid4())
@@ -177,7 +179,7 @@ def test_admin_queues_follow_messages_and_dead_letters(db, processes, client):
         "revision": 1,
     }
     db.execute("SELECT pgmq.send('compilation_jobs', %s, %s, 0)", (Jsonb(job), Jsonb({"task": COMPILE_TASK})))
-    wait_for(lambda: admin_queues(client)["compilation_jobs"]["deadLettered"] == 1, TIMEOUT)
+    wait_for(lambda: admin_queues(client, admin)["compilation_jobs"]["deadLettered"] == 1, TIMEOUT)
     assert wait_for(lambda: log_events("compiler", event="job.failed", functionId=cobol_id))
     archived = db.execute("SELECT message FROM pgmq.a_compilation_jobs").fetchone()[0]
     assert archived["language"] == "cobol"

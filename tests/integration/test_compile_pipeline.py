@@ -23,6 +23,7 @@ from tests.integration.pipeline_helpers import (
     LINE_COL,
     TIMEOUT,
     TYPE_ERROR,
+    admin_headers,
     admin_queues,
     binary_of,
     log_events,
@@ -161,7 +162,8 @@ def test_the_same_result_twice_through_the_queue_is_harmless(api, sdb):
     before = sdb.execute(
         "SELECT status, wasm_binary, compile_error, revision FROM functions WHERE id = %s", (function_id,)
     ).fetchone()
-    dead_before = admin_queues(api)["compilation_results"]["deadLettered"]
+    admin = admin_headers(sdb)
+    dead_before = admin_queues(api, admin)["compilation_results"]["deadLettered"]
     result = CompilationResult(
         function_id=uuid.UUID(function_id),
         tenant_id=uuid.UUID(DEFAULT_TENANT),
@@ -179,7 +181,7 @@ def test_the_same_result_twice_through_the_queue_is_harmless(api, sdb):
         "SELECT status, wasm_binary, compile_error, revision FROM functions WHERE id = %s", (function_id,)
     ).fetchone()
     assert after == before
-    assert admin_queues(api)["compilation_results"]["deadLettered"] == dead_before
+    assert admin_queues(api, admin)["compilation_results"]["deadLettered"] == dead_before
     assert len(log_events("consumer", event="compilation.result.applied", functionId=function_id)) == 3
 
 
@@ -280,11 +282,12 @@ def test_a_result_naming_another_tenant_is_not_applied(api, sdb):
 
 
 def test_a_function_deleted_while_compiling_leaves_no_dead_letters(api, sdb):
-    dead_before = {name: q["deadLettered"] for name, q in admin_queues(api).items()}
+    admin = admin_headers(sdb)
+    dead_before = {name: q["deadLettered"] for name, q in admin_queues(api, admin).items()}
     function_id = register(api, ECHO, name="short-lived")
     assert api.delete(f"/functions/{function_id}").status_code == 204
 
     wait_for(lambda: queues_idle(sdb), TIMEOUT)
 
-    assert {name: q["deadLettered"] for name, q in admin_queues(api).items()} == dead_before
+    assert {name: q["deadLettered"] for name, q in admin_queues(api, admin).items()} == dead_before
     assert sdb.execute("SELECT count(*) FROM functions WHERE id = %s", (function_id,)).fetchone()[0] == 0

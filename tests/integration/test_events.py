@@ -153,7 +153,8 @@ def test_domain_events_are_published_once_with_the_seed_fields(api):
     timed_out = execute(client, slow)
     client.delete(f"/functions/{failing}")
 
-    events = client.get("/events?limit=1000").get_json()
+    assert all(not e["type"].startswith("jsruntime.") for e in client.get("/events").get_json())
+    events = client.get("/events?limit=1000&source=platform").get_json()
     by_type: dict[str, list] = {}
     for e in events:
         by_type.setdefault(e["type"], []).append(e["payload"])
@@ -195,6 +196,21 @@ def test_a_function_triggered_by_its_own_completion_stops_at_the_depth_limit(api
     assert len(runs) == 8  # depths 1..8; the completion at depth 8 is recorded, not delivered
     assert sorted(r["triggerData"]["depth"] for r in runs) == list(range(1, 9))
     assert [e["depth"] for e in events if e["suppressed"]] == [8]
+
+
+def test_events_list_the_users_own_by_default_and_the_platforms_on_request(api):
+    client = api.test_client()
+    ready_function(client, "javascript", ECHO)  # publishes jsruntime.script.created
+    client.post("/events", json={"type": "mine.happened", "payload": {}})
+
+    def types(query: str) -> set[str]:
+        return {e["type"].split(".")[0] for e in client.get(f"/events?limit=1000{query}").get_json()}
+
+    assert types("") == {"mine"}
+    assert types("&source=user") == {"mine"}
+    assert types("&source=platform") == {"jsruntime"}
+    assert types("&source=all") == {"mine", "jsruntime"}
+    expect_error(client.get("/events?source=everyone"), 400)
 
 
 def test_bad_events_are_400(api):

@@ -166,6 +166,8 @@ def test_the_code_receives_its_execution_context(client, language, source):
         "functionId": fid,
         "version": 1,
         "trigger": {"type": "API"},
+        "attempt": 1,
+        "maxAttempts": 1,
     }
 
 

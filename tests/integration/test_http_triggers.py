@@ -115,12 +115,45 @@ def test_errors_are_json_with_the_right_status(api):
     expect_error(not_allowed, 405)
     assert not_allowed.headers["Allow"] == "POST"
     failed = client.get("/http/default/fails")
-    assert "boom" in expect_error(failed, 502)["message"] and failed.headers["X-Pnil-Execution-Id"]
+    assert failed.headers["X-Pnil-Execution-Id"]
+    assert expect_error(failed, 502)["executionId"] == failed.headers["X-Pnil-Execution-Id"]
     expect_error(client.get("/http/default/slow"), 504)
     expect_error(client.get("/http/default/bad-status"), 502)
     client.put(f"/functions/{failing}", json={"state": "PAUSED"})
     paused = client.get("/http/default/fails")
-    assert "PAUSED" in expect_error(paused, 503)["message"] and paused.headers["Retry-After"]
+    assert expect_error(paused, 503)["message"] == "this endpoint is unavailable"
+    assert paused.headers["Retry-After"]
+
+
+def test_public_answers_reveal_nothing_internal_unless_the_function_opts_in(api):
+    client = api.test_client()
+    source = "function handle(i) { throw new Error('db down at 10.0.0.7'); }"
+    failing = bind(client, "/leaky", source)
+    bind(client, "/leaky-shape", "function handle(i) { return {status: 9000, body: 'x'}; }")
+
+    failed = client.get("/http/default/leaky")
+    body = expect_error(failed, 502)
+    text = failed.get_data(as_text=True)
+    assert "db down" not in text and "handle" not in text and "<input>" not in text
+    assert set(body) == {"code", "status", "message", "executionId"}
+    # The owner finds the details in the execution.
+    execution = client.get(f"/executions/{body['executionId']}").get_json()
+    assert "db down at 10.0.0.7" in execution["errorMessage"]
+    assert "9000" not in client.get("/http/default/leaky-shape").get_data(as_text=True)
+
+    client.post(f"/functions/{failing}/state", json={"state": "PAUSED"})
+    paused = client.get("/http/default/leaky").get_data(as_text=True)
+    assert "PAUSED" not in paused and "/functions" not in paused and "state" not in paused
+
+    # httpDetailedErrors: the owner opts into the details, for debugging.
+    assert client.put(f"/functions/{failing}", json={"httpDetailedErrors": True}).status_code == 200
+    assert "PAUSED" in expect_error(client.get("/http/default/leaky"), 503)["message"]
+    client.post(f"/functions/{failing}/state", json={"state": "ACTIVE"})
+    detailed = expect_error(client.get("/http/default/leaky"), 502)
+    assert "db down at 10.0.0.7" in detailed["message"]
+    assert client.get(f"/functions/{failing}").get_json()["httpDetailedErrors"] is True
+    bad = client.put(f"/functions/{failing}", json={"httpDetailedErrors": "yes"})
+    expect_error(bad, 400)
 
 
 def test_http_auth_key_needs_a_key_of_the_functions_tenant(server_url, template_url):

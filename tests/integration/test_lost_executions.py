@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from psycopg.types.json import Jsonb
 
-from store import artifacts, executions
+from store import artifacts, attempts
 from store.tenants import DEFAULT_TENANT_ID
 
 
@@ -27,18 +27,18 @@ def running_since(db, function_id, seconds_ago: int) -> str:
 def test_only_executions_past_their_limit_and_grace_are_failed(db):
     default_limits = a_function(db, {})  # 30 s limit
     long_limit = a_function(db, {"maxExecutionTimeMs": 600_000})
-    lost = running_since(db, default_limits, 30 + executions.LOST_AFTER_GRACE_S + 5)
+    lost = running_since(db, default_limits, 30 + attempts.LOST_AFTER_GRACE_S + 5)
     recent = running_since(db, default_limits, 5)
     long_running = running_since(db, long_limit, 300)
 
-    swept = executions.fail_lost(db)
+    swept = attempts.fail_lost(db)
 
-    assert swept == [(lost, default_limits)]
+    assert [(row["id"], row["function_id"]) for row in swept] == [(lost, default_limits)]
     rows = dict(db.execute("SELECT id, status FROM executions").fetchall())
     assert rows == {lost: "FAILED", recent: "RUNNING", long_running: "RUNNING"}
     message = db.execute("SELECT error_message FROM executions WHERE id = %s", (lost,)).fetchone()[0]
     assert "lost this execution" in message
-    assert executions.fail_lost(db) == []  # idempotent: safe from every web process at once
+    assert attempts.fail_lost(db) == []  # idempotent: safe from every web process at once
 
 
 def test_artifacts_unused_past_their_retention_are_deleted_and_used_ones_kept(db):

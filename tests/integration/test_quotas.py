@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
+from store import tenants
 from tests.integration.api_fixtures import api, client
 from tests.integration.execute_helpers import execute, expect_error, ready_function, register
 
@@ -18,18 +20,28 @@ __all__ = ["api", "client"]  # fixtures used below
 
 
 @pytest.fixture
-def quota(client):
+def admin(api):
+    """A test client with an admin key (anonymous access is never admin)."""
+    with psycopg.connect(api.config["TEST_DATABASE_URL"], autocommit=True) as conn:
+        key = tenants.create_key(conn, "ops", name="test admin", admin=True)[1]
+    admin_client = api.test_client()
+    admin_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {key}"
+    return admin_client
+
+
+@pytest.fixture
+def quota(admin):
     """Set the default tenant's own quotas for one test; back to the server's afterwards."""
     set_fields = []
 
     def set_quota(**values):
         set_fields.extend(values)
-        resp = client.put("/admin/tenants/default", json=values)
+        resp = admin.put("/admin/tenants/default", json=values)
         assert resp.status_code == 200, resp.get_json()
         return resp.get_json()
 
     yield set_quota
-    client.put("/admin/tenants/default", json=dict.fromkeys(set_fields))
+    admin.put("/admin/tenants/default", json=dict.fromkeys(set_fields))
 
 
 def functions_held(client) -> int:
@@ -112,23 +124,23 @@ def test_an_enqueue_past_max_pending_executions_is_429_with_retry_after(client, 
     assert client.post(f"/functions/{fid}/executions", json={"input": {}}).status_code == 202
 
 
-def test_tenant_settings_show_what_is_in_force_and_null_returns_to_the_server_setting(client):
-    resp = client.put("/admin/tenants/quota-team", json={"executionRetentionDays": 90, "maxFunctions": 5})
+def test_tenant_settings_show_what_is_in_force_and_null_returns_to_the_server_setting(admin):
+    resp = admin.put("/admin/tenants/quota-team", json={"executionRetentionDays": 90, "maxFunctions": 5})
     assert resp.status_code == 200
     body = resp.get_json()
     assert body["name"] == "quota-team" and body["executionRetentionDays"] == 90
     assert body["effective"]["executionRetentionDays"] == 90 and body["effective"]["eventRetentionDays"] == 7
     assert body["effective"]["maxPendingExecutions"] == 10_000
 
-    reset = client.put("/admin/tenants/quota-team", json={"executionRetentionDays": None}).get_json()
+    reset = admin.put("/admin/tenants/quota-team", json={"executionRetentionDays": None}).get_json()
 
     assert reset["executionRetentionDays"] is None and reset["effective"]["executionRetentionDays"] == 30
     assert reset["maxFunctions"] == 5
-    expect_error(client.put("/admin/tenants/quota-team", json={"maxFunctions": -1}), 400)
-    expect_error(client.put("/admin/tenants/quota-team", json={"executionRetentionDays": 0}), 400)
-    expect_error(client.put("/admin/tenants/quota-team", json={"retention": 3}), 400)
-    expect_error(client.put("/admin/tenants/Not A Name", json={}), 400)
-    expect_error(client.get("/admin/tenants/nobody"), 404)
-    expect_error(client.put("/admin/tenants/quota-team"), 400)
-    expect_error(client.put("/admin/tenants/quota-team", json={"maxKvKeys": 2.5}), 400)
-    expect_error(client.put("/admin/tenants/quota-team", json={"maxKvKeys": "5"}), 400)
+    expect_error(admin.put("/admin/tenants/quota-team", json={"maxFunctions": -1}), 400)
+    expect_error(admin.put("/admin/tenants/quota-team", json={"executionRetentionDays": 0}), 400)
+    expect_error(admin.put("/admin/tenants/quota-team", json={"retention": 3}), 400)
+    expect_error(admin.put("/admin/tenants/Not A Name", json={}), 400)
+    expect_error(admin.get("/admin/tenants/nobody"), 404)
+    expect_error(admin.put("/admin/tenants/quota-team"), 400)
+    expect_error(admin.put("/admin/tenants/quota-team", json={"maxKvKeys": 2.5}), 400)
+    expect_error(admin.put("/admin/tenants/quota-team", json={"maxKvKeys": "5"}), 400)

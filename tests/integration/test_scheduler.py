@@ -16,6 +16,7 @@ from infra.database import ForkSafePool
 from scheduler.scheduler import Scheduler
 from store.tenants import DEFAULT_TENANT_ID
 from tests.integration.conftest import Processes, wait_for
+from tests.integration.pipeline_helpers import admin_headers
 
 
 def scheduled_function(db, cron="* * * * *", *, grace_s=60, status="READY") -> str:
@@ -171,7 +172,7 @@ def test_a_function_not_ready_at_its_tick_gets_no_execution_and_the_skip_is_coun
     assert cron_ticks(db, fid) == []
 
 
-def test_api_validates_schedules_and_shows_next_and_last_run(client):
+def test_api_validates_schedules_and_shows_next_and_last_run(db, client):
     def create(**fields):
         body = {
             "name": f"c-{uuid.uuid4().hex[:8]}",
@@ -189,13 +190,14 @@ def test_api_validates_schedules_and_shows_next_and_last_run(client):
     assert ok["lastRunAt"] is None and ok["missedTicks"] == 0
     next_run = datetime.fromisoformat(ok["nextRunAt"])
     assert next_run.astimezone(UTC).hour in (7, 8) and next_run > datetime.now(UTC)
-    assert client.get("/admin/scheduler").status_code == 200
+    assert client.get("/admin/scheduler", headers=admin_headers(db)).status_code == 200
 
 
 def test_admin_scheduler_lists_live_schedulers(db, start_scheduler, client):
     scheduled_function(db)
     scheduler = start_scheduler(ManualClock(datetime.now(UTC)))
-    live = wait_for(lambda: client.get("/admin/scheduler").get_json(), timeout=5)
+    admin = admin_headers(db)
+    live = wait_for(lambda: client.get("/admin/scheduler", headers=admin).get_json(), timeout=5)
     assert live[0]["name"] == scheduler.name and live[0]["functions"] == 1
 
 

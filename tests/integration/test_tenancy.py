@@ -27,6 +27,7 @@ BODIES_BY_SUFFIX = {
     "/state": {"state": "PAUSED"},
     "/rollback": {"version": 1},
     "/executions": {"input": {}},
+    "/versions": {"source": "function handle(i) { return i; }"},
 }
 
 
@@ -100,7 +101,7 @@ def snapshot(db) -> dict:
     """Everything a request could change, as plain values."""
     return {
         table: db.execute(f"SELECT * FROM {table} ORDER BY 1, 2").fetchall()
-        for table in ("functions", "function_versions", "executions", "events", "artifacts")
+        for table in ("functions", "function_versions", "executions", "events", "artifacts", "workflow_runs")
     } | {
         queue: db.execute(f"SELECT msg_id, message FROM pgmq.q_{queue} ORDER BY msg_id").fetchall()
         for queue in ("compilation_jobs", "executions", "events")
@@ -133,7 +134,17 @@ def test_another_tenants_object_is_404_and_unchanged(api, make_key, db, rule, me
         "WHERE id = %s RETURNING id",
         (function["id"],),
     ).fetchone()[0]
-    ids = {"function_id": function["id"], "execution_id": str(execution_id), "event_id": str(event_id)}
+    run_id = db.execute(
+        "INSERT INTO workflow_runs (tenant_id, steps, input) SELECT tenant_id, "
+        "jsonb_build_object('function', id::text), '{}'::jsonb FROM functions WHERE id = %s RETURNING id",
+        (function["id"],),
+    ).fetchone()[0]
+    ids = {
+        "function_id": function["id"],
+        "execution_id": str(execution_id),
+        "event_id": str(event_id),
+        "run_id": str(run_id),
+    }
     unknown = [name for name in UUID_ARG.findall(rule) if name not in ids]
     assert not unknown, f"add an object of A for {unknown} to this test"
     url = _url(rule, ids)
@@ -148,6 +159,27 @@ def test_another_tenants_object_is_404_and_unchanged(api, make_key, db, rule, me
     data = expect_error(resp, 404)
     assert "hijacked" not in str(data)
     assert snapshot(db) == before
+
+
+def test_named_workflows_are_per_tenant(api, make_key):
+    key_a, key_b = make_key("tenant-a"), make_key("tenant-b")
+    function = create_function(api, key_a)
+    resp = api("PUT", "/workflows/nightly", key_a, json={"steps": {"function": function["id"]}})
+    assert resp.status_code == 201, resp.get_json()
+
+    for method, url in [
+        ("GET", "/workflows/nightly"),
+        ("GET", "/workflows/nightly/versions"),
+        ("POST", "/workflows/nightly/runs"),
+        ("DELETE", "/workflows/nightly"),
+    ]:
+        expect_error(api(method, url, key_b, json={"input": {}} if method == "POST" else None), 404)
+    # B's canvas cannot name A's function either (by id or by name)
+    data = expect_error(
+        api("POST", "/workflows/runs", key_b, json={"steps": {"function": function["id"]}}), 400
+    )
+    assert data["errors"] == {"pointer": "/steps/function"}
+    assert api("GET", "/workflows/nightly", key_a).status_code == 200
 
 
 def test_names_are_per_tenant_and_never_reach_another_tenant(api, make_key):
@@ -271,8 +303,10 @@ def test_admin_queues_needs_an_admin_key(api, make_key):
     assert {q["queue"] for q in resp.get_json()} >= {"compilation_jobs", "compilation_results"}
 
 
-def test_admin_queues_is_open_to_anonymous_local_access(client):
-    assert client.get("/admin/queues").status_code == 200
+def test_anonymous_local_access_is_never_admin(client):
+    expect_error(client.get("/admin/queues"), 403)
+    expect_error(client.post("/admin/keys", json={"tenant": "default", "admin": True}), 403)
+    assert client.get("/whoami").get_json()["admin"] is False
 
 
 def test_the_key_is_never_stored_in_plain_text(database_url, db):

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from bench.stack import Stack
+from infra.secretbox import new_key
 from store import tenants
 from tests.conftest import throwaway_database
 
@@ -23,7 +24,7 @@ ST = Path(sys.executable).with_name("st")
 
 @pytest.mark.parametrize("anonymous", [False, True], ids=["with-a-key", "anonymous"])
 def test_schemathesis_finds_nothing(server_url, template_url, anonymous, tmp_path):
-    env = {"PNIL_ALLOW_ANONYMOUS": "1" if anonymous else "0"}
+    env = {"PNIL_ALLOW_ANONYMOUS": "1" if anonymous else "0", "PNIL_SECRET_KEY": new_key()}
     with throwaway_database(server_url) as url:
         with psycopg.connect(url, autocommit=True) as conn:
             key = tenants.create_key(conn, "conformance", name="st", admin=True)[1]

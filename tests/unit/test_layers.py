@@ -37,8 +37,25 @@ def package_modules(package: str) -> list[str]:
 @pytest.mark.parametrize(
     ("package", "forbidden"),
     [
-        ("store", {"runner", "migrations", "web", "executions", "compiler", "hostapi", "scheduler"}),
-        ("runner", {"store", "migrations", "web", "executions", "tasks", "broker", "compiler", "hostapi"}),
+        (
+            "store",
+            {"runner", "migrations", "web", "executions", "compiler", "hostapi", "scheduler", "workflows"},
+        ),
+        ("workflows", {"runner", "migrations", "web", "executions", "compiler", "hostapi", "scheduler"}),
+        (
+            "runner",
+            {
+                "store",
+                "migrations",
+                "web",
+                "executions",
+                "tasks",
+                "broker",
+                "compiler",
+                "hostapi",
+                "workflows",
+            },
+        ),
         ("broker", {"store", "runner", "migrations", "web", "executions", "tasks", "compiler"}),
         ("infra", {"store", "runner", "migrations", "web", "executions", "tasks", "broker", "compiler"}),
     ],

@@ -23,6 +23,12 @@ def root():
     return redirect("/console", code=302)
 
 
+@blp.get("/favicon.ico")
+def favicon():
+    """pnil's icon (browsers ask for it at this path)."""
+    return send_from_directory(STATIC, "favicon.svg", mimetype="image/svg+xml", max_age=86400)
+
+
 @blp.get("/console")
 @blp.get("/console/")
 def page():

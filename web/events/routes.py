@@ -33,9 +33,14 @@ class Events(MethodView):
     @blp.arguments(EventFilterSchema, location="query")
     @blp.response(200, EventSchema(many=True))
     def get(self, query):
-        """The tenant's recent events, newest first (`?type=&limit=`), with executions started."""
+        """The tenant's recent events, newest first (`?type=&limit=&source=user|platform|all`), with the
+        executions each started; your own events by default, pnil's jsruntime.* ones on request."""
+        source = query["source"] or ("all" if query["type"] else "user")
+        platform = {"user": False, "platform": True, "all": None}[source]
         with pool().connection() as conn:
-            return store.recent(conn, current().tenant_id, event_type=query["type"], limit=query["limit"])
+            return store.recent(
+                conn, current().tenant_id, event_type=query["type"], limit=query["limit"], platform=platform
+            )
 
 
 @blp.route("/<uuid:event_id>")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from events.names import type_error
+from events.names import SOURCES, type_error
 from web.executions.schemas import JsonObject
 
 
@@ -28,6 +28,14 @@ class EventFilterSchema(Schema):
 
     type = fields.String(load_default=None)
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=1000))
+    source = fields.String(
+        load_default=None,
+        validate=validate.OneOf(SOURCES, error="source is one of: " + ", ".join(SOURCES)),
+        metadata={
+            "description": "user: yours (the default without type=); platform: pnil's own jsruntime.*; "
+            "all: both (the default with type=)"
+        },
+    )
 
 
 class EventIdSchema(Schema):

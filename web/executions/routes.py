@@ -14,8 +14,10 @@ from flask_smorest import abort
 
 from executions.enqueue import IdempotencyConflict, enqueue_execution
 from executions.fairness import SandboxAdmission, TenantBusy
+from executions.replay import ExecutionNotFound, NotReplayable, replay
 from executions.service import ExecutionService, FunctionNotFound, NotRunnable, SlotsBusy, check_runnable
 from runner.sandbox.pool import RunnerPool
+from store import execution_lists
 from store import executions as store
 from store import functions as functions_store
 from web.auth import current
@@ -25,8 +27,13 @@ from web.executions.schemas import (
     ExecuteRequestSchema,
     ExecutionFilterSchema,
     ExecutionSchema,
+    QueueRequestSchema,
+    ReplayRequestSchema,
+    TenantExecutionFilterSchema,
+    check_queue_times,
     execution_json,
 )
+from workflows import handover
 
 blp = Blueprint("executions", __name__, description="Run functions and read their executions")
 _service_lock = threading.Lock()
@@ -57,6 +64,7 @@ def service() -> ExecutionService:
                     slot_wait_s=settings().slot_wait_s,
                     admission=admission,
                     quotas=settings().quotas,
+                    secret_box=ext["pnil.secret_box"],
                 )
     return ext["pnil.executions"]
 
@@ -102,10 +110,11 @@ class Execute(MethodView):
         return jsonify(execution_json(row))
 
 
-def _request_hash(function_id, input_value, *, sync: bool = False) -> str:
-    """What a key is bound to; a sync execute's differs from a queued one's with the same input."""
-    parts = [str(function_id), input_value] + (["sync"] if sync else [])
-    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+def _request_hash(function_id, input_value, *, sync: bool = False, options: dict | None = None) -> str:
+    """What a key is bound to; a sync execute's differs from a queued one's with the same input,
+    a queued one's with other options (delay, expiry, retry policy) from one without."""
+    parts = [str(function_id), input_value] + (["sync"] if sync else []) + ([options] if options else [])
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
 
 
 def _recorded_execution(tenant_id, key: str, request_hash: str) -> dict | None:
@@ -144,7 +153,7 @@ class FunctionExecutions(MethodView):
         with pool().connection() as conn:
             if functions_store.get(conn, tenant_id, function_id) is None:
                 abort(404, message=f"function {function_id} not found")
-            return store.list_for_function(
+            return execution_lists.list_for_function(
                 conn,
                 tenant_id,
                 function_id,
@@ -154,7 +163,7 @@ class FunctionExecutions(MethodView):
                 trigger_type=page["triggerType"],
             )
 
-    @blp.arguments(ExecuteRequestSchema())
+    @blp.arguments(QueueRequestSchema())
     @blp.response(202, ExecutionSchema)
     @blp.alt_response(200, description="a repeat with the same Idempotency-Key: the same execution")
     @blp.alt_response(429, description="the tenant has its quota of queued executions (Retry-After)")
@@ -162,10 +171,18 @@ class FunctionExecutions(MethodView):
     @blp.alt_response(404, description="unknown function")
     @blp.alt_response(409, description="Idempotency-Key already used with a different request")
     def post(self, body, function_id):
-        """Queue an execution (PENDING); poll `Location` until it ends. Honours `Idempotency-Key`."""
+        """Queue an execution (PENDING); poll `Location` until it ends. Honours `Idempotency-Key`.
+
+        `delayMs`/`runAt` delay its start (`scheduledFor`), `expiresAt`/`maxQueueMs` bound it,
+        `retryPolicy` overrides fields of the function's for this execution and its retries."""
         tenant_id = current().tenant_id
         key = _idempotency_key()
-        request_hash = _request_hash(function_id, body["input"])
+        options = {k: v for k, v in body.items() if k != "input"}
+        request_hash = _request_hash(function_id, body["input"], options=options)
+        try:
+            check_queue_times(body)
+        except ValueError as exc:
+            abort(400, message=str(exc))
         with pool().connection() as conn:
             fn = functions_store.get(conn, tenant_id, function_id)
             try:
@@ -179,6 +196,11 @@ class FunctionExecutions(MethodView):
                     idempotency_key=key,
                     request_hash=request_hash,
                     quotas=settings().quotas,
+                    retry_policy=body.get("retryPolicy"),
+                    delay_ms=body.get("delayMs"),
+                    run_at=body.get("runAt"),
+                    expires_at=body.get("expiresAt"),
+                    max_queue_ms=body.get("maxQueueMs"),
                 )
             except FunctionNotFound as exc:
                 abort(404, message=str(exc))
@@ -194,6 +216,25 @@ class FunctionExecutions(MethodView):
         return response
 
 
+@blp.route("/executions")
+class TenantExecutions(MethodView):
+    @blp.arguments(TenantExecutionFilterSchema, location="query")
+    @blp.response(200, ExecutionSchema(many=True))
+    def get(self, query):
+        """The tenant's executions across functions, newest first (`?status=&final=&firstAttemptId=`):
+        `?status=FAILED&final=true` lists the failures that will not be retried any more."""
+        with pool().connection() as conn:
+            return execution_lists.list_for_tenant(
+                conn,
+                current().tenant_id,
+                limit=query["limit"],
+                offset=query["offset"],
+                status=query["status"],
+                final=query["final"],
+                first_attempt_id=query["firstAttemptId"],
+            )
+
+
 @blp.route("/executions/<uuid:execution_id>")
 class ExecutionById(MethodView):
     @blp.response(200, ExecutionSchema)
@@ -206,6 +247,40 @@ class ExecutionById(MethodView):
         return row
 
 
+@blp.route("/executions/<uuid:execution_id>/replay")
+class ReplayExecution(MethodView):
+    @blp.arguments(ReplayRequestSchema(), required=False)
+    @blp.response(202, ExecutionSchema)
+    @blp.alt_response(400, description="the function is not READY or not ACTIVE")
+    @blp.alt_response(404, description="unknown execution")
+    @blp.alt_response(409, description="still PENDING or RUNNING, or its version is no longer live")
+    @blp.alt_response(429, description="the tenant has its quota of queued executions (Retry-After)")
+    def post(self, body, execution_id):
+        """Queue a new execution of a finished one (`replayOf`): same input unless `input` is given,
+        the same version (`version: same`, while it is live) or the `latest`."""
+        body = body or {}
+        with pool().connection() as conn:
+            try:
+                row = replay(
+                    conn,
+                    current().tenant_id,
+                    execution_id,
+                    version=body.get("version", "same"),
+                    input=body.get("input"),
+                    quotas=settings().quotas,
+                )
+            except (ExecutionNotFound, FunctionNotFound) as exc:
+                abort(404, message=str(exc))
+            except NotReplayable as exc:
+                abort(409, message=str(exc))
+            except NotRunnable as exc:
+                abort(400, message=str(exc))
+        response = jsonify(execution_json(row))
+        response.status_code = 202
+        response.headers["Location"] = f"/executions/{row['id']}"
+        return response
+
+
 @blp.route("/executions/<uuid:execution_id>/cancel")
 class CancelExecution(MethodView):
     @blp.response(200, ExecutionSchema)
@@ -215,8 +290,11 @@ class CancelExecution(MethodView):
         """Cancel a PENDING execution (it never starts) or stop a RUNNING one (ends CANCELLED)."""
         tenant_id = current().tenant_id
         with pool().connection() as conn:
-            status = store.request_cancel(conn, tenant_id, execution_id)
-            row = store.get(conn, tenant_id, execution_id)
+            with conn.transaction():  # a workflow step cancelled while PENDING hands over with it
+                status = store.request_cancel(conn, tenant_id, execution_id)
+                row = store.get(conn, tenant_id, execution_id)
+                if status == "CANCELLED" and row is not None:
+                    handover.step_ended(conn, row)
             if row is None:
                 abort(404, message=f"execution {execution_id} not found")
             if status is None:

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate
+from datetime import UTC, datetime, timedelta
+
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
+
+from infra import retry_policy
+from web.functions.schemas import RETRY_POLICY_DOC, RetryPolicyField
 
 
 class JsonObject(fields.Raw):
@@ -34,6 +39,63 @@ class ExecuteRequestSchema(Schema):
                 "input",
             )
         return data
+
+
+_MAX_WAIT_DAYS = retry_policy.MAX_WAIT_MS // (24 * 3600 * 1000)
+
+
+class QueueRequestSchema(ExecuteRequestSchema):
+    """POST /functions/{id}/executions: the input, and when to run and retry it."""
+
+    delayMs = fields.Integer(
+        strict=True,
+        validate=validate.Range(
+            min=0,
+            max=retry_policy.MAX_WAIT_MS,
+            error=f"delayMs must be from 0 to {retry_policy.MAX_WAIT_MS} ({_MAX_WAIT_DAYS} days)",
+        ),
+        metadata={
+            "description": f"start no sooner than this many ms from now (at most {_MAX_WAIT_DAYS} days)"
+        },
+    )
+    runAt = fields.AwareDateTime(
+        format="iso",
+        metadata={
+            "description": f"start no sooner than this time (RFC 3339, at most {_MAX_WAIT_DAYS} days ahead)"
+        },
+    )
+    expiresAt = fields.AwareDateTime(
+        format="iso",
+        metadata={"description": "not started by then: FAILED with errorMessage 'expired: ...', never run"},
+    )
+    maxQueueMs = fields.Integer(
+        strict=True,
+        validate=validate.Range(min=1, max=retry_policy.MAX_WAIT_MS),
+        metadata={"description": "expiresAt as a duration from scheduledFor (else from now)"},
+    )
+    retryPolicy = RetryPolicyField(metadata=RETRY_POLICY_DOC)
+
+    @validates_schema
+    def _when(self, data, **_):
+        if "delayMs" in data and "runAt" in data:
+            raise ValidationError("give delayMs or runAt, not both", "runAt")
+        if "expiresAt" in data and "maxQueueMs" in data:
+            raise ValidationError("give expiresAt or maxQueueMs, not both", "maxQueueMs")
+        now = datetime.now(UTC)
+        if "runAt" in data and data["runAt"] > now + timedelta(milliseconds=retry_policy.MAX_WAIT_MS):
+            raise ValidationError(f"runAt is more than {_MAX_WAIT_DAYS} days ahead, the limit", "runAt")
+        if "expiresAt" in data and data["expiresAt"] <= now:
+            raise ValidationError("expiresAt is in the past", "expiresAt")
+
+
+def check_queue_times(body: dict) -> None:
+    """ValueError when an execution would expire before it is due (it could never run)."""
+    now = datetime.now(UTC)
+    due = body.get("runAt") or now + timedelta(milliseconds=body.get("delayMs", 0))
+    if "expiresAt" in body and body["expiresAt"] <= due:
+        raise ValueError(
+            "expiresAt is not after the time it is due to start (delayMs/runAt): it could never run"
+        )
 
 
 class MetricsSchema(Schema):
@@ -69,6 +131,44 @@ class ExecutionSchema(Schema):
     )
     startedAt = fields.DateTime(attribute="started_at", allow_none=True)
     completedAt = fields.DateTime(attribute="completed_at", allow_none=True)
+    attempt = fields.Integer(metadata={"description": "1-based: the how-manieth attempt of its chain"})
+    maxAttempts = fields.Integer(attribute="max_attempts", metadata={"description": "of its retry policy"})
+    retryOf = fields.UUID(
+        attribute="retry_of",
+        allow_none=True,
+        metadata={"description": "the previous attempt (null for the first)"},
+    )
+    firstAttemptId = fields.UUID(
+        attribute="first_attempt_id",
+        metadata={"description": "the chain's first attempt (its own id for it)"},
+    )
+    retried = fields.Boolean(metadata={"description": "a next attempt was created when this one ended"})
+    retryPolicy = fields.Dict(
+        attribute="retry_policy",
+        allow_none=True,
+        metadata={
+            "description": "the chain's effective retry policy; null for sync executions (never retried)"
+        },
+    )
+    scheduledFor = fields.DateTime(
+        attribute="scheduled_for", allow_none=True, metadata={"description": "does not start before this"}
+    )
+    expiresAt = fields.DateTime(
+        attribute="expires_at",
+        allow_none=True,
+        metadata={"description": "not started by then: FAILED expired"},
+    )
+    replayOf = fields.UUID(
+        attribute="replay_of", allow_none=True, metadata={"description": "the execution this one replays"}
+    )
+    workflowRunId = fields.UUID(
+        attribute="workflow_run_id", allow_none=True, metadata={"description": "the workflow run of a step"}
+    )
+    stepPath = fields.String(
+        attribute="step_path",
+        allow_none=True,
+        metadata={"description": "a step's node in its run's body, as a JSON pointer (/steps/chain/0)"},
+    )
 
 
 def _iso(value):
@@ -106,11 +206,26 @@ def execution_json(row: dict) -> dict:
         "queuedAt": _iso(row["created_at"]),
         "startedAt": _iso(row["started_at"]),
         "completedAt": _iso(row["completed_at"]),
+        "attempt": row["attempt"],
+        "maxAttempts": row["max_attempts"],
+        "retryOf": _str(row["retry_of"]),
+        "firstAttemptId": str(row["first_attempt_id"]),
+        "retried": row["retried"],
+        "retryPolicy": row["retry_policy"],
+        "scheduledFor": _iso(row["scheduled_for"]),
+        "expiresAt": _iso(row["expires_at"]),
+        "replayOf": _str(row["replay_of"]),
+        "workflowRunId": str(row["workflow_run_id"]) if row.get("workflow_run_id") else None,
+        "stepPath": row.get("step_path"),
     }
 
 
+def _str(value):
+    return str(value) if value is not None else None
+
+
 STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT", "CANCELLED")
-TRIGGER_TYPES = ("CRON", "HTTP", "EVENT", "MANUAL", "API")
+TRIGGER_TYPES = ("CRON", "HTTP", "EVENT", "MANUAL", "API", "WORKFLOW")
 
 
 class ExecutionFilterSchema(Schema):
@@ -125,3 +240,38 @@ class ExecutionFilterSchema(Schema):
     triggerType = fields.String(
         load_default=None, data_key="triggerType", validate=validate.OneOf(TRIGGER_TYPES)
     )
+
+
+class TenantExecutionFilterSchema(Schema):
+    """`?status=&final=&firstAttemptId=&limit=&offset=` of GET /executions."""
+
+    class Meta:
+        unknown = RAISE
+
+    limit = fields.Integer(load_default=100, validate=validate.Range(min=1, max=1000))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000_000))
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
+    final = fields.Boolean(
+        load_default=None,
+        metadata={
+            "description": "true: queued executions that failed (FAILED or TIMEOUT) and will not be retried "
+            "any more (dead letters); false: every other one"
+        },
+    )
+    firstAttemptId = fields.UUID(
+        load_default=None, metadata={"description": "every attempt of the chain that began with this one"}
+    )
+
+
+class ReplayRequestSchema(Schema):
+    """POST /executions/{id}/replay."""
+
+    class Meta:
+        unknown = RAISE
+
+    version = fields.String(
+        load_default="same",
+        validate=validate.OneOf(("same", "latest")),
+        metadata={"description": "same (default: the version it ran, while still live) or latest"},
+    )
+    input = JsonObject(metadata={"type": "object", "description": "replaces the original input"})

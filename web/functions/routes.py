@@ -12,10 +12,11 @@ from flask.views import MethodView
 from flask_smorest import abort
 
 from events import domain
-from infra import limits
+from infra import limits, retry_policy
 from infra.logs import event
 from store import functions as store
 from store import http_bindings, lifecycle, quotas
+from store import secrets as secret_store
 from tasks.publish import compile_or_reuse
 from web.auth import current
 from web.blueprint import Blueprint
@@ -34,10 +35,14 @@ blp = Blueprint("functions", __name__, url_prefix="/functions", description="Reg
 
 def present(row: dict) -> dict:
     """A stored function as the API shows it."""
-    return {**row, "resource_limits": limits.effective(row["resource_limits"])}
+    return {
+        **row,
+        "resource_limits": limits.effective(row["resource_limits"]),
+        "retry_policy": retry_policy.effective(row.get("retry_policy")),
+    }
 
 
-def _check_sizes_and_caps(data: dict) -> None:
+def check_sizes_and_caps(data: dict) -> None:
     source = data.get("source")
     cap = settings().max_source_bytes
     if source is not None and len(source.encode()) > cap:
@@ -67,10 +72,11 @@ class Functions(MethodView):
     @blp.alt_response(403, description="the tenant has its quota of functions (maxFunctions)")
     def post(self, data):
         """Register a function; it compiles in the background (status PENDING)."""
-        _check_sizes_and_caps(data)
+        check_sizes_and_caps(data)
         principal = current()
         description = data.pop("change_description", None)
         with pool().connection() as conn, conn.transaction():
+            _check_secrets_exist(conn, principal.tenant_id, data)
             _check_http_binding(conn, principal.tenant_id, None, data)
             _check_name_free(conn, principal.tenant_id, None, data["name"])
             quotas.check_functions(conn, principal.tenant_id, settings().quotas)
@@ -123,12 +129,13 @@ class FunctionById(MethodView):
         """Update a function; a new source or language is a new version and recompiles."""
         if not request.get_data(cache=True).strip():
             abort(400, message='send a JSON object of the fields to change, e.g. {"source": "..."}')
-        _check_sizes_and_caps(data)
+        check_sizes_and_caps(data)
         principal = current()
         description = data.pop("change_description", None)
         with pool().connection() as conn, conn.transaction():
             current_row = find_or_404(conn, function_id, for_update=True)
             _check_trigger_consistency({**current_row, **data})
+            _check_secrets_exist(conn, principal.tenant_id, data)
             _check_http_binding(conn, principal.tenant_id, function_id, {**current_row, **data})
             if "state" in data:
                 problem = lifecycle.transition_error(current_row["state"], data["state"])
@@ -206,6 +213,16 @@ def _check_http_binding(conn, tenant_id, function_id, merged: dict) -> None:
                 message=f"httpPath {merged['http_path']} overlaps function {other['id']} ({other['name']}) "
                 f"bound to {other['http_path']} for the same method; choose another path or other methods",
             )
+
+
+def _check_secrets_exist(conn, tenant_id, data: dict) -> None:
+    names = data.get("secrets")
+    if names:
+        data["secrets"] = names = list(dict.fromkeys(names))  # each name once, in the order given
+        unknown = secret_store.missing(conn, tenant_id, names)
+        if unknown:
+            listed = ", ".join(unknown)
+            abort(400, message=f"unknown secret(s) {listed}: create each with PUT /secrets/NAME first")
 
 
 def _check_trigger_consistency(merged: dict) -> None:

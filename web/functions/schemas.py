@@ -18,10 +18,14 @@ from marshmallow import (
 
 from events.names import pattern_error
 from hostapi import allowed_hosts
+from infra import retry_policy
 from runner.contract import LANGUAGES
 from scheduler import ticks
 from store.lifecycle import STATES, TRANSITIONS
 from web.http_triggers import routing
+from web.secrets.routes import NAME_RULE as SECRET_NAME_RULE
+from web.secrets.routes import NAME_SHAPE as SECRET_NAME_SHAPE
+from web.strict_fields import StrictBoolean
 
 TRIGGER_TYPES = ("ONEOFF", "SCHEDULED", "HTTP", "EVENT", "EMBEDDED")
 HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
@@ -50,6 +54,7 @@ def _check_name(value: str) -> None:
 
 
 MAX_ALLOWED_HOSTS = 50
+MAX_SECRETS = 50
 
 
 def _check_host_pattern(value: str) -> None:
@@ -72,6 +77,35 @@ class ResourceLimitsSchema(Schema):
     maxOutputSizeBytes = fields.Integer(validate=POSITIVE, strict=True)
 
 
+class RetryPolicyField(fields.Raw):
+    """retryPolicy: a JSON object checked field by field (infra/retry_policy.py)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        problems = retry_policy.problems(value)
+        if problems:
+            raise ValidationError("; ".join(problems))
+        return value
+
+
+RETRY_POLICY_DOC = {
+    "type": "object",
+    "description": "retries of queued executions (async API, cron, events; never sync execute or HTTP "
+    "triggers): maxAttempts 1..20 (default 1 = no retry), initialDelayMs (1000), backoffMultiplier (2.0), "
+    "maxDelayMs (300000), jitter (true: full jitter), retryOn (['FAILED', 'TIMEOUT']), retryLost (false: "
+    "an execution whose process died is not run again)",
+    "properties": {
+        "maxAttempts": {"type": "integer", "minimum": 1, "maximum": retry_policy.MAX_ATTEMPTS},
+        "initialDelayMs": {"type": "integer", "minimum": 0, "maximum": retry_policy.MAX_WAIT_MS},
+        "backoffMultiplier": {"type": "number", "minimum": 1, "maximum": 10},
+        "maxDelayMs": {"type": "integer", "minimum": 0, "maximum": retry_policy.MAX_WAIT_MS},
+        "jitter": {"type": "boolean"},
+        "retryOn": {"type": "array", "items": {"type": "string", "enum": list(retry_policy.RETRYABLE)}},
+        "retryLost": {"type": "boolean"},
+    },
+    "additionalProperties": False,
+}
+
+
 # Fields the API returns but never takes: a client that sends back a function it fetched
 # (GET, edit, PUT) has them ignored; any other unknown field is a 400, to catch typos.
 READ_ONLY_FIELDS = frozenset(
@@ -88,6 +122,7 @@ READ_ONLY_FIELDS = frozenset(
         "missedTicks",
         "skippedTicks",
         "allowedTransitions",
+        "pendingVersion",
     }
 )
 
@@ -140,9 +175,17 @@ class FunctionWriteSchema(Schema):
         validate=validate.OneOf(("none", "key")),
         metadata={"description": "none (public, default) or key (an API key of the function's tenant)"},
     )
+    httpDetailedErrors = StrictBoolean(
+        attribute="http_detailed_errors",
+        metadata={
+            "description": "HTTP callers see the function's error message (for debugging); default false: "
+            "a generic message and the execution id"
+        },
+    )
     httpMethods = fields.List(fields.String(validate=validate.OneOf(HTTP_METHODS)), attribute="http_methods")
     eventTypes = fields.List(fields.String(validate=validate.Length(min=1, max=200)), attribute="event_types")
     resourceLimits = fields.Nested(ResourceLimitsSchema, attribute="resource_limits")
+    retryPolicy = RetryPolicyField(attribute="retry_policy", allow_none=True, metadata=RETRY_POLICY_DOC)
     metadata = fields.Dict(
         keys=fields.String(validate=validate.Length(min=1, max=100)),
         values=fields.String(validate=validate.Length(max=1000)),
@@ -162,6 +205,11 @@ class FunctionWriteSchema(Schema):
             "description": "hosts the code may fetch from: host, *.domain, host:port, https://host, "
             "or * (any public host); private addresses only when named exactly"
         },
+    )
+    secrets = fields.List(
+        fields.String(validate=validate.Regexp(SECRET_NAME_SHAPE, error=SECRET_NAME_RULE)),
+        validate=validate.Length(max=MAX_SECRETS),
+        metadata={"description": "names of the tenant's secrets the code may read (pnil.secrets.get)"},
     )
     changeDescription = fields.String(
         load_only=True, attribute="change_description", validate=validate.Length(max=1000)
@@ -241,7 +289,18 @@ class FunctionSchema(Schema):
     source = fields.String()
     status = fields.String(metadata={"description": "PENDING, COMPILING, READY or FAILED"})
     compileError = fields.String(attribute="compile_error", allow_none=True)
-    version = fields.Integer(attribute="revision")
+    version = fields.Integer(
+        attribute="revision", metadata={"description": "the version that serves (runs when called)"}
+    )
+    pendingVersion = fields.Dict(
+        attribute="pending_version",
+        allow_none=True,
+        metadata={
+            "description": "a version staged by POST /functions/{id}/versions and not yet serving: "
+            "{version, language, status (PENDING or FAILED), compileError, changeDescription, createdAt}; "
+            "null when none"
+        },
+    )
     state = fields.String(metadata={"description": "DRAFT, ACTIVE, PAUSED, DISABLED or ARCHIVED"})
     type = fields.String(attribute="trigger_type")
     cronExpression = fields.String(attribute="cron_expression", allow_none=True)
@@ -267,12 +326,17 @@ class FunctionSchema(Schema):
     )
     httpPath = fields.String(attribute="http_path", allow_none=True)
     httpAuth = fields.String(attribute="http_auth")
+    httpDetailedErrors = fields.Boolean(attribute="http_detailed_errors")
     httpMethods = fields.List(fields.String(), attribute="http_methods")
     eventTypes = fields.List(fields.String(), attribute="event_types")
     resourceLimits = fields.Dict(attribute="resource_limits")
+    retryPolicy = fields.Dict(
+        attribute="retry_policy", metadata={"description": "the effective retry policy (defaults filled in)"}
+    )
     metadata = fields.Dict()
     tags = fields.List(fields.String())
     allowedHosts = fields.List(fields.String(), attribute="allowed_hosts")
+    secrets = fields.List(fields.String())
     allowedTransitions = fields.Function(
         lambda row: sorted(TRANSITIONS[row["state"]]),
         metadata={"description": "the states POST /functions/{id}/state accepts from this one"},

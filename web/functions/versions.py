@@ -10,12 +10,13 @@ from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
 from events import domain
+from runner.contract import LANGUAGES
 from store import functions as store
-from store import lifecycle
-from tasks.publish import compile_or_reuse
+from store import lifecycle, staged
+from tasks.publish import compile_or_reuse, compile_staged
 from web.auth import current
 from web.db import pool
-from web.functions.routes import blp, find_or_404, present
+from web.functions.routes import blp, check_sizes_and_caps, find_or_404, present
 from web.functions.schemas import FunctionSchema
 
 
@@ -49,6 +50,18 @@ class RollbackSchema(Schema):
     changeDescription = fields.String(validate=validate.Length(max=1000))
 
 
+class StageSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    language = fields.String(
+        validate=validate.OneOf(LANGUAGES, error="unknown language; use one of: " + ", ".join(LANGUAGES)),
+        metadata={"description": "default: the function's current language"},
+    )
+    source = fields.String(required=True, validate=validate.Length(min=1, error="source must not be empty"))
+    changeDescription = fields.String(validate=validate.Length(max=1000))
+
+
 class StateSchema(Schema):
     class Meta:
         unknown = RAISE
@@ -76,6 +89,45 @@ class Versions(MethodView):
         with pool().connection() as conn:
             find_or_404(conn, function_id)
             return store.versions(conn, current().tenant_id, function_id)
+
+    @blp.arguments(StageSchema)
+    @blp.response(200, FunctionSchema)
+    def post(self, body, function_id):
+        """Stage a new version: it compiles while the serving version keeps running, and serves only
+        once READY (`pendingVersion` shows it until then, with its compile status and error). A
+        function that has no READY version takes it at once, as PUT would."""
+        check_sizes_and_caps(body)
+        principal = current()
+        with pool().connection() as conn, conn.transaction():
+            row = find_or_404(conn, function_id, for_update=True)
+            wanted = (body.get("language", row["language"]), body["source"])
+            pending = staged.pending(conn, row)
+            if pending is not None and (pending["language"], pending["source"]) == wanted:
+                return present(row)  # already staged: its compile outcome stands
+            if row["status"] != "READY":
+                row, recompile = store.update(
+                    conn,
+                    row,
+                    dict(zip(("language", "source"), wanted, strict=True)),
+                    actor=principal.actor,
+                    change_description=body.get("changeDescription"),
+                )
+                if recompile:
+                    row, _ = compile_or_reuse(conn, row)
+            elif (row["language"], row["source"]) == wanted:
+                staged.drop(conn, row)  # back to what serves: nothing to stage
+                row = store.get(conn, principal.tenant_id, function_id)
+            else:
+                staged.stage(
+                    conn,
+                    row,
+                    *wanted,
+                    actor=principal.actor,
+                    change_description=body.get("changeDescription"),
+                )
+                row, _ = compile_staged(conn, store.get(conn, principal.tenant_id, function_id))
+            domain.script_updated(conn, row, principal.actor)
+        return present(row)
 
 
 @blp.route("/<fn:function_id>/versions/<int:number>")

@@ -23,6 +23,7 @@ from web.db import pool
 from web.errors import error_body
 from web.executions.routes import service
 from web.http_triggers.routing import resolve
+from web.scopes import may_invoke
 
 log = logging.getLogger(__name__)
 blp = Blueprint(
@@ -99,6 +100,7 @@ def _input(path: str, params: dict, strip_authorization: bool) -> dict:
 
 
 def _error(code: int, message: str, execution_id=None, headers: dict | None = None) -> Response:
+    """A JSON error; public callers see only what the endpoint is willing to say."""
     status = {
         404: "NOT_FOUND",
         405: "METHOD_NOT_ALLOWED",
@@ -108,7 +110,10 @@ def _error(code: int, message: str, execution_id=None, headers: dict | None = No
         503: "SERVICE_UNAVAILABLE",
         504: "GATEWAY_TIMEOUT",
     }[code]
-    response = jsonify(error_body(code, status, message))
+    body = error_body(code, status, message)
+    if execution_id is not None:
+        body["executionId"] = str(execution_id)
+    response = jsonify(body)
     response.status_code = code
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -117,16 +122,26 @@ def _error(code: int, message: str, execution_id=None, headers: dict | None = No
     return response
 
 
-def _response(row: dict) -> Response:
+# What a public caller is told when the function fails; the details are in the execution, for the
+# function's owner (or in this answer, for a function with httpDetailedErrors).
+FAILED_MESSAGE = "the function failed; its owner can look up this execution for the details"
+TIMEOUT_MESSAGE = "the function did not answer in time; its owner can look up this execution"
+UNAVAILABLE_MESSAGE = "this endpoint is unavailable"
+BUSY_MESSAGE = "this endpoint is busy; retry shortly"
+
+
+def _response(row: dict, detailed: bool) -> Response:
     """The HTTP answer for a finished execution."""
     execution_id = row["id"]
     if row["status"] == "TIMEOUT":
-        return _error(504, f"the function timed out: {row['error_message']}", execution_id)
+        detail = f"the function timed out: {row['error_message']}"
+        return _error(504, detail if detailed else TIMEOUT_MESSAGE, execution_id)
     if row["status"] != "COMPLETED":
-        return _error(502, f"the function {row['status'].lower()}: {row['error_message']}", execution_id)
+        detail = f"the function {row['status'].lower()}: {row['error_message']}"
+        return _error(502, detail if detailed else FAILED_MESSAGE, execution_id)
     output = row["output"]
     if _is_response_shape(output):
-        response = _shaped(output)
+        response = _shaped(output, execution_id, detailed)
     else:
         response = Response(
             json.dumps(output, ensure_ascii=False, separators=(",", ":")), mimetype="application/json"
@@ -143,13 +158,15 @@ def _is_response_shape(output: object) -> bool:
     return isinstance(status, int | float) and not isinstance(status, bool)
 
 
-def _shaped(output: dict) -> Response:
+def _shaped(output: dict, execution_id, detailed: bool) -> Response:
     status = output.get("status", 200)
     headers = output.get("headers") or {}
     if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
-        return _error(502, f"the function answered an invalid status {status!r}: use an integer 100-599")
+        detail = f"the function answered an invalid status {status!r}: use an integer 100-599"
+        return _error(502, detail if detailed else FAILED_MESSAGE, execution_id)
     if not isinstance(headers, dict) or not all(isinstance(v, str | int | float) for v in headers.values()):
-        return _error(502, "the function answered invalid headers: use an object of strings")
+        detail = "the function answered invalid headers: use an object of strings"
+        return _error(502, detail if detailed else FAILED_MESSAGE, execution_id)
     headers = {str(k): str(v) for k, v in headers.items() if _forwardable(str(k))}
     has_type = any(k.lower() == "content-type" for k in headers)
     body = output.get("body")
@@ -169,13 +186,18 @@ def _shaped(output: dict) -> Response:
 
 
 def _key_of_tenant(binding: dict) -> bool:
+    """A key of the function's tenant that may run it: manage, admin, or invoke (limited to it or not)."""
     header = request.headers.get("Authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
         return False
     with pool().connection() as conn:
         principal = tenants.authenticate(conn, key.strip())
-    return principal is not None and principal.tenant_id == binding["tenant_id"]
+    return (
+        principal is not None
+        and principal.tenant_id == binding["tenant_id"]
+        and may_invoke(principal, binding["id"])
+    )
 
 
 def serve(tenant: str, path: str = ""):
@@ -194,12 +216,13 @@ def serve(tenant: str, path: str = ""):
     if binding["http_auth"] == "key" and not _key_of_tenant(binding):
         return _error(
             401,
-            "this endpoint needs an API key of its tenant: Authorization: Bearer <key>",
+            "this endpoint needs an API key of its tenant allowed to invoke it: Authorization: Bearer <key>",
             headers={"WWW-Authenticate": 'Bearer realm="pnil"'},
         )
+    detailed = binding["http_detailed_errors"]
     reason = not_runnable_reason(binding)
     if reason:
-        return _error(503, reason, headers={"Retry-After": "5"})
+        return _error(503, reason if detailed else UNAVAILABLE_MESSAGE, headers={"Retry-After": "5"})
     payload = _input(path, found.params or {}, strip_authorization=binding["http_auth"] == "key")
     trigger = {"method": request.method, "path": "/" + path, "httpPath": binding["http_path"]}
     try:
@@ -209,9 +232,9 @@ def serve(tenant: str, path: str = ""):
     except FunctionNotFound:
         return _error(404, f"no HTTP function of tenant {tenant!r} is bound to /{path}")
     except NotRunnable as exc:
-        return _error(503, str(exc), headers={"Retry-After": "5"})
+        return _error(503, str(exc) if detailed else UNAVAILABLE_MESSAGE, headers={"Retry-After": "5"})
     except (SlotsBusy, TenantBusy) as exc:
-        return _error(429, str(exc), headers={"Retry-After": "1"})
+        return _error(429, str(exc) if detailed else BUSY_MESSAGE, headers={"Retry-After": "1"})
     event(
         log,
         "http_trigger.served",
@@ -219,7 +242,7 @@ def serve(tenant: str, path: str = ""):
         executionId=str(row["id"]),
         status=row["status"],
     )
-    return _response(row)
+    return _response(row, detailed)
 
 
 @blp.route("/<string:tenant>", methods=ANY, endpoint="root")

@@ -35,7 +35,8 @@ class State:
 
     def settings(self) -> tuple[str, str | None]:
         saved = config.load()
-        return self.url or saved.get("url") or DEFAULT_URL, self.api_key or saved.get("api_key")
+        url = self.url or saved.get("url") or config.local_server_url() or DEFAULT_URL
+        return url, self.api_key or saved.get("api_key")
 
     @property
     def client(self) -> Client:
@@ -66,6 +67,12 @@ def plain(data: Any) -> Any:
 
 
 def table(columns: Iterable[str], rows: Iterable[Iterable[Any]]) -> None:
+    """Aligned columns on a terminal; piped or redirected, tab-separated lines with every value
+    whole (nothing cut to a width, no padding)."""
+    if not out.is_terminal:
+        for row in (columns, *rows):
+            click.echo("\t".join("" if v is None else str(v) for v in row))
+        return
     grid = Table(*columns, box=None, pad_edge=False, header_style="bold")
     for row in rows:
         grid.add_row(*("" if v is None else str(v) for v in row))

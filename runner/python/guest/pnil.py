@@ -1,4 +1,4 @@
-"""pnil's host API for Python functions: ``from pnil import kv, fetch, emit``.
+"""pnil's host API for Python functions: ``from pnil import kv, fetch, emit, secrets, enqueue, Retry``.
 
 Runs inside the sandbox. Every call is one JSON request to the host (``host-call`` in the
 runtime's WIT world), answered before the function goes on; a refused call (not allowed, over
@@ -9,13 +9,22 @@ import json
 
 import wit_world
 
-__all__ = ["HostCallError", "Response", "emit", "fetch", "kv"]
+__all__ = ["HostCallError", "Response", "Retry", "emit", "enqueue", "fetch", "kv", "secrets"]
 
 _ABSENT = object()
 
 
 class HostCallError(Exception):
     """The host refused or could not carry out a call; the message says why."""
+
+
+class Retry(Exception):  # noqa: N818 - the name users write: raise pnil.Retry("rate limited")
+    """Raise to end this attempt FAILED and ask for a retry, whatever the retry policy's retryOn
+    says, within its maxAttempts; ``delay_ms`` replaces the policy's backoff for the wait."""
+
+    def __init__(self, message="retry requested", delay_ms=None):
+        super().__init__(message)
+        self.delay_ms = delay_ms
 
 
 def _call(op, args):
@@ -88,3 +97,22 @@ def fetch(url, method="GET", headers=None, body=None):
 def emit(type, payload=None):  # noqa: A002 - the event's type, as in the REST API
     """Publish a domain event of ``type`` with a JSON object ``payload``; its id."""
     return _call("emit", {"type": type, "payload": {} if payload is None else payload})
+
+
+class _Secrets:
+    """The tenant's secrets this function declares (its ``secrets`` list)."""
+
+    def get(self, name):
+        """The secret's value; HostCallError when the function does not declare ``name``."""
+        return _call("secrets.get", {"name": name})
+
+
+secrets = _Secrets()
+
+
+def enqueue(function, input=None, options=None):  # noqa: A002 - the API's own word
+    """Queue an execution of another function of the tenant (name or id) with a JSON object
+    ``input``; its execution id.
+    ``options`` may hold ``delayMs`` (0 to 30 days: it starts that much later)."""
+    delay = (options or {}).get("delayMs", 0)
+    return _call("enqueue", {"function": function, "input": {} if input is None else input, "delayMs": delay})

@@ -68,7 +68,7 @@ import weakref  # noqa: F401
 import xml.etree.ElementTree  # noqa: F401
 import zlib  # noqa: F401
 
-import pnil  # noqa: F401 - the host API module, pre-loaded like the standard library
+import pnil  # the host API module, pre-loaded like the standard library
 import wit_world
 
 FILENAME = "function.py"
@@ -212,6 +212,9 @@ class WitWorld(wit_world.WitWorld):
             return outcome(
                 wit_world.Status.FAILED, f"the function called sys.exit({exc.code!r}); return a value instead"
             )
+        except pnil.Retry as exc:
+            delay = exc.delay_ms if isinstance(exc.delay_ms, int | float) and exc.delay_ms >= 0 else None
+            return outcome(wit_world.Status.RETRY, json.dumps({"message": str(exc), "delayMs": delay}))
         except BaseException as exc:  # noqa: BLE001 - anything the function raises is the user's
             return outcome(wit_world.Status.FAILED, _describe(exc))
         try:

@@ -1,0 +1,48 @@
+"""SQL for the audit log: who (key, tenant) changed or ran what through the API."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+# The row commits without waiting for its WAL flush: an audit line must not double the cost of
+# the request it records (a database crash can lose the last few lines, never a request's effect).
+_RECORD = """
+INSERT INTO audit_log (tenant_id, key_id, method, path, status, action, target)
+SELECT %s, %s, %s, %s, %s, %s, %s WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
+"""
+
+
+def record(
+    conn: psycopg.Connection,
+    *,
+    tenant_id: uuid.UUID,
+    key_id: uuid.UUID | None,
+    method: str,
+    path: str,
+    status: int,
+    action: str,
+    target: str | None,
+) -> None:
+    """Append one line."""
+    conn.execute(_RECORD, (tenant_id, key_id, method, path, status, action, target))
+
+
+def page(
+    conn: psycopg.Connection, *, tenant: str | None, limit: int, before: int | None
+) -> list[dict[str, Any]]:
+    """Newest first; `tenant` (a slug) narrows it, `before` (an id) pages back."""
+    return (
+        conn.cursor(row_factory=dict_row)
+        .execute(
+            "SELECT a.id, a.at, t.slug AS tenant, a.key_id, a.method, a.path, a.status, a.action, a.target "
+            "FROM audit_log a LEFT JOIN tenants t ON t.id = a.tenant_id "
+            "WHERE (%(tenant)s::text IS NULL OR t.slug = %(tenant)s) "
+            "AND (%(before)s::bigint IS NULL OR a.id < %(before)s) ORDER BY a.id DESC LIMIT %(limit)s",
+            {"tenant": tenant, "before": before, "limit": limit},
+        )
+        .fetchall()
+    )

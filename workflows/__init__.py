@@ -1,0 +1,1 @@
+"""Workflows: canvases (chain, group, chord) of functions whose steps are queued executions."""
