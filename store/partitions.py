@@ -103,7 +103,8 @@ def _drop_keeping(
     conn.execute(
         "DELETE FROM executions_archive a USING pnil_keep k "
         "WHERE a.function_id = k.function_id AND a.created_at < k.created_at "
-        "AND a.status NOT IN ('PENDING', 'RUNNING')"
+        "AND a.status NOT IN ('PENDING', 'RUNNING') AND NOT EXISTS (SELECT 1 FROM workflow_runs r "
+        "WHERE r.id = a.workflow_run_id AND r.status IN ('PENDING', 'RUNNING'))"
     )
     kept = conn.execute("INSERT INTO executions_archive SELECT * FROM pnil_keep").rowcount
     conn.execute(

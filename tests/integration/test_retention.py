@@ -156,3 +156,40 @@ def test_a_prune_is_recorded_and_creates_the_days_ahead(db, pool):
     ).fetchone()[0]
     assert ahead
     assert prune(pool, POLICY)["partitionsDropped"] == 0  # nothing left to do: a second pass drops nothing
+
+
+def a_run(db, days_ago: int, status: str):
+    return db.execute(
+        "INSERT INTO workflow_runs (tenant_id, status, steps, input, created_at) "
+        "VALUES (%s, %s, '{}', '{}', now() - make_interval(days => %s)) RETURNING id",
+        (DEFAULT_TENANT_ID, status, days_ago),
+    ).fetchone()[0]
+
+
+def steps_of(db, run_id, fid, *days_ago, status="COMPLETED"):
+    ids = executions_aged(db, fid, *days_ago, status=status)
+    db.execute(
+        "UPDATE executions SET workflow_run_id = %s, trigger_type = 'WORKFLOW', step_path = '/' || id "
+        "WHERE id = ANY(%s)",
+        (run_id, ids),
+    )
+    return ids
+
+
+def test_workflow_runs_go_with_the_execution_window_and_an_active_run_keeps_its_steps(db, pool, days_back):
+    fid = a_function(db)
+    ended = a_run(db, 35, "COMPLETED")
+    ended_steps = steps_of(db, ended, fid, 35, 34)
+    active = a_run(db, 35, "PENDING")
+    active_steps = steps_of(db, active, fid, 35, 34)
+    waiting = steps_of(db, active, fid, 33, status="PENDING")
+    young = a_run(db, 2, "FAILED")
+    newest = executions_aged(db, fid, 0)
+
+    removed = prune(pool, POLICY)
+
+    runs = {r[0] for r in db.execute("SELECT id FROM workflow_runs")}
+    assert runs == {active, young} and removed["workflowRuns"] == 1
+    left = surviving(db)
+    assert not left & set(ended_steps)
+    assert {*active_steps, *waiting, *newest} <= left
