@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install run test bench bench-compare lint clean-data chromium
+.PHONY: install run test bench bench-compare bench-scale lint clean-data chromium
 
 CONSOLE_BUNDLE := web/console/static/build/editor.js
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -56,6 +56,10 @@ bench: install
 bench-compare: install
 	@test -n "$(REF)" || { echo 'usage: make bench-compare REF=<commit> [BENCH="name ..."] [ROUNDS=n]' >&2; exit 2; }
 	@$(PY) -m bench.compare $(REF) $(BENCH) $(if $(ROUNDS),--rounds $(ROUNDS))
+
+# 10 million executions over 30 days (ROWS=... for fewer): minutes and gigabytes, so not in `bench`.
+bench-scale: install
+	@$(PY) -m bench.scale --rows $${ROWS:-10000000}
 
 lint: install
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

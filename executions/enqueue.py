@@ -8,7 +8,9 @@ from typing import Any
 
 import psycopg
 
+from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
 from store import executions as store
+from store.quotas import check_pending
 from tasks.app import broker
 from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
 
@@ -27,6 +29,7 @@ def enqueue_execution(
     trigger_data: Any = None,
     idempotency_key: str | None = None,
     request_hash: str | None = None,
+    quotas: Quotas = DEFAULT_QUOTAS,
     retry_policy: dict[str, Any] | None = None,
     delay_ms: int | None = None,
     run_at: datetime | None = None,
@@ -44,39 +47,63 @@ def enqueue_execution(
 
     With an idempotency key already used by this tenant, nothing is queued and the existing
     execution comes back with created=False (IdempotencyConflict when `request_hash` differs).
-    (None, False) when the function does not exist for this tenant.
+    (None, False) when the function does not exist for this tenant. QuotaExceeded when the
+    tenant already has its quota of PENDING executions.
     """
     with conn.transaction():
-        row = store.insert_pending(
-            conn,
-            tenant_id,
-            function_id,
-            input_value=input,
-            trigger_type=trigger_type,
-            trigger_data=trigger_data,
-            idempotency_key=idempotency_key,
-            request_hash=request_hash,
-            retry_policy=retry_policy,
-            delay_ms=delay_ms,
-            run_at=run_at,
-            expires_at=expires_at,
-            max_queue_ms=max_queue_ms,
-            replay_of=replay_of,
-            version=version,
-        )
-        if row is None:
-            if idempotency_key is None:
-                return None, False
-            existing = store.by_idempotency_key(conn, tenant_id, idempotency_key)
-            if existing is None:
-                return None, False
-            same = request_hash is None or existing.pop("request_hash") in (None, request_hash)
-            if not same or existing["function_id"] != function_id:
-                raise IdempotencyConflict(
-                    f"Idempotency-Key {idempotency_key!r} was already used with a different request; "
-                    "use a new key for a new request"
+        if idempotency_key is not None:
+            existing = _named_by_key(conn, tenant_id, function_id, idempotency_key, request_hash)
+            if existing is not None:
+                return existing, False
+        check_pending(conn, tenant_id, quotas)
+        try:
+            with conn.transaction():  # a savepoint: a concurrent twin's key wins below
+                row = store.insert_pending(
+                    conn,
+                    tenant_id,
+                    function_id,
+                    input_value=input,
+                    trigger_type=trigger_type,
+                    trigger_data=trigger_data,
+                    idempotency_key=idempotency_key,
+                    request_hash=request_hash,
+                    retry_policy=retry_policy,
+                    delay_ms=delay_ms,
+                    run_at=run_at,
+                    expires_at=expires_at,
+                    max_queue_ms=max_queue_ms,
+                    replay_of=replay_of,
+                    version=version,
                 )
-            return existing, False
-        payload = {"executionId": str(row["id"]), "functionId": str(function_id)}
+        except psycopg.errors.UniqueViolation:
+            return _named_by_key(conn, tenant_id, function_id, idempotency_key, request_hash), False
+        if row is None:
+            return None, False
+        # createdAt lets the executor reach the row in its day partition (older messages lack it).
+        payload = {
+            "executionId": str(row["id"]),
+            "functionId": str(function_id),
+            "createdAt": row["created_at"].isoformat(),
+        }
         broker.send(EXECUTIONS, payload, task=RUN_EXECUTION_TASK, at=row["scheduled_for"], conn=conn)
         return row, True
+
+
+def _named_by_key(
+    conn: psycopg.Connection,
+    tenant_id: uuid.UUID,
+    function_id: uuid.UUID,
+    key: str | None,
+    request_hash: str | None,
+) -> dict[str, Any] | None:
+    """The execution the key already names (IdempotencyConflict when made by another request)."""
+    existing = store.by_idempotency_key(conn, tenant_id, key) if key is not None else None
+    if existing is None:
+        return None
+    same = request_hash is None or existing.pop("request_hash") in (None, request_hash)
+    if not same or existing["function_id"] != function_id:
+        raise IdempotencyConflict(
+            f"Idempotency-Key {key!r} was already used with a different request; "
+            "use a new key for a new request"
+        )
+    return existing

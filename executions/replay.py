@@ -9,6 +9,7 @@ import psycopg
 
 from executions.enqueue import enqueue_execution
 from executions.service import FunctionNotFound, check_runnable
+from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
 from store import executions as store
 from store import functions as functions_store
 
@@ -31,11 +32,13 @@ def replay(
     *,
     version: str = "same",
     input: Any = None,  # noqa: A002 - the API's own word
+    quotas: Quotas = DEFAULT_QUOTAS,
 ) -> dict[str, Any]:
     """Queue a new execution of a finished one: same input unless given, same version (pinned:
     it runs only while that version is live) or the latest, the chain's retry policy.
 
-    Raises ExecutionNotFound, NotReplayable, FunctionNotFound or NotRunnable.
+    Raises ExecutionNotFound, NotReplayable, FunctionNotFound, NotRunnable or QuotaExceeded (a
+    replay is a new chain: held to the tenant's pending quota).
     """
     original = store.get(conn, tenant_id, execution_id)
     if original is None:
@@ -65,6 +68,7 @@ def replay(
         retry_policy=original["retry_policy"],
         replay_of=execution_id,
         version=pinned,
+        quotas=quotas,
     )
     if row is None:  # the function was deleted in between
         raise FunctionNotFound(f"function {original['function_id']} not found")

@@ -29,6 +29,7 @@ from infra.database import ForkSafePool
 from infra.logs import event
 from infra.redact import Redactor
 from infra.secretbox import SecretBox
+from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
 from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 from runner.sandbox.pool import RunnerPool
 from store import attempts
@@ -98,6 +99,7 @@ class ExecutionService:
         slot_wait_s: float = 10.0,
         listen_for_cancels: bool = True,
         admission: SandboxAdmission | None = None,
+        quotas: Quotas = DEFAULT_QUOTAS,
         secret_box: SecretBox | None = None,
     ) -> None:
         self.db = db
@@ -106,6 +108,7 @@ class ExecutionService:
         self.admission = admission  # fair sharing of the sandboxes between tenants (sync path)
         self.artifacts = ArtifactCache()
         self.slot_wait_s = slot_wait_s
+        self.quotas = quotas
         self._running: set[str] = set()
         self._recent_cancels: dict[str, float] = {}
         self._lock = threading.Lock()
@@ -189,6 +192,7 @@ class ExecutionService:
         message: tuple[str, int] | None = None,
         on_acknowledged=None,
         conn: psycopg.Connection | None = None,
+        created_at: Any = None,
     ) -> QueuedOutcome:
         """Start a PENDING execution if its function may run and has a free slot, run it, record it.
 
@@ -198,10 +202,17 @@ class ExecutionService:
         if conn is None:
             with self.db.connection() as own:
                 return self.run_queued(
-                    execution_id, function_id, message=message, on_acknowledged=on_acknowledged, conn=own
+                    execution_id,
+                    function_id,
+                    message=message,
+                    on_acknowledged=on_acknowledged,
+                    conn=own,
+                    created_at=created_at,
                 )
         cached = self.artifacts.revision(function_id) if function_id else None
-        row = self._guarded(conn, store.start_queued, conn, execution_id, cached, message=message)
+        row = self._guarded(
+            conn, store.start_queued, conn, execution_id, cached, message=message, created_at=created_at
+        )
         if row["acknowledged"] and on_acknowledged is not None:
             on_acknowledged()
         if not row["pending"]:
@@ -284,7 +295,12 @@ class ExecutionService:
             finally:
                 self._untrack(execution_id)
             row, result = self._finish(
-                conn, fn["execution_id"], result, durable, step=fn["trigger_type"] == "WORKFLOW"
+                conn,
+                fn["execution_id"],
+                result,
+                durable,
+                fn.get("execution_created_at"),
+                step=fn["trigger_type"] == "WORKFLOW",
             )
         except BaseException:
             _release_quietly(conn)
@@ -312,11 +328,18 @@ class ExecutionService:
         return row
 
     def _finish(
-        self, conn, execution_id, result: RunResult, durable: bool = True, *, step: bool = False
+        self,
+        conn,
+        execution_id,
+        result: RunResult,
+        durable: bool = True,
+        created_at=None,
+        *,
+        step: bool = False,
     ) -> tuple[dict[str, Any] | None, RunResult]:
         """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED."""
         try:
-            return _record_end(conn, execution_id, result, durable, step=step), result
+            return _record_end(conn, execution_id, result, durable, created_at, step=step), result
         except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
             reason = str(exc).strip().splitlines()[0]
             failed = RunResult(
@@ -326,7 +349,7 @@ class ExecutionService:
                 duration_ms=result.duration_ms,
                 memory_peak_bytes=result.memory_peak_bytes,
             )
-            return _record_end(conn, execution_id, failed, durable, step=step), failed
+            return _record_end(conn, execution_id, failed, durable, created_at, step=step), failed
 
     def _artifact(self, conn, fn: dict[str, Any]) -> bytes | None:
         """The compiled binary: from the row, else this process's cache, else the database."""
@@ -353,7 +376,7 @@ class ExecutionService:
             context_json=context_json(fn, execution_id),
         )
         deadline = time.monotonic() + request.limits.max_execution_time_ms / 1000.0
-        api = HostApi(conn, fn, execution_id, deadline, self.secret_box)
+        api = HostApi(conn, fn, execution_id, deadline, self.secret_box, quotas=self.quotas)
         try:
             result = self.runners.run(request, host=api.handle)
             return _redacted(
@@ -468,20 +491,22 @@ def _release_quietly(conn: psycopg.Connection) -> None:
 
 
 def _record_end(
-    conn, execution_id, result: RunResult, durable: bool, *, step: bool = False
+    conn, execution_id, result: RunResult, durable: bool, created_at=None, *, step: bool = False
 ) -> dict[str, Any] | None:
     """Record how the run ended; a workflow step's hand-over (what follows it) in the same transaction."""
     if not step:
-        return _finish_row(conn, execution_id, result, durable)
+        return _finish_row(conn, execution_id, result, durable, created_at)
     with conn.transaction():
-        row = _finish_row(conn, execution_id, result, durable)
+        row = _finish_row(conn, execution_id, result, durable, created_at)
         if row is not None:
             # A failed attempt that queued its next attempt hands over nothing: the step goes on.
             handover.step_ended(conn, row, retried=bool(row["retried"]))
     return row
 
 
-def _finish_row(conn, execution_id, result: RunResult, durable: bool) -> dict[str, Any] | None:
+def _finish_row(
+    conn, execution_id, result: RunResult, durable: bool, created_at=None
+) -> dict[str, Any] | None:
     return attempts.finish(
         conn,
         execution_id,
@@ -498,4 +523,5 @@ def _finish_row(conn, execution_id, result: RunResult, durable: bool) -> dict[st
         durable=durable,
         retry_requested=result.retry_requested,
         retry_delay_ms=result.retry_delay_ms,
+        created_at=created_at,
     )

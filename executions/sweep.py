@@ -5,29 +5,31 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 
 import psycopg
 
+from executions.housekeeping import prune
 from infra import metrics
 from infra.database import ForkSafePool
 from infra.logs import event
-from store import artifacts, attempts, events, kv
+from infra.storage_bounds import DEFAULT_RETENTION, Retention
+from store import artifacts, attempts, kv
 from store import executions as store
 from workflows import handover
 
 log = logging.getLogger(__name__)
 
 
-# Events (the jsruntime.* ones included: two per execution) are kept this long for GET /events.
-EVENT_RETENTION_S = int(os.environ.get("PNIL_EVENT_RETENTION_S") or 7 * 24 * 3600)
 # A compiled artifact no register, update or rollback has reused for this long is deleted.
 ARTIFACT_RETENTION_S = int(os.environ.get("PNIL_ARTIFACT_RETENTION_S") or 30 * 24 * 3600)
 
 
-def sweep(db: ForkSafePool, event_retention_s: int = EVENT_RETENTION_S) -> int:
+def sweep(db: ForkSafePool) -> int:
     """Fail executions whose process died while running them (retrying those whose policy says
     retryLost) and PENDING ones past their expiry; release expired idempotency keys;
-    delete events, unused compiled artifacts, expired key-value entries and old call counts.
+    delete unused compiled artifacts, expired key-value entries and old call counts (old events
+    and executions go with the retention `prune`, executions/housekeeping.py).
     Safe from many processes at once; returns how many executions were failed.
     """
     with db.connection() as conn:
@@ -38,7 +40,6 @@ def sweep(db: ForkSafePool, event_retention_s: int = EVENT_RETENTION_S) -> int:
                 handover.step_ended(conn, row, retried=bool(row.get("retried")))
         lost = [(row["id"], row["function_id"]) for row in rows]
         store.release_idempotency_keys(conn)
-        events.delete_older_than(conn, event_retention_s)
         artifacts.forget_unused(conn, ARTIFACT_RETENTION_S)
         kv.delete_expired(conn)
         kv.delete_old_windows(conn)
@@ -62,13 +63,20 @@ def sweep(db: ForkSafePool, event_retention_s: int = EVENT_RETENTION_S) -> int:
     return len(lost)
 
 
-def sweep_every(db: ForkSafePool, every_s: float, stop: threading.Event) -> threading.Thread:
-    """Run `sweep` every `every_s` seconds in a daemon thread until `stop` is set."""
+def sweep_every(
+    db: ForkSafePool, every_s: float, stop: threading.Event, policy: Retention = DEFAULT_RETENTION
+) -> threading.Thread:
+    """Run `sweep` every `every_s` seconds, and the retention `prune` every `policy.prune_every_s`
+    (the first one at once), in a daemon thread until `stop` is set."""
 
     def loop() -> None:
+        next_prune = time.monotonic()
         while not stop.wait(every_s):
             try:
                 sweep(db)
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + policy.prune_every_s
+                    prune(db, policy)
             except psycopg.Error as exc:
                 event(log, "execution.sweep_failed", level=logging.WARNING, error=str(exc).strip())
 

@@ -26,7 +26,8 @@ from infra.logs import event
 from infra.redact import Redactor
 from infra.retry_policy import MAX_WAIT_MS
 from infra.secretbox import SecretBox, SecretKeyError
-from store import executions, kv
+from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
+from store import executions, kv, quotas
 from store import secrets as secret_store
 
 log = logging.getLogger(__name__)
@@ -52,6 +53,8 @@ class HostApi:
         execution_id: str,
         deadline: float,
         box: SecretBox | None = None,
+        *,
+        quotas: Quotas = DEFAULT_QUOTAS,
     ) -> None:
         # The execution's own autocommit connection: idle while the sandbox runs, so the calls,
         # which come on the run's thread, use it rather than borrow another from the pool.
@@ -68,6 +71,7 @@ class HostApi:
             else 0
         )
         self.deadline = deadline
+        self.quotas = quotas
         self.box = box or SecretBox(None)
         self.declared: list[str] = list(fn.get("secrets") or [])
         self.revealed: dict[str, str] = {}  # secret name -> value, of the secrets this run read
@@ -121,6 +125,13 @@ class HostApi:
         self.queries += 1
         return statement(self.conn, self.tenant_id, *args, **kwargs)
 
+    def _room(self, key: str, value: Any) -> None:
+        try:
+            # the platform's own read: not one of the function's databaseQueryCount
+            quotas.check_kv(self.conn, self.tenant_id, self.quotas, key, value)
+        except quotas.QuotaExceeded as exc:
+            raise CallRefused(str(exc)) from exc
+
     def kv_get(self, args: dict[str, Any]) -> Any:
         found, value = self._kv(kv.get, _key(args))
         return value if found else None
@@ -131,7 +142,9 @@ class HostApi:
             isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_TTL_S
         ):
             raise CallRefused(f"ttl must be a number of seconds between 0 and {MAX_TTL_S}")
-        self._kv(kv.put, _key(args), self.redactor().value(_value(args, "value")), ttl)
+        key, value = _key(args), self.redactor().value(_value(args, "value"))
+        self._room(key, value)
+        self._kv(kv.put, key, value, ttl)
 
     def kv_delete(self, args: dict[str, Any]) -> bool:
         return self._kv(kv.delete, _key(args))
@@ -149,6 +162,7 @@ class HostApi:
         if isinstance(by, bool) or not isinstance(by, int) or abs(by) >= 2**53:
             raise CallRefused("by must be an integer")
         key = _key(args)
+        self._room(key, 2**53)  # a counter's largest value: no new key past the quota
         try:
             return self._kv(kv.increment, key, by)
         except psycopg.errors.NotNullViolation as exc:
@@ -159,8 +173,9 @@ class HostApi:
     def kv_cas(self, args: dict[str, Any]) -> bool:
         absent = "expected" not in args
         expected = None if absent else _value(args, "expected")
-        value = self.redactor().value(_value(args, "value"))
-        return self._kv(kv.compare_and_set, _key(args), expected, value, absent=absent)
+        key, value = _key(args), self.redactor().value(_value(args, "value"))
+        self._room(key, value)
+        return self._kv(kv.compare_and_set, key, expected, value, absent=absent)
 
     # -- outbound HTTP and events ------------------------------------------------------------
     def http_fetch(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -247,6 +262,11 @@ class HostApi:
         if delay > MAX_WAIT_MS:
             raise CallRefused(f"delayMs is at most {MAX_WAIT_MS} (30 days)")
         _size_check(value, "input")
+        try:
+            # a new chain, like one queued through the API: held to the tenant's pending quota
+            quotas.check_pending(self.conn, self.tenant_id, self.quotas)
+        except quotas.QuotaExceeded as exc:
+            raise CallRefused(str(exc)) from exc
         self.queries += 1
         row = executions.queue_by_ref(
             self.conn,

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from infra.storage_bounds import DEFAULT_QUOTAS, DEFAULT_RETENTION, Quotas, Retention
 
 MIB = 1024 * 1024
 # What DATABASE_URL points at: PostgreSQL itself, or a PgBouncer in that pool mode.
@@ -25,6 +27,13 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _positive(env: dict[str, str], name: str, default: int) -> int:
+    value = _int(env, name, default)
+    if value < 1:
+        raise ValueError(f"{name} must be a positive integer, got {value}")
+    return value
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -50,6 +59,8 @@ class Settings:
     web_threads: int = 32
     tenant_wait_s: float = 2.0
     log_format: str = "json"
+    quotas: Quotas = field(default_factory=Quotas)
+    retention: Retention = field(default_factory=Retention)
     secret_key: str | None = None
     secret_keys_previous: tuple[str, ...] = ()
     web_pool_size: int = 4
@@ -98,6 +109,22 @@ class Settings:
             web_threads=_int(env, "PNIL_WEB_THREADS", 32),
             tenant_wait_s=float(env.get("PNIL_TENANT_WAIT_S") or 2.0),
             log_format=(env.get("PNIL_LOG_FORMAT") or "json").strip().lower(),
+            quotas=Quotas(
+                functions=_positive(env, "PNIL_QUOTA_FUNCTIONS", DEFAULT_QUOTAS.functions),
+                kv_keys=_positive(env, "PNIL_QUOTA_KV_KEYS", DEFAULT_QUOTAS.kv_keys),
+                kv_bytes=_positive(env, "PNIL_QUOTA_KV_BYTES", DEFAULT_QUOTAS.kv_bytes),
+                pending_executions=_positive(
+                    env, "PNIL_QUOTA_PENDING_EXECUTIONS", DEFAULT_QUOTAS.pending_executions
+                ),
+            ),
+            retention=Retention(
+                execution_days=_positive(
+                    env, "PNIL_EXECUTION_RETENTION_DAYS", DEFAULT_RETENTION.execution_days
+                ),
+                event_days=_positive(env, "PNIL_EVENT_RETENTION_DAYS", DEFAULT_RETENTION.event_days),
+                versions_kept=_positive(env, "PNIL_VERSIONS_KEPT", DEFAULT_RETENTION.versions_kept),
+                prune_every_s=float(env.get("PNIL_PRUNE_EVERY_S") or DEFAULT_RETENTION.prune_every_s),
+            ),
             secret_key=(env.get("PNIL_SECRET_KEY") or "").strip() or None,
             secret_keys_previous=tuple(
                 k.strip() for k in (env.get("PNIL_SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()

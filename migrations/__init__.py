@@ -44,8 +44,12 @@ def _install_pgmq(conn: psycopg.Connection) -> str:
     return "bundled-sql"
 
 
-def apply_migrations(dsn: str) -> list[str]:
-    """Install pgmq, apply pending migrations and create the queues; return what was applied."""
+def apply_migrations(dsn: str, *, before: str | None = None) -> list[str]:
+    """Install pgmq, apply pending migrations and create the queues; return what was applied.
+
+    `before` (a file name): apply only the migrations that sort before it (tests of a migration
+    on a database filled by the schema before it).
+    """
     applied: list[str] = []
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_LOCK_KEY,))
@@ -57,7 +61,7 @@ def apply_migrations(dsn: str) -> list[str]:
             )
             done = {row[0] for row in conn.execute("SELECT name FROM schema_migrations")}
             for path in migration_files():
-                if path.name in done:
+                if path.name in done or (before is not None and path.name >= before):
                     continue
                 with conn.transaction():
                     conn.execute(path.read_text(encoding="utf-8"))

@@ -28,6 +28,7 @@ from infra.logs import event
 from scheduler import ticks
 from store import schedules as store
 from store import workflow_definitions as definitions_store
+from store.quotas import QuotaExceeded
 from workflows import definitions
 from workflows.canvas import CanvasError
 
@@ -298,15 +299,25 @@ class Scheduler:
         scheduled_for = tick.astimezone(UTC).isoformat()
         if row["kind"] == "workflow":
             return self._start_run(conn, row, entry, scheduled_for)
-        execution, created = enqueue_execution(
-            conn,
-            tenant_id=row["tenant_id"],
-            function_id=row["id"],
-            input={},
-            trigger_type="CRON",
-            trigger_data={"cron": entry.cron, "timezone": entry.timezone, "scheduledFor": scheduled_for},
-            idempotency_key=f"cron:{row['id']}:{scheduled_for}",
-        )
+        try:
+            execution, created = enqueue_execution(
+                conn,
+                tenant_id=row["tenant_id"],
+                function_id=row["id"],
+                input={},
+                trigger_type="CRON",
+                trigger_data={"cron": entry.cron, "timezone": entry.timezone, "scheduledFor": scheduled_for},
+                idempotency_key=f"cron:{row['id']}:{scheduled_for}",
+            )
+        except QuotaExceeded as exc:  # the tick is handled (not fired): the backlog must drain first
+            event(
+                log,
+                "scheduler.quota_refused",
+                level=logging.WARNING,
+                functionId=str(row["id"]),
+                error=str(exc),
+            )
+            return 0
         if created:
             event(
                 log,

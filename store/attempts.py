@@ -6,8 +6,9 @@ for an attempt whose process died) decides whether it is retried, marks it `retr
 the next attempt PENDING with `scheduled_for` and sends its queue message, delayed until then
 (pgmq's visibility time: nothing polls while it waits), and publishes
 `jsruntime.execution.retrying`. One statement, so there is no moment between the end and the
-next attempt: a process killed anywhere leaves either neither or both; the unique index on
-`retry_of` makes a second recording of the same end harmless.
+next attempt: a process killed anywhere leaves either neither or both; a second recording of
+the same end matches no RUNNING row (and the next attempt is only inserted when none has that
+`retry_of`), so it is harmless.
 
 `next_attempt_ctes` is the reusable part: any statement that ends attempts (a workflow step
 too) selects its ended rows with the columns it names and appends these CTEs.
@@ -62,7 +63,7 @@ def next_attempt_ctes(ended: str) -> tuple[str, str]:
     """
     send = Broker.send_sql(
         f"'{EXECUTIONS}'",
-        "jsonb_build_object('executionId', id, 'functionId', function_id)",
+        "jsonb_build_object('executionId', id, 'functionId', function_id, 'createdAt', created_at)",
         f'\'{{"task": "{RUN_EXECUTION_TASK}"}}\'',
         at_sql="scheduled_for",
     )
@@ -76,7 +77,10 @@ def next_attempt_ctes(ended: str) -> tuple[str, str]:
            clock_timestamp() + make_interval(secs => next_delay_ms / 1000.0), expires_at,
            workflow_run_id, step_path
     FROM {ended} WHERE retried
-    ON CONFLICT (retry_of) WHERE retry_of IS NOT NULL DO NOTHING
+      -- executions is partitioned (0021): retry_of cannot be unique, so no ON CONFLICT. The
+      -- statement ending an attempt matches only a RUNNING row, so a second recording of the same
+      -- end has no ended row; this guard keeps a chain single-file all the same.
+      AND NOT EXISTS (SELECT 1 FROM executions n WHERE n.retry_of = {ended}.id)
     RETURNING id, function_id, tenant_id, trigger_type, trigger_data, attempt, retry_of, scheduled_for,
               created_at
 ), next_attempt_sent AS (SELECT {send} AS msg_id FROM next_attempt), {retrying}"""
@@ -99,7 +103,7 @@ _FINISH = f"""
 WITH cur AS (
     SELECT id AS cur_id,
            COALESCE(%(retry_delay_ms)s::float8, {delay_ms_sql("retry_policy", "attempt")}) AS delay_ms
-    FROM executions WHERE id = %(id)s AND status = 'RUNNING'
+    FROM executions WHERE id = %(id)s AND status = 'RUNNING' {{created_at}}
 ), u AS (
     UPDATE executions x SET
         status = {_STATUS},
@@ -108,13 +112,18 @@ WITH cur AS (
         logs = %(logs)s, metrics = %(metrics)s, completed_at = clock_timestamp(),
         retried = %(status)s IN ('FAILED', 'TIMEOUT')
                   AND {retry_sql("x", "%(status)s", "cur.delay_ms", requested="%(retry_requested)s")}
-    FROM cur WHERE x.id = cur.cur_id AND x.status = 'RUNNING'
+    FROM cur WHERE x.id = cur.cur_id AND x.status = 'RUNNING' {{x_created_at}}
     RETURNING {COLUMNS}, cur.delay_ms AS next_delay_ms
 ), {_ENDED}, {_NEXT}
 SELECT u.*, pg_advisory_unlock_all(), {_ENDED_SENT} AS ended_event_sent, {_NEXT_ID} AS next_attempt_id,
        %(durable)s OR set_config('synchronous_commit', 'off', true) IS NOT NULL AS flushed
 FROM (SELECT 1) one LEFT JOIN u ON true
 """
+# `created_at` (the execution's, when known) lets PostgreSQL touch only its day partition.
+_FINISH_IN_DAY = _FINISH.replace("{created_at}", "AND created_at = %(created_at)s").replace(
+    "{x_created_at}", "AND x.created_at = %(created_at)s"
+)
+_FINISH_ANY_DAY = _FINISH.replace("{created_at}", "").replace("{x_created_at}", "")
 
 
 def finish(
@@ -129,6 +138,7 @@ def finish(
     durable: bool = True,
     retry_requested: bool = False,
     retry_delay_ms: int | None = None,
+    created_at: Any = None,
 ) -> dict[str, Any] | None:
     """Record how the run ended (COMPLETED, FAILED, TIMEOUT or CANCELLED), free its slot and, when
     its retry policy says so, create its next attempt (`next_attempt_id` in the row).
@@ -138,12 +148,13 @@ def finish(
     None when the execution is gone (its function was deleted) or no longer RUNNING.
     `durable=False` (queued runs: nobody waits on the answer) commits without waiting for the
     WAL flush; a database crash right after can lose the end of the last ~200 ms of runs, which
-    the sweep then reports as lost (FAILED, never run twice).
+    the sweep then reports as lost (FAILED, never run twice). `created_at` (the execution's, when
+    known) lets PostgreSQL touch only its day partition.
     """
     row = (
         conn.cursor(row_factory=dict_row)
         .execute(
-            _FINISH,
+            _FINISH_IN_DAY if created_at is not None else _FINISH_ANY_DAY,
             {
                 "status": status,
                 "output": output_json,
@@ -153,6 +164,7 @@ def finish(
                 "metrics": Jsonb(metrics),
                 "id": execution_id,
                 "durable": durable,
+                "created_at": created_at,
                 "retry_requested": retry_requested and status == "FAILED",
                 "retry_delay_ms": None
                 if retry_delay_ms is None

@@ -88,12 +88,3 @@ def mark_dispatched(conn: psycopg.Connection, event_id: uuid.UUID, *, started: i
         "AND trigger_data->>'eventId' = %s AND tenant_id = events.tenant_id) WHERE id = %s",
         (suppressed, str(event_id), event_id),
     )
-
-
-def delete_older_than(conn: psycopg.Connection, seconds: int, batch: int = 10_000) -> int:
-    """Delete up to `batch` events older than `seconds` (retention); returns how many."""
-    return conn.execute(
-        "DELETE FROM events WHERE id IN "
-        "(SELECT id FROM events WHERE created_at < now() - make_interval(secs => %s) LIMIT %s)",
-        (seconds, batch),
-    ).rowcount

@@ -65,10 +65,11 @@ ins AS (
     SELECT fn.id, fn.tenant_id, fn.revision, 'RUNNING', %(trigger_type)s, %(trigger_data)s,
            %(input)s, clock_timestamp(), slot.s, %(key)s, %(hash)s
     FROM fn, slot WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
-    RETURNING id, input, trigger_type, trigger_data, tenant_id, function_id, started_at
+    RETURNING id, input, trigger_type, trigger_data, tenant_id, function_id, started_at, created_at
 ), {execution_started_ctes("ins")[0]}
-SELECT fn.*, (SELECT s FROM slot) AS slot_taken, ins.id AS execution_id, ins.input,
-       ins.trigger_type, ins.trigger_data, {_STARTED_SENT} AS started_event_sent
+SELECT fn.*, (SELECT s FROM slot) AS slot_taken, ins.id AS execution_id,
+       ins.created_at AS execution_created_at, ins.input, ins.trigger_type, ins.trigger_data,
+       {_STARTED_SENT} AS started_event_sent
 FROM fn LEFT JOIN ins ON true
 """
 
@@ -83,7 +84,7 @@ WITH e AS (
     SELECT id, function_id, function_version AS pinned_version,
            COALESCE(expires_at <= clock_timestamp(), false) AS expired,
            GREATEST(0, COALESCE(EXTRACT(EPOCH FROM scheduled_for - clock_timestamp())::float8, 0)) AS wait_s
-    FROM executions WHERE id = %(execution_id)s AND status = 'PENDING'
+    FROM executions WHERE id = %(execution_id)s AND status = 'PENDING' {{in_day}}
 ),
 fn AS (
     SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.revision, f.resource_limits, f.allowed_hosts,
@@ -95,14 +96,15 @@ fn AS (
 upd AS (
     UPDATE executions x SET status = 'RUNNING', started_at = clock_timestamp(), slot = slot.s,
                             function_version = fn.revision
-    FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = 'PENDING'
+    FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = 'PENDING' {{x_in_day}}
     RETURNING x.id, x.input, x.trigger_type, x.trigger_data, x.tenant_id, x.function_id, x.started_at,
               x.created_at, x.scheduled_for, x.attempt, x.max_attempts
 ), {execution_started_ctes("upd")[0]}
 SELECT fn.*, (SELECT count(*) FROM e) AS pending, (SELECT s FROM slot) AS slot_taken,
        (SELECT expired FROM e) AS expired, (SELECT wait_s FROM e) AS wait_s,
        (SELECT pinned_version FROM e) AS pinned_version,
-       upd.id AS execution_id, upd.input, upd.trigger_type, upd.trigger_data, upd.attempt, upd.max_attempts,
+       upd.id AS execution_id, upd.created_at AS execution_created_at, upd.input, upd.trigger_type,
+       upd.trigger_data, upd.attempt, upd.max_attempts,
        EXTRACT(EPOCH FROM upd.started_at - COALESCE(upd.scheduled_for, upd.created_at))::float8
            AS queue_wait_s,
        {_STARTED_SENT} AS started_event_sent,
@@ -156,8 +158,12 @@ def start_queued(
     cached_revision: int | None,
     *,
     message: tuple[str, int] | None = None,
+    created_at: Any = None,
 ) -> dict[str, Any]:
     """PENDING -> RUNNING when the function may run and a slot is free (see the row's columns).
+
+    `created_at` (the execution's, from its queue message) confines the statement to the
+    execution's day partition; without it every partition's index is probed.
 
     `message` (queue, msg_id) is deleted in the same statement when it has served its purpose
     (`acknowledged` is then true).
@@ -166,13 +172,14 @@ def start_queued(
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            _START_QUEUED_SQL,
+            _START_QUEUED_IN_DAY if created_at is not None else _START_QUEUED_ANY_DAY,
             {
                 "execution_id": execution_id,
                 "cached": cached_revision or -1,
                 "default_runs": DEFAULTS["maxConcurrentRuns"],
                 "queue": queue,
                 "msg_id": msg_id,
+                "created_at": created_at,
             },
         )
         .fetchone()
@@ -180,6 +187,10 @@ def start_queued(
 
 
 _START_QUEUED_SQL = _START_QUEUED.replace("{delete}", Broker.delete_sql("%(queue)s", "%(msg_id)s"))
+_START_QUEUED_IN_DAY = _START_QUEUED_SQL.replace("{in_day}", "AND created_at = %(created_at)s").replace(
+    "{x_in_day}", "AND x.created_at = %(created_at)s"
+)
+_START_QUEUED_ANY_DAY = _START_QUEUED_SQL.replace("{in_day}", "").replace("{x_in_day}", "")
 
 
 def release_slots(conn: psycopg.Connection) -> None:
@@ -207,7 +218,6 @@ FROM functions,
                                                         now() + make_interval(secs => %(delay_ms)s / 1000.0)))
                      END AS scheduled_for) t
 WHERE id = %(function_id)s AND tenant_id = %(tenant_id)s
-ON CONFLICT (tenant_id, idempotency_key) WHERE idempotency_key IS NOT NULL DO NOTHING
 RETURNING {COLUMNS}
 """
 
@@ -230,11 +240,12 @@ def insert_pending(
     replay_of: uuid.UUID | None = None,
     version: int | None = None,
 ) -> dict[str, Any] | None:
-    """A new PENDING execution, or None when the function is unknown or the key is taken.
+    """A new PENDING execution, or None when the function is unknown.
 
-    `retry_policy` overrides the function's for this chain; `delay_ms` or `run_at` set when it
-    is due (`scheduled_for`), `expires_at` or `max_queue_ms` (from then) when it expires;
-    `version` pins the version it runs.
+    With an idempotency key already taken in the tenant, raises psycopg.errors.UniqueViolation
+    (the `idempotency_keys` trigger; run it in a savepoint). `retry_policy` overrides the
+    function's for this chain; `delay_ms` or `run_at` set when it is due (`scheduled_for`),
+    `expires_at` or `max_queue_ms` (from then) when it expires; `version` pins the version it runs.
     """
     return (
         conn.cursor(row_factory=dict_row)
@@ -264,7 +275,7 @@ def insert_pending(
 
 _SEND_QUEUED = Broker.send_sql(
     f"'{EXECUTIONS}'",
-    "jsonb_build_object('executionId', ins.id, 'functionId', ins.function_id)",
+    "jsonb_build_object('executionId', ins.id, 'functionId', ins.function_id, 'createdAt', ins.created_at)",
     "'" + json.dumps({"task": RUN_EXECUTION_TASK}) + "'",
     at_sql="COALESCE(ins.scheduled_for, clock_timestamp())",
 )
@@ -280,7 +291,7 @@ WITH fn AS (
            CASE WHEN %(delay_ms)s::bigint > 0 THEN now() + make_interval(secs => %(delay_ms)s / 1000.0) END
     FROM fn, LATERAL (SELECT %(defaults)s::jsonb || COALESCE(fn.retry_policy, '{{}}'::jsonb) AS policy) p
     WHERE status = 'READY' AND state = 'ACTIVE'
-    RETURNING id, function_id, scheduled_for
+    RETURNING id, function_id, scheduled_for, created_at
 )
 SELECT fn.id, fn.status, fn.state, ins.id AS execution_id, (SELECT {_SEND_QUEUED} FROM ins) AS msg_id
 FROM fn LEFT JOIN ins ON true
@@ -323,11 +334,12 @@ def queue_by_ref(
 
 
 def by_idempotency_key(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str) -> dict[str, Any] | None:
-    """The execution a key already names, with the hash of the request that created it."""
+    """The execution a key names (while it is held), with the hash of the request that created it."""
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            f"SELECT {COLUMNS}, request_hash FROM executions WHERE tenant_id = %s AND idempotency_key = %s",
+            f"SELECT {COLUMNS}, request_hash FROM executions WHERE (id, created_at) = "
+            "(SELECT execution_id, created_at FROM idempotency_keys WHERE tenant_id = %s AND key = %s)",
             (tenant_id, key),
         )
         .fetchone()
@@ -454,9 +466,7 @@ def get(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id: uuid.UUID)
 def release_idempotency_keys(conn: psycopg.Connection, older_than_s: int = 24 * 3600) -> int:
     """Forget idempotency keys older than their 24 h window, so a key may be used again."""
     return conn.execute(
-        "UPDATE executions SET idempotency_key = NULL WHERE idempotency_key IS NOT NULL "
-        "AND created_at < now() - make_interval(secs => %s)",
-        (older_than_s,),
+        "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => %s)", (older_than_s,)
     ).rowcount
 
 

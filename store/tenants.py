@@ -175,3 +175,18 @@ def authenticate(conn: psycopg.Connection, key: str) -> Principal | None:
         scopes=scopes,
         function_ids=None if row[6] is None else frozenset(row[6]),
     )
+
+
+def bounds(conn: psycopg.Connection, slug: str, columns: list[str]) -> dict | None:
+    """The tenant's own retention and quota columns (None: the server's setting), or None."""
+    listed = ", ".join(columns)  # column names: ours (storage_bounds.TENANT_FIELDS), never input
+    row = conn.execute(f"SELECT slug, {listed} FROM tenants WHERE slug = %s", (slug,)).fetchone()
+    return dict(zip(["slug", *columns], row, strict=True)) if row else None
+
+
+def set_bounds(conn: psycopg.Connection, slug: str, values: dict) -> None:
+    """Set the tenant's own retention and quota columns (creating the tenant if needed)."""
+    ensure_tenant(conn, slug)
+    if values:
+        assignments = ", ".join(f"{column} = %s" for column in values)  # ours, never input
+        conn.execute(f"UPDATE tenants SET {assignments} WHERE slug = %s", (*values.values(), slug))

@@ -13,6 +13,7 @@ from executions.enqueue import enqueue_execution
 from infra.logs import event
 from store import events as store
 from store import workflow_definitions as workflow_store
+from store.quotas import QuotaExceeded
 from tasks.app import broker, task_connection
 from tasks.contracts import DISPATCH_EVENT_TASK, EVENTS
 from workflows import definitions
@@ -50,19 +51,35 @@ def dispatch_event(payload: dict, delivery) -> None:
         for fn in store.subscribers(conn, ev["tenant_id"]):
             if not any(matches(p, ev["type"]) for p in fn["event_types"]):
                 continue
-            execution, created = enqueue_execution(
-                conn,
-                tenant_id=ev["tenant_id"],
-                function_id=fn["id"],
-                input=_event_input(ev),
-                trigger_type="EVENT",
-                trigger_data={"eventId": str(event_id), "eventType": ev["type"], "depth": ev["depth"] + 1},
-                idempotency_key=f"event:{event_id}:{fn['id']}",
-            )
+            try:
+                execution, created = _enqueue_for(conn, ev, fn, event_id)
+            except QuotaExceeded as exc:
+                event(
+                    log,
+                    "event.quota_refused",
+                    level=logging.WARNING,
+                    functionId=str(fn["id"]),
+                    error=str(exc),
+                    **ids,
+                )
+                continue
             started += int(created)
         started += _start_workflows(conn, ev)
         store.mark_dispatched(conn, event_id, started=started, suppressed=False)
     event(log, "event.dispatched", executions=started, **ids)
+
+
+def _enqueue_for(conn, ev: dict, fn: dict, event_id):
+    """Queue the subscriber's execution of the event (once: the key is the event and function)."""
+    return enqueue_execution(
+        conn,
+        tenant_id=ev["tenant_id"],
+        function_id=fn["id"],
+        input=_event_input(ev),
+        trigger_type="EVENT",
+        trigger_data={"eventId": str(event_id), "eventType": ev["type"], "depth": ev["depth"] + 1},
+        idempotency_key=f"event:{event_id}:{fn['id']}",
+    )
 
 
 def _start_workflows(conn, ev: dict) -> int:

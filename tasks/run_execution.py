@@ -6,6 +6,7 @@ import math
 import threading
 import time
 import uuid
+from datetime import datetime
 
 from broker import Postpone, Reject
 from executions.service import ExecutionService
@@ -41,8 +42,10 @@ def start_service(settings: Settings | None) -> None:
     box = SecretBox(settings.secret_key, settings.secret_keys_previous)
     ExecutionService.check_secret_key(db, box)  # refuse to start without the key of stored secrets
     runners = RunnerPool(settings.runner_pool_size, max_time_cap_ms=settings.max_execution_time_cap_ms)
-    _state["service"] = ExecutionService(db, runners, slot_wait_s=settings.slot_wait_s, secret_box=box)
-    _state["sweep"] = sweep_every(db, settings.sweep_every_s, threading.Event())
+    _state["service"] = ExecutionService(
+        db, runners, slot_wait_s=settings.slot_wait_s, quotas=settings.quotas, secret_box=box
+    )
+    _state["sweep"] = sweep_every(db, settings.sweep_every_s, threading.Event(), settings.retention)
 
 
 def service() -> ExecutionService:
@@ -56,6 +59,14 @@ def _ids(payload: dict) -> tuple[uuid.UUID, uuid.UUID | None]:
         return uuid.UUID(payload["executionId"]), uuid.UUID(function_id) if function_id else None
     except (KeyError, ValueError, TypeError, AttributeError) as exc:
         raise Reject(f"malformed execution message: {exc!r}") from exc
+
+
+def _created_at(payload: dict) -> datetime | None:
+    """The execution's createdAt when the message carries it (messages sent before it did not)."""
+    try:
+        return datetime.fromisoformat(payload["createdAt"])
+    except (KeyError, TypeError, ValueError):
+        return None
 
 
 @broker.task(
@@ -82,6 +93,7 @@ def run_execution(payload: dict, delivery) -> None:
         message=(delivery.message.queue, delivery.message.msg_id),
         on_acknowledged=delivery.acknowledge,
         conn=delivery.connection,
+        created_at=_created_at(payload),
     )
     if outcome.wait_s > 0:  # delivered before it is due (an early redelivery): hide it until then
         raise Postpone(math.ceil(outcome.wait_s), "not due yet (scheduledFor)")

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from flask import request
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
 from broker.broker import queue_stats
-from store import schedules, tenants
+from infra.storage_bounds import TENANT_FIELDS, server_defaults
+from store import retention, schedules, storage, tenants
 from tasks.contracts import QUEUES
 from web.auth import require_admin
 from web.blueprint import Blueprint
-from web.db import pool
+from web.db import pool, settings
 from web.strict_fields import StrictBoolean
 
 blp = Blueprint("admin", __name__, url_prefix="/admin", description="Operator views")
@@ -154,3 +156,121 @@ class KeyById(MethodView):
         with pool().connection() as conn:
             if not tenants.revoke_key(conn, key_id):
                 abort(404, message=f"no active key {key_id}")
+
+
+def _bound_field(description: str, minimum: int, maximum: int = 2**31 - 1) -> fields.Integer:
+    return fields.Integer(
+        allow_none=True,
+        strict=True,
+        validate=validate.Range(min=minimum, max=maximum),
+        metadata={"description": f"{description}; null: the server's setting"},
+    )
+
+
+class TenantBoundsSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    executionRetentionDays = _bound_field(
+        "days executions are kept (the newest of each function always is)", 1
+    )
+    eventRetentionDays = _bound_field("days events are kept", 1)
+    maxFunctions = _bound_field("functions the tenant may have", 0)
+    maxKvKeys = _bound_field("keys in its key-value store", 0)
+    maxKvBytes = _bound_field("bytes (keys and JSON values) in its key-value store", 0, 2**62)
+    maxPendingExecutions = _bound_field("queued executions waiting to run (past it: 429 with Retry-After)", 0)
+
+
+class TenantSchema(TenantBoundsSchema):
+    name = fields.String(metadata={"description": "the tenant's name"})
+    effective = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "the values in force"}
+    )
+
+
+def _tenant_json(row: dict) -> dict:
+    defaults = server_defaults(settings().quotas, settings().retention)
+    own = {name: row[column] for name, column in TENANT_FIELDS.items()}
+    effective = {
+        name: row[column] if row[column] is not None else defaults[column]
+        for name, column in TENANT_FIELDS.items()
+    }
+    return {"name": row["slug"], **own, "effective": effective}
+
+
+@blp.route("/tenants/<string:name>")
+class TenantByName(MethodView):
+    @blp.response(200, TenantSchema)
+    def get(self, name):
+        """A tenant's retention windows and quotas: its own (null: the server's) and those in force."""
+        require_admin()
+        with pool().connection() as conn:
+            row = tenants.bounds(conn, name, list(TENANT_FIELDS.values()))
+        if row is None:
+            abort(404, message=f"no tenant {name!r}")
+        return _tenant_json(row)
+
+    @blp.arguments(TenantBoundsSchema)
+    @blp.response(200, TenantSchema)
+    def put(self, body, name):
+        """Set a tenant's own retention windows and quotas (fields left out keep their value; null
+        returns to the server's setting); creates the tenant when new."""
+        require_admin()
+        if not request.get_data(cache=True).strip():
+            abort(400, message='send a JSON object of the settings to change, e.g. {"maxFunctions": 50}')
+        with pool().connection() as conn, conn.transaction():
+            try:
+                tenants.set_bounds(conn, name, {TENANT_FIELDS[field]: value for field, value in body.items()})
+            except ValueError as exc:
+                abort(400, message=str(exc))
+            row = tenants.bounds(conn, name, list(TENANT_FIELDS.values()))
+        return _tenant_json(row)
+
+
+class TableStorageSchema(Schema):
+    table = fields.String(metadata={"description": "table name (pgmq queue tables as pgmq.q_<queue>)"})
+    rows = fields.Integer(metadata={"description": "rows: exact up to 20000, else PostgreSQL's estimate"})
+    bytes = fields.Integer(metadata={"description": "heap, TOAST and index bytes, partitions summed"})
+    partitions = fields.Integer(metadata={"description": "1, or the number of partitions"})
+    oldestRowAt = fields.DateTime(allow_none=True, metadata={"description": "the oldest row kept"})
+
+
+class PruneSchema(Schema):
+    startedAt = fields.DateTime(attribute="started_at")
+    finishedAt = fields.DateTime(attribute="finished_at", allow_none=True)
+    cpuMs = fields.Float(
+        attribute="cpu_ms", allow_none=True, metadata={"description": "CPU of the pruning process"}
+    )
+    removed = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "what it removed, by kind"}
+    )
+
+
+class StorageSchema(Schema):
+    tables = fields.List(fields.Nested(TableStorageSchema))
+    tenants = fields.Dict(
+        keys=fields.String(),
+        values=fields.Dict(
+            keys=fields.String(), values=fields.Dict(keys=fields.String(), values=fields.Integer())
+        ),
+        metadata={"description": "per tenant and table: rows and bytes (its sampled share of the table)"},
+    )
+    lastPrune = fields.Nested(
+        PruneSchema, allow_none=True, metadata={"description": "the latest retention prune"}
+    )
+
+
+@blp.route("/storage")
+class Storage(MethodView):
+    @blp.response(200, StorageSchema)
+    def get(self):
+        """Rows and bytes per table and per tenant, oldest row kept, the last prune and what it removed."""
+        require_admin()
+        with pool().connection() as conn:
+            tables = storage.tables(conn, [f"pgmq.q_{queue}" for queue in QUEUES])
+            by_table = {t["table"]: t for t in tables}
+            return {
+                "tables": tables,
+                "tenants": storage.per_tenant(conn, by_table),
+                "lastPrune": retention.last_prune(conn),
+            }

@@ -10,6 +10,7 @@ from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 
 from infra.logs import event
+from store.quotas import QuotaExceeded
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,17 @@ def register_error_handlers(app: Flask) -> None:
         # Headers given to abort() (WWW-Authenticate on a 401) belong on the response.
         for name, value in (data.get("headers") or {}).items():
             response.headers[name] = value
+        return response
+
+    @app.errorhandler(QuotaExceeded)
+    def quota_exceeded(exc: QuotaExceeded):
+        # Waiting helps (queued executions drain): 429 with Retry-After; else the tenant must
+        # delete something or have the quota raised: 403.
+        code, status = (429, "TOO_MANY_REQUESTS") if exc.retry_after_s else (403, "FORBIDDEN")
+        response = jsonify(error_body(code, status, str(exc), {"quota": exc.quota, "limit": exc.limit}))
+        response.status_code = code
+        if exc.retry_after_s:
+            response.headers["Retry-After"] = str(exc.retry_after_s)
         return response
 
     @app.errorhandler(psycopg.OperationalError)

@@ -9,10 +9,10 @@ from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
 from hostapi.calls import MAX_KEY_BYTES, MAX_LIST, MAX_TTL_S, MAX_VALUE_BYTES
-from store import kv
+from store import kv, quotas
 from web.auth import current
 from web.blueprint import Blueprint
-from web.db import pool
+from web.db import pool, settings
 
 blp = Blueprint("kv", __name__, url_prefix="/kv", description="The tenant's key-value store")
 
@@ -77,13 +77,15 @@ class Entry(MethodView):
 
     @blp.arguments(PutSchema)
     @blp.response(200, EntrySchema)
+    @blp.alt_response(403, description="the key-value store is at its quota (maxKvKeys, maxKvBytes)")
     def put(self, body, key):
         """Create or replace an entry (`{"value": ..., "ttl"?: seconds}`)."""
         size = len(json.dumps(body["value"], ensure_ascii=False).encode("utf-8", "surrogatepass"))
         if size > MAX_VALUE_BYTES:
             abort(413, message=f"the value is {size} bytes of JSON; the most is {MAX_VALUE_BYTES}")
         with pool().connection() as conn:
-            kv.put(conn, current().tenant_id, _checked(key), body["value"], body["ttl"])
+            quotas.check_kv(conn, current().tenant_id, settings().quotas, _checked(key), body["value"])
+            kv.put(conn, current().tenant_id, key, body["value"], body["ttl"])
         return {"key": key, "value": body["value"]}
 
     @blp.response(204)

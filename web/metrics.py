@@ -13,7 +13,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from broker.broker import queue_stats
 from infra import metrics
 from infra.logs import event
-from store import execution_lists
+from store import execution_lists, retention, storage
 from tasks.contracts import QUEUES
 from web.auth import require_admin
 from web.db import pool, settings
@@ -101,6 +101,30 @@ class QueueCollector:
         return [depth, in_flight, oldest, dead, delayed]
 
 
+class StorageCollector:
+    """Rows and bytes per table and the last retention prune, read at scrape time from the catalog."""
+
+    def collect(self):
+        rows = GaugeMetricFamily("pnil_table_rows", "Rows per table (estimate past 20000)", labels=["table"])
+        size = GaugeMetricFamily(
+            "pnil_table_bytes", "Bytes per table with indexes and partitions", labels=["table"]
+        )
+        pruned_at = GaugeMetricFamily(
+            "pnil_last_prune_timestamp_seconds", "When the last retention prune ended"
+        )
+        removed = GaugeMetricFamily("pnil_last_prune_removed", "What the last prune removed", labels=["kind"])
+        with pool().connection() as conn:
+            for table in storage.tables(conn, [f"pgmq.q_{queue}" for queue in QUEUES]):
+                rows.add_metric([table["table"]], table["rows"])
+                size.add_metric([table["table"]], table["bytes"])
+            last = retention.last_prune(conn)
+        if last is not None and last["finished_at"] is not None:
+            pruned_at.add_metric([], last["finished_at"].timestamp())
+            for kind, count in last["removed"].items():
+                removed.add_metric([kind], count)
+        return [rows, size, pruned_at, removed]
+
+
 class _ThisProcess:
     """The default registry's metrics (when not in multiprocess mode)."""
 
@@ -119,4 +143,5 @@ def scrape() -> Response:
     else:
         registry.register(_ThisProcess())
     registry.register(QueueCollector())
+    registry.register(StorageCollector())
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -190,6 +190,15 @@ def test_the_operations_page_refreshes_the_queues(page, console):
     expect(page.locator("#queues-updated")).not_to_have_text(first, timeout=10_000)
 
 
+def test_the_operations_page_shows_storage_per_table_and_tenant(page, console):
+    sign_in(page, console.admin_key)
+    page.goto("/console#/operations")
+
+    expect(page.locator("#storage-table tr[data-table='executions']")).to_be_visible()
+    expect(page.locator("#storage-table tr[data-table='pgmq.q_executions']")).to_be_visible()
+    expect(page.locator("#last-prune")).to_be_visible()
+
+
 def test_signing_in_shows_only_that_tenants_functions_and_no_admin_pages(page, console):
     acme, globex = _name(), _name()
     _create(console, console.acme_key, acme, "function handle(i) { return i; }")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
-from bench import broker_throughput
+import psycopg
+
+from bench import broker_throughput, scale
 from bench.__main__ import discover
 
 EXPECTED_METRICS = ["raw_pgmq_msgs_per_s", "broker_msgs_per_s", "ratio_vs_raw_pgmq"]
@@ -31,6 +33,21 @@ def test_every_benchmark_module_with_run_is_discovered_in_order():
     names = [bench.name for bench in discover()]
     assert names[:2] == ["broker", "compile"]
     assert "stack" not in names and "report" not in names
+    # minutes and gigabytes: run on their own (make bench-scale), never by `make bench`
+    assert not {"scale", "queue_churn", "partition_width"} & set(names)
+
+
+def test_bench_scale_fills_drops_a_day_with_its_keepers_and_prunes(database_url):
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        scale._fill(conn, rows=3000, days=30)
+        assert conn.execute("SELECT count(*) FROM executions").fetchone()[0] == 3000 + scale.RARE
+        probe = conn.execute("SELECT id FROM functions WHERE name = 'scale-0'").fetchone()[0]
+
+    drop = scale._drop_oldest_day(database_url, probe)
+    pruned = scale._prune_cpu(database_url, days=30)
+
+    assert drop["kept"] == scale.RARE and drop["dropped"] == 100
+    assert pruned["removed"]["partitionsDropped"] >= 1 and pruned["client_ms"] >= 0
 
 
 def test_discovery_reads_bench_names_and_orders_them(tmp_path):

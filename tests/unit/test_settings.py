@@ -57,3 +57,16 @@ def test_a_non_integer_says_which_variable():
 def test_settings_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Settings(database_url=URL).allow_anonymous = True  # type: ignore[misc]
+
+
+def test_quotas_and_retention_have_defaults_and_take_positive_overrides():
+    defaults = Settings.from_env({"DATABASE_URL": "postgresql://x"})
+    assert (defaults.retention.execution_days, defaults.retention.event_days) == (30, 7)
+    assert defaults.retention.versions_kept == 100 and defaults.quotas.pending_executions == 10_000
+
+    tuned = Settings.from_env(
+        {"DATABASE_URL": "postgresql://x", "PNIL_EXECUTION_RETENTION_DAYS": "90", "PNIL_QUOTA_FUNCTIONS": "5"}
+    )
+    assert tuned.retention.execution_days == 90 and tuned.quotas.functions == 5
+    with pytest.raises(ValueError, match="PNIL_QUOTA_KV_KEYS"):
+        Settings.from_env({"DATABASE_URL": "postgresql://x", "PNIL_QUOTA_KV_KEYS": "0"})

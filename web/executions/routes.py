@@ -63,6 +63,7 @@ def service() -> ExecutionService:
                     runners,
                     slot_wait_s=settings().slot_wait_s,
                     admission=admission,
+                    quotas=settings().quotas,
                     secret_box=ext["pnil.secret_box"],
                 )
     return ext["pnil.executions"]
@@ -165,6 +166,7 @@ class FunctionExecutions(MethodView):
     @blp.arguments(QueueRequestSchema())
     @blp.response(202, ExecutionSchema)
     @blp.alt_response(200, description="a repeat with the same Idempotency-Key: the same execution")
+    @blp.alt_response(429, description="the tenant has its quota of queued executions (Retry-After)")
     @blp.alt_response(400, description="function not READY or not ACTIVE, or input not a JSON object")
     @blp.alt_response(404, description="unknown function")
     @blp.alt_response(409, description="Idempotency-Key already used with a different request")
@@ -193,6 +195,7 @@ class FunctionExecutions(MethodView):
                     trigger_type="API",
                     idempotency_key=key,
                     request_hash=request_hash,
+                    quotas=settings().quotas,
                     retry_policy=body.get("retryPolicy"),
                     delay_ms=body.get("delayMs"),
                     run_at=body.get("runAt"),
@@ -251,6 +254,7 @@ class ReplayExecution(MethodView):
     @blp.alt_response(400, description="the function is not READY or not ACTIVE")
     @blp.alt_response(404, description="unknown execution")
     @blp.alt_response(409, description="still PENDING or RUNNING, or its version is no longer live")
+    @blp.alt_response(429, description="the tenant has its quota of queued executions (Retry-After)")
     def post(self, body, execution_id):
         """Queue a new execution of a finished one (`replayOf`): same input unless `input` is given,
         the same version (`version: same`, while it is live) or the `latest`."""
@@ -263,6 +267,7 @@ class ReplayExecution(MethodView):
                     execution_id,
                     version=body.get("version", "same"),
                     input=body.get("input"),
+                    quotas=settings().quotas,
                 )
             except (ExecutionNotFound, FunctionNotFound) as exc:
                 abort(404, message=str(exc))

@@ -15,7 +15,7 @@ from events import domain
 from infra import limits, retry_policy
 from infra.logs import event
 from store import functions as store
-from store import http_bindings, lifecycle
+from store import http_bindings, lifecycle, quotas
 from store import secrets as secret_store
 from tasks.publish import compile_or_reuse
 from web.auth import current
@@ -69,6 +69,7 @@ def find_or_404(conn, function_id: uuid.UUID, *, for_update: bool = False) -> di
 class Functions(MethodView):
     @blp.arguments(FunctionCreateSchema)
     @blp.response(201, FunctionSchema)
+    @blp.alt_response(403, description="the tenant has its quota of functions (maxFunctions)")
     def post(self, data):
         """Register a function; it compiles in the background (status PENDING)."""
         check_sizes_and_caps(data)
@@ -78,6 +79,7 @@ class Functions(MethodView):
             _check_secrets_exist(conn, principal.tenant_id, data)
             _check_http_binding(conn, principal.tenant_id, None, data)
             _check_name_free(conn, principal.tenant_id, None, data["name"])
+            quotas.check_functions(conn, principal.tenant_id, settings().quotas)
             with _name_clash_is_409(data["name"]):
                 row = store.insert(
                     conn, principal.tenant_id, data, actor=principal.actor, change_description=description

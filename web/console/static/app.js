@@ -587,7 +587,9 @@ async function operationsPage() {
   if (!me.admin) return adminKeyForm();
   main.innerHTML = `<h1>Operations</h1>
     <h2>Queues <span class="muted" id="queues-updated"></span></h2><div id="queues"></div>
-    <h2>Scheduled functions</h2><div id="scheduled"></div>`;
+    <h2>Scheduled functions</h2><div id="scheduled"></div>
+    <h2>Storage</h2><div id="storage"></div>`;
+  storageSection(mine);
   const scheduled = await api("GET", "/functions?type=SCHEDULED&limit=500");
   if (mine !== generation) return;
   document.getElementById("scheduled").innerHTML = scheduled.length === 0 ? `<p class="muted">None.</p>`
@@ -610,6 +612,31 @@ async function operationsPage() {
       return;
     }
     await sleep(2000);
+  }
+}
+
+const size = (n) => (n >= 1 << 30 ? `${(n / (1 << 30)).toFixed(1)} GiB` : n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB`
+  : `${Math.round(n / 1024)} KiB`);
+
+// What pnil holds (GET /admin/storage): read once per visit, it asks the catalog and samples tables.
+async function storageSection(mine) {
+  try {
+    const s = await api("GET", "/admin/storage");
+    if (mine !== generation) return;
+    const last = s.lastPrune;
+    const pruned = last ? `Last prune ${esc(when(last.finishedAt))}: ${Object.entries(last.removed)
+      .map(([k, v]) => `${esc(k)} ${v}`).join(", ")}` : "No prune yet.";
+    const tenants = Object.entries(s.tenants);
+    document.getElementById("storage").innerHTML = `<p class="muted" id="last-prune">${pruned}</p>
+      <table id="storage-table"><thead><tr><th>Table</th><th>Rows</th><th>Size</th><th>Partitions</th><th>Oldest row</th></tr></thead>
+      <tbody>${s.tables.map((t) => `<tr data-table="${esc(t.table)}"><td>${esc(t.table)}</td><td>${t.rows}</td>
+        <td>${size(t.bytes)}</td><td>${t.partitions}</td><td>${esc(when(t.oldestRowAt))}</td></tr>`).join("")}</tbody></table>
+      <table id="tenant-storage"><thead><tr><th>Tenant</th><th>Executions</th><th>Events</th><th>Key-value</th></tr></thead>
+      <tbody>${tenants.map(([name, t]) => `<tr data-tenant="${esc(name)}"><td>${esc(name)}</td>
+        ${["executions", "events", "kv_entries"].map((k) => `<td>${t[k] ? `${t[k].rows} rows, ${size(t[k].bytes)}` : ""}</td>`).join("")}
+        </tr>`).join("")}</tbody></table>`;
+  } catch (error) {
+    if (mine === generation) document.getElementById("storage").innerHTML = problem(error);
   }
 }
 
