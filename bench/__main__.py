@@ -21,7 +21,16 @@ BENCH_DIR = Path(__file__).resolve().parent
 # Benchmarks run in this order (cheapest and most basic first); any others follow by name.
 PREFERRED_ORDER = ("broker", "compile", "execute", "javascript")
 # `scale` (make bench-scale), `queue_churn` and `partition_width` take minutes: run on their own.
-NOT_BENCHMARKS = {"__init__", "__main__", "compare", "report", "stack", "scale", "queue_churn", "partition_width"}
+NOT_BENCHMARKS = {
+    "__init__",
+    "__main__",
+    "compare",
+    "report",
+    "stack",
+    "scale",
+    "queue_churn",
+    "partition_width",
+}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

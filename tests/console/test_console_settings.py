@@ -110,3 +110,32 @@ def test_the_console_has_a_favicon(page, console):
 
     assert icon.status_code == 200 and icon.headers["Content-Type"].startswith("image/svg+xml")
     assert page.locator("link[rel=icon]").get_attribute("href") == "/favicon.ico"
+
+
+def test_the_settings_tab_sets_the_retry_policy_and_the_secrets_a_function_reads(page, console):
+    sign_in(page, console.acme_key)
+    name, secret = _name(), f"TOKEN_{uuid.uuid4().hex[:6].upper()}"
+    _api(console, "PUT", f"/secrets/{secret}", json={"value": "s3cret"})
+    _api(
+        console,
+        "POST",
+        "/functions",
+        json={"name": name, "language": "javascript", "source": "function handle(i) { return i; }"},
+    )
+    page.goto(f"/console#/f/{name}/settings")
+
+    page.fill("#retry-maxAttempts", "4")
+    page.fill("#retry-initialDelayMs", "250")
+    page.fill("#set-secrets", secret)
+    page.click("#save-settings")
+
+    expect(page.locator("#settings-saved")).to_be_visible()
+    fn = _api(console, "GET", f"/functions/{name}")
+    assert (fn["retryPolicy"]["maxAttempts"], fn["retryPolicy"]["initialDelayMs"]) == (4, 250)
+    assert fn["secrets"] == [secret]
+    page.reload()
+    expect(page.locator("#retry-maxAttempts")).to_have_value("4")
+    expect(page.locator("#set-secrets")).to_have_value(secret)
+    page.fill("#set-secrets", "NO_SUCH_SECRET")
+    page.click("#save-settings")
+    expect(page.locator("#settings-result")).to_contain_text("NO_SUCH_SECRET")

@@ -1,5 +1,5 @@
 // pnil console: a function's settings (trigger with the cron's next runs, the HTTP URL with a copy
-// button and the event types; allowed hosts, limits, tags, description), shared by the
+// button and the event types; allowed hosts, limits, retry policy, secrets, tags, description), shared by the
 // new-function form and the Settings tab; and the compile-status badge. Loaded before app.js.
 "use strict";
 
@@ -28,6 +28,9 @@ function settingsForm(fn = {}) {
   const type = fn.type || "ONEOFF";
   const limits = fn.resourceLimits || {};
   const methods = fn.httpMethods || ["GET"];
+  const retry = fn.retryPolicy || {};
+  const numberField = (id, label, current, placeholder) =>
+    `<label>${label} <input type="number" min="0" id="${id}" value="${esc(current ?? "")}" placeholder="${placeholder}"></label>`;
   const field = (id, label, current, placeholder = "") =>
     `<label>${label} <input id="${id}" value="${esc(current ?? "")}" placeholder="${esc(placeholder)}"></label>`;
   return `<fieldset class="settings panel" id="settings">
@@ -50,6 +53,9 @@ function settingsForm(fn = {}) {
     <div class="row">${field("set-hosts", "Allowed hosts", (fn.allowedHosts || []).join(", "), "api.example.com, *.example.org")}</div>
     <div class="row limits">${LIMITS.map(([key, label, fallback]) =>
       `<label>${label} <input type="number" min="1" id="limit-${key}" value="${esc(limits[key] ?? "")}" placeholder="${fallback}"></label>`).join("")}</div>
+    <div class="row">${numberField("retry-maxAttempts", "Attempts (queued runs)", retry.maxAttempts, 1)}
+      ${numberField("retry-initialDelayMs", "first retry after (ms)", retry.initialDelayMs, 1000)}
+      ${field("set-secrets", "Secrets it may read", (fn.secrets || []).join(", "), "STRIPE_KEY")}</div>
     <div class="row">${field("set-tags", "Tags", (fn.tags || []).join(", "), "billing, nightly")}
       ${field("set-description", "Description", fn.description)}</div>
   </fieldset>`;
@@ -119,6 +125,13 @@ function readSettings() {
     if (text) limits[key] = Number(text);
   }
   if (Object.keys(limits).length) body.resourceLimits = limits;
+  const retry = {};
+  for (const key of ["maxAttempts", "initialDelayMs"]) {
+    const text = value(`retry-${key}`);
+    if (text) retry[key] = Number(text);
+  }
+  if (Object.keys(retry).length) body.retryPolicy = retry;
+  body.secrets = splitList(value("set-secrets"));
   return body;
 }
 
