@@ -3,6 +3,8 @@ failure with onFailure, cancel, validation at submission."""
 
 from __future__ import annotations
 
+import uuid
+
 import psycopg
 import pytest
 
@@ -143,9 +145,12 @@ def test_a_failed_step_fails_the_run_cancels_the_rest_and_queues_on_failure(clie
 
 def test_a_failure_in_a_group_cancels_its_running_siblings(client, names, db):
     # The executor runs the messages one of its threads read together one after the other: the
-    # failing step is queued later (after inc), so another thread runs it while slow runs.
-    failing = {"chain": [fn(names["inc"]), fn(names["fail"])]}
-    steps = {"chord": {"group": [failing, fn(names["slow"], input={"ms": 15_000})], "then": fn(names["sum"])}}
+    # failing step is queued later (after inc), so another thread runs it while slow runs; it
+    # fails only once slow has said (a KV key) that it is running.
+    flag = f"started-{uuid.uuid4().hex}"
+    failing = {"chain": [fn(names["inc"]), fn(names["fail-after-flag"], input={"flag": flag})]}
+    slow_step = fn(names["slow"], input={"ms": 15_000, "flag": flag})
+    steps = {"chord": {"group": [failing, slow_step], "then": fn(names["sum"])}}
 
     done = wait_run(client, run(client, steps)["id"])
     assert done["status"] == "FAILED" and done["failedStep"] == "/steps/chord/group/0/chain/1"

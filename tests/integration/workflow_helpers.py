@@ -13,9 +13,18 @@ FUNCTIONS = {
     "ctx": ("function handle(input, context) { return context.trigger; }", None),
     "record": ("function handle(input) { return {seen: input}; }", None),
     "slow": (
-        "function handle(input) { const end = Date.now() + (input.ms || 300);"
+        "function handle(input) { if (input.flag) pnil.kv.set(input.flag, 1);"
+        " const end = Date.now() + (input.ms || 300);"
         " while (Date.now() < end) {} return {n: input.n}; }",
         {"maxExecutionTimeMs": 20_000},
+    ),
+    # Fails once the KV key `input.flag` is set (by a running `slow`), or after 10 s.
+    "fail-after-flag": (
+        "function handle(input) { const end = Date.now() + 10000;"
+        " while (Date.now() < end && pnil.kv.get(input.flag) === null) {"
+        " const pause = Date.now() + 50; while (Date.now() < pause) {} }"
+        " throw new Error('step broke on purpose'); }",
+        {"maxExecutionTimeMs": 20_000, "maxApiCallsPerMinute": 1000},
     ),
 }
 FINAL = ("COMPLETED", "FAILED", "CANCELLED")
