@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -10,7 +11,9 @@ import psycopg
 
 from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
 from store import executions as store
-from store.quotas import check_pending
+from store import pending_batches
+from store.pending_batches import PendingRequest
+from store.quotas import QuotaExceeded, check_pending, pending_exceeded, pending_held
 from tasks.app import broker
 from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
 
@@ -107,3 +110,85 @@ def _named_by_key(
             "use a new key for a new request"
         )
     return existing
+
+
+@dataclass(frozen=True, slots=True)
+class Queued:
+    """What became of one request of `enqueue_many`."""
+
+    execution: dict[str, Any] | None  # the new PENDING execution (id, function_id, created_at), if any
+    refused: QuotaExceeded | None = None  # the tenant had its quota of PENDING executions
+
+    @property
+    def created(self) -> bool:
+        return self.execution is not None
+
+
+def enqueue_many(
+    conn: psycopg.Connection, requests: list[PendingRequest], quotas: Quotas = DEFAULT_QUOTAS
+) -> list[Queued]:
+    """Queue many executions in the caller's transaction, in a few statements whatever their
+    number; one `Queued` per request, in order.
+
+    The rules of `enqueue_execution`, for a batch: a request whose idempotency key is already
+    taken queues nothing (Queued(None)); a tenant's requests past its quota of PENDING executions
+    are refused (Queued(None, refused=QuotaExceeded)), the first ones in order taking the room
+    left; each execution follows its function's retry policy; a request for a function the
+    tenant does not have queues nothing.
+    """
+    if not requests:
+        return []
+    results = [Queued(None)] * len(requests)
+    with conn.transaction():
+        taken = pending_batches.keys_held(conn, requests)
+        held = pending_held(conn, list({r.tenant_id for r in requests}), quotas)
+        used: dict[uuid.UUID, int] = {}
+        chosen: list[int] = []
+        for i, request in enumerate(requests):
+            if (request.tenant_id, request.idempotency_key) in taken:
+                continue
+            pending, limit = held.get(request.tenant_id, (0, quotas.pending_executions))
+            n = pending + used.get(request.tenant_id, 0)
+            if n >= limit:
+                results[i] = Queued(None, refused=pending_exceeded(n, limit))
+                continue
+            used[request.tenant_id] = used.get(request.tenant_id, 0) + 1
+            chosen.append(i)
+        try:
+            with conn.transaction():  # a savepoint: a twin that took a key meanwhile is met below
+                rows = pending_batches.insert_pending_many(conn, [requests[i] for i in chosen])
+        except psycopg.errors.UniqueViolation:
+            return _one_by_one(conn, requests, chosen, results, quotas)
+        by_key = {(row["tenant_id"], row.pop("idempotency_key")): row for row in rows}
+        for i in chosen:
+            request = requests[i]
+            results[i] = Queued(by_key.get((request.tenant_id, request.idempotency_key)))
+    return results
+
+
+def _one_by_one(
+    conn: psycopg.Connection,
+    requests: list[PendingRequest],
+    chosen: list[int],
+    results: list[Queued],
+    quotas: Quotas,
+) -> list[Queued]:
+    """The slow path of `enqueue_many`, when a key was taken between its check and its insert."""
+    for i in chosen:
+        request = requests[i]
+        try:
+            row, created = enqueue_execution(
+                conn,
+                tenant_id=request.tenant_id,
+                function_id=request.function_id,
+                input=request.input,
+                trigger_type=request.trigger_type,
+                trigger_data=request.trigger_data,
+                idempotency_key=request.idempotency_key,
+                quotas=quotas,
+            )
+        except QuotaExceeded as exc:
+            results[i] = Queued(None, refused=exc)
+            continue
+        results[i] = Queued(row if created else None)
+    return results

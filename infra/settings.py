@@ -36,6 +36,19 @@ def _positive(env: dict[str, str], name: str, default: int) -> int:
     return value
 
 
+def _positive_float(env: dict[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ValueError(f"{name} must be a number of seconds, got {raw!r}") from exc
+    if not value > 0:
+        raise ValueError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Settings:
     """Every knob of a pnil process; see the README's configuration table."""
@@ -66,6 +79,7 @@ class Settings:
     web_pool_size: int = 4
     executor_pool_size: int = 1
     scheduler_pool_size: int = 1
+    scheduler_resync_s: float = 60.0
     pooler: str = "none"
     trusted_proxies: int = 0
 
@@ -132,6 +146,7 @@ class Settings:
             web_pool_size=_int(env, "PNIL_WEB_POOL_SIZE", 4),
             executor_pool_size=_int(env, "PNIL_EXECUTOR_POOL_SIZE", 1),
             scheduler_pool_size=_int(env, "PNIL_SCHEDULER_POOL_SIZE", 1),
+            scheduler_resync_s=_positive_float(env, "PNIL_SCHEDULER_RESYNC_S", 60.0),
             pooler=pooler,
             trusted_proxies=_int(env, "PNIL_TRUSTED_PROXIES", 0),
         )

@@ -16,7 +16,7 @@ from infra.logs import configure_logging
 from infra.settings import Settings
 from infra.stopping import StopSignals, run_until_stopped
 from migrations import require_current_schema
-from scheduler.scheduler import Scheduler, utc_now
+from scheduler.scheduler import MAX_SLEEP_S, Scheduler, utc_now
 
 
 def fast_clock(speed: float):
@@ -39,7 +39,13 @@ def main() -> None:
         name="scheduler",
         timeout_s=settings.db_timeout_s,
     )
-    scheduler = Scheduler(db, clock=clock, sleep_cap_s=1.0 if speed == 1 else 0.05)
+    scheduler = Scheduler(
+        db,
+        clock=clock,
+        # On a fast clock a tick comes every few real milliseconds: wake often.
+        sleep_cap_s=MAX_SLEEP_S if speed == 1 else 0.05,
+        resync_s=settings.scheduler_resync_s,
+    )
     # The handler only sets a flag; stop() (it sets threading Events) runs in the main thread.
     run_until_stopped(scheduler.run, scheduler.stop, StopSignals().install())
     db.close()

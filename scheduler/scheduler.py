@@ -1,10 +1,16 @@
-"""One scheduler: holds the ACTIVE SCHEDULED functions, and at each tick claims and fires it.
+"""One scheduler: holds the ACTIVE SCHEDULED functions, and at each tick claims and fires them.
 
 Several schedulers may run against one PostgreSQL. A tick is claimed by locking the function row
 (FOR UPDATE SKIP LOCKED) and moving its `schedule_cursor` past the tick in the transaction that
 queues the execution: whichever scheduler gets the row first fires, the others find the cursor
-already moved. A row locked by another scheduler is looked at again shortly, so a scheduler that
-dies mid-tick (its transaction rolls back) costs no tick.
+already moved (and the execution's idempotency key `cron:<function>:<tick>` would refuse a second
+one). A row locked by another scheduler is looked at again shortly, so a scheduler that dies
+mid-tick (its transaction rolls back) costs no tick.
+
+The ticks due at one moment are claimed in batches of `batch` functions, each batch one
+transaction of a few statements (lock, move the cursors, queue the executions and their
+messages). Between ticks the scheduler sleeps until the next one is due, woken early by a
+schedule change (NOTIFY), and at least every `HEARTBEAT_EVERY_S` for its heartbeat.
 """
 
 from __future__ import annotations
@@ -22,13 +28,13 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from executions.enqueue import enqueue_execution
+from executions.enqueue import Queued, enqueue_many
 from infra.database import ForkSafePool
 from infra.logs import event
 from scheduler import ticks
 from store import schedules as store
 from store import workflow_definitions as definitions_store
-from store.quotas import QuotaExceeded
+from store.pending_batches import PendingRequest
 from workflows import definitions
 from workflows.canvas import CanvasError
 
@@ -36,9 +42,13 @@ log = logging.getLogger(__name__)
 CHANNEL = "pnil_schedule"
 RESYNC_EVERY_S = 60.0
 HEARTBEAT_EVERY_S = 5.0
+# The longest sleep on the real clock: the heartbeat's period (a wall-clock step is noticed by then).
+MAX_SLEEP_S = HEARTBEAT_EVERY_S
+LISTEN_POLL_S = 2.0
 LOCKED_RETRY_S = 0.5
 MAX_BACKOFF_S = 10.0
-# Ticks claimed per transaction: small enough that the executor starts on the first ones early.
+# Ticks claimed per transaction: a batch costs a few statements whatever its size; smaller
+# batches let the executor start on the first ticks sooner and two schedulers share a big tick.
 BATCH = 100
 
 
@@ -46,9 +56,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _iso(tick: datetime) -> str:
+    return tick.astimezone(UTC).isoformat()
+
+
 @dataclass(slots=True)
 class Entry:
-    """A function as this scheduler holds it."""
+    """A function (or workflow, `kind`) as this scheduler holds it."""
 
     function_id: uuid.UUID
     cron: str
@@ -56,6 +70,21 @@ class Entry:
     grace_s: int
     cursor: datetime
     next_at: datetime | None = None
+    kind: str = "function"
+
+
+@dataclass(slots=True)
+class Plan:
+    """One locked function's due ticks: what its row gets and what fires."""
+
+    row: dict
+    entry: Entry
+    cursor: datetime  # the entry's cursor once this is done
+    advance: store.Advance | None = None  # the row's cursor moves (some tick was due)
+    fire: datetime | None = None  # the tick that fires
+    decision: ticks.Decision | None = None
+    queued: Queued | None = None  # what became of its execution (functions)
+    started: int = 0  # 1 when it started a workflow run
 
 
 class Scheduler:
@@ -67,12 +96,16 @@ class Scheduler:
         *,
         name: str | None = None,
         clock: Callable[[], datetime] = utc_now,
-        sleep_cap_s: float = 1.0,
+        sleep_cap_s: float = MAX_SLEEP_S,
+        resync_s: float = RESYNC_EVERY_S,
+        batch: int = BATCH,
     ) -> None:
         self.db = db
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.clock = clock
         self.sleep_cap_s = sleep_cap_s
+        self.resync_s = resync_s
+        self.batch = max(1, batch)
         self.entries: dict[uuid.UUID, Entry] = {}
         self._heap: list[tuple[datetime, str, uuid.UUID]] = []
         self._dirty: set[uuid.UUID] = set()
@@ -90,29 +123,30 @@ class Scheduler:
         """
         threading.Thread(target=self._listen, name="schedule-listener", daemon=True).start()
         self.listening.wait(10)
-        last_resync = last_beat = None
+        next_resync = next_beat = None
         failures = 0
         while not self._stop.is_set():
+            self._wake.clear()  # a change arriving from here on cuts the next sleep short
             try:
-                if last_resync is None or time.monotonic() - last_resync > RESYNC_EVERY_S:
+                if next_resync is None or time.monotonic() >= next_resync:
+                    first = next_resync is None
                     self.resync()
-                    if last_resync is None:
+                    if first:
                         event(log, "scheduler.started", scheduler=self.name, functions=len(self.entries))
-                    last_resync = time.monotonic()
+                    next_resync = time.monotonic() + self.resync_s
                 self._apply_changes()
                 self.fire_due()
-                if last_beat is None or time.monotonic() - last_beat > HEARTBEAT_EVERY_S:
+                if next_beat is None or time.monotonic() >= next_beat:
                     self._beat()
-                    last_beat = time.monotonic()
+                    next_beat = time.monotonic() + HEARTBEAT_EVERY_S
                 failures = 0
             except psycopg.Error as exc:
                 failures += 1
                 self._back_off(exc, failures)
-                if last_resync is not None:
-                    last_resync = -RESYNC_EVERY_S  # reload everything once the database is back
+                if next_resync is not None:
+                    next_resync = 0.0  # reload everything once the database is back
                 continue
-            self._wake.wait(self._sleep_s())
-            self._wake.clear()
+            self._wake.wait(self._sleep_s(min(next_resync, next_beat) - time.monotonic()))
         try:
             with self.db.connection() as conn:
                 store.forget(conn, self.name)
@@ -140,7 +174,8 @@ class Scheduler:
 
     # -- holding schedules --------------------------------------------------------------------
     def resync(self) -> None:
-        """Reload every ACTIVE SCHEDULED function (a safety net under the change notifications)."""
+        """Reload every ACTIVE SCHEDULED function (a safety net under the change notifications);
+        an entry whose schedule did not change is left as it is."""
         with self.db.connection() as conn:
             rows = store.active(conn)
         with self._lock:
@@ -148,7 +183,7 @@ class Scheduler:
             for gone in set(self.entries) - seen:
                 del self.entries[gone]
             for row in rows:
-                self._hold(row, changed=False)
+                self._hold(row)
 
     def _apply_changes(self) -> None:
         with self._lock:
@@ -157,23 +192,28 @@ class Scheduler:
             return
         with self.db.connection() as conn:
             rows = {row["id"]: row for row in store.active(conn, list(dirty))}
+        now = self.clock()
         with self._lock:
             for fid in dirty:
                 if fid in rows:
-                    self._hold(rows[fid], changed=True)
+                    self._hold(rows[fid], changed_at=now)
                 else:
                     self.entries.pop(fid, None)
         event(log, "scheduler.changed", scheduler=self.name, functions=len(dirty))
 
-    def _hold(self, row: dict, *, changed: bool) -> None:
-        """Add or refresh one function (caller holds the lock)."""
+    def _hold(self, row: dict, *, changed_at: datetime | None = None) -> None:
+        """Add or refresh one function (caller holds the lock); `changed_at` when its schedule
+        changed then (a NOTIFY)."""
         fid = row["id"]
         old = self.entries.get(fid)
         cursor = row["schedule_cursor"]
-        if changed:
+        same = old is not None and old.cron == row["cron_expression"] and old.timezone == row["timezone"]
+        if changed_at is not None:
             # A changed schedule starts from this scheduler's now: nothing before it is due.
-            cursor = max(cursor, self.clock())
-        elif old is not None and old.cron == row["cron_expression"] and old.timezone == row["timezone"]:
+            cursor = max(cursor, changed_at)
+        elif same:
+            if old.grace_s == row["misfire_grace_s"] and old.cursor >= cursor:
+                return  # a resync of a schedule held as it is
             cursor = max(cursor, old.cursor)
         try:
             ticks.trigger(row["cron_expression"], row["timezone"])
@@ -181,20 +221,24 @@ class Scheduler:
             event(log, "scheduler.invalid_schedule", level=logging.ERROR, functionId=str(fid), error=str(exc))
             self.entries.pop(fid, None)
             return
-        entry = Entry(fid, row["cron_expression"], row["timezone"], row["misfire_grace_s"], cursor)
+        entry = Entry(
+            fid, row["cron_expression"], row["timezone"], row["misfire_grace_s"], cursor, kind=row["kind"]
+        )
         entry.next_at = ticks.next_tick(entry.cron, entry.timezone, cursor)
         self.entries[fid] = entry
-        if entry.next_at is not None:
+        if entry.next_at is not None and (old is None or old.next_at != entry.next_at):
             heapq.heappush(self._heap, (entry.next_at, str(fid), fid))
 
-    def _sleep_s(self) -> float:
+    def _sleep_s(self, bound_s: float) -> float:
+        """How long to sleep: until the next tick due, at most `bound_s` and the cap."""
+        cap = max(0.0, min(self.sleep_cap_s, bound_s))
         with self._lock:
             while self._heap and self._stale(self._heap[0]):
                 heapq.heappop(self._heap)
             if not self._heap:
-                return self.sleep_cap_s
+                return cap
             wait = (self._heap[0][0] - self.clock()).total_seconds()
-        return max(0.0, min(self.sleep_cap_s, wait))
+        return max(0.0, min(cap, wait))
 
     def _stale(self, item: tuple[datetime, str, uuid.UUID]) -> bool:
         entry = self.entries.get(item[2])
@@ -204,34 +248,60 @@ class Scheduler:
     def fire_due(self) -> int:
         """Handle every function with a tick due now; returns how many executions were queued."""
         now = self.clock()
-        due: list[uuid.UUID] = []
+        due: dict[uuid.UUID, None] = {}  # in order, once each
         with self._lock:
             while self._heap and self._heap[0][0] <= now:
                 item = heapq.heappop(self._heap)
                 if not self._stale(item):
-                    due.append(item[2])
+                    due[item[2]] = None
+        ids = list(due)
         fired = 0
-        for start in range(0, len(due), BATCH):
+        for start in range(0, len(ids), self.batch):
             try:
-                fired += self._fire_batch(due[start : start + BATCH], now)
+                fired += self._fire_batch(ids[start : start + self.batch], now)
             except psycopg.Error:
                 # The batch rolled back: its ticks and the ones after it are looked at again.
-                for fid in due[start:]:
+                for fid in ids[start:]:
                     self._retry(fid, now)
                 raise
         return fired
 
     def _fire_batch(self, due: list[uuid.UUID], now: datetime) -> int:
-        fired = 0
+        """Claim and handle the ticks of `due` in one transaction of a few statements: lock the
+        rows, move their cursors, queue the executions. This scheduler's view of them changes only
+        once that committed."""
+        with self._lock:
+            held = {fid: self.entries[fid] for fid in due if fid in self.entries}
+        functions = [fid for fid, entry in held.items() if entry.kind == "function"]
+        workflows = [fid for fid, entry in held.items() if entry.kind == "workflow"]
         with self.db.connection() as conn, conn.transaction():
-            rows = {row["id"]: row for row in store.lock_due(conn, due)}
-            for fid in due:
+            rows = store.lock_due(conn, functions, workflows)
+            plans: list[Plan] = []
+            for fid, entry in held.items():
                 row = rows.get(fid)
                 if row is None:  # locked by another scheduler (or deleted): look again shortly
                     self._retry(fid, now)
                     continue
-                fired += self._handle(conn, row, now)
-        return fired
+                plans.append(self._plan(row, entry, now))
+            for kind in ("function", "workflow"):
+                store.advance(
+                    conn, [p.advance for p in plans if p.advance and p.entry.kind == kind], kind=kind
+                )
+            fired = self._queue(conn, [p for p in plans if p.fire and p.entry.kind == "function"])
+            for plan in plans:
+                if plan.fire and plan.entry.kind == "workflow":
+                    plan.started = self._start_run(conn, plan.row, plan.entry, _iso(plan.fire))
+        with self._lock:
+            for plan in plans:
+                entry = plan.entry
+                entry.cursor = max(entry.cursor, plan.cursor)
+                entry.next_at = ticks.next_tick(entry.cron, entry.timezone, entry.cursor)
+                if entry.next_at is not None and self.entries.get(entry.function_id) is entry:
+                    heapq.heappush(self._heap, (entry.next_at, str(entry.function_id), entry.function_id))
+        done = self.clock()
+        for plan in plans:
+            self._log(plan, done)
+        return fired + sum(1 for plan in plans if plan.started)
 
     def _retry(self, fid: uuid.UUID, now: datetime) -> None:
         with self._lock:
@@ -240,12 +310,8 @@ class Scheduler:
                 entry.next_at = now + timedelta(seconds=LOCKED_RETRY_S)
                 heapq.heappush(self._heap, (entry.next_at, str(fid), fid))
 
-    def _handle(self, conn: psycopg.Connection, row: dict, now: datetime) -> int:
-        fid = row["id"]
-        with self._lock:
-            entry = self.entries.get(fid)
-        if entry is None:
-            return 0
+    def _plan(self, row: dict, entry: Entry, now: datetime) -> Plan:
+        """What to do about a locked function's due ticks (pure: nothing written yet)."""
         cursor = max(entry.cursor, row["schedule_cursor"])
         runs = (
             row["state"] == "ACTIVE"
@@ -254,80 +320,82 @@ class Scheduler:
             and row["timezone"] == entry.timezone
         )
         decision = ticks.decide(entry.cron, entry.timezone, cursor, now, entry.grace_s) if runs else None
-        fired = 0
-        if decision is not None and decision.cursor is not None:
-            ready = row["status"] == "READY"
-            fire = decision.fire if ready else None
-            store.advance(
-                conn,
-                fid,
-                cursor=decision.cursor,
-                fired=fire,
-                missed=decision.missed,
-                skipped_not_ready=decision.fire is not None and not ready,
-                kind=row["kind"],
-            )
-            if fire is not None:
-                fired = self._queue(conn, row, entry, fire, now)
-            elif decision.fire is not None:
-                event(
-                    log,
-                    "scheduler.tick_skipped",
-                    level=logging.WARNING,
-                    functionId=str(fid),
-                    scheduledFor=decision.fire.isoformat(),
-                    reason=f"function is {row['status']}, not READY",
-                )
-            if decision.missed:
-                event(
-                    log,
-                    "scheduler.ticks_missed",
-                    level=logging.WARNING,
-                    functionId=str(fid),
-                    missed=decision.missed,
-                    graceS=entry.grace_s,
-                )
-            cursor = decision.cursor
-        with self._lock:
-            entry.cursor = max(entry.cursor, cursor)
-            entry.next_at = ticks.next_tick(entry.cron, entry.timezone, entry.cursor)
-            if entry.next_at is not None:
-                heapq.heappush(self._heap, (entry.next_at, str(fid), fid))
-        return fired
+        if decision is None or decision.cursor is None:
+            return Plan(row, entry, cursor)
+        ready = row["status"] == "READY"
+        fire = decision.fire if ready else None
+        advance = store.Advance(
+            entry.function_id,
+            cursor=decision.cursor,
+            fired=fire,
+            missed=decision.missed,
+            skipped_not_ready=decision.fire is not None and not ready,
+        )
+        return Plan(row, entry, decision.cursor, advance, fire, decision)
 
-    def _queue(self, conn: psycopg.Connection, row: dict, entry: Entry, tick: datetime, now: datetime) -> int:
-        scheduled_for = tick.astimezone(UTC).isoformat()
-        if row["kind"] == "workflow":
-            return self._start_run(conn, row, entry, scheduled_for)
-        try:
-            execution, created = enqueue_execution(
-                conn,
-                tenant_id=row["tenant_id"],
-                function_id=row["id"],
-                input={},
+    def _queue(self, conn: psycopg.Connection, plans: list[Plan]) -> int:
+        """Queue the executions of the functions' ticks fired, a few statements for them all."""
+        requests = [
+            PendingRequest(
+                tenant_id=plan.row["tenant_id"],
+                function_id=plan.entry.function_id,
                 trigger_type="CRON",
-                trigger_data={"cron": entry.cron, "timezone": entry.timezone, "scheduledFor": scheduled_for},
-                idempotency_key=f"cron:{row['id']}:{scheduled_for}",
+                trigger_data={
+                    "cron": plan.entry.cron,
+                    "timezone": plan.entry.timezone,
+                    "scheduledFor": _iso(plan.fire),
+                },
+                idempotency_key=f"cron:{plan.entry.function_id}:{_iso(plan.fire)}",
+                input={},
             )
-        except QuotaExceeded as exc:  # the tick is handled (not fired): the backlog must drain first
+            for plan in plans
+        ]
+        for plan, queued in zip(plans, enqueue_many(conn, requests), strict=True):
+            plan.queued = queued
+        return sum(1 for plan in plans if plan.queued.created)
+
+    def _log(self, plan: Plan, done: datetime) -> None:
+        """The log lines of one handled tick, once its transaction committed at `done`."""
+        fid, decision = str(plan.entry.function_id), plan.decision
+        if decision is None:
+            return
+        if decision.fire is not None and plan.fire is None:
+            event(
+                log,
+                "scheduler.tick_skipped",
+                level=logging.WARNING,
+                functionId=fid,
+                scheduledFor=decision.fire.isoformat(),
+                reason=f"function is {plan.row['status']}, not READY",
+            )
+        if decision.missed:
+            event(
+                log,
+                "scheduler.ticks_missed",
+                level=logging.WARNING,
+                functionId=fid,
+                missed=decision.missed,
+                graceS=plan.entry.grace_s,
+            )
+        queued = plan.queued
+        if queued is not None and queued.refused is not None:
+            # the tick is handled (not fired): the backlog must drain first
             event(
                 log,
                 "scheduler.quota_refused",
                 level=logging.WARNING,
-                functionId=str(row["id"]),
-                error=str(exc),
+                functionId=fid,
+                error=str(queued.refused),
             )
-            return 0
-        if created:
+        elif queued is not None and queued.created:
             event(
                 log,
                 "scheduler.fired",
-                functionId=str(row["id"]),
-                executionId=str(execution["id"]),
-                scheduledFor=scheduled_for,
-                lateMs=round((now - tick).total_seconds() * 1000, 1),
+                functionId=fid,
+                executionId=str(queued.execution["id"]),
+                scheduledFor=_iso(plan.fire),
+                lateMs=round((done - plan.fire).total_seconds() * 1000, 1),
             )
-        return int(created)
 
     def _start_run(self, conn: psycopg.Connection, row: dict, entry: Entry, scheduled_for: str) -> int:
         """A tick of a SCHEDULED workflow: a run of its current version (logged and skipped when a
@@ -374,7 +442,7 @@ class Scheduler:
                     conn.execute(f"LISTEN {CHANNEL}")
                     self.listening.set()
                     while not self._stop.is_set():
-                        for notify in conn.notifies(timeout=0.5):
+                        for notify in conn.notifies(timeout=LISTEN_POLL_S):
                             with self._lock:
                                 self._dirty.add(uuid.UUID(notify.payload))
                             self._wake.set()

@@ -39,8 +39,9 @@ def trigger(cron: str, timezone: str) -> CronTrigger:
         raise InvalidSchedule(f"invalid cron expression {cron!r}: {exc}") from exc
 
 
+@lru_cache(maxsize=65_536)
 def next_tick(cron: str, timezone: str, after: datetime) -> datetime | None:
-    """The first tick strictly after `after`."""
+    """The first tick strictly after `after` (cached: functions on one cron share their cursor)."""
     return trigger(cron, timezone).get_next_fire_time(after, after + timedelta(microseconds=1))
 
 
@@ -53,6 +54,7 @@ class Decision:
     cursor: datetime | None  # the newest due tick (the new cursor), None when nothing is due
 
 
+@lru_cache(maxsize=4_096)
 def decide(cron: str, timezone: str, cursor: datetime, now: datetime, grace_s: int) -> Decision:
     """Ticks in (cursor, now]: the newest fires if at most `grace_s` late; every other one is missed.
 

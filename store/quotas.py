@@ -103,10 +103,30 @@ def check_pending(conn: psycopg.Connection, tenant_id: uuid.UUID, quotas: Quotas
         (tenant_id, limit),
     ).fetchone()[0]
     if held >= limit:
-        raise QuotaExceeded(
-            f"your tenant has {held} executions waiting to run, its quota (maxPendingExecutions {limit}); "
-            f"retry after {PENDING_RETRY_AFTER_S} s, when some have run, or cancel some",
-            quota="maxPendingExecutions",
-            limit=limit,
-            retry_after_s=PENDING_RETRY_AFTER_S,
-        )
+        raise pending_exceeded(held, limit)
+
+
+def pending_exceeded(held: int, limit: int) -> QuotaExceeded:
+    """The refusal of one more queued execution to a tenant holding `held` of its `limit`."""
+    return QuotaExceeded(
+        f"your tenant has {held} executions waiting to run, its quota (maxPendingExecutions {limit}); "
+        f"retry after {PENDING_RETRY_AFTER_S} s, when some have run, or cancel some",
+        quota="maxPendingExecutions",
+        limit=limit,
+        retry_after_s=PENDING_RETRY_AFTER_S,
+    )
+
+
+def pending_held(
+    conn: psycopg.Connection, tenant_ids: list[uuid.UUID], quotas: Quotas
+) -> dict[uuid.UUID, tuple[int, int]]:
+    """Per tenant, (PENDING executions held, quota) in one statement: `check_pending` for a batch
+    (the count stops at the quota, as there)."""
+    rows = conn.execute(
+        "SELECT t.id, (SELECT count(*) FROM (SELECT 1 FROM executions e WHERE e.tenant_id = t.id "
+        "AND e.status = 'PENDING' LIMIT l.quota) p), l.quota "
+        "FROM tenants t, LATERAL (SELECT COALESCE(t.max_pending_executions, %s) AS quota) l "
+        "WHERE t.id = ANY(%s)",
+        (quotas.pending_executions, tenant_ids),
+    ).fetchall()
+    return {row[0]: (int(row[1]), int(row[2])) for row in rows}

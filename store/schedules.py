@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -37,47 +38,68 @@ def active(conn: psycopg.Connection, function_ids: list[uuid.UUID] | None = None
     )
 
 
-def lock_due(conn: psycopg.Connection, function_ids: list[uuid.UUID]) -> list[dict[str, Any]]:
-    """Lock the functions and workflows whose ticks this scheduler handles now; those another
-    holds are skipped."""
+def lock_due(
+    conn: psycopg.Connection, function_ids: list[uuid.UUID], workflow_ids: list[uuid.UUID] = ()
+) -> dict[uuid.UUID, dict[str, Any]]:
+    """Lock the functions and workflows whose ticks this scheduler handles now, by id; those
+    another scheduler holds are skipped (absent)."""
     cursor = conn.cursor(row_factory=dict_row)
-    rows = cursor.execute(
-        f"SELECT {_SCHEDULE} FROM functions WHERE id = ANY(%s) ORDER BY id FOR UPDATE SKIP LOCKED",
-        (function_ids,),
-    ).fetchall()
-    return (
-        rows
-        + cursor.execute(
+    rows: list[dict[str, Any]] = []
+    if function_ids:
+        rows += cursor.execute(
+            f"SELECT {_SCHEDULE} FROM functions WHERE id = ANY(%s) ORDER BY id FOR UPDATE SKIP LOCKED",
+            (list(function_ids),),
+        ).fetchall()
+    if workflow_ids:
+        rows += cursor.execute(
             f"SELECT {_WORKFLOW_SCHEDULE} FROM workflows WHERE id = ANY(%s) "
             "ORDER BY id FOR UPDATE SKIP LOCKED",
-            (function_ids,),
+            (list(workflow_ids),),
         ).fetchall()
-    )
+    return {row["id"]: row for row in rows}
 
 
-def advance(
-    conn: psycopg.Connection,
-    function_id: uuid.UUID,
-    *,
-    cursor: datetime,
-    fired: datetime | None,
-    missed: int,
-    skipped_not_ready: bool,
-    kind: str = "function",
-) -> None:
-    """Move a locked function's (or workflow's) tick cursor and record what happened to its ticks."""
-    if kind == "workflow":
-        conn.execute(
-            "UPDATE workflows SET schedule_cursor = %s, last_run_at = COALESCE(%s, last_run_at), "
-            "missed_ticks = missed_ticks + %s WHERE id = %s AND schedule_cursor < %s",
-            (cursor, fired, missed, function_id, cursor),
-        )
+@dataclass(frozen=True, slots=True)
+class Advance:
+    """A locked function's (or workflow's) handled ticks: its new cursor and what became of them."""
+
+    id: uuid.UUID
+    cursor: datetime
+    fired: datetime | None
+    missed: int
+    skipped_not_ready: bool
+
+
+_ADVANCE = {
+    "function": (
+        "UPDATE functions f SET schedule_cursor = v.cursor, last_run_at = COALESCE(v.fired, f.last_run_at), "
+        "missed_ticks = f.missed_ticks + v.missed, skipped_not_ready = f.skipped_not_ready + v.skipped "
+        "FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::bigint[]) "
+        "AS v(id, cursor, fired, missed, skipped) WHERE f.id = v.id AND f.schedule_cursor < v.cursor"
+    ),
+    "workflow": (
+        "UPDATE workflows w SET schedule_cursor = v.cursor, last_run_at = COALESCE(v.fired, w.last_run_at), "
+        "missed_ticks = w.missed_ticks + v.missed "
+        "FROM unnest(%s::uuid[], %s::timestamptz[], %s::timestamptz[], %s::bigint[], %s::bigint[]) "
+        "AS v(id, cursor, fired, missed, skipped) WHERE w.id = v.id AND w.schedule_cursor < v.cursor"
+    ),
+}
+
+
+def advance(conn: psycopg.Connection, advances: list[Advance], *, kind: str = "function") -> None:
+    """Move the tick cursors of locked functions (or workflows) and record what happened to their
+    ticks, in one statement."""
+    if not advances:
         return
     conn.execute(
-        "UPDATE functions SET schedule_cursor = %s, last_run_at = COALESCE(%s, last_run_at), "
-        "missed_ticks = missed_ticks + %s, skipped_not_ready = skipped_not_ready + %s "
-        "WHERE id = %s AND schedule_cursor < %s",
-        (cursor, fired, missed, int(skipped_not_ready), function_id, cursor),
+        _ADVANCE[kind],
+        (
+            [a.id for a in advances],
+            [a.cursor for a in advances],
+            [a.fired for a in advances],
+            [a.missed for a in advances],
+            [int(a.skipped_not_ready) for a in advances],
+        ),
     )
 
 
