@@ -2,8 +2,8 @@
 
 Waits for one real minute boundary: `fired` (executions queued for that tick; exactly 1,000 means
 no tick lost and none doubled), `lateness_p50_ms`/`lateness_p95_ms` from the tick's scheduledFor
-to the execution's RUNNING (startedAt). Then `idle_cpu_pct`: CPU of one scheduler holding 10,000
-SCHEDULED functions, over 10 s in which none of them is due.
+to the execution's RUNNING (startedAt), goal p95 <= 2,000 ms. Then `idle_cpu_pct`: CPU of one
+scheduler holding 10,000 SCHEDULED functions, over 10 s in which none of them is due, goal <= 1 %.
 
 Run: python -m bench scheduler
 """
@@ -27,6 +27,9 @@ BENCH = "scheduler"
 FUNCTIONS = 1000
 IDLE_FUNCTIONS = 10_000
 IDLE_WINDOW_S = 10.0
+# Issue 28: a tick of 1,000 functions queued in a few statements; idle, sleep until the next tick.
+LATENESS_P95_GOAL = "<= 2000"
+IDLE_CPU_GOAL = "<= 1"
 
 
 def clone_scheduled(conn: psycopg.Connection, template_id: str, n: int, cron: str) -> None:
@@ -82,6 +85,7 @@ def run() -> list[dict]:
                         "%",
                         functions=IDLE_FUNCTIONS,
                         windowS=IDLE_WINDOW_S,
+                        goal=IDLE_CPU_GOAL,
                     )
                 )
             finally:
@@ -135,5 +139,5 @@ def measure_tick(conn: psycopg.Connection) -> list[dict]:
             tick=tick,
         ),
         emit(BENCH, "lateness_p50_ms", p50(lateness), "ms"),
-        emit(BENCH, "lateness_p95_ms", p95(lateness), "ms"),
+        emit(BENCH, "lateness_p95_ms", p95(lateness), "ms", goal=LATENESS_P95_GOAL),
     ]

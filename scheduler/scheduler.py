@@ -23,20 +23,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 
-from executions.enqueue import Queued, enqueue_many
 from infra.database import ForkSafePool
 from infra.logs import event
-from scheduler import ticks
+from scheduler import firing, ticks
 from store import schedules as store
-from store import workflow_definitions as definitions_store
-from store.pending_batches import PendingRequest
-from workflows import definitions
-from workflows.canvas import CanvasError
 
 log = logging.getLogger(__name__)
 CHANNEL = "pnil_schedule"
@@ -54,37 +48,6 @@ BATCH = 100
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def _iso(tick: datetime) -> str:
-    return tick.astimezone(UTC).isoformat()
-
-
-@dataclass(slots=True)
-class Entry:
-    """A function (or workflow, `kind`) as this scheduler holds it."""
-
-    function_id: uuid.UUID
-    cron: str
-    timezone: str
-    grace_s: int
-    cursor: datetime
-    next_at: datetime | None = None
-    kind: str = "function"
-
-
-@dataclass(slots=True)
-class Plan:
-    """One locked function's due ticks: what its row gets and what fires."""
-
-    row: dict
-    entry: Entry
-    cursor: datetime  # the entry's cursor once this is done
-    advance: store.Advance | None = None  # the row's cursor moves (some tick was due)
-    fire: datetime | None = None  # the tick that fires
-    decision: ticks.Decision | None = None
-    queued: Queued | None = None  # what became of its execution (functions)
-    started: int = 0  # 1 when it started a workflow run
 
 
 class Scheduler:
@@ -106,7 +69,7 @@ class Scheduler:
         self.sleep_cap_s = sleep_cap_s
         self.resync_s = resync_s
         self.batch = max(1, batch)
-        self.entries: dict[uuid.UUID, Entry] = {}
+        self.entries: dict[uuid.UUID, firing.Entry] = {}
         self._heap: list[tuple[datetime, str, uuid.UUID]] = []
         self._dirty: set[uuid.UUID] = set()
         self._lock = threading.Lock()
@@ -221,7 +184,7 @@ class Scheduler:
             event(log, "scheduler.invalid_schedule", level=logging.ERROR, functionId=str(fid), error=str(exc))
             self.entries.pop(fid, None)
             return
-        entry = Entry(
+        entry = firing.Entry(
             fid, row["cron_expression"], row["timezone"], row["misfire_grace_s"], cursor, kind=row["kind"]
         )
         entry.next_at = ticks.next_tick(entry.cron, entry.timezone, cursor)
@@ -276,21 +239,21 @@ class Scheduler:
         workflows = [fid for fid, entry in held.items() if entry.kind == "workflow"]
         with self.db.connection() as conn, conn.transaction():
             rows = store.lock_due(conn, functions, workflows)
-            plans: list[Plan] = []
+            plans: list[firing.Plan] = []
             for fid, entry in held.items():
                 row = rows.get(fid)
                 if row is None:  # locked by another scheduler (or deleted): look again shortly
                     self._retry(fid, now)
                     continue
-                plans.append(self._plan(row, entry, now))
+                plans.append(firing.plan(row, entry, now))
             for kind in ("function", "workflow"):
                 store.advance(
                     conn, [p.advance for p in plans if p.advance and p.entry.kind == kind], kind=kind
                 )
-            fired = self._queue(conn, [p for p in plans if p.fire and p.entry.kind == "function"])
+            fired = firing.queue(conn, [p for p in plans if p.fire and p.entry.kind == "function"])
             for plan in plans:
                 if plan.fire and plan.entry.kind == "workflow":
-                    plan.started = self._start_run(conn, plan.row, plan.entry, _iso(plan.fire))
+                    plan.started = firing.start_run(conn, plan.row, plan.entry, firing.iso(plan.fire))
         with self._lock:
             for plan in plans:
                 entry = plan.entry
@@ -300,7 +263,7 @@ class Scheduler:
                     heapq.heappush(self._heap, (entry.next_at, str(entry.function_id), entry.function_id))
         done = self.clock()
         for plan in plans:
-            self._log(plan, done)
+            firing.log_handled(plan, done)
         return fired + sum(1 for plan in plans if plan.started)
 
     def _retry(self, fid: uuid.UUID, now: datetime) -> None:
@@ -309,130 +272,6 @@ class Scheduler:
             if entry is not None:
                 entry.next_at = now + timedelta(seconds=LOCKED_RETRY_S)
                 heapq.heappush(self._heap, (entry.next_at, str(fid), fid))
-
-    def _plan(self, row: dict, entry: Entry, now: datetime) -> Plan:
-        """What to do about a locked function's due ticks (pure: nothing written yet)."""
-        cursor = max(entry.cursor, row["schedule_cursor"])
-        runs = (
-            row["state"] == "ACTIVE"
-            and row["trigger_type"] == "SCHEDULED"
-            and row["cron_expression"] == entry.cron
-            and row["timezone"] == entry.timezone
-        )
-        decision = ticks.decide(entry.cron, entry.timezone, cursor, now, entry.grace_s) if runs else None
-        if decision is None or decision.cursor is None:
-            return Plan(row, entry, cursor)
-        ready = row["status"] == "READY"
-        fire = decision.fire if ready else None
-        advance = store.Advance(
-            entry.function_id,
-            cursor=decision.cursor,
-            fired=fire,
-            missed=decision.missed,
-            skipped_not_ready=decision.fire is not None and not ready,
-        )
-        return Plan(row, entry, decision.cursor, advance, fire, decision)
-
-    def _queue(self, conn: psycopg.Connection, plans: list[Plan]) -> int:
-        """Queue the executions of the functions' ticks fired, a few statements for them all."""
-        requests = [
-            PendingRequest(
-                tenant_id=plan.row["tenant_id"],
-                function_id=plan.entry.function_id,
-                trigger_type="CRON",
-                trigger_data={
-                    "cron": plan.entry.cron,
-                    "timezone": plan.entry.timezone,
-                    "scheduledFor": _iso(plan.fire),
-                },
-                idempotency_key=f"cron:{plan.entry.function_id}:{_iso(plan.fire)}",
-                input={},
-            )
-            for plan in plans
-        ]
-        for plan, queued in zip(plans, enqueue_many(conn, requests), strict=True):
-            plan.queued = queued
-        return sum(1 for plan in plans if plan.queued.created)
-
-    def _log(self, plan: Plan, done: datetime) -> None:
-        """The log lines of one handled tick, once its transaction committed at `done`."""
-        fid, decision = str(plan.entry.function_id), plan.decision
-        if decision is None:
-            return
-        if decision.fire is not None and plan.fire is None:
-            event(
-                log,
-                "scheduler.tick_skipped",
-                level=logging.WARNING,
-                functionId=fid,
-                scheduledFor=decision.fire.isoformat(),
-                reason=f"function is {plan.row['status']}, not READY",
-            )
-        if decision.missed:
-            event(
-                log,
-                "scheduler.ticks_missed",
-                level=logging.WARNING,
-                functionId=fid,
-                missed=decision.missed,
-                graceS=plan.entry.grace_s,
-            )
-        queued = plan.queued
-        if queued is not None and queued.refused is not None:
-            # the tick is handled (not fired): the backlog must drain first
-            event(
-                log,
-                "scheduler.quota_refused",
-                level=logging.WARNING,
-                functionId=fid,
-                error=str(queued.refused),
-            )
-        elif queued is not None and queued.created:
-            event(
-                log,
-                "scheduler.fired",
-                functionId=fid,
-                executionId=str(queued.execution["id"]),
-                scheduledFor=_iso(plan.fire),
-                lateMs=round((done - plan.fire).total_seconds() * 1000, 1),
-            )
-
-    def _start_run(self, conn: psycopg.Connection, row: dict, entry: Entry, scheduled_for: str) -> int:
-        """A tick of a SCHEDULED workflow: a run of its current version (logged and skipped when a
-        step's function cannot run now)."""
-        workflow = definitions_store.by_id(conn, row["id"])
-        try:
-            with conn.transaction():
-                run_id = definitions.start(
-                    conn,
-                    workflow,
-                    {},
-                    trigger_type="CRON",
-                    trigger_data={
-                        "cron": entry.cron,
-                        "timezone": entry.timezone,
-                        "scheduledFor": scheduled_for,
-                    },
-                    dedup_key=f"cron:{row['id']}:{scheduled_for}",
-                )
-        except CanvasError as exc:
-            event(
-                log,
-                "scheduler.tick_skipped",
-                level=logging.WARNING,
-                workflow=workflow["name"],
-                reason=str(exc),
-            )
-            return 0
-        if run_id is not None:
-            event(
-                log,
-                "scheduler.fired",
-                workflow=workflow["name"],
-                runId=str(run_id),
-                scheduledFor=scheduled_for,
-            )
-        return int(run_id is not None)
 
     # -- signals ----------------------------------------------------------------------------------
     def _listen(self) -> None:
