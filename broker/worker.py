@@ -24,7 +24,8 @@ DEAD_ACTION_RETRY_S = 30
 
 
 class Worker:
-    """Runs the tasks of the given queues with `concurrency` threads per queue."""
+    """Runs the tasks of the given queues with `concurrency` threads per queue (`threads` names
+    queues that get another count)."""
 
     def __init__(
         self,
@@ -32,6 +33,7 @@ class Worker:
         queues: list[str],
         *,
         concurrency: int = 1,
+        threads: dict[str, int] | None = None,
         idle_poll_s: float = 1.0,
         settings: object | None = None,
     ) -> None:
@@ -41,6 +43,7 @@ class Worker:
         self.broker = broker
         self.queues = queues
         self.concurrency = concurrency
+        self.threads = {queue: (threads or {}).get(queue, concurrency) for queue in queues}
         self.idle_poll_s = idle_poll_s
         self.settings = settings
         self._stop = threading.Event()
@@ -58,11 +61,11 @@ class Worker:
         self._wakeups = {queue: QueueWakeup(self._stop, self.idle_poll_s) for queue in self.queues}
         WakeupListener(self.broker.db.dsn, self._wakeups, self._stop).start()
         for queue in self.queues:
-            for i in range(self.concurrency):
+            for i in range(self.threads[queue]):
                 t = threading.Thread(target=self._consume, args=(queue,), name=f"{queue}-{i}", daemon=True)
                 t.start()
                 self._threads.append(t)
-        event(log, "worker.started", queues=self.queues, concurrency=self.concurrency)
+        event(log, "worker.started", queues=self.queues, threads=self.threads)
 
     def stop(self) -> None:
         """Stop reading; messages in hand finish first (see `join`)."""
