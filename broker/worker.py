@@ -48,8 +48,15 @@ class Worker:
         self.settings = settings
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._wakeups: dict[str, QueueWakeup] = {}
-        self._heartbeat = Heartbeat(broker.db, self._stop)
+        self._wakeups: dict[str, QueueWakeup] = {
+            queue: QueueWakeup(self._stop, idle_poll_s) for queue in queues
+        }
+        # One connection listens for every queue and serves the heartbeat's extensions; it stays
+        # open after stop while tasks in hand finish.
+        self._listener = WakeupListener(
+            broker.db.dsn, self._wakeups, self._stop, lambda: self._heartbeat.busy()
+        )
+        self._heartbeat = Heartbeat(self._listener.borrow, self._stop)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -57,9 +64,8 @@ class Worker:
         for queue in self.queues:
             for hook in self.broker.startup_hooks.get(queue, []):
                 hook(self.settings)
+        self._listener.start()
         self._heartbeat.start()
-        self._wakeups = {queue: QueueWakeup(self._stop, self.idle_poll_s) for queue in self.queues}
-        WakeupListener(self.broker.db.dsn, self._wakeups, self._stop).start()
         for queue in self.queues:
             for i in range(self.threads[queue]):
                 t = threading.Thread(target=self._consume, args=(queue,), name=f"{queue}-{i}", daemon=True)

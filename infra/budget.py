@@ -25,10 +25,11 @@ class Host:
     executor: tuple[int, ...] = (4, 1)
 
 
-def worker_budget(threads: tuple[int, ...]) -> int:
+def worker_budget(threads: tuple[int, ...], *, dead_letter_actions: bool = False) -> int:
     """A broker worker: a connection per consumer thread (its tasks run on it too), one LISTEN
-    for all its queues, and a broker pool of one (visibility extensions, dead-letter actions)."""
-    return sum(threads) + 2
+    for all its queues (which also serves the visibility extensions of long tasks), and, when its
+    tasks have dead-letter actions (the compiler's), the broker pool of one they send through."""
+    return sum(threads) + 1 + int(dead_letter_actions)
 
 
 def budget(settings: Settings, host: Host = Host()) -> dict[str, int]:
@@ -36,7 +37,7 @@ def budget(settings: Settings, host: Host = Host()) -> dict[str, int]:
     return {
         # Per gunicorn worker: its pool, /health's own connection, the cancel LISTEN.
         "pnil-web": host.web_workers * (settings.web_pool_size + 2),
-        "pnil-compiler": worker_budget(host.compiler),
+        "pnil-compiler": worker_budget(host.compiler, dead_letter_actions=True),
         "pnil-consumer": worker_budget(host.consumer),
         # Plus the execution service's pool (sweep, bookkeeping) and its cancel LISTEN.
         "pnil-executor": worker_budget(host.executor) + settings.executor_pool_size + 1,

@@ -378,6 +378,7 @@ def test_each_host_keeps_to_its_connection_budget_through_a_burst_of_work(hosts)
         done.set()
         sampler.join(10)
 
+    print("PEAK", {k: dict(v) for k, v in peak.items()}, allowed)
     for label in ("a", "b"):
         assert set(peak[label]) == {f"pnil-{p}" for p in PROCESSES}, (
             peak
@@ -397,14 +398,38 @@ def call_quietly(host: Host, *args) -> None:
 def test_killing_every_process_of_one_host_leaves_the_other_carrying_on(hosts):
     a, b, url = hosts
     spin = register(a, SPIN, resourceLimits={"maxExecutionTimeMs": 8000, "maxConcurrentRuns": 20})
-    threading.Thread(
-        target=call_quietly, args=(a, "POST", f"/functions/{spin['id']}/execute", {"input": {}})
-    ).start()
-    for _ in range(4):
+    # Its lost first attempt is retried (retryLost), on b since a is gone.
+    retry_lost = register(
+        a,
+        SPIN_FIRST,
+        resourceLimits={"maxExecutionTimeMs": 60000},
+        retryPolicy={"maxAttempts": 2, "retryLost": True, "initialDelayMs": 0},
+    )
+    echo_step = register(a)
+
+    def running(function_id: str) -> int:
+        return sum(r["status"] == "RUNNING" for r in executions(url, function_id))
+
+    b.pause("executor")  # what is queued now runs on a (one at a time: each on its own thread)
+    try:
+        status, retried = a.call("POST", f"/functions/{retry_lost['id']}/executions", {"input": {}})
+        assert status == 202, retried
+        wait_until(lambda: running(retry_lost["id"]) == 1, 30, "the first attempt RUNNING on a")
+        chain = {"chain": [{"function": retry_lost["id"]}, {"function": echo_step["id"]}]}
+        status, run = a.call("POST", "/workflows/runs", {"input": {"w": 1}, "steps": chain})
+        assert status == 202, run
+        wait_until(lambda: running(retry_lost["id"]) == 2, 30, "the workflow's first step RUNNING on a")
+        threading.Thread(
+            target=call_quietly, args=(a, "POST", f"/functions/{spin['id']}/execute", {"input": {}})
+        ).start()
         a.call("POST", f"/functions/{spin['id']}/executions", {"input": {}})
-    # Runs in a's web and in either host's executor.
-    wait_until(lambda: sum(r["status"] == "RUNNING" for r in executions(url, spin["id"])) >= 3, 30, "RUNNING")
-    running = {r["id"] for r in executions(url, spin["id"]) if r["status"] == "RUNNING"}
+        # Runs in a's web and in a's executor.
+        wait_until(lambda: running(spin["id"]) == 2, 30, "RUNNING")
+    finally:
+        b.resume("executor")
+    for _ in range(2):  # these run on either host
+        a.call("POST", f"/functions/{spin['id']}/executions", {"input": {}})
+    running_ids = {r["id"] for r in executions(url, spin["id"]) if r["status"] == "RUNNING"}
 
     a.kill_everything()
 
@@ -420,6 +445,32 @@ def test_killing_every_process_of_one_host_leaves_the_other_carrying_on(hosts):
         "every execution ended",
     )
     lost = [r for r in rows if r["status"] == "FAILED"]
-    assert lost and {r["id"] for r in lost} <= running, rows
+    assert lost and {r["id"] for r in lost} <= running_ids, rows
     assert all("lost this execution" in r["error_message"] for r in lost)
     assert {r["status"] for r in rows} <= {"FAILED", "TIMEOUT"}, rows  # TIMEOUT: ran on b
+    for r in rows:
+        started_once_on(a, b, str(r["id"]))
+
+    # The lost attempt with retryLost: failed by b's sweep, its retry ran on b, once.
+    tries = wait_until(
+        lambda: (t := attempts(url, retried["id"])) and t[-1]["status"] == "COMPLETED" and t, 60, "the retry"
+    )
+    assert [(t["attempt"], t["status"]) for t in tries] == [(1, "FAILED"), (2, "COMPLETED")], tries
+    assert "lost this execution" in tries[0]["error_message"]
+    assert [started_once_on(a, b, t["id"]) for t in tries] == ["a", "b"]
+    # The workflow's lost step: retried on b, then the next step handed over once.
+    done = wait_until(
+        lambda: (
+            (r := b.call("GET", f"/workflows/runs/{run['id']}")[1])["status"] in ("COMPLETED", "FAILED") and r
+        ),
+        60,
+        "the workflow run ended",
+    )
+    assert (done["status"], done["output"]) == ("COMPLETED", {"attempt": 2}), done
+    ran = steps(url, run["id"])
+    assert [(s["function_id"], s["attempt"], s["status"]) for s in ran] == [
+        (retry_lost["id"], 1, "FAILED"),
+        (retry_lost["id"], 2, "COMPLETED"),
+        (echo_step["id"], 1, "COMPLETED"),
+    ], ran
+    assert [started_once_on(a, b, s["id"]) for s in ran] == ["a", "b", "b"]
