@@ -378,7 +378,6 @@ def test_each_host_keeps_to_its_connection_budget_through_a_burst_of_work(hosts)
         done.set()
         sampler.join(10)
 
-    print("PEAK", {k: dict(v) for k, v in peak.items()}, allowed)
     for label in ("a", "b"):
         assert set(peak[label]) == {f"pnil-{p}" for p in PROCESSES}, (
             peak
