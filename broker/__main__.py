@@ -1,4 +1,4 @@
-"""`python -m broker worker MODULE:BROKER QUEUE... [--concurrency N]`: run a worker process."""
+"""`python -m broker worker MODULE:BROKER QUEUE[:THREADS]... [--concurrency N]`: run a worker process."""
 
 from __future__ import annotations
 
@@ -24,18 +24,33 @@ def load_broker(spec: str) -> Broker:
     return broker
 
 
+def parse_queues(specs: list[str]) -> tuple[list[str], dict[str, int]]:
+    """`executions events:1` → the queue names and the queues given a thread count of their own."""
+    queues, threads = [], {}
+    for spec in specs:
+        name, _, count = spec.partition(":")
+        queues.append(name)
+        if count:
+            if not count.isdigit() or int(count) < 1:
+                raise SystemExit(f"{spec}: the thread count after ':' must be a positive integer")
+            threads[name] = int(count)
+    return queues, threads
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m broker")
     sub = parser.add_subparsers(dest="command", required=True)
     worker = sub.add_parser("worker", help="run the tasks of the given queues")
     worker.add_argument("app", help="MODULE:ATTRIBUTE of the Broker, e.g. tasks:broker")
-    worker.add_argument("queues", nargs="+")
+    worker.add_argument(
+        "queues", nargs="+", help="QUEUE, or QUEUE:THREADS for a queue that gets its own thread count"
+    )
     worker.add_argument(
         "--concurrency",
         type=int,
         default=None,
-        help="consumer threads per queue (default: $PNIL_<NAME>_CONCURRENCY, $PNIL_CONCURRENCY, "
-        "else --default-concurrency)",
+        help="consumer threads of each queue not given as QUEUE:THREADS (default: "
+        "$PNIL_<NAME>_CONCURRENCY, $PNIL_CONCURRENCY, else --default-concurrency)",
     )
     worker.add_argument("--default-concurrency", type=int, default=1)
     worker.add_argument("--name", default=None, help="process name in the logs")
@@ -52,7 +67,8 @@ def main(argv: list[str] | None = None) -> None:
     require_current_schema(settings.database_url, name)
     # Tasks run on their consumer thread's connection; the pool serves only dead-letter actions.
     broker.connect(settings.database_url, pool_size=1)
-    Worker(broker, args.queues, concurrency=args.concurrency, settings=settings).run()
+    queues, threads = parse_queues(args.queues)
+    Worker(broker, queues, concurrency=args.concurrency, threads=threads, settings=settings).run()
 
 
 if __name__ == "__main__":

@@ -5,11 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import psycopg
 
 from broker.broker import set_visibility
-from infra.database import ForkSafePool
 
 log = logging.getLogger(__name__)
 
@@ -23,10 +24,15 @@ class Heartbeat:
     of that message is in flight: a retry backoff set right after cannot be overwritten.
     """
 
-    def __init__(self, db: ForkSafePool, stop: threading.Event, tick_s: float = 0.25) -> None:
-        # The worker's broker pool: an extension borrows a connection for one statement, so the
-        # heartbeat holds none between extensions (most tasks never need one).
-        self.db = db
+    def __init__(
+        self,
+        connection: Callable[[], AbstractContextManager[psycopg.Connection]],
+        stop: threading.Event,
+        tick_s: float = 0.25,
+    ) -> None:
+        # The worker's listening connection (WakeupListener.borrow): an extension is one short
+        # statement, and most tasks never need one, so it costs the worker no connection of its own.
+        self.connection = connection
         self.stop = stop
         self.tick_s = tick_s
         self._lock = threading.Lock()
@@ -47,6 +53,10 @@ class Heartbeat:
         with self._lock:
             self._tracked.pop((queue, msg_id), None)
 
+    def busy(self) -> bool:
+        """Some message is still tracked (a task in hand)."""
+        return bool(self._tracked)
+
     def extend_now(self, queue: str, msg_id: int, seconds: int) -> None:
         """Extend at once (a task asked for it) and keep extending by that much."""
         with self._lock:
@@ -56,7 +66,7 @@ class Heartbeat:
 
     def _set_vt(self, queue: str, msg_id: int, seconds: int) -> None:
         # Called with self._lock held.
-        with self.db.connection() as conn:
+        with self.connection() as conn:
             set_visibility(conn, queue, msg_id, seconds)
 
     def _beat(self) -> None:

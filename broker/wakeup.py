@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 from psycopg import sql
@@ -43,29 +46,69 @@ class QueueWakeup:
             self._cond.notify_all()
 
 
-class WakeupListener:
-    """One LISTEN connection for every queue of a worker process (one connection, not one per queue)."""
+# How long the listener waits for notifications at a time: a statement another thread runs on the
+# listening connection (`borrow`) waits at most this long for it.
+LISTEN_WAIT_S = 0.5
 
-    def __init__(self, dsn: str, wakeups: dict[str, QueueWakeup], stop: threading.Event) -> None:
+
+class WakeupListener:
+    """One LISTEN connection for every queue of a worker process (one connection, not one per
+    queue), which also serves the worker's few background statements (visibility extensions), so
+    a worker holds no connection beyond its consumer threads' and this one."""
+
+    def __init__(
+        self,
+        dsn: str,
+        wakeups: dict[str, QueueWakeup],
+        stop: threading.Event,
+        keep_open: Callable[[], bool] = lambda: False,
+    ) -> None:
         self.dsn = dsn
         self.by_channel = {insert_channel(queue): wakeup for queue, wakeup in wakeups.items()}
         self.stop = stop
+        self.keep_open = keep_open  # after stop: while tasks in hand may still need extensions
+        self._conn: psycopg.Connection | None = None
+        self._borrowers = 0  # threads waiting to run a statement on the connection
+        self._count_lock = threading.Lock()
+
+    @contextmanager
+    def borrow(self) -> Iterator[psycopg.Connection]:
+        """The listening connection, for one short statement from another thread (psycopg
+        serialises it with the listener's wait; notifications arriving meanwhile are kept)."""
+        conn = self._conn
+        if conn is None or conn.closed:
+            raise psycopg.OperationalError("the worker's listening connection is not open (reconnecting)")
+        with self._count_lock:
+            self._borrowers += 1
+        try:
+            yield conn
+        finally:
+            with self._count_lock:
+                self._borrowers -= 1
 
     def start(self) -> None:
         """Run the listener in a daemon thread."""
         threading.Thread(target=self._listen, name="queue-listener", daemon=True).start()
 
+    def _alive(self) -> bool:
+        return not self.stop.is_set() or self.keep_open()
+
     def _listen(self) -> None:
-        while not self.stop.is_set():
+        while self._alive():
             try:
                 with psycopg.connect(self.dsn, autocommit=True) as conn:
                     for channel in self.by_channel:
                         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    while not self.stop.is_set():
-                        for notify in conn.notifies(timeout=0.5, stop_after=1):
+                    self._conn = conn
+                    while self._alive():
+                        for notify in conn.notifies(timeout=LISTEN_WAIT_S, stop_after=1):
                             wakeup = self.by_channel.get(notify.channel)
                             if wakeup is not None:
                                 wakeup.wake_all()
+                        while self._borrowers and self._alive():  # let a borrower have its turn
+                            time.sleep(0.001)
             except psycopg.OperationalError as exc:
                 log.warning("listener connection lost, reconnecting", extra={"error": str(exc)})
-                self.stop.wait(1.0)
+                time.sleep(1.0)
+            finally:
+                self._conn = None

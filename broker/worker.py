@@ -24,7 +24,8 @@ DEAD_ACTION_RETRY_S = 30
 
 
 class Worker:
-    """Runs the tasks of the given queues with `concurrency` threads per queue."""
+    """Runs the tasks of the given queues with `concurrency` threads per queue (`threads` names
+    queues that get another count)."""
 
     def __init__(
         self,
@@ -32,6 +33,7 @@ class Worker:
         queues: list[str],
         *,
         concurrency: int = 1,
+        threads: dict[str, int] | None = None,
         idle_poll_s: float = 1.0,
         settings: object | None = None,
     ) -> None:
@@ -41,12 +43,20 @@ class Worker:
         self.broker = broker
         self.queues = queues
         self.concurrency = concurrency
+        self.threads = {queue: (threads or {}).get(queue, concurrency) for queue in queues}
         self.idle_poll_s = idle_poll_s
         self.settings = settings
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._wakeups: dict[str, QueueWakeup] = {}
-        self._heartbeat = Heartbeat(broker.db, self._stop)
+        self._wakeups: dict[str, QueueWakeup] = {
+            queue: QueueWakeup(self._stop, idle_poll_s) for queue in queues
+        }
+        # One connection listens for every queue and serves the heartbeat's extensions; it stays
+        # open after stop while tasks in hand finish.
+        self._listener = WakeupListener(
+            broker.db.dsn, self._wakeups, self._stop, lambda: self._heartbeat.busy()
+        )
+        self._heartbeat = Heartbeat(self._listener.borrow, self._stop)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -54,15 +64,14 @@ class Worker:
         for queue in self.queues:
             for hook in self.broker.startup_hooks.get(queue, []):
                 hook(self.settings)
+        self._listener.start()
         self._heartbeat.start()
-        self._wakeups = {queue: QueueWakeup(self._stop, self.idle_poll_s) for queue in self.queues}
-        WakeupListener(self.broker.db.dsn, self._wakeups, self._stop).start()
         for queue in self.queues:
-            for i in range(self.concurrency):
+            for i in range(self.threads[queue]):
                 t = threading.Thread(target=self._consume, args=(queue,), name=f"{queue}-{i}", daemon=True)
                 t.start()
                 self._threads.append(t)
-        event(log, "worker.started", queues=self.queues, concurrency=self.concurrency)
+        event(log, "worker.started", queues=self.queues, threads=self.threads)
 
     def stop(self) -> None:
         """Stop reading; messages in hand finish first (see `join`)."""

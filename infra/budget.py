@@ -16,18 +16,20 @@ RELEASE_AND_OPERATOR = 5
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class Host:
-    """The shape of one host: gunicorn workers and each broker worker's queues and threads."""
+    """The shape of one host: gunicorn workers and each broker worker's threads per queue (the
+    Procfile's: compiler 2 on compilation_jobs, consumer 1, executor 4 on executions and 1 on events)."""
 
     web_workers: int = 2
-    compiler: tuple[int, int] = (1, 2)  # (queues, threads per queue)
-    consumer: tuple[int, int] = (1, 1)
-    executor: tuple[int, int] = (2, 4)
+    compiler: tuple[int, ...] = (2,)
+    consumer: tuple[int, ...] = (1,)
+    executor: tuple[int, ...] = (4, 1)
 
 
-def worker_budget(queues: int, threads: int) -> int:
+def worker_budget(threads: tuple[int, ...], *, dead_letter_actions: bool = False) -> int:
     """A broker worker: a connection per consumer thread (its tasks run on it too), one LISTEN
-    for all its queues, and a broker pool of one (visibility extensions, dead-letter actions)."""
-    return queues * threads + 2
+    for all its queues (which also serves the visibility extensions of long tasks), and, when its
+    tasks have dead-letter actions (the compiler's), the broker pool of one they send through."""
+    return sum(threads) + 1 + int(dead_letter_actions)
 
 
 def budget(settings: Settings, host: Host = Host()) -> dict[str, int]:
@@ -35,10 +37,10 @@ def budget(settings: Settings, host: Host = Host()) -> dict[str, int]:
     return {
         # Per gunicorn worker: its pool, /health's own connection, the cancel LISTEN.
         "pnil-web": host.web_workers * (settings.web_pool_size + 2),
-        "pnil-compiler": worker_budget(*host.compiler),
-        "pnil-consumer": worker_budget(*host.consumer),
+        "pnil-compiler": worker_budget(host.compiler, dead_letter_actions=True),
+        "pnil-consumer": worker_budget(host.consumer),
         # Plus the execution service's pool (sweep, bookkeeping) and its cancel LISTEN.
-        "pnil-executor": worker_budget(*host.executor) + settings.executor_pool_size + 1,
+        "pnil-executor": worker_budget(host.executor) + settings.executor_pool_size + 1,
         # Its pool and the LISTEN for schedule changes.
         "pnil-scheduler": settings.scheduler_pool_size + 1,
     }
@@ -57,14 +59,14 @@ def main(argv: list[str] | None = None) -> None:
     default = Host()
     parser = argparse.ArgumentParser(prog="python -m infra.budget", description=__doc__)
     parser.add_argument("--web-workers", type=int, default=default.web_workers, help="WEB_CONCURRENCY")
-    parser.add_argument("--compiler-threads", type=int, default=default.compiler[1])
-    parser.add_argument("--executor-threads", type=int, default=default.executor[1])
+    parser.add_argument("--compiler-threads", type=int, default=default.compiler[0])
+    parser.add_argument("--executor-threads", type=int, default=default.executor[0], help="on executions")
     parser.add_argument("--max-connections", type=int, default=100)
     args = parser.parse_args(argv)
     host = Host(
         web_workers=args.web_workers,
-        compiler=(1, args.compiler_threads),
-        executor=(2, args.executor_threads),
+        compiler=(args.compiler_threads,),
+        executor=(args.executor_threads, *default.executor[1:]),
     )
     # The pool sizes come from the PNIL_* settings of this environment.
     figures = budget(Settings.from_env({**os.environ, "DATABASE_URL": "postgresql:///unused"}), host)

@@ -153,11 +153,11 @@ class Settings:
 
     def for_process(self, name: str) -> Settings:
         """These settings with the database URL naming the process (`application_name`
-        pnil-NAME in pg_stat_activity, how the connection budget is checked), unless the URL
-        already names one."""
-        if "application_name" in conninfo_to_dict(self.database_url):
-            return self
-        return replace(self, database_url=make_conninfo(self.database_url, application_name=f"pnil-{name}"))
+        pnil-NAME in pg_stat_activity, how the connection budget is checked); an
+        `application_name` in DATABASE_URL labels the host: pnil-NAME@LABEL."""
+        label = conninfo_to_dict(self.database_url).get("application_name")
+        process = f"pnil-{name}@{label}" if label else f"pnil-{name}"
+        return replace(self, database_url=make_conninfo(self.database_url, application_name=process))
 
 
 def local_dir(env: dict[str, str], project_root: Path) -> Path:

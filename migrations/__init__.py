@@ -10,6 +10,7 @@ import psycopg
 
 from broker.broker import create_queue
 from infra.logs import event
+from infra.pooler import refuse_transaction_pooler
 from tasks.contracts import QUEUES
 
 log = logging.getLogger(__name__)
@@ -91,8 +92,10 @@ def require_current_schema(dsn: str, process: str) -> None:
     """Refuse to start (SchemaNotCurrent) when a migration this code needs is missing.
 
     Migrations newer than this code are fine: during a rolling upgrade the release step has
-    already migrated while processes of the previous release still run.
+    already migrated while processes of the previous release still run. A transaction-mode
+    pooler in front of PostgreSQL is refused too (TransactionPooler, infra/pooler.py).
     """
+    refuse_transaction_pooler(dsn, process)
     with psycopg.connect(dsn, autocommit=True, connect_timeout=10) as conn:
         missing = pending_migrations(conn)
     if missing:

@@ -4,9 +4,13 @@ from psycopg.conninfo import make_conninfo
 
 from infra.embedded_postgres import resolve_database_url
 from infra.logs import configure_logging
+from infra.pooler import refuse_transaction_pooler
 from migrations import apply_migrations
 
 if __name__ == "__main__":
     configure_logging("migrate")
-    applied = apply_migrations(make_conninfo(resolve_database_url(), application_name="pnil-migrate"))
+    url = make_conninfo(resolve_database_url(), application_name="pnil-migrate")
+    # The migrations' advisory lock is a session lock: refuse a transaction pooler first.
+    refuse_transaction_pooler(url, "release")
+    applied = apply_migrations(url)
     print(f"migrations applied: {', '.join(applied) or 'none (up to date)'}")

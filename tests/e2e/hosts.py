@@ -112,6 +112,19 @@ class Host:
             except ValueError:
                 return err.code, raw.decode(errors="replace")
 
+    def pause(self, process: str) -> None:
+        """SIGSTOP one process of the host (with its subprocesses): it takes no work meanwhile."""
+        os.killpg(self.pids()[process][-1], signal.SIGSTOP)
+
+    def resume(self, process: str) -> None:
+        os.killpg(self.pids()[process][-1], signal.SIGCONT)
+
+    def started(self, execution_id: str) -> int:
+        """How many times this host's log says the execution started."""
+        return sum(
+            1 for line in self.log().splitlines() if "execution.started" in line and execution_id in line
+        )
+
     def kill_everything(self) -> None:
         """kill -9 of every process of the host at once (the supervisor first: nothing restarts)."""
         groups = [pids[-1] for pids in self.pids().values()]
