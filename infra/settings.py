@@ -68,6 +68,7 @@ class Settings:
     scheduler_pool_size: int = 1
     pooler: str = "none"
     trusted_proxies: int = 0
+    http_route_cache_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -134,6 +135,7 @@ class Settings:
             scheduler_pool_size=_int(env, "PNIL_SCHEDULER_POOL_SIZE", 1),
             pooler=pooler,
             trusted_proxies=_int(env, "PNIL_TRUSTED_PROXIES", 0),
+            http_route_cache_s=float(env.get("PNIL_HTTP_ROUTE_CACHE_S") or 60.0),
         )
 
     def for_process(self, name: str) -> Settings:
