@@ -32,8 +32,9 @@ from infra.secretbox import SecretBox
 from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
 from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 from runner.sandbox.pool import RunnerPool
-from store import attempts
+from store import attempts, sync_end
 from store import executions as store
+from store.audit import AuditLine
 from workflows import handover
 
 log = logging.getLogger(__name__)
@@ -137,20 +138,37 @@ class ExecutionService:
         trigger_data: Any = None,
         idempotency_key: str | None = None,
         request_hash: str | None = None,
+        audit: AuditLine | None = None,
     ) -> dict[str, Any]:
         """Run synchronously (waiting up to `slot_wait_s` for a slot) and return the finished row.
 
         A key another execution of the tenant holds raises psycopg.errors.UniqueViolation; a
-        tenant over its share of this process's sandboxes raises TenantBusy.
+        tenant over its share of this process's sandboxes raises TenantBusy. `audit` is written
+        by the statement that records the end (the row's `audited` says it was).
         """
         admitted = self.admission.admit(tenant_id) if self.admission is not None else nullcontext()
         with admitted:
             return self._execute(
-                tenant_id, function_id, input_value, trigger_type, trigger_data, idempotency_key, request_hash
+                tenant_id,
+                function_id,
+                input_value,
+                trigger_type,
+                trigger_data,
+                idempotency_key,
+                request_hash,
+                audit,
             )
 
     def _execute(
-        self, tenant_id, function_id, input_value, trigger_type, trigger_data, idempotency_key, request_hash
+        self,
+        tenant_id,
+        function_id,
+        input_value,
+        trigger_type,
+        trigger_data,
+        idempotency_key,
+        request_hash,
+        audit=None,
     ) -> dict[str, Any]:
         deadline = time.monotonic() + self.slot_wait_s
         pause = 0.005
@@ -181,7 +199,7 @@ class ExecutionService:
                     )
                 time.sleep(pause)
                 pause = min(pause * 2, 0.1)
-            return self._run_started(conn, fn)
+            return self._run_started(conn, fn, audit=audit)
 
     # -- queued -----------------------------------------------------------------------------
     def run_queued(
@@ -265,9 +283,16 @@ class ExecutionService:
             raise
 
     def _run_started(
-        self, conn: psycopg.Connection, fn: dict[str, Any], *, durable: bool = True
+        self,
+        conn: psycopg.Connection,
+        fn: dict[str, Any],
+        *,
+        durable: bool = True,
+        audit: AuditLine | None = None,
     ) -> dict[str, Any]:
-        """Run an execution recorded RUNNING on `conn` (which holds its slot) and record its end."""
+        """Run an execution recorded RUNNING on `conn` (which holds its slot) and record its end.
+
+        `durable` (the sync path: someone waits for the answer) ends it with the sync statement."""
         execution_id = str(fn["execution_id"])
         ids = {"executionId": execution_id, "functionId": str(fn["id"])}
         started = {
@@ -301,6 +326,7 @@ class ExecutionService:
                 durable,
                 fn.get("execution_created_at"),
                 step=fn["trigger_type"] == "WORKFLOW",
+                audit=audit,
             )
         except BaseException:
             _release_quietly(conn)
@@ -336,10 +362,12 @@ class ExecutionService:
         created_at=None,
         *,
         step: bool = False,
+        audit: AuditLine | None = None,
     ) -> tuple[dict[str, Any] | None, RunResult]:
         """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED."""
         try:
-            return _record_end(conn, execution_id, result, durable, created_at, step=step), result
+            row = _record_end(conn, execution_id, result, durable, created_at, step=step, audit=audit)
+            return row, result
         except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
             reason = str(exc).strip().splitlines()[0]
             failed = RunResult(
@@ -349,7 +377,10 @@ class ExecutionService:
                 duration_ms=result.duration_ms,
                 memory_peak_bytes=result.memory_peak_bytes,
             )
-            return _record_end(conn, execution_id, failed, durable, created_at, step=step), failed
+            return (
+                _record_end(conn, execution_id, failed, durable, created_at, step=step, audit=audit),
+                failed,
+            )
 
     def _artifact(self, conn, fn: dict[str, Any]) -> bytes | None:
         """The compiled binary: from the row, else this process's cache, else the database."""
@@ -491,9 +522,28 @@ def _release_quietly(conn: psycopg.Connection) -> None:
 
 
 def _record_end(
-    conn, execution_id, result: RunResult, durable: bool, created_at=None, *, step: bool = False
+    conn,
+    execution_id,
+    result: RunResult,
+    durable: bool,
+    created_at=None,
+    *,
+    step: bool = False,
+    audit: AuditLine | None = None,
 ) -> dict[str, Any] | None:
     """Record how the run ended; a workflow step's hand-over (what follows it) in the same transaction."""
+    if durable and not step:  # sync: never retried, so the cheaper statement
+        return sync_end.finish_sync(
+            conn,
+            execution_id,
+            status=result.status.value,
+            output_json=result.output_json,
+            error_message=result.error_message,
+            logs=result.logs,
+            metrics=_metrics(result),
+            created_at=created_at,
+            audit=audit,
+        )
     if not step:
         return _finish_row(conn, execution_id, result, durable, created_at)
     with conn.transaction():
@@ -514,14 +564,18 @@ def _finish_row(
         output_json=result.output_json,
         error_message=result.error_message,
         logs=result.logs,
-        metrics={
-            "durationMs": round(result.duration_ms, 3),
-            "memoryPeakBytes": result.memory_peak_bytes,
-            "apiCallCount": result.api_calls,
-            "databaseQueryCount": result.database_queries,
-        },
+        metrics=_metrics(result),
         durable=durable,
         retry_requested=result.retry_requested,
         retry_delay_ms=result.retry_delay_ms,
         created_at=created_at,
     )
+
+
+def _metrics(result: RunResult) -> dict[str, Any]:
+    return {
+        "durationMs": round(result.duration_ms, 3),
+        "memoryPeakBytes": result.memory_peak_bytes,
+        "apiCallCount": result.api_calls,
+        "databaseQueryCount": result.database_queries,
+    }

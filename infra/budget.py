@@ -35,8 +35,8 @@ def worker_budget(threads: tuple[int, ...], *, dead_letter_actions: bool = False
 def budget(settings: Settings, host: Host = Host()) -> dict[str, int]:
     """Most connections each process of a host may hold (web: all its gunicorn workers)."""
     return {
-        # Per gunicorn worker: its pool, /health's own connection, the cancel LISTEN.
-        "pnil-web": host.web_workers * (settings.web_pool_size + 2),
+        # Per gunicorn worker: its pool, /health's own connection, the cancel and HTTP-routes LISTENs.
+        "pnil-web": host.web_workers * (settings.web_pool_size + 3),
         "pnil-compiler": worker_budget(host.compiler, dead_letter_actions=True),
         "pnil-consumer": worker_budget(host.consumer),
         # Plus the execution service's pool (sweep, bookkeeping) and its cancel LISTEN.

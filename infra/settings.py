@@ -82,6 +82,7 @@ class Settings:
     scheduler_resync_s: float = 60.0
     pooler: str = "none"
     trusted_proxies: int = 0
+    http_route_cache_s: float = 60.0
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -149,6 +150,7 @@ class Settings:
             scheduler_resync_s=_positive_float(env, "PNIL_SCHEDULER_RESYNC_S", 60.0),
             pooler=pooler,
             trusted_proxies=_int(env, "PNIL_TRUSTED_PROXIES", 0),
+            http_route_cache_s=float(env.get("PNIL_HTTP_ROUTE_CACHE_S") or 60.0),
         )
 
     def for_process(self, name: str) -> Settings:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
@@ -14,6 +15,56 @@ _RECORD = """
 INSERT INTO audit_log (tenant_id, key_id, method, path, status, action, target)
 SELECT %s, %s, %s, %s, %s, %s, %s WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
 """
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class AuditLine:
+    """One line of the audit log, for a statement that writes it along with its own change."""
+
+    tenant_id: uuid.UUID
+    key_id: uuid.UUID | None
+    method: str
+    path: str
+    status: int
+    action: str
+    target: str | None
+
+
+def audit_cte(source: str) -> str:
+    """CTE `audited` inserting the line of `audit_params` once when CTE `source` has a row (and
+    nothing when the line is None)."""
+    return f"""audited AS (
+    INSERT INTO audit_log (tenant_id, key_id, method, path, status, action, target)
+    SELECT %(audit_tenant)s, %(audit_key)s, %(audit_method)s, %(audit_path)s, %(audit_status)s,
+           %(audit_action)s, %(audit_target)s
+    WHERE %(audit_action)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM {source})
+    RETURNING 1
+)"""
+
+
+def audit_params(line: AuditLine | None) -> dict[str, Any]:
+    """The parameters of `audit_cte` for `line` (all null: no line)."""
+    if line is None:
+        return dict.fromkeys(
+            (
+                "audit_tenant",
+                "audit_key",
+                "audit_method",
+                "audit_path",
+                "audit_status",
+                "audit_action",
+                "audit_target",
+            )
+        )
+    return {
+        "audit_tenant": line.tenant_id,
+        "audit_key": line.key_id,
+        "audit_method": line.method,
+        "audit_path": line.path,
+        "audit_status": line.status,
+        "audit_action": line.action,
+        "audit_target": line.target,
+    }
 
 
 def record(

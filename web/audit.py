@@ -15,6 +15,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from infra.logs import event
 from store import audit
+from store.audit import AuditLine
 from web.blueprint import Blueprint
 from web.db import pool
 
@@ -41,20 +42,44 @@ def _target(response: Response) -> str | None:
     return None
 
 
-def _record(response: Response) -> Response:
+def line_of_this_request(status: int, target: str | None) -> AuditLine | None:
+    """The audit line of this request, answered `status`, for a statement that writes it along
+    with its own change (the sync execute's end); call `recorded()` once it is written."""
     principal = getattr(g, "principal", None)
     if request.method not in WRITES or request.url_rule is None or principal is None:
+        return None
+    return AuditLine(
+        tenant_id=principal.tenant_id,
+        key_id=principal.key_id,
+        method=request.method,
+        path=request.path[:1000],
+        status=status,
+        action=f"{request.method} {request.url_rule.rule}",
+        target=target,
+    )
+
+
+def recorded() -> None:
+    """This request's line is written already: the after-request hook writes none."""
+    g.audit_recorded = True
+
+
+def _record(response: Response) -> Response:
+    if g.get("audit_recorded"):
+        return response
+    line = line_of_this_request(response.status_code, None)
+    if line is None:
         return response
     try:
         with pool().connection() as conn:
             audit.record(
                 conn,
-                tenant_id=principal.tenant_id,
-                key_id=principal.key_id,
-                method=request.method,
-                path=request.path[:1000],
-                status=response.status_code,
-                action=f"{request.method} {request.url_rule.rule}",
+                tenant_id=line.tenant_id,
+                key_id=line.key_id,
+                method=line.method,
+                path=line.path,
+                status=line.status,
+                action=line.action,
                 target=_target(response),
             )
     except Exception:  # noqa: BLE001 - the request already happened; say so loudly, answer anyway

@@ -26,6 +26,9 @@ def close_app(app) -> None:
     executor = app.extensions.get("pnil.executions")
     if executor is not None:
         executor.close()
+    routes = app.extensions.get("pnil.http_routes")
+    if routes is not None:
+        routes.close()
     compilers = app.extensions.get("pnil.compile_check")
     if compilers is not None:
         compilers.close()

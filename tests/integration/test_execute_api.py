@@ -109,6 +109,23 @@ def test_echo_returns_unicode_and_nested_json_unchanged(client, fns):
     assert execution["triggerType"] == "API"
 
 
+def test_each_sync_execute_has_one_audit_line_with_its_answer(api, client, fns):
+    path = f"/functions/{fns['broken']}/execute"
+    expect_error(client.post(path, json={"input": {}}), 400)
+    execution = execute(client, fns["echo"], {"n": 1})  # its end's statement writes its line
+
+    with psycopg.connect(api.config["TEST_DATABASE_URL"]) as conn:
+        lines = conn.execute(
+            "SELECT status, target FROM audit_log WHERE action = 'POST /functions/<fn:function_id>/execute' "
+            "AND target = ANY(%s) ORDER BY id",
+            ([fns["broken"], fns["echo"]],),
+        ).fetchall()
+
+    assert execution["status"] == "COMPLETED"
+    assert lines[-2:] == [(400, fns["broken"]), (200, fns["echo"])]
+    assert sum(1 for _, target in lines if target == fns["echo"]) == _echo_executes(api, fns["echo"])
+
+
 def test_thrown_error_fails_with_its_message_and_position(client, fns):
     execution = execute(client, fns["throws"], {"x": 1})
 
@@ -315,3 +332,10 @@ def test_output_nested_too_deeply_fails_with_a_clear_message(client, fns):
     assert execution["status"] == "FAILED"
     assert "nested too deeply" in execution["errorMessage"]
     assert_healthy(client)
+
+
+def _echo_executes(api, function_id: str) -> int:
+    with psycopg.connect(api.config["TEST_DATABASE_URL"]) as conn:
+        return conn.execute(
+            "SELECT count(*) FROM executions WHERE function_id = %s AND trigger_type = 'API'", (function_id,)
+        ).fetchone()[0]

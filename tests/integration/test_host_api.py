@@ -244,6 +244,26 @@ def test_max_api_calls_per_minute_holds_across_executions(client):
     assert client.get(f"/kv/budget-{tag}").get_json()["value"] == 5
 
 
+def test_kv_get_counts_against_the_budget_like_every_call(client):
+    source = """
+    function handle(input) {
+      let seen = [], refused = null;
+      for (let i = 0; i < 4; i++) {
+        try { seen.push(pnil.kv.get(input.key)); } catch (e) { refused = e.message; }
+      }
+      return {seen, refused};
+    }"""
+    fid = ready_function(client, "javascript", source, {"maxApiCallsPerMinute": 3})
+    key = f"counted-{uuid.uuid4().hex[:6]}"
+    client.put(f"/kv/{key}", json={"value": {"n": 1}})
+
+    run = execute(client, fid, {"key": key})
+
+    assert run["output"]["seen"] == [{"n": 1}] * 3
+    assert "maxApiCallsPerMinute (3)" in run["output"]["refused"]
+    assert run["metrics"]["apiCallCount"] == 4 and run["metrics"]["databaseQueryCount"] == 3
+
+
 # -- outbound HTTP -----------------------------------------------------------------------------
 
 FETCH_JS = """

@@ -9,8 +9,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, g, jsonify, request
 from flask.views import MethodView
 
 from executions.fairness import TenantBusy
@@ -19,9 +20,10 @@ from infra import strict_json
 from infra.logs import event
 from store import http_bindings, tenants
 from web.blueprint import Blueprint
-from web.db import pool
+from web.db import pool, settings
 from web.errors import error_body
 from web.executions.routes import service
+from web.http_triggers.route_cache import RouteCache
 from web.http_triggers.routing import resolve
 from web.scopes import may_invoke
 
@@ -47,6 +49,8 @@ HOP_BY_HOP = frozenset(
     }
 )
 EXECUTION_HEADER = "X-Pnil-Execution-Id"
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+CHANGES_ROUTES = frozenset({"functions", "admin"})  # the blueprints whose writes can change a route
 
 
 def _forwardable(name: str) -> bool:
@@ -203,11 +207,31 @@ def _key_of_tenant(binding: dict) -> bool:
     )
 
 
+_routes_lock = threading.Lock()
+
+
+def routes() -> RouteCache:
+    """This worker process's route cache; its LISTEN thread starts on first use, after the fork."""
+    ext = current_app.extensions
+    if "pnil.http_routes" not in ext:
+        with _routes_lock:
+            if "pnil.http_routes" not in ext:
+                ext["pnil.http_routes"] = RouteCache(pool().dsn, max_age_s=settings().http_route_cache_s)
+    return ext["pnil.http_routes"]
+
+
+def _load_bindings(slug: str) -> list[dict]:
+    with pool().connection() as conn:
+        return http_bindings.for_tenant_slug(conn, slug)
+
+
 def serve(tenant: str, path: str = ""):
     """Resolve the binding, check it may run, run it synchronously, map the answer."""
-    with pool().connection() as conn:
-        bindings = http_bindings.for_tenant_slug(conn, tenant)
-    found = resolve(bindings, request.method, path)
+    cached = routes().bindings(tenant, _load_bindings)
+    found = resolve(cached, request.method, path)
+    if found.binding is None or not_runnable_reason(found.binding):
+        # Made (or made READY) elsewhere a moment ago: its NOTIFY may still be on its way.
+        found = resolve(routes().bindings(tenant, _load_bindings, fresh=True), request.method, path)
     if found.binding is None:
         if found.allowed:
             allow = ", ".join(found.allowed)
@@ -246,6 +270,22 @@ def serve(tenant: str, path: str = ""):
         status=row["status"],
     )
     return _response(row, detailed)
+
+
+@blp.after_app_request
+def _drop_routes_this_request_changed(response: Response) -> Response:
+    """A write of this process drops its tenant's cached routes at once (read your writes);
+    writes of other processes arrive by NOTIFY."""
+    principal = getattr(g, "principal", None)
+    if (
+        principal is not None
+        and request.method in WRITE_METHODS
+        and request.blueprint in CHANGES_ROUTES
+        and response.status_code < 400
+        and "pnil.http_routes" in current_app.extensions
+    ):
+        current_app.extensions["pnil.http_routes"].invalidate(str(principal.tenant_id))
+    return response
 
 
 @blp.route("/<string:tenant>", methods=ANY, endpoint="root")
