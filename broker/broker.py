@@ -28,6 +28,7 @@ _TASK_OPTIONS = {
     "max_backoff",
     "on_dead",
     "batch",
+    "session",
 }
 
 
@@ -93,6 +94,8 @@ class Broker:
         """Declare a task: `@broker.task(queue=..., max_retries=..., visibility_timeout=..., backoff=...)`.
 
         `batch=N` lets a consumer thread read N messages at once (cheap, short tasks).
+        `session={setting: value}`: PostgreSQL settings of the connection the worker runs the
+        queue's tasks on (e.g. the plan cache mode of a task whose statements are always the same).
         `on_dead=fn(payload, reason)` runs before a message of the task is dead-lettered (retries
         exhausted, rejected, or its deliveries kept dying); if it raises, the message is kept.
         """
@@ -121,6 +124,7 @@ class Broker:
                 broker=self,
                 on_dead=options.get("on_dead"),
                 batch=int(options.get("batch", 1)),
+                session=dict(options.get("session") or {}),
             )
             self.tasks[name] = task
             return task
