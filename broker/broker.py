@@ -33,13 +33,15 @@ _TASK_OPTIONS = {
 
 
 # pgmq.read's own statement, with the order changed: a message's turn is how many messages of its
-# key are in flight plus its rank among that key's visible ones; ties go to the oldest.
+# key are in flight (read and still hidden; a message sent with a delay was never read and does
+# not count) plus its rank among that key's visible ones; ties go to the oldest.
 _FAIR_READ = """
 WITH queued AS (
-    SELECT msg_id, message->>%(key)s AS k, vt <= clock_timestamp() AS visible FROM {table}
+    SELECT msg_id, message->>%(key)s AS k, vt <= clock_timestamp() AS visible, read_ct > 0 AS read
+    FROM {table}
 ), ranked AS (
     SELECT msg_id, visible,
-           count(*) FILTER (WHERE NOT visible) OVER (PARTITION BY k)
+           count(*) FILTER (WHERE NOT visible AND read) OVER (PARTITION BY k)
            + row_number() OVER (PARTITION BY k, visible ORDER BY msg_id) AS turn
     FROM queued
 ), chosen AS (

@@ -29,6 +29,11 @@ _busy_until: dict[uuid.UUID, float] = {}
 _lock = threading.Lock()
 
 
+# Queued executions are taken in turns of their tenant (as compile jobs are): one tenant's backlog
+# (a burst, a retry storm, a wide group) does not hold up another tenant's next execution.
+broker.read_fairly(EXECUTIONS, key="tenantId")
+
+
 @broker.on_worker_start(EXECUTIONS)
 def start_service(settings: Settings | None) -> None:
     """Build this process's execution service and start the sweep it owns."""
