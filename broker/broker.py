@@ -44,10 +44,15 @@ WITH queued AS (
            count(*) FILTER (WHERE NOT visible AND read) OVER (PARTITION BY k)
            + row_number() OVER (PARTITION BY k, visible ORDER BY msg_id) AS turn
     FROM queued
+), candidates AS (
+    -- The turns are ranked once, over the ids alone; only the few first are then looked up by
+    -- key and locked (a join of the whole ranking with the table costs quadratic time). A few
+    -- spare ones stand in for those another reader locked meanwhile.
+    SELECT msg_id, turn FROM ranked WHERE visible ORDER BY turn, msg_id LIMIT %(qty)s * 4
 ), chosen AS (
-    SELECT m.msg_id FROM {table} m JOIN ranked r ON r.msg_id = m.msg_id
-    WHERE r.visible AND m.vt <= clock_timestamp()
-    ORDER BY r.turn, m.msg_id
+    SELECT m.msg_id FROM {table} m JOIN candidates c ON c.msg_id = m.msg_id
+    WHERE m.vt <= clock_timestamp()
+    ORDER BY c.turn, m.msg_id
     LIMIT %(qty)s
     FOR UPDATE OF m SKIP LOCKED
 )
