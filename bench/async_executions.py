@@ -124,6 +124,7 @@ def run() -> list[dict]:
                 "executions/s",
                 executions=DRAIN_N,
                 settings=PNIL_SETTINGS,
+                goal=">= 1000",
             )
         )
         try:
@@ -147,6 +148,7 @@ def run() -> list[dict]:
             "ratio_vs_procrastinate",
             per_s / baseline.jobs_per_s,
             "x",
+            goal=">= 2.0",
             pnil=PNIL_SETTINGS,
             procrastinate=baseline.settings,
         )

@@ -6,13 +6,18 @@ meanwhile tenant B calls a fast function one call at a time and a third client p
 `GET /health`. B's latency is also measured before the flood, in the same run, as the baseline.
 Only B's answered calls (200) count in the latency figures; refusals (429/503) are a count of
 their own (`other_tenant_refused`). A prober thread that raises fails the bench.
-Real Procfile processes (2 gunicorn workers) on real PostgreSQL.
+Queued path (`other_tenant_queued_behind_backlog_s`): tenant A queues BACKLOG executions of a
+function busy 40 ms each, then tenant B queues one of its fast function; the figure is B's time
+from the commit of its enqueue until it reads COMPLETED (the median of IDLE_RUNS of the same
+execution on the idle executor is printed beside it).
+Real Procfile processes (2 gunicorn workers, one executor) on real PostgreSQL.
 """
 
 from __future__ import annotations
 
 import threading
 import time
+import uuid
 from dataclasses import dataclass, field
 
 import psycopg
@@ -21,6 +26,7 @@ import requests
 from bench import BenchError
 from bench.report import emit, p50
 from bench.stack import Stack, env_database_url
+from executions.enqueue import enqueue_execution
 from store import tenants
 
 BENCH = "fairness"
@@ -29,6 +35,9 @@ FLOOD_S = 10.0
 BASELINE_CALLS = 50
 LOOP = "function handle(i) { while (true) {} }"
 FAST = "function handle(i) { return i; }"
+BUSY_40_MS = "function handle(i) { const end = Date.now() + 40; while (Date.now() < end) {} return i; }"
+BACKLOG = 1500
+IDLE_RUNS = 5
 
 
 def _p99(values: list[float]) -> float:
@@ -100,10 +109,69 @@ class _Prober(threading.Thread):
             self.error = exc
 
 
+def _queued_until_done(conn: psycopg.Connection, tenant_id, function_id) -> float:
+    """Seconds from the commit of one queued execution until it reads COMPLETED."""
+    row, _ = enqueue_execution(
+        conn, tenant_id=tenant_id, function_id=function_id, input={}, trigger_type="API"
+    )
+    started = time.perf_counter()
+    deadline = started + 300
+    while True:
+        status = conn.execute("SELECT status FROM executions WHERE id = %s", (row["id"],)).fetchone()[0]
+        if status == "COMPLETED":
+            return time.perf_counter() - started
+        if status not in ("PENDING", "RUNNING"):
+            raise BenchError(f"the other tenant's queued execution ended {status}")
+        if time.perf_counter() > deadline:
+            raise BenchError("the other tenant's queued execution did not complete within 300 s")
+        time.sleep(0.002)
+
+
+def queued_behind_backlog(stack: Stack, key_a: str, key_b: str) -> list[dict]:
+    """B's queued execution, idle and then behind A's backlog of BACKLOG executions of 40 ms."""
+    url = stack.base_url
+    _function(url, key_a, "busy", BUSY_40_MS)
+    with psycopg.connect(stack.database_url, autocommit=True) as conn:
+        ids = dict(conn.execute("SELECT name, id FROM functions WHERE name IN ('busy', 'fast')").fetchall())
+        tenant = dict(conn.execute("SELECT id, tenant_id FROM functions").fetchall())
+        busy, fast = uuid.UUID(str(ids["busy"])), uuid.UUID(str(ids["fast"]))
+        idle = sorted(_queued_until_done(conn, tenant[fast], fast) for _ in range(IDLE_RUNS))[IDLE_RUNS // 2]
+        with conn.transaction():
+            for i in range(BACKLOG):
+                enqueue_execution(
+                    conn, tenant_id=tenant[busy], function_id=busy, input={"i": i}, trigger_type="API"
+                )
+        behind = _queued_until_done(conn, tenant[fast], fast)
+        ahead = conn.execute(
+            "SELECT count(*) FROM executions WHERE function_id = %s AND status <> 'PENDING'", (busy,)
+        ).fetchone()[0]
+        # The rest of the backlog is of no interest: its executions end CANCELLED, never run.
+        conn.execute(
+            "UPDATE executions SET status = 'CANCELLED', completed_at = now() "
+            "WHERE function_id = %s AND status = 'PENDING'",
+            (busy,),
+        )
+    return [
+        emit(
+            BENCH,
+            "other_tenant_queued_behind_backlog_s",
+            behind,
+            "s",
+            backlog=BACKLOG,
+            backlog_execution_ms=40,
+            backlog_started_meanwhile=ahead,
+            idle_s=round(idle, 4),
+            goal="<= 1",
+        )
+    ]
+
+
 def run(*, flood_s: float = FLOOD_S, database_url: str | None = None) -> list[dict]:
     env = {"WEB_CONCURRENCY": "2", "PNIL_ALLOW_ANONYMOUS": "0"}
     with Stack(
-        ("web", "compiler", "consumer"), extra_env=env, database_url=database_url or env_database_url()
+        ("web", "compiler", "consumer", "executor"),
+        extra_env=env,
+        database_url=database_url or env_database_url(),
     ) as stack:
         with psycopg.connect(stack.database_url, autocommit=True) as conn:
             key_a = tenants.create_key(conn, "flooder", name="a")[1]
@@ -158,6 +226,7 @@ def run(*, flood_s: float = FLOOD_S, database_url: str | None = None) -> list[di
         stop.set()
         for thread in threads:
             thread.join(120)
+        queued = queued_behind_backlog(stack, key_a, key_b)
     dead = [t.error for t in threads if t.error is not None]
     if dead:
         raise BenchError(f"{len(dead)} prober thread(s) died, first: {dead[0]!r}")
@@ -193,4 +262,5 @@ def run(*, flood_s: float = FLOOD_S, database_url: str | None = None) -> list[di
         ),
         emit(BENCH, "other_tenant_p50_vs_baseline", p50(during) / p50(baseline.latencies_ms), "ratio"),
         emit(BENCH, "flood_executions", flood["ran"], "count", refused_429=flood["refused"], seconds=flood_s),
+        *queued,
     ]

@@ -28,23 +28,31 @@ _TASK_OPTIONS = {
     "max_backoff",
     "on_dead",
     "batch",
+    "session",
 }
 
 
 # pgmq.read's own statement, with the order changed: a message's turn is how many messages of its
-# key are in flight plus its rank among that key's visible ones; ties go to the oldest.
+# key are in flight (read and still hidden; a message sent with a delay was never read and does
+# not count) plus its rank among that key's visible ones; ties go to the oldest.
 _FAIR_READ = """
 WITH queued AS (
-    SELECT msg_id, message->>%(key)s AS k, vt <= clock_timestamp() AS visible FROM {table}
+    SELECT msg_id, message->>%(key)s AS k, vt <= clock_timestamp() AS visible, read_ct > 0 AS read
+    FROM {table}
 ), ranked AS (
     SELECT msg_id, visible,
-           count(*) FILTER (WHERE NOT visible) OVER (PARTITION BY k)
+           count(*) FILTER (WHERE NOT visible AND read) OVER (PARTITION BY k)
            + row_number() OVER (PARTITION BY k, visible ORDER BY msg_id) AS turn
     FROM queued
+), candidates AS (
+    -- The turns are ranked once, over the ids alone; only the few first are then looked up by
+    -- key and locked (a join of the whole ranking with the table costs quadratic time). A few
+    -- spare ones stand in for those another reader locked meanwhile.
+    SELECT msg_id, turn FROM ranked WHERE visible ORDER BY turn, msg_id LIMIT %(qty)s * 4
 ), chosen AS (
-    SELECT m.msg_id FROM {table} m JOIN ranked r ON r.msg_id = m.msg_id
-    WHERE r.visible AND m.vt <= clock_timestamp()
-    ORDER BY r.turn, m.msg_id
+    SELECT m.msg_id FROM {table} m JOIN candidates c ON c.msg_id = m.msg_id
+    WHERE m.vt <= clock_timestamp()
+    ORDER BY c.turn, m.msg_id
     LIMIT %(qty)s
     FOR UPDATE OF m SKIP LOCKED
 )
@@ -93,6 +101,8 @@ class Broker:
         """Declare a task: `@broker.task(queue=..., max_retries=..., visibility_timeout=..., backoff=...)`.
 
         `batch=N` lets a consumer thread read N messages at once (cheap, short tasks).
+        `session={setting: value}`: PostgreSQL settings of the connection the worker runs the
+        queue's tasks on (e.g. the plan cache mode of a task whose statements are always the same).
         `on_dead=fn(payload, reason)` runs before a message of the task is dead-lettered (retries
         exhausted, rejected, or its deliveries kept dying); if it raises, the message is kept.
         """
@@ -121,6 +131,7 @@ class Broker:
                 broker=self,
                 on_dead=options.get("on_dead"),
                 batch=int(options.get("batch", 1)),
+                session=dict(options.get("session") or {}),
             )
             self.tasks[name] = task
             return task

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from broker.retry import RetryPolicy
@@ -27,6 +27,7 @@ class Task:
     broker: Broker
     on_dead: Callable[[dict[str, Any], str], None] | None = None
     batch: int = 1
+    session: dict[str, str] = field(default_factory=dict)  # settings of the worker's connection
 
     def send(self, *, _delay_s: int = 0, **payload: Any) -> int:
         """Enqueue a message for this task in its own transaction; returns the pgmq msg_id."""

@@ -105,7 +105,7 @@ class Worker:
         while not self._stop.is_set():
             try:
                 if conn is None or conn.closed:
-                    conn = psycopg.connect(self.broker.db.dsn, autocommit=True)
+                    conn = self._connect(queue)
                 seen = wakeup.generation
                 messages = self.broker.read(conn, queue, vt_s, batch)
                 failures = 0
@@ -137,6 +137,14 @@ class Worker:
                 self._stop.wait(0.5)
         if conn is not None:
             conn.close()
+
+    def _connect(self, queue: str) -> psycopg.Connection:
+        """The consumer thread's autocommit connection, with the session settings its tasks ask for."""
+        conn = psycopg.connect(self.broker.db.dsn, autocommit=True)
+        for task in self.broker.tasks_for(queue):
+            for name, value in task.session.items():
+                conn.execute("SELECT set_config(%s, %s, false)", (name, value))
+        return conn
 
     def _task_for(self, msg: Message) -> Task | None:
         name = msg.task_name

@@ -86,6 +86,7 @@ def enqueue_execution(
         payload = {
             "executionId": str(row["id"]),
             "functionId": str(function_id),
+            "tenantId": str(tenant_id),  # the executor takes tenants in turns (tasks/run_execution.py)
             "createdAt": row["created_at"].isoformat(),
         }
         broker.send(EXECUTIONS, payload, task=RUN_EXECUTION_TASK, at=row["scheduled_for"], conn=conn)

@@ -63,7 +63,8 @@ def next_attempt_ctes(ended: str) -> tuple[str, str]:
     """
     send = Broker.send_sql(
         f"'{EXECUTIONS}'",
-        "jsonb_build_object('executionId', id, 'functionId', function_id, 'createdAt', created_at)",
+        "jsonb_build_object('executionId', id, 'functionId', function_id, 'tenantId', tenant_id, "
+        "'createdAt', created_at)",
         f'\'{{"task": "{RUN_EXECUTION_TASK}"}}\'',
         at_sql="scheduled_for",
     )

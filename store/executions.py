@@ -275,7 +275,8 @@ def insert_pending(
 
 _SEND_QUEUED = Broker.send_sql(
     f"'{EXECUTIONS}'",
-    "jsonb_build_object('executionId', ins.id, 'functionId', ins.function_id, 'createdAt', ins.created_at)",
+    "jsonb_build_object('executionId', ins.id, 'functionId', ins.function_id, 'tenantId', ins.tenant_id, "
+    "'createdAt', ins.created_at)",
     "'" + json.dumps({"task": RUN_EXECUTION_TASK}) + "'",
     at_sql="COALESCE(ins.scheduled_for, clock_timestamp())",
 )
@@ -291,7 +292,7 @@ WITH fn AS (
            CASE WHEN %(delay_ms)s::bigint > 0 THEN now() + make_interval(secs => %(delay_ms)s / 1000.0) END
     FROM fn, LATERAL (SELECT %(defaults)s::jsonb || COALESCE(fn.retry_policy, '{{}}'::jsonb) AS policy) p
     WHERE status = 'READY' AND state = 'ACTIVE'
-    RETURNING id, function_id, scheduled_for, created_at
+    RETURNING id, function_id, tenant_id, scheduled_for, created_at
 )
 SELECT fn.id, fn.status, fn.state, ins.id AS execution_id, (SELECT {_SEND_QUEUED} FROM ins) AS msg_id
 FROM fn LEFT JOIN ins ON true

@@ -120,7 +120,8 @@ def end_run(
 
 _SEND = Broker.send_sql(
     f"'{EXECUTIONS}'",
-    "jsonb_build_object('executionId', ins.id, 'functionId', ins.function_id, 'createdAt', ins.created_at)",
+    "jsonb_build_object('executionId', ins.id, 'functionId', ins.function_id, 'tenantId', ins.tenant_id, "
+    "'createdAt', ins.created_at)",
     f'\'{{"task": "{RUN_EXECUTION_TASK}"}}\'',
 )
 # The steps' PENDING rows and their `executions` messages in one round trip. A function deleted
@@ -141,7 +142,7 @@ WITH s AS (
                          || COALESCE(s.trigger_data->'retryPolicy', '{{}}'::jsonb) AS policy) p,
          (SELECT jsonb_build_object('depth', COALESCE((trigger_data->>'depth')::int, 0)) AS depth
           FROM workflow_runs WHERE id = %(run)s) run
-    RETURNING id, function_id, step_path, created_at
+    RETURNING id, function_id, tenant_id, step_path, created_at
 )
 SELECT ins.step_path, {_SEND} FROM ins
 """
