@@ -57,7 +57,8 @@ WITH req AS (
 ), sent AS (
     SELECT pgmq.send_batch(
         '{EXECUTIONS}',
-        array_agg(jsonb_build_object('executionId', id, 'functionId', function_id, 'createdAt', created_at)),
+        array_agg(jsonb_build_object('executionId', id, 'functionId', function_id, 'tenantId', tenant_id,
+                                     'createdAt', created_at)),
         array_fill(%(headers)s::jsonb, ARRAY[count(*)::integer]),
         0
     ) AS msg_id

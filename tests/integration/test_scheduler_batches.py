@@ -64,11 +64,14 @@ def test_one_tick_of_many_functions_fires_each_once_with_its_retry_policy_and_me
     attempts = {r[0]: (r[3], r[4]) for r in rows}
     assert attempts[ids[0]] == (3, "3") and attempts[ids[1]] == (1, "1")
     messages = db.execute(
-        "SELECT message->>'executionId', headers->>'task' FROM pgmq.q_executions"
+        "SELECT message->>'executionId', headers->>'task', message->>'tenantId' FROM pgmq.q_executions"
     ).fetchall()
     executions = {str(r[0]) for r in db.execute("SELECT id FROM executions").fetchall()}
     assert {m[0] for m in messages} == executions and len(messages) == 23
     assert {m[1] for m in messages} == {"run_execution"}
+    # The executor reads the queue in turns of the tenant (tasks/run_execution.py).
+    tenants = {str(r[0]) for r in db.execute("SELECT tenant_id FROM functions").fetchall()}
+    assert {m[2] for m in messages} == tenants
     cursors = db.execute(
         "SELECT DISTINCT schedule_cursor, last_run_at FROM functions WHERE id = ANY(%s)", (ids,)
     )
