@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:
         settings = Settings.from_env().for_process("web")
         require_current_schema(settings.database_url, "web")  # gunicorn reports the refusal
-        configure_logging("web", settings.log_level)
+        configure_logging("web", settings.log_level, settings.log_format)
     app = Flask("pnil")
     if settings.trusted_proxies:
         # X-Forwarded-For/-Proto/-Host from that many proxies in front (nginx: 1) are believed:
