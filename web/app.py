@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         functions,
         health,
         kv,
+        openapi_rules,
         paths,
         request_limits,
         schedule_preview,
@@ -116,4 +117,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         workflows.blp,
     ):
         api.register_blueprint(blueprint)
+    openapi_rules.install(api, settings)  # last: rules of every registered route
     return app
