@@ -127,7 +127,7 @@ def json_value(depth: int = 2) -> dict[str, Any]:
             {"type": "object", "propertyNames": {"pattern": NUL_FREE}, "additionalProperties": inner}
         )
     else:  # deeper than spelled out: any JSON (the rule holds there too, unstated)
-        leaves += [{"type": "array"}, {"type": "object"}]
+        leaves += [{"type": "array"}, {"type": "object", "additionalProperties": True}]
     return {"anyOf": leaves, "nullable": True}
 
 
