@@ -5,22 +5,24 @@ import os
 import shutil
 import tempfile
 
+from infra.settings import log_level_from, web_threads_from, web_timeout_s_from
+
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count())))
 worker_class = "gthread"
 # Many threads: a request waiting for a sandbox holds one, and every connection should get a
 # thread rather than queue behind another tenant's waiting requests (see executions/fairness.py).
-threads = int(os.environ.get("PNIL_WEB_THREADS", 32))
+threads = web_threads_from(os.environ)
 # Each worker builds its own app, database pool and runner pool after the fork.
 preload_app = False
-timeout = int(os.environ.get("PNIL_WEB_TIMEOUT_S", 360))
+timeout = web_timeout_s_from(os.environ)
 graceful_timeout = 30
 keepalive = 5
 # The worker heartbeat file lives in memory, not on disk (gunicorn touches it on every request).
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
 accesslog = None
 errorlog = "-"
-loglevel = os.environ.get("PNIL_LOG_LEVEL", "info").lower()
+loglevel = log_level_from(os.environ).lower()
 # gunicorn's own limits sit above the app's (web/request_limits.py: 4096-character targets, 8 KiB
 # headers), so a request just over pnil's limits gets pnil's JSON answer, not gunicorn's HTML.
 # 8190 is the largest finite request line gunicorn allows.

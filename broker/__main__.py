@@ -10,7 +10,7 @@ from broker.broker import Broker
 from broker.worker import Worker
 from infra.embedded_postgres import resolve_database_url
 from infra.logs import configure_logging
-from infra.settings import Settings
+from infra.settings import Settings, log_format_from, log_level_from, worker_concurrency_from
 from migrations import require_current_schema
 
 
@@ -50,17 +50,15 @@ def main(argv: list[str] | None = None) -> None:
         type=int,
         default=None,
         help="consumer threads of each queue not given as QUEUE:THREADS (default: "
-        "$PNIL_<NAME>_CONCURRENCY, $PNIL_CONCURRENCY, else --default-concurrency)",
+        "the settings <NAME>_CONCURRENCY, then CONCURRENCY, else --default-concurrency)",
     )
     worker.add_argument("--default-concurrency", type=int, default=1)
     worker.add_argument("--name", default=None, help="process name in the logs")
     args = parser.parse_args(argv)
     if args.concurrency is None:
-        named = f"PNIL_{args.name.upper()}_CONCURRENCY" if args.name else None
-        raw = (os.environ.get(named) if named else None) or os.environ.get("PNIL_CONCURRENCY")
-        args.concurrency = int(raw) if raw else args.default_concurrency
+        args.concurrency = worker_concurrency_from(os.environ, args.name, args.default_concurrency)
 
-    configure_logging(args.name or "worker", os.environ.get("PNIL_LOG_LEVEL", "INFO"))
+    configure_logging(args.name or "worker", log_level_from(os.environ), log_format_from(os.environ))
     broker = load_broker(args.app)
     name = args.name or "worker"
     settings = Settings.from_env({**os.environ, "DATABASE_URL": resolve_database_url()}).for_process(name)

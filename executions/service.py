@@ -18,7 +18,6 @@ from typing import Any
 
 import psycopg
 
-from executions import hooks
 from executions.artifacts import ArtifactCache
 from executions.cancel import CancelListener
 from executions.fairness import SandboxAdmission
@@ -251,7 +250,6 @@ class ExecutionService:
             if ended is not None:
                 self._log_end(RunResult(status=RunStatus.FAILED, error_message=reason), self._ids(ended))
                 metrics.final_failure(ended["trigger_type"])
-                hooks.finished(conn, ended)
             return QueuedOutcome(ran=True)
         self._run_started(conn, row, durable=False)
         return QueuedOutcome(ran=True)
@@ -295,18 +293,8 @@ class ExecutionService:
         `durable` (the sync path: someone waits for the answer) ends it with the sync statement."""
         execution_id = str(fn["execution_id"])
         ids = {"executionId": execution_id, "functionId": str(fn["id"])}
-        started = {
-            "id": fn["execution_id"],
-            "function_id": fn["id"],
-            "tenant_id": fn["tenant_id"],
-            "status": "RUNNING",
-            "trigger_type": fn["trigger_type"],
-            "trigger_data": fn["trigger_data"],
-            "function_version": fn["revision"],
-        }
         try:
             event(log, "execution.started", triggerType=fn["trigger_type"], **ids)
-            hooks.started(conn, started)
             artifact = self._artifact(conn, fn)
             self._track(execution_id)
             try:
@@ -350,7 +338,6 @@ class ExecutionService:
             fn.get("queue_wait_s"),
         )
         self._log_retry(row, ids)
-        hooks.finished(conn, row)
         return row
 
     def _finish(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 
@@ -21,11 +20,7 @@ from workflows import handover
 log = logging.getLogger(__name__)
 
 
-# A compiled artifact no register, update or rollback has reused for this long is deleted.
-ARTIFACT_RETENTION_S = int(os.environ.get("PNIL_ARTIFACT_RETENTION_S") or 30 * 24 * 3600)
-
-
-def sweep(db: ForkSafePool) -> int:
+def sweep(db: ForkSafePool, artifact_retention_s: int = DEFAULT_RETENTION.artifact_retention_s) -> int:
     """Fail executions whose process died while running them (retrying those whose policy says
     retryLost) and PENDING ones past their expiry; release expired idempotency keys;
     delete unused compiled artifacts, expired key-value entries and old call counts (old events
@@ -40,7 +35,7 @@ def sweep(db: ForkSafePool) -> int:
                 handover.step_ended(conn, row, retried=bool(row.get("retried")))
         lost = [(row["id"], row["function_id"]) for row in rows]
         store.release_idempotency_keys(conn)
-        artifacts.forget_unused(conn, ARTIFACT_RETENTION_S)
+        artifacts.forget_unused(conn, artifact_retention_s)
         kv.delete_expired(conn)
         kv.delete_old_windows(conn)
     for execution_id, function_id in lost:
@@ -73,7 +68,7 @@ def sweep_every(
         next_prune = time.monotonic()
         while not stop.wait(every_s):
             try:
-                sweep(db)
+                sweep(db, policy.artifact_retention_s)
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + policy.prune_every_s
                     prune(db, policy)

@@ -20,6 +20,11 @@ _PATTERN = re.compile(
     r"^(?:(?P<scheme>https?)://)?(?P<host>\*|(?:\*\.)?[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::(?P<port>\d{1,5}|\*))?/?$"
 )
 
+# The rule as the OpenAPI document states it: the same, but an [IPv6] literal only without a
+# scheme (the server also takes https://[...]; stated so, schemathesis crashes parsing generated
+# bodies that hold such a URL with a non-address in the brackets).
+PATTERN_TEXT = r"^(?:(?:https?://)?(\*|(?:\*\.)?[A-Za-z0-9.-]+)|\[[0-9A-Fa-f:.]+\])(?::(\d{1,5}|\*))?/?$"
+
 
 class HostNotAllowed(Exception):
     """The URL is outside the function's allowedHosts, or points at a non-public address."""

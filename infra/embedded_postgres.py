@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
+
+from infra.settings import pgdata_from
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATA_DIR = PROJECT_ROOT / ".pgdata"
@@ -20,9 +23,9 @@ def start_embedded(data_dir: Path = DEFAULT_DATA_DIR, *, keep_running: bool = Fa
     return pgserver.get_server(data_dir, cleanup_mode=None if keep_running else "stop")
 
 
-def data_dir_from(env: dict[str, str]) -> Path:
-    """PNIL_PGDATA, else .pgdata in the checkout."""
-    return Path(env["PNIL_PGDATA"]).resolve() if env.get("PNIL_PGDATA") else DEFAULT_DATA_DIR
+def data_dir_from(env: Mapping[str, str]) -> Path:
+    """The setting PNIL_PGDATA, else .pgdata in the checkout."""
+    return pgdata_from(env) or DEFAULT_DATA_DIR
 
 
 def resolve_database_url(env: dict[str, str] | None = None) -> str:

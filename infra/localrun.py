@@ -13,7 +13,7 @@ from pathlib import Path
 from infra.embedded_postgres import PROJECT_ROOT, data_dir_from, start_embedded
 from infra.localrun_banner import announce_when_healthy, forget_server
 from infra.logs import configure_logging
-from infra.settings import log_level_from
+from infra.settings import local_run_log_format, log_format_from, log_level_from, set_for_processes
 from infra.stopping import StopSignals
 from infra.supervisor import Supervisor, long_running, read_procfile
 from migrations import apply_migrations
@@ -25,8 +25,8 @@ def main() -> int:
     signals = StopSignals().install()
     env = dict(os.environ)
     # Readable lines for a person at the terminal; the Procfile's default elsewhere stays JSON.
-    env.setdefault("PNIL_LOG_FORMAT", "console")
-    configure_logging("run", log_format=env["PNIL_LOG_FORMAT"])
+    set_for_processes(env, log_format=local_run_log_format(env))
+    configure_logging("run", log_format=log_format_from(env))
     if log_level_from(env) != "DEBUG":
         logging.getLogger("pgserver").setLevel(logging.WARNING)  # its INFO lines are raw dumps
         warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")  # pgserver's platformdirs

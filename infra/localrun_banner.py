@@ -10,7 +10,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from infra.settings import local_dir
+from infra.settings import anonymous_chosen, local_dir
 
 
 def server_file(env: dict[str, str]) -> Path:
@@ -43,7 +43,7 @@ def _announce(env: dict[str, str], url: str, timeout_s: float) -> None:
         _written.append(path)
     except OSError:
         pass  # the CLI still finds it through PNIL_URL, printed below
-    anonymous = env.get("PNIL_ALLOW_ANONYMOUS") == "1"
+    anonymous = bool(anonymous_chosen(env))
     lines = [
         "",
         "==> pnil is up",

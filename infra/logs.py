@@ -60,10 +60,9 @@ def _console_value(value) -> str:
     return json.dumps(text) if (" " in text or not text) else text
 
 
-def configure_logging(process_name: str, level: str = "INFO", log_format: str | None = None) -> None:
+def configure_logging(process_name: str, level: str = "INFO", log_format: str = "json") -> None:
     """Send every log record of this process to stderr: JSON lines (the default) or, with
-    PNIL_LOG_FORMAT=console, one readable line each."""
-    log_format = (log_format or os.environ.get("PNIL_LOG_FORMAT") or "json").strip().lower()
+    log_format `console` (the setting PNIL_LOG_FORMAT), one readable line each."""
     formatter = ConsoleFormatter if log_format == "console" else JsonFormatter
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter(process_name))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -13,13 +14,15 @@ from infra.storage_bounds import DEFAULT_QUOTAS, DEFAULT_RETENTION, Quotas, Rete
 MIB = 1024 * 1024
 # What DATABASE_URL points at: PostgreSQL itself, or a PgBouncer in that pool mode.
 POOLERS = ("none", "session", "transaction")
+# Events caused by this many chained event-triggered executions are recorded, not delivered.
+MAX_EVENT_DEPTH = 8
 
 
 def _flag(value: str | None) -> bool:
     return (value or "").strip().lower() in {"1", "true", "yes", "on"}
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
     raw = env.get(name)
     if raw is None or raw.strip() == "":
         return default
@@ -29,7 +32,7 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
-def _positive(env: dict[str, str], name: str, default: int) -> int:
+def _positive(env: Mapping[str, str], name: str, default: int) -> int:
     value = _int(env, name, default)
     if value < 1:
         raise ValueError(f"{name} must be a positive integer, got {value}")
@@ -83,6 +86,7 @@ class Settings:
     pooler: str = "none"
     trusted_proxies: int = 0
     http_route_cache_s: float = 60.0
+    max_event_depth: int = MAX_EVENT_DEPTH
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> Settings:
@@ -123,7 +127,7 @@ class Settings:
             metrics_public=_flag(env.get("PNIL_METRICS_PUBLIC")),
             web_threads=_int(env, "PNIL_WEB_THREADS", 32),
             tenant_wait_s=float(env.get("PNIL_TENANT_WAIT_S") or 2.0),
-            log_format=(env.get("PNIL_LOG_FORMAT") or "json").strip().lower(),
+            log_format=log_format_from(env),
             quotas=Quotas(
                 functions=_positive(env, "PNIL_QUOTA_FUNCTIONS", DEFAULT_QUOTAS.functions),
                 kv_keys=_positive(env, "PNIL_QUOTA_KV_KEYS", DEFAULT_QUOTAS.kv_keys),
@@ -139,8 +143,11 @@ class Settings:
                 event_days=_positive(env, "PNIL_EVENT_RETENTION_DAYS", DEFAULT_RETENTION.event_days),
                 versions_kept=_positive(env, "PNIL_VERSIONS_KEPT", DEFAULT_RETENTION.versions_kept),
                 prune_every_s=float(env.get("PNIL_PRUNE_EVERY_S") or DEFAULT_RETENTION.prune_every_s),
+                artifact_retention_s=_positive(
+                    env, "PNIL_ARTIFACT_RETENTION_S", DEFAULT_RETENTION.artifact_retention_s
+                ),
             ),
-            secret_key=(env.get("PNIL_SECRET_KEY") or "").strip() or None,
+            secret_key=secret_key_from(env),
             secret_keys_previous=tuple(
                 k.strip() for k in (env.get("PNIL_SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
             ),
@@ -151,6 +158,7 @@ class Settings:
             pooler=pooler,
             trusted_proxies=_int(env, "PNIL_TRUSTED_PROXIES", 0),
             http_route_cache_s=float(env.get("PNIL_HTTP_ROUTE_CACHE_S") or 60.0),
+            max_event_depth=_positive(env, "PNIL_MAX_EVENT_DEPTH", MAX_EVENT_DEPTH),
         )
 
     def for_process(self, name: str) -> Settings:
@@ -168,6 +176,73 @@ def local_dir(env: dict[str, str], project_root: Path) -> Path:
     return Path(raw).resolve() if raw else project_root / ".pnil"
 
 
-def log_level_from(env: dict[str, str]) -> str:
+# -- read by entry points before a database is known (`make run`, gunicorn.conf.py, __main__s) --
+def log_level_from(env: Mapping[str, str]) -> str:
     """PNIL_LOG_LEVEL (default INFO), upper case; also read by `make run` before any database."""
-    return env.get("PNIL_LOG_LEVEL", "INFO").upper()
+    return (env.get("PNIL_LOG_LEVEL") or "INFO").strip().upper()
+
+
+def log_format_from(env: Mapping[str, str]) -> str:
+    """PNIL_LOG_FORMAT: `json` (the default) or `console`."""
+    return (env.get("PNIL_LOG_FORMAT") or "json").strip().lower()
+
+
+def local_run_log_format(env: Mapping[str, str]) -> str:
+    """PNIL_LOG_FORMAT for `make run`: readable `console` lines for a person at the terminal unless
+    set (the Procfile's default elsewhere stays JSON)."""
+    return log_format_from(env) if (env.get("PNIL_LOG_FORMAT") or "").strip() else "console"
+
+
+def pgdata_from(env: Mapping[str, str]) -> Path | None:
+    """PNIL_PGDATA: the embedded PostgreSQL's data folder, when not the checkout's `.pgdata`."""
+    raw = (env.get("PNIL_PGDATA") or "").strip()
+    return Path(raw).resolve() if raw else None
+
+
+def web_threads_from(env: Mapping[str, str]) -> int:
+    """PNIL_WEB_THREADS: threads per gunicorn worker (32)."""
+    return _int(env, "PNIL_WEB_THREADS", 32)
+
+
+def web_timeout_s_from(env: Mapping[str, str]) -> int:
+    """PNIL_WEB_TIMEOUT_S: gunicorn replaces a worker silent for this long (360)."""
+    return _int(env, "PNIL_WEB_TIMEOUT_S", 360)
+
+
+def scheduler_speed_from(env: Mapping[str, str]) -> float:
+    """PNIL_SCHEDULER_SPEED (tests and benchmarks only): the scheduler's clock runs this many
+    times faster than real time (1)."""
+    return float(env.get("PNIL_SCHEDULER_SPEED") or 1)
+
+
+def worker_concurrency_from(env: Mapping[str, str], name: str | None, default: int) -> int:
+    """Threads per queue of a worker: PNIL_<NAME>_CONCURRENCY, else PNIL_CONCURRENCY, else default."""
+    if name and (env.get(f"PNIL_{name.upper()}_CONCURRENCY") or "").strip():
+        return _int(env, f"PNIL_{name.upper()}_CONCURRENCY", default)
+    return _int(env, "PNIL_CONCURRENCY", default)
+
+
+def anonymous_chosen(env: Mapping[str, str]) -> bool | None:
+    """PNIL_ALLOW_ANONYMOUS as `make run` sees it: on, off, or None when not set at all."""
+    return _flag(env.get("PNIL_ALLOW_ANONYMOUS")) if "PNIL_ALLOW_ANONYMOUS" in env else None
+
+
+def secret_key_from(env: Mapping[str, str]) -> str | None:
+    """PNIL_SECRET_KEY, None when unset or empty."""
+    return (env.get("PNIL_SECRET_KEY") or "").strip() or None
+
+
+def set_for_processes(
+    env: dict[str, str],
+    *,
+    allow_anonymous: bool | None = None,
+    secret_key: str | None = None,
+    log_format: str | None = None,
+) -> None:
+    """Write what `make run` chose into the environment of the processes it starts."""
+    if allow_anonymous is not None:
+        env["PNIL_ALLOW_ANONYMOUS"] = "1" if allow_anonymous else "0"
+    if secret_key is not None:
+        env["PNIL_SECRET_KEY"] = secret_key
+    if log_format is not None:
+        env["PNIL_LOG_FORMAT"] = log_format

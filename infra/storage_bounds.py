@@ -29,6 +29,8 @@ class Retention:
     event_days: int = 7
     versions_kept: int = 100
     prune_every_s: float = 300.0
+    # A compiled artifact no register, update or rollback has reused for this long is deleted.
+    artifact_retention_s: int = 30 * 24 * 3600
 
 
 # What a tenant override may be named in the API, and its column in `tenants`.

@@ -1,6 +1,6 @@
 """`python -m scheduler`: run one scheduler process (safe to run several; each tick fires once).
 
-PNIL_SCHEDULER_SPEED=N (tests and benchmarks only) runs the scheduler's clock N times faster than
+The setting PNIL_SCHEDULER_SPEED=N (tests and benchmarks only) runs the scheduler's clock N times faster than
 real time from the moment it starts, so minutes of cron ticks pass in seconds.
 """
 
@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from infra.database import ForkSafePool
 from infra.embedded_postgres import resolve_database_url
 from infra.logs import configure_logging
-from infra.settings import Settings
+from infra.settings import Settings, log_format_from, log_level_from, scheduler_speed_from
 from infra.stopping import StopSignals, run_until_stopped
 from migrations import require_current_schema
 from scheduler.scheduler import MAX_SLEEP_S, Scheduler, utc_now
@@ -26,12 +26,12 @@ def fast_clock(speed: float):
 
 
 def main() -> None:
-    configure_logging("scheduler", os.environ.get("PNIL_LOG_LEVEL", "INFO"))
+    configure_logging("scheduler", log_level_from(os.environ), log_format_from(os.environ))
     settings = Settings.from_env({**os.environ, "DATABASE_URL": resolve_database_url()}).for_process(
         "scheduler"
     )
     require_current_schema(settings.database_url, "scheduler")
-    speed = float(os.environ.get("PNIL_SCHEDULER_SPEED") or 1)
+    speed = scheduler_speed_from(os.environ)
     clock = utc_now if speed == 1 else fast_clock(speed)
     db = ForkSafePool(
         settings.database_url,

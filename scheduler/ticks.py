@@ -5,13 +5,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from apscheduler.triggers.cron import CronTrigger
 
 # Never look back further than this for missed ticks (a scheduler down for a month counts at
 # most this many, and computing them stays cheap).
 MAX_TICKS_COUNTED = 10_000
+# The IANA names the API documents (its enum); ZoneInfo itself stays the check.
+TIMEZONES = sorted(available_timezones())
+
+
+def _cron_field(value: str) -> str:
+    # `*` with an optional step (at most 6: the smallest field, the weekday, spans 0-6), or a list
+    # of values: the part of what CronTrigger takes in which every expression is valid.
+    return rf"(\*(/[1-6])?|{value}(,{value})*)"
+
+
+# cronExpression as the OpenAPI document states it: minute hour day month weekday (the server
+# also takes ranges, steps of ranges and names; the document states the subset that is always valid).
+CRON_PATTERN = (
+    "^"
+    + " ".join(
+        _cron_field(v)
+        for v in ("[1-5]?[0-9]", "(1?[0-9]|2[0-3])", "([1-9]|[12][0-9]|3[01])", "([1-9]|1[0-2])", "[0-6]")
+    )
+    + "$"
+)
 
 
 class InvalidSchedule(ValueError):

@@ -15,7 +15,9 @@ DEFAULT_TENANT_ID = uuid.UUID("00000000-0000-0000-0000-000000000001")
 DEFAULT_TENANT_SLUG = "default"
 KEY_PREFIX = "pnil_"
 _KEY_SHAPE = re.compile(r"^pnil_[A-Za-z0-9_-]{43}$")
-_SLUG_SHAPE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# A tenant's name (its slug): also the pattern the OpenAPI document states.
+TENANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+_SLUG_SHAPE = TENANT_NAME
 # admin: everything, every tenant's /admin routes; manage: functions, workflows, secrets, KV of its
 # tenant; invoke: execute, queue, read and cancel executions (optionally of listed functions only);
 # read: GETs only.

@@ -4,13 +4,13 @@ subscribes to its type, exactly once per (event, function) even when the message
 from __future__ import annotations
 
 import logging
-import os
 import uuid
 
 from broker import Reject
 from events.names import matches
 from executions.enqueue import enqueue_execution
 from infra.logs import event
+from infra.settings import MAX_EVENT_DEPTH, Settings
 from store import events as store
 from store import workflow_definitions as workflow_store
 from store.quotas import QuotaExceeded
@@ -20,8 +20,16 @@ from workflows import definitions
 from workflows.canvas import CanvasError
 
 log = logging.getLogger(__name__)
-# Events caused by this many chained event-triggered executions are recorded, not delivered.
-MAX_DEPTH = int(os.environ.get("PNIL_MAX_EVENT_DEPTH") or 8)
+# Events caused by this many chained event-triggered executions are recorded, not delivered
+# (the setting PNIL_MAX_EVENT_DEPTH, taken when the worker starts).
+_limits = {"max_depth": MAX_EVENT_DEPTH}
+
+
+@broker.on_worker_start(EVENTS)
+def apply_settings(settings: Settings | None) -> None:
+    """Take the event depth limit from this process's settings."""
+    if settings is not None:
+        _limits["max_depth"] = settings.max_event_depth
 
 
 @broker.task(queue=EVENTS, name=DISPATCH_EVENT_TASK, max_retries=10, visibility_timeout=60, backoff=1)
@@ -36,14 +44,15 @@ def dispatch_event(payload: dict, delivery) -> None:
         if ev is None:
             return  # its tenant was deleted meanwhile
         ids = {"eventId": str(event_id), "eventType": ev["type"], "tenantId": str(ev["tenant_id"])}
-        if ev["depth"] >= MAX_DEPTH:
+        max_depth = _limits["max_depth"]
+        if ev["depth"] >= max_depth:
             store.mark_dispatched(conn, event_id, started=0, suppressed=True)
             event(
                 log,
                 "event.loop_suppressed",
                 level=logging.WARNING,
                 depth=ev["depth"],
-                maxDepth=MAX_DEPTH,
+                maxDepth=max_depth,
                 **ids,
             )
             return

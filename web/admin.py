@@ -89,7 +89,14 @@ class KeyCreateSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    tenant = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    tenant = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=63),
+        metadata={
+            "pattern": tenants.TENANT_NAME.pattern,
+            "description": "1-63 lowercase letters, digits, - or _",
+        },
+    )
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=200))
     admin = StrictBoolean(load_default=False, metadata={"description": "the same as scopes [admin]"})
     scopes = fields.List(

@@ -22,7 +22,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     if settings is None:
         settings = Settings.from_env().for_process("web")
         require_current_schema(settings.database_url, "web")  # gunicorn reports the refusal
-        configure_logging("web", settings.log_level)
+        configure_logging("web", settings.log_level, settings.log_format)
     app = Flask("pnil")
     if settings.trusted_proxies:
         # X-Forwarded-For/-Proto/-Host from that many proxies in front (nginx: 1) are believed:
@@ -81,6 +81,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         functions,
         health,
         kv,
+        openapi_rules,
         paths,
         request_limits,
         schedule_preview,
@@ -116,4 +117,5 @@ def create_app(settings: Settings | None = None) -> Flask:
         workflows.blp,
     ):
         api.register_blueprint(blueprint)
+    openapi_rules.install(api, settings)  # last: rules of every registered route
     return app

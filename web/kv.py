@@ -32,7 +32,7 @@ class PutSchema(Schema):
     ttl = fields.Float(
         load_default=None,
         validate=validate.Range(min=0, min_inclusive=False, max=MAX_TTL_S),
-        metadata={"description": "seconds until the entry expires; absent: never"},
+        metadata={"description": "seconds until the entry expires; absent: never", "exclusiveMinimum": True},
     )
 
 

@@ -14,7 +14,7 @@ import psycopg
 from cryptography.fernet import Fernet
 
 from infra.exposure import is_loopback
-from infra.settings import local_dir
+from infra.settings import anonymous_chosen, local_dir, secret_key_from, set_for_processes
 from store import tenants
 
 ADMIN_KEY_FILE = "admin-key"
@@ -26,10 +26,9 @@ def prepare(env: dict[str, str], project_root: Path) -> None:
     directory = local_dir(env, project_root)
     directory.mkdir(mode=0o700, parents=True, exist_ok=True)
     _anonymous_default(env)
-    if not env.get("PNIL_SECRET_KEY"):
-        env["PNIL_SECRET_KEY"] = _read_or_make(
-            directory / SECRET_KEY_FILE, lambda: Fernet.generate_key().decode()
-        )
+    if secret_key_from(env) is None:
+        key = _read_or_make(directory / SECRET_KEY_FILE, lambda: Fernet.generate_key().decode())
+        set_for_processes(env, secret_key=key)
         print(f"==> secrets are encrypted with the key in {directory / SECRET_KEY_FILE}", flush=True)
     path = directory / ADMIN_KEY_FILE
     with psycopg.connect(env["DATABASE_URL"], autocommit=True) as conn:
@@ -46,14 +45,14 @@ def prepare(env: dict[str, str], project_root: Path) -> None:
 
 
 def _anonymous_default(env: dict[str, str]) -> None:
-    if "PNIL_ALLOW_ANONYMOUS" in env:
+    if anonymous_chosen(env) is not None:
         return
     host = env.get("HOST", "127.0.0.1")
     if not is_loopback((host, 0)):
-        env["PNIL_ALLOW_ANONYMOUS"] = "0"
+        set_for_processes(env, allow_anonymous=False)
         print(f"==> anonymous access is OFF: the server listens on {host}; use API keys", flush=True)
         return
-    env["PNIL_ALLOW_ANONYMOUS"] = "1"
+    set_for_processes(env, allow_anonymous=True)
     print(
         "==> anonymous access is ON for this local run (requests without an API key belong to the "
         "'default' tenant, without admin rights); set PNIL_ALLOW_ANONYMOUS=0 to turn it off",

@@ -47,6 +47,17 @@ class FunctionRefConverter(BaseConverter):
         return str(value)
 
 
+# A workflow's name as the OpenAPI document states it (web/workflows/named.py checks it): 1 to 200
+# characters, not `runs`, no control character, no whitespace at either end.
+WORKFLOW_NAME = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 200,
+    "pattern": r"^(?!runs$)(?!\s)[^\x00-\x1f]*[^\x00-\x1f\s]$",
+    "description": "the workflow's name (not `runs`)",
+}
+
+
 class WorkflowNameConverter(BaseConverter):
     """A workflow's name: any path segment but `runs` (which is /workflows/runs)."""
 
@@ -61,9 +72,7 @@ def install(app: Flask, api: Api) -> None:
     app.url_map.converters["uuid"] = IdConverter
     app.url_map.converters["fn"] = FunctionRefConverter
     app.url_map.converters["workflow"] = WorkflowNameConverter
-    api.register_converter(
-        WorkflowNameConverter, lambda _: {"type": "string", "description": "the workflow's name (not `runs`)"}
-    )
+    api.register_converter(WorkflowNameConverter, lambda _: dict(WORKFLOW_NAME))
     api.register_converter(IdConverter, lambda _: {"type": "string", "format": "uuid"})
     api.register_converter(
         FunctionRefConverter,

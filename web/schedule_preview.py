@@ -18,8 +18,11 @@ class PreviewQuerySchema(Schema):
     class Meta:
         unknown = RAISE
 
-    cron = fields.String(required=True, metadata={"description": "5 fields: minute hour day month weekday"})
-    timezone = fields.String(load_default="UTC")
+    cron = fields.String(
+        required=True,
+        metadata={"description": "5 fields: minute hour day month weekday", "pattern": ticks.CRON_PATTERN},
+    )
+    timezone = fields.String(load_default="UTC", metadata={"enum": ticks.TIMEZONES})
     count = fields.Integer(load_default=5, validate=validate.Range(min=1, max=50))
 
 

@@ -5,6 +5,7 @@ import logging
 import re
 
 from infra.logs import ConsoleFormatter, JsonFormatter, configure_logging, event
+from infra.settings import log_format_from
 
 
 def _record(name: str, **fields) -> logging.LogRecord:
@@ -43,9 +44,8 @@ def test_console_format_is_one_readable_line_with_the_same_fields():
     ), line
 
 
-def test_the_format_is_chosen_by_setting(monkeypatch):
-    monkeypatch.setenv("PNIL_LOG_FORMAT", "console")
-    configure_logging("web")
+def test_the_format_is_chosen_by_setting():
+    configure_logging("web", log_format=log_format_from({"PNIL_LOG_FORMAT": "console"}))
     assert isinstance(logging.getLogger().handlers[0].formatter, ConsoleFormatter)
-    configure_logging("web", log_format="json")
+    configure_logging("web", log_format=log_format_from({}))
     assert type(logging.getLogger().handlers[0].formatter) is JsonFormatter

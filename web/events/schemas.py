@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates
 
-from events.names import SOURCES, type_error
+from events.names import MAX_TYPE_CHARS, SOURCES, TYPE_RE, type_error
 from web.executions.schemas import JsonObject
 
 
@@ -12,8 +12,16 @@ class PublishEventSchema(Schema):
     class Meta:
         unknown = RAISE
 
-    type = fields.String(required=True, metadata={"description": "dotted name, e.g. order.created (≤ 200)"})
-    payload = JsonObject(load_default=dict, metadata={"description": "a JSON object"})
+    type = fields.String(
+        required=True,
+        metadata={
+            "description": f"dotted name, e.g. order.created (≤ {MAX_TYPE_CHARS})",
+            "minLength": 1,
+            "maxLength": MAX_TYPE_CHARS,
+            "pattern": TYPE_RE.pattern,
+        },
+    )
+    payload = JsonObject(load_default=dict, metadata={"type": "object", "description": "a JSON object"})
 
     @validates("type")
     def _type(self, value, **_):

@@ -16,7 +16,7 @@ from marshmallow import (
     validates_schema,
 )
 
-from events.names import pattern_error
+from events.names import PATTERN_RE, pattern_error
 from hostapi import allowed_hosts
 from infra import retry_policy
 from runner.contract import LANGUAGES
@@ -64,6 +64,11 @@ def _check_host_pattern(value: str) -> None:
 
 
 NAME = (validate.Length(min=1, max=200), _check_name)
+# _name_error as the OpenAPI document states it: no '/', no control character, no whitespace at
+# either end, not a UUID.
+_UUID_SHAPE = r"\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$"
+NAME_PATTERN = rf"^(?!{_UUID_SHAPE})(?!\s)[^/\x00-\x1f\x7f]*[^/\x00-\x1f\x7f\s]$"
+NAME_DOC = {"description": "unique in the tenant; addresses the function in URLs", "pattern": NAME_PATTERN}
 
 
 class ResourceLimitsSchema(Schema):
@@ -139,9 +144,7 @@ class FunctionWriteSchema(Schema):
             return {k: v for k, v in data.items() if k not in READ_ONLY_FIELDS}
         return data
 
-    name = fields.String(
-        validate=NAME, metadata={"description": "unique in the tenant; addresses the function in URLs"}
-    )
+    name = fields.String(validate=NAME, metadata=NAME_DOC)
     description = fields.String(allow_none=True, validate=validate.Length(max=10_000))
     language = fields.String(
         validate=validate.OneOf(LANGUAGES, error="unknown language; use one of: " + ", ".join(LANGUAGES))
@@ -151,10 +154,14 @@ class FunctionWriteSchema(Schema):
         validate=validate.OneOf(("DRAFT", "ACTIVE")), metadata={"description": "initial state"}
     )
     type = fields.String(attribute="trigger_type", validate=validate.OneOf(TRIGGER_TYPES))
-    cronExpression = fields.String(attribute="cron_expression", allow_none=True)
+    cronExpression = fields.String(
+        attribute="cron_expression",
+        allow_none=True,
+        metadata={"pattern": ticks.CRON_PATTERN, "description": "minute hour day month weekday"},
+    )
     timezone = fields.String(
         validate=validate.Length(min=1, max=100),
-        metadata={"description": "IANA timezone of cronExpression (default UTC)"},
+        metadata={"description": "IANA timezone of cronExpression (default UTC)", "enum": ticks.TIMEZONES},
     )
     misfireGraceS = fields.Integer(
         attribute="misfire_grace_s",
@@ -167,7 +174,8 @@ class FunctionWriteSchema(Schema):
         allow_none=True,
         validate=validate.Length(min=1, max=200),
         metadata={
-            "description": "served at /http/{tenant}{httpPath}; {name} parameters and a final * allowed"
+            "description": "served at /http/{tenant}{httpPath}; {name} parameters and a final * allowed",
+            "pattern": routing.PATH_PATTERN,
         },
     )
     httpAuth = fields.String(
@@ -183,7 +191,10 @@ class FunctionWriteSchema(Schema):
         },
     )
     httpMethods = fields.List(fields.String(validate=validate.OneOf(HTTP_METHODS)), attribute="http_methods")
-    eventTypes = fields.List(fields.String(validate=validate.Length(min=1, max=200)), attribute="event_types")
+    eventTypes = fields.List(
+        fields.String(validate=validate.Length(min=1, max=200), metadata={"pattern": PATTERN_RE.pattern}),
+        attribute="event_types",
+    )
     resourceLimits = fields.Nested(ResourceLimitsSchema, attribute="resource_limits")
     retryPolicy = RetryPolicyField(attribute="retry_policy", allow_none=True, metadata=RETRY_POLICY_DOC)
     metadata = fields.Dict(
@@ -198,7 +209,7 @@ class FunctionWriteSchema(Schema):
         metadata={"description": f"at most {MAX_TAGS}; filter with GET /functions?tag="},
     )
     allowedHosts = fields.List(
-        fields.String(validate=_check_host_pattern),
+        fields.String(validate=_check_host_pattern, metadata={"pattern": allowed_hosts.PATTERN_TEXT}),
         attribute="allowed_hosts",
         validate=validate.Length(max=MAX_ALLOWED_HOSTS),
         metadata={
@@ -261,7 +272,7 @@ class FunctionCreateSchema(FunctionWriteSchema):
     name = fields.String(
         required=True,
         validate=NAME,
-        metadata={"description": "unique in the tenant; addresses the function in URLs"},
+        metadata=NAME_DOC,
     )
     language = fields.String(
         required=True,

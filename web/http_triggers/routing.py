@@ -16,6 +16,9 @@ from dataclasses import dataclass
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 _LITERAL = re.compile(r"^[A-Za-z0-9._~-]+$")
 _PARAM = re.compile(r"^\{([A-Za-z_][A-Za-z0-9_]{0,63})\}$")
+_SEGMENT = r"([A-Za-z0-9._~-]+|\{[A-Za-z_][A-Za-z0-9_]{0,63}\})"
+# What `check` accepts, as the OpenAPI document states it (but for a parameter named twice).
+PATH_PATTERN = rf"^/*({_SEGMENT}/+)*({_SEGMENT}|\*)?/*$"
 
 
 class InvalidPattern(ValueError):

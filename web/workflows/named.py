@@ -20,7 +20,7 @@ from web.workflows.schemas import (
 from workflows import definitions
 from workflows.canvas import CanvasError
 
-RESERVED = ("runs",)
+RESERVED = ("runs",)  # web/paths.py WORKFLOW_NAME states this rule in the OpenAPI document
 
 
 def _check_name(name: str) -> None:

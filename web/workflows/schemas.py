@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
-from events.names import pattern_error
+from events.names import PATTERN_RE, pattern_error
 from scheduler import ticks
 from web.executions.schemas import JsonObject
 
@@ -94,13 +94,17 @@ class WorkflowPutSchema(Schema):
         validate=validate.OneOf(("ONEOFF", "SCHEDULED", "EVENT")),
         metadata={"description": "ONEOFF (run by API), SCHEDULED (cronExpression) or EVENT (eventTypes)"},
     )
-    cronExpression = fields.String(load_default=None, attribute="cron_expression")
-    timezone = fields.String(load_default="UTC")
+    cronExpression = fields.String(
+        load_default=None,
+        attribute="cron_expression",
+        metadata={"pattern": ticks.CRON_PATTERN, "description": "minute hour day month weekday"},
+    )
+    timezone = fields.String(load_default="UTC", metadata={"enum": ticks.TIMEZONES})
     misfireGraceS = fields.Integer(
         load_default=60, attribute="misfire_grace_s", validate=validate.Range(min=0, max=86_400)
     )
     eventTypes = fields.List(
-        fields.String(validate=validate.Length(min=1, max=200)),
+        fields.String(validate=validate.Length(min=1, max=200), metadata={"pattern": PATTERN_RE.pattern}),
         load_default=list,
         attribute="event_types",
         validate=validate.Length(max=100),
