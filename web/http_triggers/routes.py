@@ -15,6 +15,7 @@ from flask.views import MethodView
 
 from executions.fairness import TenantBusy
 from executions.service import FunctionNotFound, NotRunnable, SlotsBusy, not_runnable_reason
+from functions.routing import resolve
 from infra import strict_json
 from infra.logs import event
 from store import http_bindings, tenants
@@ -22,7 +23,6 @@ from web.blueprint import Blueprint
 from web.db import pool
 from web.errors import error_body
 from web.executions.routes import service
-from web.http_triggers.routing import resolve
 from web.scopes import may_invoke
 
 log = logging.getLogger(__name__)
