@@ -17,6 +17,7 @@ from functions import errors as functions
 from infra.logs import event
 from infra.secretbox import SecretKeyError
 from store.quotas import QuotaExceeded
+from store.tenants import InvalidTenantRequest
 from workflows import definitions, runs
 from workflows.canvas import CanvasError
 
@@ -42,6 +43,7 @@ DOMAIN_ERRORS: dict[type[Exception], tuple[int, dict[str, str]]] = {
     runs.RunNotFound: (404, {}),
     runs.RunFinished: (409, {}),
     CanvasError: (400, {}),  # errors.pointer names the offending node
+    InvalidTenantRequest: (400, {}),
     SecretKeyError: (503, {}),
     CompilerUnavailable: (503, {}),
 }
