@@ -54,6 +54,10 @@ ANONYMOUS = Principal(
 )
 
 
+class InvalidTenantRequest(ValueError):
+    """A tenant name, scope or key limit pnil cannot use; the message says which and why."""
+
+
 def hash_key(key: str) -> bytes:
     """The stored form of a key; keys carry 256 random bits, so a plain SHA-256 suffices."""
     return hashlib.sha256(key.encode()).digest()
@@ -72,7 +76,9 @@ def new_key() -> str:
 def ensure_tenant(conn: psycopg.Connection, slug: str) -> uuid.UUID:
     """The id of the tenant with this slug, created when missing."""
     if not _SLUG_SHAPE.match(slug):
-        raise ValueError(f"invalid tenant name {slug!r}: use 1-63 lowercase letters, digits, '-' or '_'")
+        raise InvalidTenantRequest(
+            f"invalid tenant name {slug!r}: use 1-63 lowercase letters, digits, '-' or '_'"
+        )
     row = conn.execute(
         "INSERT INTO tenants (slug) VALUES (%s) ON CONFLICT (slug) DO UPDATE SET slug = EXCLUDED.slug "
         "RETURNING id",
@@ -98,9 +104,9 @@ def create_key(
     scopes = sorted(set(scopes or ()) | ({"admin"} if admin else set())) or ["manage"]
     unknown = set(scopes) - set(SCOPES)
     if unknown:
-        raise ValueError(f"unknown scope(s) {', '.join(sorted(unknown))}: use {', '.join(SCOPES)}")
+        raise InvalidTenantRequest(f"unknown scope(s) {', '.join(sorted(unknown))}: use {', '.join(SCOPES)}")
     if function_ids is not None and "invoke" not in scopes:
-        raise ValueError("only an invoke key can be limited to functions")
+        raise InvalidTenantRequest("only an invoke key can be limited to functions")
     tenant_id = ensure_tenant(conn, slug)
     if function_ids:
         found = {
@@ -111,7 +117,7 @@ def create_key(
         }
         missing = [str(f) for f in function_ids if f not in found]
         if missing:
-            raise ValueError(f"tenant {slug!r} has no function(s) {', '.join(missing)}")
+            raise InvalidTenantRequest(f"tenant {slug!r} has no function(s) {', '.join(missing)}")
     key = new_key()
     key_id = conn.execute(
         "INSERT INTO api_keys (tenant_id, name, key_hash, is_admin, scopes, function_ids, expires_at) "

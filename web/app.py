@@ -6,6 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from functions.service import FunctionService
 from hostapi.secrets import check_key
 from infra.database import ForkSafePool
 from infra.logs import configure_logging
@@ -62,6 +63,16 @@ def create_app(settings: Settings | None = None) -> Flask:
     # /health has a connection of its own: it never waits for one that requests hold.
     app.extensions["pnil.health_db"] = ForkSafePool(
         settings.database_url, min_size=1, max_size=1, name="health", timeout_s=2.0
+    )
+    app.extensions["pnil.functions"] = FunctionService(
+        app.extensions["pnil.db"],
+        max_source_bytes=settings.max_source_bytes,
+        caps={
+            "maxExecutionTimeMs": settings.max_execution_time_cap_ms,
+            "maxMemoryBytes": settings.max_memory_cap_bytes,
+            "maxOutputSizeBytes": settings.max_output_cap_bytes,
+        },
+        quotas=settings.quotas,
     )
     if from_env:  # a real process (gunicorn): refuse to start without the key of stored secrets
         with app.extensions["pnil.db"].connection() as conn:

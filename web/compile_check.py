@@ -2,23 +2,19 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from flask import current_app
 from flask.views import MethodView
-from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
 from compiler.compilers import Compilers
-from compiler.errors import CompileError, CompilerUnavailable
-from infra.logs import event
+from compiler.errors import CompileError
 from runner.contract import LANGUAGES
 from web.blueprint import Blueprint
 from web.db import settings
 from web.functions.routes import check_sizes_and_caps
 
-log = logging.getLogger(__name__)
 blp = Blueprint("compile", __name__, description="Check that a source compiles")
 
 EXTENSION = "pnil.compile_check"
@@ -68,7 +64,4 @@ class CompileCheck(MethodView):
             _the_compilers().compile(body["language"], body["source"])
         except CompileError as exc:
             return {"status": "FAILED", "compile_error": str(exc) or type(exc).__name__}
-        except CompilerUnavailable as exc:
-            event(log, "compile.check.unavailable", level=logging.ERROR, error=str(exc))
-            abort(503, message=f"the compiler could not run: {exc}; try again")
         return {"status": "READY", "compile_error": None}

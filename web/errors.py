@@ -8,11 +8,45 @@ import psycopg
 from flask import Flask, current_app, jsonify, request
 from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
+from werkzeug.http import HTTP_STATUS_CODES
 
+from compiler.errors import CompilerUnavailable
+from executions import enqueue, fairness, replay
+from executions import service as executions
+from functions import errors as functions
 from infra.logs import event
+from infra.secretbox import SecretKeyError
 from store.quotas import QuotaExceeded
+from store.tenants import InvalidTenantRequest
+from workflows import definitions, runs
+from workflows.canvas import CanvasError
 
 log = logging.getLogger(__name__)
+
+
+# The one table of domain refusals and their HTTP answers: (status code, extra headers). A route
+# lets these exceptions through; the message is the exception's own (what happened, what to do).
+DOMAIN_ERRORS: dict[type[Exception], tuple[int, dict[str, str]]] = {
+    functions.FunctionNotFound: (404, {}),
+    functions.VersionNotFound: (404, {}),
+    functions.InvalidFunction: (400, {}),
+    functions.SourceTooLarge: (413, {}),
+    functions.FunctionConflict: (409, {}),
+    executions.FunctionNotFound: (404, {}),
+    executions.NotRunnable: (400, {}),
+    executions.SlotsBusy: (429, {"Retry-After": "1"}),
+    fairness.TenantBusy: (429, {"Retry-After": "1"}),
+    enqueue.IdempotencyConflict: (409, {}),
+    replay.ExecutionNotFound: (404, {}),
+    replay.NotReplayable: (409, {}),
+    definitions.WorkflowNotFound: (404, {}),
+    runs.RunNotFound: (404, {}),
+    runs.RunFinished: (409, {}),
+    CanvasError: (400, {}),  # errors.pointer names the offending node
+    InvalidTenantRequest: (400, {}),
+    SecretKeyError: (503, {}),
+    CompilerUnavailable: (503, {}),
+}
 
 
 def error_body(code: int, status: str, message: str, errors=None):
@@ -50,6 +84,22 @@ def register_error_handlers(app: Flask) -> None:
         for name, value in (data.get("headers") or {}).items():
             response.headers[name] = value
         return response
+
+    def domain_error(exc: Exception):
+        code, headers = next(v for k, v in DOMAIN_ERRORS.items() if isinstance(exc, k))
+        status = HTTP_STATUS_CODES[code].upper().replace(" ", "_")
+        message = str(exc)
+        if isinstance(exc, CompilerUnavailable):
+            event(log, "compile.check.unavailable", level=logging.ERROR, error=message)
+            message = f"the compiler could not run: {message}; try again"
+        errors = {"pointer": exc.pointer} if isinstance(exc, CanvasError) else None
+        response = jsonify(error_body(code, status, message, errors))
+        response.status_code = code
+        response.headers.update(headers)
+        return response
+
+    for kind in DOMAIN_ERRORS:
+        app.register_error_handler(kind, domain_error)
 
     @app.errorhandler(QuotaExceeded)
     def quota_exceeded(exc: QuotaExceeded):

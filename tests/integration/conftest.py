@@ -44,9 +44,16 @@ def app(settings):
 
 
 @pytest.fixture
-def client(app):
-    """An anonymous client (the local-run configuration: tenant `default`)."""
-    return app.test_client()
+def api(app):
+    """The app a test's client talks to: its own `app`, unless its module imports a shared one
+    (`from tests.integration.api_fixtures import api`) or defines `api` itself."""
+    return app
+
+
+@pytest.fixture
+def client(api):
+    """The one API client fixture: anonymous (the local-run configuration: tenant `default`), on `api`."""
+    return api.test_client()
 
 
 @pytest.fixture

@@ -1,6 +1,6 @@
 """The hostile functions every language's sandbox must survive, written once per language.
 
-Used by the runner-level suite (test_sandbox_limits.py) and the API-level one (test_sandbox_api.py).
+Used by the runner-level suite (test_sandbox_limits.py) and the API-level one (test_language_api.py).
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Sync execute and execution history through the HTTP API.
+"""Sync execute and execution history through the HTTP API (with AssemblyScript functions; what
+every language does is in test_language_api.py).
 
 Real compiler and consumer processes compile every function once per module (real asc),
 the Flask app runs them in its real runner pool (real wasmtime subprocesses).
@@ -21,10 +22,9 @@ import pytest
 import wasmtime
 
 from runner.logs import TRUNCATED_MARKER
-from tests.integration.api_fixtures import api, client
+from tests.integration.api_fixtures import api
 from tests.integration.conftest import wait_for
 from tests.integration.execute_helpers import (
-    UNICODE_INPUT,
     assert_healthy,
     execute,
     execute_retrying,
@@ -34,7 +34,7 @@ from tests.integration.execute_helpers import (
     wait_compiled,
 )
 
-__all__ = ["api", "client"]  # fixtures used below
+__all__ = ["api"]  # fixture used below
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 LOG_SPAM = """
@@ -98,17 +98,6 @@ def fns(api) -> dict[str, str]:
 # -- results --------------------------------------------------------------------------------------
 
 
-def test_echo_returns_unicode_and_nested_json_unchanged(client, fns):
-    execution = execute(client, fns["echo"], UNICODE_INPUT)
-
-    assert execution["status"] == "COMPLETED", execution["errorMessage"]
-    assert execution["output"] == UNICODE_INPUT
-    assert execution["input"] == UNICODE_INPUT
-    assert execution["errorMessage"] is None
-    assert execution["functionId"] == fns["echo"]
-    assert execution["triggerType"] == "API"
-
-
 def test_each_sync_execute_has_one_audit_line_with_its_answer(api, client, fns):
     path = f"/functions/{fns['broken']}/execute"
     expect_error(client.post(path, json={"input": {}}), 400)
@@ -124,15 +113,6 @@ def test_each_sync_execute_has_one_audit_line_with_its_answer(api, client, fns):
     assert execution["status"] == "COMPLETED"
     assert lines[-2:] == [(400, fns["broken"]), (200, fns["echo"])]
     assert sum(1 for _, target in lines if target == fns["echo"]) == _echo_executes(api, fns["echo"])
-
-
-def test_thrown_error_fails_with_its_message_and_position(client, fns):
-    execution = execute(client, fns["throws"], {"x": 1})
-
-    assert execution["status"] == "FAILED"
-    assert "something went wrong" in execution["errorMessage"]
-    assert execution["output"] is None
-    assert_healthy(client)
 
 
 def test_output_that_is_not_json_fails(client, fns):
@@ -299,7 +279,7 @@ def test_failed_execution_by_id_keeps_the_error(client, fns):
     assert done == execution
 
 
-def test_logs_are_capped_with_a_visible_marker(client, fns):
+def test_an_executions_logs_are_capped_with_a_visible_marker(client, fns):
     execution = execute(client, fns["logspam"])
 
     assert execution["status"] == "COMPLETED"

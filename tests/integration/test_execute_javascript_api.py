@@ -1,4 +1,5 @@
-"""JavaScript functions through the HTTP API: compiled by the real compiler, run in QuickJS-NG."""
+"""What only JavaScript functions do through the HTTP API (QuickJS-NG: NUL characters, stderr, a
+request body's edge cases); what every language does is in test_language_api.py."""
 
 from __future__ import annotations
 
@@ -8,29 +9,20 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.api_fixtures import api, client
+from tests.integration.api_fixtures import api
 from tests.integration.execute_helpers import (
     assert_healthy,
-    compile_error,
     execute,
     expect_error,
     register_compiled,
 )
 
-__all__ = ["api", "client"]  # fixtures used below
+__all__ = ["api"]  # fixture used below
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "javascript"
 MIB = 1024 * 1024
 SOURCES = {
-    "add": ((FIXTURES / "add.js").read_text(), None),
     "echo": ((FIXTURES / "echo.js").read_text(), None),
-    "async": ((FIXTURES / "async_greet.js").read_text(), None),
-    "throws": ("function handle(input) {\n  throw new TypeError('bad input: ' + input.n);\n}", None),
-    "console": (
-        "function handle(input) {\n  console.log('hello', input.n, {a: [1]});\n"
-        "  console.error('went wrong');\n  return {ok: true};\n}",
-        None,
-    ),
     "nul_output": ("function handle() { return {text: 'a\\u0000b'}; }", None),
     "nul_logs": ("function handle() { console.log('x\\u0000y'); throw new Error('e\\u0000'); }", None),
     "deep_output": (
@@ -46,60 +38,13 @@ SOURCES = {
         "function handle() { const end = Date.now() + 1500; while (Date.now() < end) {} return 1; }",
         None,
     ),
-    "syntax_error": ("function handle(input) {\n  const x = 1;\n  return (x +);\n}", None),
-    "no_handle": ("function main(input) { return 1; }", None),
 }
-COMPILE_FAILURES = {"syntax_error", "no_handle"}
 
 
 @pytest.fixture(scope="module")
 def fns(api) -> dict[str, str]:
     """Every function of this module, registered at once and compiled: name → id."""
-    return register_compiled(api.test_client(), "javascript", SOURCES, prefix="js", failures=COMPILE_FAILURES)
-
-
-def test_add_returns_the_sum(client, fns):
-    execution = execute(client, fns["add"], {"a": 40, "b": 2})
-
-    assert execution["status"] == "COMPLETED", execution["errorMessage"]
-    assert execution["output"] == {"sum": 42}
-
-
-def test_syntax_error_fails_at_compile_time_with_line_and_column(client, fns):
-    error = compile_error(client, fns["syntax_error"])
-
-    assert error.startswith("SyntaxError: ")
-    assert error.endswith("at line 3, column 14")
-    expect_error(client.post(f"/functions/{fns['syntax_error']}/execute", json={"input": {}}), 400)
-
-
-def test_missing_handle_fails_at_compile_time(client, fns):
-    assert "no handle function defined" in compile_error(client, fns["no_handle"])
-    expect_error(client.post(f"/functions/{fns['no_handle']}/execute", json={"input": {}}), 400)
-
-
-def test_thrown_error_fails_with_message_and_stack(client, fns):
-    execution = execute(client, fns["throws"], {"n": 7})
-
-    assert execution["status"] == "FAILED"
-    assert execution["errorMessage"].startswith("TypeError: bad input: 7")
-    assert "at handle (" in execution["errorMessage"]
-
-
-def test_console_output_goes_to_the_logs(client, fns):
-    done = execute(client, fns["console"], {"n": 42})
-
-    execution = client.get(f"/executions/{done['id']}").get_json()
-
-    assert execution["status"] == "COMPLETED"
-    assert execution["logs"] == 'hello 42 {"a":[1]}\nwent wrong'
-
-
-def test_async_handle_is_awaited(client, fns):
-    execution = execute(client, fns["async"], {"name": "Ada"})
-
-    assert execution["status"] == "COMPLETED", execution["errorMessage"]
-    assert execution["output"] == {"greeting": "hello, Ada"}
+    return register_compiled(api.test_client(), "javascript", SOURCES, prefix="js")
 
 
 def test_output_with_a_nul_character_fails_cleanly(client, fns):

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.integration.api_fixtures import api, client
+from tests.integration.api_fixtures import api
 from tests.integration.execute_helpers import (
     execute,
     expect_error,
@@ -16,7 +16,7 @@ from tests.integration.execute_helpers import (
     wait_compiled,
 )
 
-__all__ = ["api", "client"]  # fixtures used below
+__all__ = ["api"]  # fixture used below
 
 JS_CONTEXT = "function handle(input, context) { return context; }"
 AS_CONTEXT = """

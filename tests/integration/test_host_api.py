@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from store import tenants
-from tests.integration.api_fixtures import api, client
+from tests.integration.api_fixtures import api
 from tests.integration.conftest import wait_for
 from tests.integration.execute_helpers import (
     execute,
@@ -21,7 +21,7 @@ from tests.integration.execute_helpers import (
     wait_compiled,
 )
 
-__all__ = ["api", "client"]  # fixtures used below
+__all__ = ["api"]  # fixture used below
 
 KV_JS = """
 function handle(input) {

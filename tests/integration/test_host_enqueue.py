@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.api_fixtures import api, client
+from tests.integration.api_fixtures import api
 from tests.integration.execute_helpers import execute, ready_function
 
-__all__ = ["api", "client"]
+__all__ = ["api"]  # fixture used below
 
 TARGET = "function handle(input) { return input; }"
 ENQUEUE_JS = """

@@ -19,6 +19,9 @@ from tests.integration.workflow_helpers import fn, register_functions, wait_run
 __all__ = ["api"]
 
 
+pytestmark = pytest.mark.usefixtures("names", "executor")  # every test runs with them
+
+
 @pytest.fixture(scope="module")
 def names(api):
     return register_functions(api.test_client(), "named")
@@ -30,11 +33,6 @@ def executor(api):
     procs.start("-m", "broker", "worker", "tasks:broker", "executions", "events", "--name", "executor")
     yield procs
     procs.stop_all()
-
-
-@pytest.fixture
-def client(api, names, executor):
-    return api.test_client()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import psycopg
 import pytest
 
 from store import tenants
-from tests.integration.api_fixtures import api, client
+from tests.integration.api_fixtures import api
 from tests.integration.execute_helpers import execute, expect_error, ready_function, register
 
 ECHO = "function handle(input) { return input; }"
@@ -16,7 +16,7 @@ KV_WRITER = (
     " catch (e) { return {stored: false, error: String(e.message || e)}; } }"
 )
 
-__all__ = ["api", "client"]  # fixtures used below
+__all__ = ["api"]  # fixture used below
 
 
 @pytest.fixture

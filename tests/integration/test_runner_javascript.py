@@ -41,7 +41,7 @@ def js(engine):
     return run
 
 
-def test_add_returns_the_sum_as_json(js):
+def test_add_returns_the_sum_as_json_and_quickjs_memory_is_measured(js):
     result = js("add.js", {"a": 2, "b": 40})
 
     assert result.status is RunStatus.COMPLETED

@@ -45,7 +45,7 @@ def py(runner, request):
     return run
 
 
-def test_add_returns_the_sum_as_json(py):
+def test_add_returns_the_sum_as_json_in_a_fresh_or_a_prepared_instance(py):
     result = py("add.py", {"a": 2, "b": 40})
 
     assert result.status is RunStatus.COMPLETED, result.error_message

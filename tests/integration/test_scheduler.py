@@ -199,8 +199,3 @@ def test_admin_scheduler_lists_live_schedulers(db, start_scheduler, client):
     admin = admin_headers(db)
     live = wait_for(lambda: client.get("/admin/scheduler", headers=admin).get_json(), timeout=5)
     assert live[0]["name"] == scheduler.name and live[0]["functions"] == 1
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()

@@ -59,11 +59,10 @@ def api(server_url, template_url):
         yield app
 
 
-@pytest.fixture(scope="module")
-def client(api):
-    client = api.test_client()
-    assert client.put("/secrets/STRIPE_KEY", json={"value": VALUE}).status_code == 200
-    return client
+@pytest.fixture(scope="module", autouse=True)
+def stripe_key(api):
+    """The tenant's secret every test of this module reads."""
+    assert api.test_client().put("/secrets/STRIPE_KEY", json={"value": VALUE}).status_code == 200
 
 
 def create(client, language: str, source: str, secrets: list[str], **extra) -> dict:

@@ -9,10 +9,10 @@ from executions.housekeeping import prune
 from infra.database import ForkSafePool
 from infra.storage_bounds import Retention
 from store import tenants
-from tests.integration.api_fixtures import api, client
+from tests.integration.api_fixtures import api
 from tests.integration.execute_helpers import expect_error, register
 
-__all__ = ["api", "client"]  # fixtures used below
+__all__ = ["api"]  # fixture used below
 
 
 @pytest.fixture

@@ -72,7 +72,7 @@ def secure_app(database_url):
 
 
 @pytest.fixture
-def api(secure_app):
+def call_as(secure_app):
     """Factory: a request to the secure app with a key."""
     client = secure_app.test_client()
 
@@ -91,8 +91,10 @@ def expect_error(resp, status: int) -> dict:
     return data
 
 
-def create_function(api, key: str, name: str = "f") -> dict:
-    resp = api("POST", "/functions", key, json={"name": name, "language": "assemblyscript", "source": ECHO})
+def create_function(call_as, key: str, name: str = "f") -> dict:
+    resp = call_as(
+        "POST", "/functions", key, json={"name": name, "language": "assemblyscript", "source": ECHO}
+    )
     assert resp.status_code == 201, resp.get_json()
     return resp.get_json()
 
@@ -116,10 +118,10 @@ def test_the_route_list_covers_the_functions_api():
 
 
 @pytest.mark.parametrize(("rule", "method"), ID_ROUTES, ids=[f"{m} {r}" for r, m in ID_ROUTES])
-def test_another_tenants_object_is_404_and_unchanged(api, make_key, db, rule, method):
+def test_another_tenants_object_is_404_and_unchanged(call_as, make_key, db, rule, method):
     # Given tenant A's READY function with an execution, and tenant B's own key
     key_a, key_b = make_key("tenant-a"), make_key("tenant-b")
-    function = create_function(api, key_a)
+    function = create_function(call_as, key_a)
     db.execute(
         "UPDATE functions SET status = 'READY', wasm_binary = '\\x0061736d01000000'::bytea WHERE id = %s",
         (function["id"],),
@@ -149,11 +151,11 @@ def test_another_tenants_object_is_404_and_unchanged(api, make_key, db, rule, me
     assert not unknown, f"add an object of A for {unknown} to this test"
     url = _url(rule, ids)
     if method == "GET":
-        assert api("GET", url, key_a).status_code == 200, "A must be able to read its own object"
+        assert call_as("GET", url, key_a).status_code == 200, "A must be able to read its own object"
     before = snapshot(db)
 
     # When B calls the endpoint with A's ids
-    resp = api(method, url, key_b, json=_body(rule, method))
+    resp = call_as(method, url, key_b, json=_body(rule, method))
 
     # Then B gets a 404 that does not reveal the object, and nothing changed
     data = expect_error(resp, 404)
@@ -161,10 +163,10 @@ def test_another_tenants_object_is_404_and_unchanged(api, make_key, db, rule, me
     assert snapshot(db) == before
 
 
-def test_named_workflows_are_per_tenant(api, make_key):
+def test_named_workflows_are_per_tenant(call_as, make_key):
     key_a, key_b = make_key("tenant-a"), make_key("tenant-b")
-    function = create_function(api, key_a)
-    resp = api("PUT", "/workflows/nightly", key_a, json={"steps": {"function": function["id"]}})
+    function = create_function(call_as, key_a)
+    resp = call_as("PUT", "/workflows/nightly", key_a, json={"steps": {"function": function["id"]}})
     assert resp.status_code == 201, resp.get_json()
 
     for method, url in [
@@ -173,59 +175,59 @@ def test_named_workflows_are_per_tenant(api, make_key):
         ("POST", "/workflows/nightly/runs"),
         ("DELETE", "/workflows/nightly"),
     ]:
-        expect_error(api(method, url, key_b, json={"input": {}} if method == "POST" else None), 404)
+        expect_error(call_as(method, url, key_b, json={"input": {}} if method == "POST" else None), 404)
     # B's canvas cannot name A's function either (by id or by name)
     data = expect_error(
-        api("POST", "/workflows/runs", key_b, json={"steps": {"function": function["id"]}}), 400
+        call_as("POST", "/workflows/runs", key_b, json={"steps": {"function": function["id"]}}), 400
     )
     assert data["errors"] == {"pointer": "/steps/function"}
-    assert api("GET", "/workflows/nightly", key_a).status_code == 200
+    assert call_as("GET", "/workflows/nightly", key_a).status_code == 200
 
 
-def test_names_are_per_tenant_and_never_reach_another_tenant(api, make_key):
+def test_names_are_per_tenant_and_never_reach_another_tenant(call_as, make_key):
     key_a, key_b = make_key("tenant-a"), make_key("tenant-b")
-    a = create_function(api, key_a, "shared-name")
+    a = create_function(call_as, key_a, "shared-name")
 
-    b = create_function(api, key_b, "shared-name")  # the same name is free in another tenant
+    b = create_function(call_as, key_b, "shared-name")  # the same name is free in another tenant
 
-    assert api("GET", "/functions/shared-name", key_a).get_json()["id"] == a["id"]
-    assert api("GET", "/functions/shared-name", key_b).get_json()["id"] == b["id"]
-    expect_error(api("GET", "/functions/only-a", key_b), 404)
-    create_function(api, key_a, "only-a")
-    expect_error(api("GET", "/functions/only-a", key_b), 404)
-    expect_error(api("DELETE", "/functions/only-a", key_b), 404)
-    assert api("GET", "/functions/only-a", key_a).status_code == 200
+    assert call_as("GET", "/functions/shared-name", key_a).get_json()["id"] == a["id"]
+    assert call_as("GET", "/functions/shared-name", key_b).get_json()["id"] == b["id"]
+    expect_error(call_as("GET", "/functions/only-a", key_b), 404)
+    create_function(call_as, key_a, "only-a")
+    expect_error(call_as("GET", "/functions/only-a", key_b), 404)
+    expect_error(call_as("DELETE", "/functions/only-a", key_b), 404)
+    assert call_as("GET", "/functions/only-a", key_a).status_code == 200
 
 
-def test_keys_are_managed_over_rest_by_admins_only(api, make_key):
+def test_keys_are_managed_over_rest_by_admins_only(call_as, make_key):
     admin, plain = make_key("ops", admin=True), make_key("tenant-a")
 
-    created = api("POST", "/admin/keys", admin, json={"tenant": "tenant-new", "name": "ci"})
-    listed = api("GET", "/admin/keys", admin).get_json()
+    created = call_as("POST", "/admin/keys", admin, json={"tenant": "tenant-new", "name": "ci"})
+    listed = call_as("GET", "/admin/keys", admin).get_json()
 
     assert created.status_code == 201, created.get_json()
     new = created.get_json()
     assert new["tenant"] == "tenant-new" and new["key"] and not new["admin"]
     assert {"id": new["id"], "name": "ci"}.items() <= next(k for k in listed if k["id"] == new["id"]).items()
     assert all("key" not in k for k in listed)
-    assert api("GET", "/functions", new["key"]).status_code == 200
-    expect_error(api("GET", "/admin/keys", plain), 403)
-    expect_error(api("POST", "/admin/keys", plain, json={"tenant": "x"}), 403)
-    expect_error(api("DELETE", f"/admin/keys/{new['id']}", plain), 403)
-    expect_error(api("POST", "/admin/keys", admin, json={"tenant": "Not A Slug"}), 400)
-    expect_error(api("POST", "/admin/keys", admin, json={"tenant": "t", "extra": 1}), 400)
-    assert api("DELETE", f"/admin/keys/{new['id']}", admin).status_code == 204
-    expect_error(api("GET", "/functions", new["key"]), 401)
-    expect_error(api("DELETE", f"/admin/keys/{new['id']}", admin), 404)
+    assert call_as("GET", "/functions", new["key"]).status_code == 200
+    expect_error(call_as("GET", "/admin/keys", plain), 403)
+    expect_error(call_as("POST", "/admin/keys", plain, json={"tenant": "x"}), 403)
+    expect_error(call_as("DELETE", f"/admin/keys/{new['id']}", plain), 403)
+    expect_error(call_as("POST", "/admin/keys", admin, json={"tenant": "Not A Slug"}), 400)
+    expect_error(call_as("POST", "/admin/keys", admin, json={"tenant": "t", "extra": 1}), 400)
+    assert call_as("DELETE", f"/admin/keys/{new['id']}", admin).status_code == 204
+    expect_error(call_as("GET", "/functions", new["key"]), 401)
+    expect_error(call_as("DELETE", f"/admin/keys/{new['id']}", admin), 404)
 
 
-def test_lists_do_not_leak(api, make_key, secure_app, database_url):
+def test_lists_do_not_leak(call_as, make_key, secure_app, database_url):
     key_a, key_b = make_key("tenant-a"), make_key("tenant-b")
-    a_ids = {create_function(api, key_a, f"a{i}")["id"] for i in range(2)}
-    b_ids = {create_function(api, key_b, "b")["id"]}
+    a_ids = {create_function(call_as, key_a, f"a{i}")["id"] for i in range(2)}
+    b_ids = {create_function(call_as, key_b, "b")["id"]}
 
-    assert {f["id"] for f in api("GET", "/functions", key_a).get_json()} == a_ids
-    assert {f["id"] for f in api("GET", "/functions", key_b).get_json()} == b_ids
+    assert {f["id"] for f in call_as("GET", "/functions", key_a).get_json()} == a_ids
+    assert {f["id"] for f in call_as("GET", "/functions", key_b).get_json()} == b_ids
     anonymous = create_app(Settings(database_url=database_url, allow_anonymous=True))
     try:
         assert anonymous.test_client().get("/functions").get_json() == []
@@ -233,15 +235,15 @@ def test_lists_do_not_leak(api, make_key, secure_app, database_url):
         anonymous.extensions["pnil.db"].close()
 
 
-def test_a_second_key_of_the_same_tenant_sees_the_same_objects(api, make_key):
+def test_a_second_key_of_the_same_tenant_sees_the_same_objects(call_as, make_key):
     first, second = make_key("tenant-a"), make_key("tenant-a")
-    function = create_function(api, first)
-    assert api("GET", f"/functions/{function['id']}", second).status_code == 200
+    function = create_function(call_as, first)
+    assert call_as("GET", f"/functions/{function['id']}", second).status_code == 200
 
 
-def test_compilation_jobs_carry_the_tenant(api, make_key, db):
+def test_compilation_jobs_carry_the_tenant(call_as, make_key, db):
     key = make_key("tenant-a")
-    function = create_function(api, key)
+    function = create_function(call_as, key)
     tenant_id = db.execute("SELECT id FROM tenants WHERE slug = 'tenant-a'").fetchone()[0]
 
     (message,) = db.execute("SELECT message FROM pgmq.q_compilation_jobs").fetchone()
@@ -253,17 +255,17 @@ def test_compilation_jobs_carry_the_tenant(api, make_key, db):
 # -- authentication --------------------------------------------------------------------------
 
 
-def test_missing_key_is_401_when_anonymous_is_off(api):
-    resp = api("GET", "/functions", None)
+def test_missing_key_is_401_when_anonymous_is_off(call_as):
+    resp = call_as("GET", "/functions", None)
     data = expect_error(resp, 401)
     assert "Bearer" in resp.headers["WWW-Authenticate"]
     assert "key" in data["message"]
 
 
-def test_wrong_key_is_401(api, make_key):
+def test_wrong_key_is_401(call_as, make_key):
     make_key("tenant-a")
-    expect_error(api("GET", "/functions", tenants.new_key()), 401)
-    expect_error(api("GET", "/functions", "not-even-shaped-like-a-key"), 401)
+    expect_error(call_as("GET", "/functions", tenants.new_key()), 401)
+    expect_error(call_as("GET", "/functions", "not-even-shaped-like-a-key"), 401)
 
 
 def test_wrong_key_is_401_even_when_anonymous_is_on(client):
@@ -278,26 +280,26 @@ def test_malformed_authorization_header_is_401(secure_app, make_key, header):
     expect_error(resp, 401)
 
 
-def test_revoked_key_is_401(api, make_key, db):
+def test_revoked_key_is_401(call_as, make_key, db):
     key = make_key("tenant-a")
-    assert api("GET", "/functions", key).status_code == 200
+    assert call_as("GET", "/functions", key).status_code == 200
     key_id = db.execute("SELECT id FROM api_keys").fetchone()[0]
     assert tenants.revoke_key(db, key_id)
 
-    expect_error(api("GET", "/functions", key), 401)
-    expect_error(api("POST", "/functions", key, json={"name": "x"}), 401)
+    expect_error(call_as("GET", "/functions", key), 401)
+    expect_error(call_as("POST", "/functions", key, json={"name": "x"}), 401)
 
 
-def test_health_and_docs_need_no_key(api):
-    assert api("GET", "/health", None).status_code == 200
-    assert api("GET", "/openapi.json", None).status_code == 200
+def test_health_and_docs_need_no_key(call_as):
+    assert call_as("GET", "/health", None).status_code == 200
+    assert call_as("GET", "/openapi.json", None).status_code == 200
 
 
-def test_admin_queues_needs_an_admin_key(api, make_key):
-    expect_error(api("GET", "/admin/queues", None), 401)
-    expect_error(api("GET", "/admin/queues", make_key("tenant-a")), 403)
+def test_admin_queues_needs_an_admin_key(call_as, make_key):
+    expect_error(call_as("GET", "/admin/queues", None), 401)
+    expect_error(call_as("GET", "/admin/queues", make_key("tenant-a")), 403)
 
-    resp = api("GET", "/admin/queues", make_key("ops", admin=True))
+    resp = call_as("GET", "/admin/queues", make_key("ops", admin=True))
 
     assert resp.status_code == 200
     assert {q["queue"] for q in resp.get_json()} >= {"compilation_jobs", "compilation_results"}
@@ -340,14 +342,14 @@ def test_keys_are_distinct_and_url_safe():
 # -- createdBy -------------------------------------------------------------------------------
 
 
-def test_created_by_records_the_acting_key(api, database_url, db):
+def test_created_by_records_the_acting_key(call_as, database_url, db):
     with psycopg.connect(database_url, autocommit=True) as conn:
         first_id, first = tenants.create_key(conn, "tenant-a", name="first")
         second_id, second = tenants.create_key(conn, "tenant-a", name="second")
-    function = create_function(api, first)
+    function = create_function(call_as, first)
 
     assert function["createdBy"] == f"key:{first_id}"
-    resp = api("PUT", f"/functions/{function['id']}", second, json={"source": ECHO + "\n"})
+    resp = call_as("PUT", f"/functions/{function['id']}", second, json={"source": ECHO + "\n"})
     assert resp.status_code == 200
 
     versions = db.execute(

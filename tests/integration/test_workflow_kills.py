@@ -34,6 +34,9 @@ __all__ = ["api"]
 GATE = {"gate": (FUNCTIONS["slow"][0], {"maxConcurrentRuns": 1, "maxExecutionTimeMs": 20_000})}
 
 
+pytestmark = pytest.mark.usefixtures("names")  # every test runs with them
+
+
 @pytest.fixture(scope="module")
 def db(api):
     with psycopg.connect(api.config["TEST_DATABASE_URL"], autocommit=True) as conn:
@@ -51,11 +54,6 @@ def workers(api):
     procs.env["PNIL_SWEEP_EVERY_S"] = "0.5"
     yield procs
     procs.stop_all()
-
-
-@pytest.fixture
-def client(api, names):
-    return api.test_client()
 
 
 def executor(workers: Processes, concurrency: int = 2):

@@ -24,6 +24,9 @@ from tests.integration.workflow_helpers import (
 __all__ = ["api"]
 
 
+pytestmark = pytest.mark.usefixtures("names", "executor")  # every test runs with them
+
+
 @pytest.fixture(scope="module")
 def db(api):
     with psycopg.connect(api.config["TEST_DATABASE_URL"], autocommit=True) as conn:
@@ -42,11 +45,6 @@ def executor(api):
     procs.worker("executions", "executor", "--concurrency", "4")
     yield procs
     procs.stop_all()
-
-
-@pytest.fixture
-def client(api, names, executor):
-    return api.test_client()
 
 
 def test_a_chain_passes_each_output_to_the_next_step(client, names, db):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from events.names import matches, pattern_error, type_error
-from web.http_triggers.routing import InvalidPattern, check, overlaps, resolve
+from functions.routing import InvalidPattern, check, overlaps, resolve
 
 
 def binding(path, methods=(), name=None):

@@ -41,6 +41,7 @@ def package_modules(package: str) -> list[str]:
             "store",
             {"runner", "migrations", "web", "executions", "compiler", "hostapi", "scheduler", "workflows"},
         ),
+        ("functions", {"runner", "migrations", "web", "executions", "hostapi", "scheduler", "workflows"}),
         ("workflows", {"runner", "migrations", "web", "executions", "compiler", "hostapi", "scheduler"}),
         (
             "runner",

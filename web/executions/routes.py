@@ -5,19 +5,19 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-import time
 
 import psycopg
 from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import abort
 
-from executions.enqueue import IdempotencyConflict, enqueue_execution
-from executions.fairness import SandboxAdmission, TenantBusy
-from executions.replay import ExecutionNotFound, NotReplayable, replay
-from executions.service import ExecutionService, FunctionNotFound, NotRunnable, SlotsBusy, check_runnable
+from executions.enqueue import enqueue_execution
+from executions.fairness import SandboxAdmission
+from executions.idempotency import recorded_execution
+from executions.replay import replay
+from executions.service import ExecutionService, check_runnable
 from runner.sandbox.pool import RunnerPool
-from store import execution_lists
+from store import execution_lists, execution_waits
 from store import executions as store
 from store import functions as functions_store
 from web import audit
@@ -105,12 +105,6 @@ class Execute(MethodView):
                 audit.recorded()
         except psycopg.errors.UniqueViolation:  # a concurrent request with this key started first
             row = _recorded_execution(tenant_id, key, request_hash)
-        except FunctionNotFound as exc:
-            abort(404, message=str(exc))
-        except NotRunnable as exc:
-            abort(400, message=str(exc))
-        except (SlotsBusy, TenantBusy) as exc:
-            abort(429, message=str(exc), headers={"Retry-After": "1"})
         # A Response passes flask-smorest's dump untouched: the schema still documents it.
         return jsonify(execution_json(row))
 
@@ -123,19 +117,12 @@ def _request_hash(function_id, input_value, *, sync: bool = False, options: dict
 
 
 def _recorded_execution(tenant_id, key: str, request_hash: str) -> dict | None:
-    """The execution `key` already started (after it ended, or after the longest run allowed),
-    None when the key is new; 409 when the key was used for a different request."""
-    deadline = time.monotonic() + settings().max_execution_time_cap_ms / 1000.0 + 5.0
+    """The execution `key` already started, after it ended (or after the longest run allowed);
+    None when the key is new. The first request may run in another process: the wait is on the
+    execution's locks (`executions.idempotency`), not a poll."""
+    wait_s = settings().max_execution_time_cap_ms / 1000.0 + 5.0
     with pool().connection() as conn:
-        row = store.by_idempotency_key(conn, tenant_id, key)
-        if row is None:
-            return None
-        if row["request_hash"] != request_hash:
-            abort(409, message="Idempotency-Key already used with a different request; use a new key")
-        while row["status"] in ("PENDING", "RUNNING") and time.monotonic() < deadline:
-            time.sleep(0.05)
-            row = store.get(conn, tenant_id, row["id"])
-    return row
+        return recorded_execution(conn, tenant_id, key, request_hash, wait_s=wait_s)
 
 
 def _idempotency_key() -> str | None:
@@ -186,33 +173,25 @@ class FunctionExecutions(MethodView):
         request_hash = _request_hash(function_id, body["input"], options=options)
         try:
             check_queue_times(body)
-        except ValueError as exc:
+        except ValueError as exc:  # a request-shape rule, not a domain refusal
             abort(400, message=str(exc))
         with pool().connection() as conn:
-            fn = functions_store.get(conn, tenant_id, function_id)
-            try:
-                check_runnable(fn, function_id)
-                row, created = enqueue_execution(
-                    conn,
-                    tenant_id=tenant_id,
-                    function_id=function_id,
-                    input=body["input"],
-                    trigger_type="API",
-                    idempotency_key=key,
-                    request_hash=request_hash,
-                    quotas=settings().quotas,
-                    retry_policy=body.get("retryPolicy"),
-                    delay_ms=body.get("delayMs"),
-                    run_at=body.get("runAt"),
-                    expires_at=body.get("expiresAt"),
-                    max_queue_ms=body.get("maxQueueMs"),
-                )
-            except FunctionNotFound as exc:
-                abort(404, message=str(exc))
-            except NotRunnable as exc:
-                abort(400, message=str(exc))
-            except IdempotencyConflict as exc:
-                abort(409, message=str(exc))
+            check_runnable(functions_store.get(conn, tenant_id, function_id), function_id)
+            row, created = enqueue_execution(
+                conn,
+                tenant_id=tenant_id,
+                function_id=function_id,
+                input=body["input"],
+                trigger_type="API",
+                idempotency_key=key,
+                request_hash=request_hash,
+                quotas=settings().quotas,
+                retry_policy=body.get("retryPolicy"),
+                delay_ms=body.get("delayMs"),
+                run_at=body.get("runAt"),
+                expires_at=body.get("expiresAt"),
+                max_queue_ms=body.get("maxQueueMs"),
+            )
         if row is None:
             abort(404, message=f"function {function_id} not found")
         response = jsonify(execution_json(row))
@@ -265,21 +244,14 @@ class ReplayExecution(MethodView):
         the same version (`version: same`, while it is live) or the `latest`."""
         body = body or {}
         with pool().connection() as conn:
-            try:
-                row = replay(
-                    conn,
-                    current().tenant_id,
-                    execution_id,
-                    version=body.get("version", "same"),
-                    input=body.get("input"),
-                    quotas=settings().quotas,
-                )
-            except (ExecutionNotFound, FunctionNotFound) as exc:
-                abort(404, message=str(exc))
-            except NotReplayable as exc:
-                abort(409, message=str(exc))
-            except NotRunnable as exc:
-                abort(400, message=str(exc))
+            row = replay(
+                conn,
+                current().tenant_id,
+                execution_id,
+                version=body.get("version", "same"),
+                input=body.get("input"),
+                quotas=settings().quotas,
+            )
         response = jsonify(execution_json(row))
         response.status_code = 202
         response.headers["Location"] = f"/executions/{row['id']}"
@@ -307,8 +279,7 @@ class CancelExecution(MethodView):
                     409,
                     message=f"execution {execution_id} already ended ({row['status']}); nothing to cancel",
                 )
-            deadline = time.monotonic() + CANCEL_WAIT_S
-            while row["status"] == "RUNNING" and time.monotonic() < deadline:
-                time.sleep(0.02)
+            if row["status"] == "RUNNING":  # wait for the process running it to record CANCELLED
+                execution_waits.wait_until_ended(conn, tenant_id, execution_id, timeout_s=CANCEL_WAIT_S)
                 row = store.get(conn, tenant_id, execution_id)
         return jsonify(execution_json(row))

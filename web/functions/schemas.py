@@ -17,12 +17,12 @@ from marshmallow import (
 )
 
 from events.names import PATTERN_RE, pattern_error
+from functions import routing
 from hostapi import allowed_hosts
 from infra import retry_policy
 from runner.contract import LANGUAGES
 from scheduler import ticks
 from store.lifecycle import STATES, TRANSITIONS
-from web.http_triggers import routing
 from web.secrets.routes import NAME_RULE as SECRET_NAME_RULE
 from web.secrets.routes import NAME_SHAPE as SECRET_NAME_SHAPE
 from web.strict_fields import StrictBoolean

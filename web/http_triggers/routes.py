@@ -16,6 +16,7 @@ from flask.views import MethodView
 
 from executions.fairness import TenantBusy
 from executions.service import FunctionNotFound, NotRunnable, SlotsBusy, not_runnable_reason
+from functions.routing import resolve
 from infra import strict_json
 from infra.logs import event
 from store import http_bindings, tenants
@@ -24,7 +25,6 @@ from web.db import pool, settings
 from web.errors import error_body
 from web.executions.routes import service
 from web.http_triggers.route_cache import RouteCache
-from web.http_triggers.routing import resolve
 from web.scopes import may_invoke
 
 log = logging.getLogger(__name__)

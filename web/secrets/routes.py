@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from infra.secretbox import SecretBox, SecretKeyError
+from infra.secretbox import SecretBox
 from store import secrets as store
 from web.auth import current
 from web.blueprint import Blueprint
@@ -84,10 +84,7 @@ class Secret(MethodView):
             abort(413, message=f"a secret's value is at most {MAX_VALUE_BYTES} bytes")
         if "\x00" in value:
             abort(400, message="a secret's value must not contain NUL characters")
-        try:
-            token = box().encrypt(value)
-        except SecretKeyError as exc:
-            abort(503, message=str(exc))
+        token = box().encrypt(value)  # SecretKeyError: 503 (web/errors.py)
         with pool().connection() as conn:
             return store.put(conn, current().tenant_id, checked_name(name), token)
 

@@ -8,7 +8,7 @@ from flask_smorest import abort
 from store import workflow_definitions as store
 from web.auth import current
 from web.db import pool
-from web.workflows.routes import abort_canvas, accepted, blp
+from web.workflows.routes import accepted, blp
 from web.workflows.schemas import (
     NamedRunRequestSchema,
     PageSchema,
@@ -18,7 +18,6 @@ from web.workflows.schemas import (
     WorkflowVersionSchema,
 )
 from workflows import definitions
-from workflows.canvas import CanvasError
 
 RESERVED = ("runs",)  # web/paths.py WORKFLOW_NAME states this rule in the OpenAPI document
 
@@ -34,10 +33,7 @@ def _check_name(name: str) -> None:
 
 def _workflow(conn, name: str) -> dict:
     _check_name(name)
-    try:
-        return definitions.get(conn, current().tenant_id, name)
-    except definitions.WorkflowNotFound as exc:
-        abort(404, message=str(exc))
+    return definitions.get(conn, current().tenant_id, name)
 
 
 @blp.route("/workflows")
@@ -62,12 +58,9 @@ class WorkflowByName(MethodView):
         change = body.pop("change_description")
         principal = current()
         with pool().connection() as conn:
-            try:
-                row, created = definitions.put(
-                    conn, principal.tenant_id, name, body, actor=principal.actor, change=change
-                )
-            except CanvasError as exc:
-                abort_canvas(exc)
+            row, created = definitions.put(
+                conn, principal.tenant_id, name, body, actor=principal.actor, change=change
+            )
         return WorkflowSchema().dump(row), 201 if created else 200
 
     @blp.response(200, WorkflowSchema)
@@ -107,8 +100,5 @@ class WorkflowRuns(MethodView):
         """Run the workflow's current version with `input`; poll `Location` until it ends."""
         with pool().connection() as conn:
             workflow = _workflow(conn, name)
-            try:
-                run_id = definitions.start(conn, workflow, body["input"])
-            except CanvasError as exc:
-                abort_canvas(exc)
+            run_id = definitions.start(conn, workflow, body["input"])
         return accepted(run_id)

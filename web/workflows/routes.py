@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask.views import MethodView
-from flask_smorest import abort
 
 from store import workflows as store
 from web.auth import current
@@ -11,14 +10,8 @@ from web.blueprint import Blueprint
 from web.db import pool
 from web.workflows.schemas import RunFilterSchema, RunRequestSchema, RunSchema, RunSummarySchema
 from workflows import runs
-from workflows.canvas import CanvasError
 
 blp = Blueprint("workflows", __name__, description="Workflows: chains, groups and chords of functions")
-
-
-def abort_canvas(exc: CanvasError):
-    """400 naming the offending node by its JSON pointer."""
-    abort(400, message=str(exc), errors={"pointer": exc.pointer})
 
 
 def accepted(run_id) -> tuple:
@@ -38,16 +31,13 @@ class Runs(MethodView):
     def post(self, body):
         """Start a run of a canvas; poll `Location` until it ends."""
         with pool().connection() as conn:
-            try:
-                run_id = runs.submit(
-                    conn,
-                    current().tenant_id,
-                    steps=body["steps"],
-                    input_value=body["input"],
-                    on_failure=body["onFailure"],
-                )
-            except CanvasError as exc:
-                abort_canvas(exc)
+            run_id = runs.submit(
+                conn,
+                current().tenant_id,
+                steps=body["steps"],
+                input_value=body["input"],
+                on_failure=body["onFailure"],
+            )
         return accepted(run_id)
 
     @blp.arguments(RunFilterSchema, location="query")
@@ -71,10 +61,7 @@ class RunById(MethodView):
     def get(self, run_id):
         """One run: status, input, output, error, timestamps and the tree of its steps."""
         with pool().connection() as conn:
-            try:
-                return runs.get(conn, current().tenant_id, run_id)
-            except runs.RunNotFound as exc:
-                abort(404, message=str(exc))
+            return runs.get(conn, current().tenant_id, run_id)
 
 
 @blp.route("/workflows/runs/<uuid:run_id>/cancel")
@@ -86,10 +73,5 @@ class CancelRun(MethodView):
         """Cancel a run: its PENDING steps at once, its RUNNING ones through the execution cancel."""
         tenant_id = current().tenant_id
         with pool().connection() as conn:
-            try:
-                runs.cancel(conn, tenant_id, run_id)
-            except runs.RunNotFound as exc:
-                abort(404, message=str(exc))
-            except runs.RunFinished as exc:
-                abort(409, message=str(exc))
+            runs.cancel(conn, tenant_id, run_id)
             return runs.get(conn, tenant_id, run_id)
