@@ -11,7 +11,6 @@ from broker.worker import Worker
 from infra.embedded_postgres import resolve_database_url
 from infra.logs import configure_logging
 from infra.settings import Settings, log_format_from, log_level_from, worker_concurrency_from
-from migrations import require_current_schema
 
 
 def load_broker(spec: str) -> Broker:
@@ -62,7 +61,8 @@ def main(argv: list[str] | None = None) -> None:
     broker = load_broker(args.app)
     name = args.name or "worker"
     settings = Settings.from_env({**os.environ, "DATABASE_URL": resolve_database_url()}).for_process(name)
-    require_current_schema(settings.database_url, name)
+    for check in broker.start_checks:  # tasks:broker checks the schema (tasks/app.py)
+        check(settings.database_url, name)
     # Tasks run on their consumer thread's connection; the pool serves only dead-letter actions.
     broker.connect(settings.database_url, pool_size=1)
     queues, threads = parse_queues(args.queues)

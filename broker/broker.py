@@ -9,8 +9,8 @@ from typing import Any
 
 import psycopg
 from psycopg import sql
-from psycopg.types.json import Jsonb
 
+from broker import pgmq
 from broker.errors import BrokerError, TaskDeclarationError
 from broker.message import Message
 from broker.retry import RetryPolicy
@@ -70,6 +70,9 @@ class Broker:
     def __init__(self, dsn: str | None = None, *, pool_size: int = 8) -> None:
         self.tasks: dict[str, Task] = {}
         self.startup_hooks: dict[str, list[Callable[[Any], None]]] = {}
+        # fn(database_url, process_name) run by `python -m broker worker` before it connects (e.g.
+        # the schema check of the app's migrations): the app declares it, the broker imports none.
+        self.start_checks: list[Callable[[str, str], None]] = []
         self.fair_keys: dict[str, str] = {}  # queue → the message field whose values take turns
         self._pool_size = pool_size
         self._db: ForkSafePool | None = None
@@ -147,6 +150,12 @@ class Broker:
 
         return register
 
+    def check_before_start(self, fn: Callable[[str, str], None]) -> Callable[[str, str], None]:
+        """Declare `fn(database_url, process_name)` a worker process runs before it connects; it
+        raises (or exits) to refuse to start."""
+        self.start_checks.append(fn)
+        return fn
+
     def read_fairly(self, queue: str, *, key: str) -> None:
         """Serve `queue`'s messages in turns of their `key` field (e.g. the tenant) instead of
         oldest first: a value with many messages waiting or in flight does not hold up the first
@@ -170,17 +179,10 @@ class Broker:
     ) -> int:
         """pgmq.send with the task name in the message headers; invisible `delay_s` seconds, or
         until `at`."""
-        headers = Jsonb({"task": task}) if task else None
-        if at is not None:
-            sql = "SELECT pgmq.send(%s, %s, %s, %s::timestamptz)"
-            params = (queue, Jsonb(payload), headers, at)
-        else:
-            sql = "SELECT pgmq.send(%s, %s, %s, %s::integer)"
-            params = (queue, Jsonb(payload), headers, delay_s)
         if conn is not None:
-            return conn.execute(sql, params).fetchone()[0]
+            return pgmq.send(conn, queue, payload, task=task, delay_s=delay_s, at=at)
         with self.db.connection() as own:
-            return own.execute(sql, params).fetchone()[0]
+            return pgmq.send(own, queue, payload, task=task, delay_s=delay_s, at=at)
 
     def read(self, conn: psycopg.Connection, queue: str, vt_s: int, qty: int = 1) -> list[Message]:
         """pgmq.read: take up to qty visible messages and hide them for vt_s seconds (in turns of
@@ -197,14 +199,12 @@ class Broker:
     def send_sql(queue_param: str, payload_sql: str, headers_param: str, *, at_sql: str | None = None) -> str:
         """pgmq.send as an SQL expression, for a message sent inside a caller's statement; with
         `at_sql` (a timestamptz) the message stays invisible until then."""
-        if at_sql is not None:
-            return f"pgmq.send({queue_param}, {payload_sql}, {headers_param}::jsonb, ({at_sql})::timestamptz)"
-        return f"pgmq.send({queue_param}, {payload_sql}, {headers_param}::jsonb, 0)"
+        return pgmq.send_sql(queue_param, payload_sql, headers_param, at_sql=at_sql)
 
     @staticmethod
     def delete_sql(queue_param: str, msg_id_param: str) -> str:
         """pgmq.delete as an SQL expression, for a task that acknowledges inside its own statement."""
-        return f"pgmq.delete({queue_param}, {msg_id_param}::bigint)"
+        return pgmq.delete_sql(queue_param, msg_id_param)
 
     def delete(self, conn: psycopg.Connection, queue: str, msg_id: int) -> bool:
         """pgmq.delete: the message was handled."""
@@ -216,73 +216,4 @@ class Broker:
 
     def set_vt(self, conn: psycopg.Connection, queue: str, msg_id: int, vt_s: float) -> None:
         """pgmq.set_vt: make the message visible again vt_s seconds from now."""
-        set_visibility(conn, queue, msg_id, vt_s)
-
-
-# -- the rest of pnil's pgmq calls: queue creation, visibility, figures for operators ---------------
-
-
-def create_queue(conn: psycopg.Connection, queue: str) -> None:
-    """Create a pgmq queue with insert notifications (idempotent)."""
-    exists = conn.execute("SELECT count(*) FROM pgmq.meta WHERE queue_name = %s", (queue,)).fetchone()[0]
-    if not exists:
-        conn.execute("SELECT pgmq.create(%s)", (queue,))
-    # Throttle 0: every insert notifies, so an idle worker wakes at once.
-    conn.execute("SELECT pgmq.enable_notify_insert(%s, 0)", (queue,))
-    # A queue table sees one insert and one delete per message: vacuumed after 1 % dead rows
-    # (PostgreSQL's default waits for 20 %), without cost delay, its heap and index pages are
-    # reused instead of growing under a constant flow.
-    for table in (f"q_{queue}", f"a_{queue}"):
-        conn.execute(
-            sql.SQL(
-                "ALTER TABLE pgmq.{} SET (autovacuum_vacuum_scale_factor = 0.01, "
-                "autovacuum_vacuum_threshold = 1000, autovacuum_vacuum_cost_delay = 0, "
-                "autovacuum_vacuum_insert_scale_factor = 0.01)"
-            ).format(sql.Identifier(table))
-        )
-
-
-def set_visibility(conn: psycopg.Connection, queue: str, msg_id: int, seconds: float) -> None:
-    """pgmq.set_vt: the message becomes visible again `seconds` from now."""
-    conn.execute("SELECT pgmq.set_vt(%s, %s::bigint, %s::integer)", (queue, msg_id, max(0, round(seconds))))
-
-
-def next_visible_in(conn: psycopg.Connection, queue: str) -> float | None:
-    """Seconds until the queue's next hidden message becomes visible (a delayed send, a retry's
-    backoff, a visibility timeout); None when it holds none. An index lookup (pgmq indexes vt)."""
-    row = conn.execute(
-        sql.SQL("SELECT EXTRACT(EPOCH FROM min(vt) - clock_timestamp())::float8 FROM pgmq.{}").format(
-            sql.Identifier(f"q_{queue}")
-        )
-    ).fetchone()
-    return row[0] if row else None
-
-
-def queue_stats(conn: psycopg.Connection, queues: tuple[str, ...]) -> list[dict[str, Any]]:
-    """Per queue: depth, in flight, oldest message age, total sent, dead-lettered (archived)."""
-    metrics = {
-        row[0]: row
-        for row in conn.execute(
-            "SELECT queue_name, queue_length, queue_visible_length, oldest_msg_age_sec, total_messages "
-            "FROM pgmq.metrics_all()"
-        )
-    }
-    stats = []
-    for queue in queues:
-        if queue not in metrics:
-            continue
-        _, length, visible, oldest, total = metrics[queue]
-        dead = conn.execute(
-            sql.SQL("SELECT count(*) FROM pgmq.{}").format(sql.Identifier(f"a_{queue}"))
-        ).fetchone()[0]
-        stats.append(
-            {
-                "queue": queue,
-                "depth": visible,
-                "inFlight": length - visible,
-                "oldestMessageAgeSeconds": oldest,
-                "totalSent": total,
-                "deadLettered": dead,
-            }
-        )
-    return stats
+        pgmq.set_visibility(conn, queue, msg_id, vt_s)

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
+
+import psycopg
 
 from broker.retry import RetryPolicy
 
-if TYPE_CHECKING:
-    import psycopg
 
-    from broker.broker import Broker
-    from broker.delivery import Delivery
+class Sender(Protocol):
+    """What a task needs of its broker: sending (broker.Broker is one; the registry imports this
+    module, so this module does not import it back)."""
+
+    def send(
+        self,
+        queue: str,
+        payload: Any,
+        *,
+        task: str | None = None,
+        delay_s: int = 0,
+        conn: psycopg.Connection | None = None,
+    ) -> int: ...
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -21,10 +32,10 @@ class Task:
 
     name: str
     queue: str
-    fn: Callable[[dict[str, Any], Delivery], Any]
+    fn: Callable[[dict[str, Any], Any], Any]  # (payload, broker.delivery.Delivery)
     visibility_timeout_s: int
     retry: RetryPolicy
-    broker: Broker
+    broker: Sender
     on_dead: Callable[[dict[str, Any], str], None] | None = None
     batch: int = 1
     session: dict[str, str] = field(default_factory=dict)  # settings of the worker's connection
@@ -37,5 +48,5 @@ class Task:
         """Enqueue within the caller's connection/transaction, so it commits with their rows."""
         return self.broker.send(self.queue, payload, task=self.name, delay_s=_delay_s, conn=conn)
 
-    def __call__(self, payload: dict[str, Any], delivery: Delivery) -> Any:
+    def __call__(self, payload: dict[str, Any], delivery: Any) -> Any:
         return self.fn(payload, delivery)

@@ -8,14 +8,14 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
+from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
 
+from broker import pgmq
 from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
 from store import executions as store
 from store import pending_batches
 from store.pending_batches import PendingRequest
 from store.quotas import QuotaExceeded, check_pending, pending_exceeded, pending_held
-from tasks.app import broker
-from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
 
 
 class IdempotencyConflict(ValueError):
@@ -89,7 +89,7 @@ def enqueue_execution(
             "tenantId": str(tenant_id),  # the executor takes tenants in turns (tasks/run_execution.py)
             "createdAt": row["created_at"].isoformat(),
         }
-        broker.send(EXECUTIONS, payload, task=RUN_EXECUTION_TASK, at=row["scheduled_for"], conn=conn)
+        pgmq.send(conn, EXECUTIONS, payload, task=RUN_EXECUTION_TASK, at=row["scheduled_for"])
         return row, True
 
 

@@ -3,8 +3,11 @@
 from contextlib import nullcontext
 
 from broker import Broker
+from migrations import require_current_schema
 
 broker = Broker()
+# A worker process refuses a schema missing one of this release's migrations.
+broker.check_before_start(require_current_schema)
 
 
 def task_connection(delivery):

@@ -7,7 +7,7 @@ import psycopg
 from compiler.version import compiler_version, source_digest
 from store import artifacts, staged
 from store import functions as store
-from tasks.app import broker
+from broker import pgmq
 from tasks.contracts import COMPILATION_JOBS, COMPILE_TASK, CompilationJob
 
 
@@ -22,7 +22,7 @@ def publish_compilation_job(conn: psycopg.Connection, row: dict, version: dict |
         source=of["source"],
         revision=of["number"],
     )
-    return broker.send(COMPILATION_JOBS, job.to_json(), task=COMPILE_TASK, conn=conn)
+    return pgmq.send(conn, COMPILATION_JOBS, job.to_json(), task=COMPILE_TASK)
 
 
 def compile_or_reuse(conn: psycopg.Connection, row: dict) -> tuple[dict, bool]:

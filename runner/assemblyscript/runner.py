@@ -261,3 +261,14 @@ def _read_output(memory: GuestMemory, ptr: int, limits: Limits) -> str:
             "return JSON.stringify'd data"
         ) from exc
     return text
+
+
+def make_runner(
+    engine: wasmtime.Engine,
+    *,
+    cache_dir: str | None = None,
+    cache_capacity: int = 64,
+    on_compile: CompileHook | None = None,
+) -> AssemblyScriptRunner:
+    """The sandbox child's entry (runner/languages.py): one runner per subprocess."""
+    return AssemblyScriptRunner(engine, cache_capacity=cache_capacity, cache_dir=cache_dir, on_compile=on_compile)

@@ -234,3 +234,9 @@ def check_python(source: str, engine: wasmtime.Engine | None = None) -> bytes:
     Engine is made once per process.
     """
     return _CHECKERS.get(engine).check(source)
+
+
+def make_runner(engine: wasmtime.Engine, *, cache_dir: str | None = None, **_options: object) -> PythonRunner:
+    """The sandbox child's entry (runner/languages.py); it keeps no compiled-module cache of its own
+    size and announces no compiles (cache_capacity, on_compile are AssemblyScript's)."""
+    return PythonRunner(engine, cache_dir=cache_dir)

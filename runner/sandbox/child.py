@@ -13,33 +13,37 @@ import sys
 import traceback
 from typing import Any, BinaryIO
 
+from runner import languages
 from runner.contract import Language, RunRequest, RunResult, RunStatus
+from runner.engine import make_engine
 from runner.sandbox import protocol
 from runner.sandbox.host_channel import HostChannel
 
 
 class Dispatcher:
-    """Routes a request to the runner for its language; JavaScript and Python are made lazily."""
+    """Routes a request to the runner of its language (the table in runner/languages.py): the
+    eager languages' runners are made at start, the others on their first run."""
 
     def __init__(self, *, cache_capacity: int, cache_dir: str | None, send, host: HostChannel | None = None):
-        from runner.assemblyscript.runner import AssemblyScriptRunner
-        from runner.engine import make_engine
-
         self._send = send
         self._host = host
-        self._cache_dir = cache_dir
+        self._options = {"cache_dir": cache_dir, "cache_capacity": cache_capacity, "on_compile": self._compile_notice}
         self.engine = make_engine()
-        assemblyscript = AssemblyScriptRunner(
-            self.engine,
-            cache_capacity=cache_capacity,
-            cache_dir=cache_dir,
-            on_compile=self._compile_notice,
-        )
-        self._runners: dict[Language, Any] = {
-            Language.ASSEMBLYSCRIPT: assemblyscript,
-            Language.WASM: assemblyscript,
-        }
+        # One runner per module: languages that share a module (AssemblyScript, wasm) share it.
+        self._by_module: dict[str, Any] = {}
+        self._runners: dict[Language, Any] = {}
+        for language in languages.EAGER:
+            self._runners[language] = self._make(language)
+        for language, module in languages.RUNNER_MODULES.items():
+            if module in self._by_module:
+                self._runners[language] = self._by_module[module]
         self._unavailable: dict[Language, str] = {}
+
+    def _make(self, language: Language) -> Any:
+        module = languages.RUNNER_MODULES[language]
+        if module not in self._by_module:
+            self._by_module[module] = languages.runner_factory(language)(self.engine, **self._options)
+        return self._by_module[module]
 
     def run(self, request: RunRequest) -> RunResult:
         """Run one request; an unexpected error is that run's failure, not the process's."""
@@ -73,18 +77,14 @@ class Dispatcher:
                     traceback.print_exc(file=sys.stderr)
 
     def _start(self, language: Language):
-        """The runner of an interpreted language, made on its first run (None if it cannot be)."""
+        """The runner of a language not made at start, made on its first run (None if it cannot be)."""
         if language in self._unavailable:
             return None
         # Loading a runtime compiles or maps it: announce it like a compile so the parent does
         # not count it against the run's time limit.
         self._compile_notice(True)
         try:
-            if language is Language.JAVASCRIPT:
-                from runner.javascript.runner import JavaScriptRunner as Runner
-            else:
-                from runner.python.runner import PythonRunner as Runner
-            runner = self._runners[language] = Runner(self.engine, cache_dir=self._cache_dir)
+            runner = self._runners[language] = self._make(language)
             return runner
         except Exception as exc:  # noqa: BLE001 - an absent runtime fails only that language's runs
             traceback.print_exc(file=sys.stderr)

@@ -1,4 +1,5 @@
-"""The messages on the queues: compilation jobs and results, with the revision and tenant they are for."""
+"""The compile messages: CompilationJob and CompilationResult, with the revision and tenant they are
+for, and the contract number every message carries (queue and task names: contracts/queues.py)."""
 
 from __future__ import annotations
 
@@ -7,19 +8,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-COMPILATION_JOBS = "compilation_jobs"
-COMPILATION_RESULTS = "compilation_results"
-COMPILE_TASK = "compile_function"
-APPLY_RESULT_TASK = "apply_compilation_result"
 # How the result published for a dead-lettered compile job begins: it never replaces a real
 # compile error already recorded for the same revision.
 DEAD_LETTER_ERROR = "compilation could not complete"
-EXECUTIONS = "executions"
-RUN_EXECUTION_TASK = "run_execution"
-EVENTS = "events"
-DISPATCH_EVENT_TASK = "dispatch_event"
-# Every queue a task is declared on (the migrator creates them).
-QUEUES = (COMPILATION_JOBS, COMPILATION_RESULTS, EXECUTIONS, EVENTS)
 
 # The message contract this release writes ("contract" in each message) and the ones it reads:
 # during a rolling upgrade the new release reads what the previous one queued (contract 1 had no

@@ -1,5 +1,5 @@
-"""`make run`: embedded PostgreSQL (unless DATABASE_URL), migrations, then every Procfile process,
-restarted when it dies (infra/supervisor.py)."""
+"""`make run` (`python -m localrun`): embedded PostgreSQL (unless DATABASE_URL), migrations, then
+every Procfile process, restarted when it dies (infra/supervisor.py)."""
 
 from __future__ import annotations
 

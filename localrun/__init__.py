@@ -1,0 +1,1 @@
+"""`make run` (`python -m localrun`): above every other package; nothing imports it."""
