@@ -44,7 +44,7 @@ chromium:
 		--no-install-recommends chromium >&2; }
 
 run: install
-	$(PY) -m infra.localrun
+	$(PY) -m localrun
 
 test: install chromium
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -28,7 +28,7 @@ from bench import BenchError
 from bench.report import emit
 from bench.stack import env_database_url, throwaway_database
 from broker import Broker, Worker
-from broker.broker import create_queue
+from broker.pgmq import create_queue
 
 BENCH = "broker"
 DEFAULT_N = 400

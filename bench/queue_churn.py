@@ -18,7 +18,7 @@ import psycopg
 
 from bench.report import emit
 from bench.stack import env_database_url, throwaway_database
-from broker.broker import create_queue
+from broker.pgmq import create_queue
 from infra.logs import configure_logging
 
 BENCH = "queue_churn"

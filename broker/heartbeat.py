@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager
 
 import psycopg
 
-from broker.broker import set_visibility
+from broker.pgmq import set_visibility
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,8 @@ import time
 
 import psycopg
 
-from broker.broker import Broker, next_visible_in
+from broker.broker import Broker
+from broker.pgmq import next_visible_in
 from broker.delivery import Delivery
 from broker.errors import Postpone, Reject, Retry
 from broker.heartbeat import Heartbeat

@@ -9,7 +9,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from broker import Broker
-from tasks.contracts import DISPATCH_EVENT_TASK, EVENTS
+from contracts.queues import DISPATCH_EVENT_TASK, EVENTS
 
 
 def _dispatch_if_subscribed(ev: str) -> str:

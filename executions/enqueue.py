@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
+from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 
 from broker import pgmq
 from infra.storage_bounds import DEFAULT_QUOTAS, Quotas

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import psycopg
 
-from broker.broker import create_queue
+from broker.pgmq import create_queue
 from infra.logs import event
 from infra.pooler import refuse_transaction_pooler
-from tasks.contracts import QUEUES
+from contracts.queues import QUEUES
 
 log = logging.getLogger(__name__)
 

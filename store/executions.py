@@ -15,7 +15,7 @@ from broker import Broker
 from events.domain import execution_ended_ctes, execution_started_ctes
 from infra import retry_policy as retry_policy_rules
 from infra.limits import DEFAULTS, MAX_LOG_BYTES
-from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
+from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 
 COLUMNS = (
     "id, function_id, tenant_id, function_version, status, trigger_type, trigger_data, input, output, "

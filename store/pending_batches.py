@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from infra import retry_policy as retry_policy_rules
-from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
+from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 
 
 @dataclass(frozen=True, slots=True)

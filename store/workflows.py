@@ -11,7 +11,7 @@ from psycopg.types.json import Jsonb
 
 from broker import Broker
 from infra import retry_policy
-from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
+from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 
 ACTIVE = ("PENDING", "RUNNING")
 # A run is PENDING until one of its steps starts: RUNNING is derived from the steps when read,

@@ -15,7 +15,7 @@ from store import events as store
 from store import workflow_definitions as workflow_store
 from store.quotas import QuotaExceeded
 from tasks.app import broker, task_connection
-from tasks.contracts import DISPATCH_EVENT_TASK, EVENTS
+from contracts.queues import DISPATCH_EVENT_TASK, EVENTS
 from workflows import definitions
 from workflows.canvas import CanvasError
 

@@ -8,7 +8,8 @@ from compiler.version import compiler_version, source_digest
 from store import artifacts, staged
 from store import functions as store
 from broker import pgmq
-from tasks.contracts import COMPILATION_JOBS, COMPILE_TASK, CompilationJob
+from contracts.queues import COMPILATION_JOBS, COMPILE_TASK
+from contracts.compilation import CompilationJob
 
 
 def publish_compilation_job(conn: psycopg.Connection, row: dict, version: dict | None = None) -> int:

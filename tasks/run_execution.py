@@ -16,7 +16,7 @@ from infra.secretbox import SecretBox
 from infra.settings import Settings
 from runner.sandbox.pool import RunnerPool
 from tasks.app import broker
-from tasks.contracts import EXECUTIONS, RUN_EXECUTION_TASK
+from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 
 # A function whose slots are all busy is not asked again for this long by this process: its
 # other queued messages are postponed without a database round trip, so a flood of one function

@@ -9,10 +9,10 @@ from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from broker.broker import queue_stats
+from broker.pgmq import queue_stats
 from infra.storage_bounds import TENANT_FIELDS, server_defaults
 from store import retention, schedules, storage, tenants
-from tasks.contracts import QUEUES
+from contracts.queues import QUEUES
 from web.auth import require_admin
 from web.blueprint import Blueprint
 from web.db import pool, settings

@@ -10,11 +10,11 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, 
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from broker.broker import queue_stats
+from broker.pgmq import queue_stats
 from infra import metrics
 from infra.logs import event
 from store import execution_lists, retention, storage
-from tasks.contracts import QUEUES
+from contracts.queues import QUEUES
 from web.auth import require_admin
 from web.db import pool, settings
 

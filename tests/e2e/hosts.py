@@ -68,7 +68,7 @@ class Host:
     def start(self) -> Host:
         with open(self.log_path, "ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "infra.localrun"],
+                [sys.executable, "-m", "localrun"],
                 cwd=PROJECT_ROOT,
                 env=self.env,
                 stdout=out,

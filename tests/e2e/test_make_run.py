@@ -74,7 +74,7 @@ def test_local_run_serves_registers_compiles_executes_heals_and_stops():
     server_file = data_dir / "xdg" / "pnil" / "local-server.json"
     out = open(data_dir.parent / f"{data_dir.name}.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "infra.localrun"],
+        [sys.executable, "-m", "localrun"],
         cwd=PROJECT_ROOT,
         env=env,
         stdout=out,

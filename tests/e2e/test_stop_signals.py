@@ -99,7 +99,7 @@ def test_make_run_stops_with_everything_it_started_whenever_the_signal_lands(rou
     env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
     with open(log_path, "wb") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "infra.localrun"],
+            [sys.executable, "-m", "localrun"],
             cwd=PROJECT_ROOT,
             env=env,
             stdout=out,

@@ -11,7 +11,7 @@ from pathlib import Path
 from psycopg.types.json import Jsonb
 
 from store import tenants
-from tasks.contracts import APPLY_RESULT_TASK
+from contracts.queues import APPLY_RESULT_TASK
 from tests.integration.conftest import wait_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -12,7 +12,7 @@ import psycopg
 import pytest
 
 from broker import Broker, TaskDeclarationError, Worker
-from broker.broker import create_queue
+from broker.pgmq import create_queue
 from tests.conftest import PROJECT_ROOT
 from tests.integration import broker_app
 

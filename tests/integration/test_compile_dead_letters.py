@@ -11,7 +11,7 @@ from store.tenants import DEFAULT_TENANT_ID
 from tasks import compile as compile_task
 from tasks.app import broker
 from tasks.apply_result import apply_compilation_result
-from tasks.contracts import CompilationResult
+from contracts.compilation import CompilationResult
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from psycopg.types.json import Jsonb
 
 from tasks.app import broker
 from tasks.apply_result import apply_compilation_result
-from tasks.contracts import COMPILE_TASK
+from contracts.queues import COMPILE_TASK
 from tests.integration.conftest import wait_for
 from tests.integration.pipeline_helpers import (
     DEFAULT_TENANT,

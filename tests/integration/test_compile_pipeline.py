@@ -12,7 +12,7 @@ import pytest
 from infra.settings import Settings
 from tasks.app import broker
 from tasks.apply_result import apply_compilation_result
-from tasks.contracts import CompilationResult
+from contracts.compilation import CompilationResult
 from tests.conftest import throwaway_database
 from tests.integration.conftest import Processes, wait_for
 from tests.integration.pipeline_helpers import (

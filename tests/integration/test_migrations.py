@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from migrations import apply_migrations, migration_files
-from tasks.contracts import QUEUES
+from contracts.queues import QUEUES
 from tests.conftest import PROJECT_ROOT, throwaway_database
 
 

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from tasks.contracts import CompilationJob, CompilationResult, NewerContract
+from contracts.compilation import CompilationJob, CompilationResult, NewerContract
 
 FID, TID = uuid.uuid4(), uuid.uuid4()
 
