@@ -271,4 +271,6 @@ def make_runner(
     on_compile: CompileHook | None = None,
 ) -> AssemblyScriptRunner:
     """The sandbox child's entry (runner/languages.py): one runner per subprocess."""
-    return AssemblyScriptRunner(engine, cache_capacity=cache_capacity, cache_dir=cache_dir, on_compile=on_compile)
+    return AssemblyScriptRunner(
+        engine, cache_capacity=cache_capacity, cache_dir=cache_dir, on_compile=on_compile
+    )

@@ -201,7 +201,9 @@ def check_javascript(source: str, engine: wasmtime.Engine | None = None) -> byte
     return _CHECKERS.get(engine).check(source)
 
 
-def make_runner(engine: wasmtime.Engine, *, cache_dir: str | None = None, **_options: object) -> JavaScriptRunner:
+def make_runner(
+    engine: wasmtime.Engine, *, cache_dir: str | None = None, **_options: object
+) -> JavaScriptRunner:
     """The sandbox child's entry (runner/languages.py); it keeps no compiled-module cache of its own
     size and announces no compiles (cache_capacity, on_compile are AssemblyScript's)."""
     return JavaScriptRunner(engine, cache_dir=cache_dir)

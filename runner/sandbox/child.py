@@ -27,7 +27,11 @@ class Dispatcher:
     def __init__(self, *, cache_capacity: int, cache_dir: str | None, send, host: HostChannel | None = None):
         self._send = send
         self._host = host
-        self._options = {"cache_dir": cache_dir, "cache_capacity": cache_capacity, "on_compile": self._compile_notice}
+        self._options = {
+            "cache_dir": cache_dir,
+            "cache_capacity": cache_capacity,
+            "on_compile": self._compile_notice,
+        }
         self.engine = make_engine()
         # One runner per module: languages that share a module (AssemblyScript, wasm) share it.
         self._by_module: dict[str, Any] = {}
