@@ -9,11 +9,11 @@ import time
 import psycopg
 
 from broker.broker import Broker
-from broker.pgmq import next_visible_in
 from broker.delivery import Delivery
 from broker.errors import Postpone, Reject, Retry
 from broker.heartbeat import Heartbeat
 from broker.message import Message
+from broker.pgmq import next_visible_in
 from broker.task import Task
 from broker.wakeup import QueueWakeup, WakeupListener
 from infra.logs import event

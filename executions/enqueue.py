@@ -8,9 +8,9 @@ from datetime import datetime
 from typing import Any
 
 import psycopg
-from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 
 from broker import pgmq
+from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
 from store import executions as store
 from store import pending_batches

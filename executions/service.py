@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from contracts.statuses import is_runnable
 from executions.artifacts import ArtifactCache
 from executions.cancel import CancelListener
 from executions.fairness import SandboxAdmission
@@ -53,6 +54,8 @@ class SlotsBusy(RuntimeError):
 
 def not_runnable_reason(fn: dict[str, Any]) -> str | None:
     """Why a function may not run now (not READY, not ACTIVE), or None when it may."""
+    if is_runnable(fn):
+        return None
     if fn["status"] != "READY":
         hint = {
             "FAILED": "fix the source (see compileError) and update the function",

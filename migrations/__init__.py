@@ -9,9 +9,9 @@ from pathlib import Path
 import psycopg
 
 from broker.pgmq import create_queue
+from contracts.queues import QUEUES
 from infra.logs import event
 from infra.pooler import refuse_transaction_pooler
-from contracts.queues import QUEUES
 
 log = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from contracts.statuses import ExecutionStatus
 from infra.limits import DEFAULTS, MAX_LOG_BYTES, effective
 from infra.settings import MIB
 
@@ -24,13 +25,9 @@ class Language(enum.StrEnum):
 LANGUAGES = tuple(language.value for language in Language)
 
 
-class RunStatus(enum.StrEnum):
-    """How one run in the sandbox ended."""
-
-    COMPLETED = "COMPLETED"
-    FAILED = "FAILED"
-    TIMEOUT = "TIMEOUT"
-    CANCELLED = "CANCELLED"
+# How one run in the sandbox ended: COMPLETED, FAILED, TIMEOUT or CANCELLED, the execution's
+# own statuses (the one home of statuses is contracts/statuses.py).
+RunStatus = ExecutionStatus
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

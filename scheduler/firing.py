@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
+from contracts.statuses import is_runnable
 from executions.enqueue import Queued, enqueue_many
 from infra.logs import event
 from scheduler import ticks
@@ -65,7 +66,7 @@ def plan(row: dict, entry: Entry, now: datetime) -> Plan:
     decision = ticks.decide(entry.cron, entry.timezone, cursor, now, entry.grace_s) if runs else None
     if decision is None or decision.cursor is None:
         return Plan(row, entry, cursor)
-    ready = row["status"] == "READY"
+    ready = is_runnable(row)  # ACTIVE already (`runs`): READY
     fire = decision.fire if ready else None
     advance = store.Advance(
         entry.function_id,

@@ -24,11 +24,11 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from broker import Broker
+from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 from events.domain import execution_ended_ctes, execution_retrying_ctes
 from infra.limits import DEFAULTS, TRUNCATED_MARKER
 from infra.retry_policy import MAX_WAIT_MS, delay_ms_sql, retries_on_sql
 from store.executions import CANCELLED_MESSAGE, COLUMNS, MAX_ERROR_CHARS, MAX_LOG_CHARS, clean_text
-from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 
 # An execution RUNNING longer than its time limit plus this cannot still be running: the runner
 # pool kills overruns after a second. Such a row was lost by a process that died.

@@ -8,6 +8,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from contracts.statuses import runnable_sql
 from events.names import PLATFORM_PREFIX
 
 COLUMNS = (
@@ -73,7 +74,7 @@ def subscribers(conn: psycopg.Connection, tenant_id: uuid.UUID) -> list[dict[str
         conn.cursor(row_factory=dict_row)
         .execute(
             "SELECT id, event_types FROM functions WHERE tenant_id = %s AND trigger_type = 'EVENT' "
-            "AND state = 'ACTIVE' AND status = 'READY' ORDER BY id",
+            f"AND {runnable_sql()} ORDER BY id",
             (tenant_id,),
         )
         .fetchall()

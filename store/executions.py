@@ -12,10 +12,11 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from broker import Broker
+from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
+from contracts.statuses import runnable_sql
 from events.domain import execution_ended_ctes, execution_started_ctes
 from infra import retry_policy as retry_policy_rules
 from infra.limits import DEFAULTS, MAX_LOG_BYTES
-from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 
 COLUMNS = (
     "id, function_id, tenant_id, function_version, status, trigger_type, trigger_data, input, output, "
@@ -40,11 +41,11 @@ _ENDED_SENT = execution_ended_ctes("x")[1]
 # whoever runs an execution holds one on the connection it records the run with, and
 # PostgreSQL frees it by itself when that connection ends, even when its process was killed.
 # The CASE keeps the lock from being tried for a function that may not run.
-_TAKE_SLOT = """
+_TAKE_SLOT = f"""
 slot AS (
     SELECT s FROM fn, generate_series(0, COALESCE((fn.resource_limits->>'maxConcurrentRuns')::int,
                                                   %(default_runs)s) - 1) s
-    WHERE CASE WHEN fn.status = 'READY' AND fn.state = 'ACTIVE'{also}
+    WHERE CASE WHEN {runnable_sql("fn")}{{also}}
                THEN pg_try_advisory_lock(fn.slot_key, s) ELSE false END
     LIMIT 1
 )"""
@@ -291,7 +292,7 @@ WITH fn AS (
            (p.policy->>'maxAttempts')::integer,
            CASE WHEN %(delay_ms)s::bigint > 0 THEN now() + make_interval(secs => %(delay_ms)s / 1000.0) END
     FROM fn, LATERAL (SELECT %(defaults)s::jsonb || COALESCE(fn.retry_policy, '{{}}'::jsonb) AS policy) p
-    WHERE status = 'READY' AND state = 'ACTIVE'
+    WHERE {runnable_sql()}
     RETURNING id, function_id, tenant_id, scheduled_for, created_at
 )
 SELECT fn.id, fn.status, fn.state, ins.id AS execution_id, (SELECT {_SEND_QUEUED} FROM ins) AS msg_id

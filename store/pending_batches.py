@@ -11,8 +11,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from infra import retry_policy as retry_policy_rules
 from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
+from infra import retry_policy as retry_policy_rules
 
 
 @dataclass(frozen=True, slots=True)

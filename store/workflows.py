@@ -10,8 +10,8 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from broker import Broker
-from infra import retry_policy
 from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
+from infra import retry_policy
 
 ACTIVE = ("PENDING", "RUNNING")
 # A run is PENDING until one of its steps starts: RUNNING is derived from the steps when read,

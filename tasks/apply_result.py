@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 from broker import Reject, Retry
+from contracts.compilation import DEAD_LETTER_ERROR, NEWER_CONTRACT_RETRY_S, CompilationResult, NewerContract
+from contracts.queues import APPLY_RESULT_TASK, COMPILATION_RESULTS
 from infra.logs import event
 from store import artifacts, staged
 from store import functions as store
 from tasks.app import broker, task_connection
-from contracts.queues import APPLY_RESULT_TASK, COMPILATION_RESULTS
-from contracts.compilation import DEAD_LETTER_ERROR, NEWER_CONTRACT_RETRY_S, CompilationResult, NewerContract
 
 log = logging.getLogger(__name__)
 

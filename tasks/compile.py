@@ -9,14 +9,20 @@ from broker import Reject, Retry
 from compiler.compilers import Compilers
 from compiler.errors import CompileError
 from compiler.version import compiler_version
+from contracts.compilation import (
+    DEAD_LETTER_ERROR,
+    NEWER_CONTRACT_RETRY_S,
+    CompilationJob,
+    CompilationResult,
+    NewerContract,
+)
+from contracts.queues import APPLY_RESULT_TASK, COMPILATION_JOBS, COMPILATION_RESULTS, COMPILE_TASK
 from infra import metrics
 from infra.logs import event
 from infra.settings import Settings
 from runner.contract import LANGUAGES
 from store import functions as store
 from tasks.app import broker, task_connection
-from contracts.queues import APPLY_RESULT_TASK, COMPILATION_JOBS, COMPILATION_RESULTS, COMPILE_TASK
-from contracts.compilation import DEAD_LETTER_ERROR, NEWER_CONTRACT_RETRY_S, CompilationJob, CompilationResult, NewerContract
 
 log = logging.getLogger(__name__)
 

@@ -7,6 +7,7 @@ import logging
 import uuid
 
 from broker import Reject
+from contracts.queues import DISPATCH_EVENT_TASK, EVENTS
 from events.names import matches
 from executions.enqueue import enqueue_execution
 from infra.logs import event
@@ -15,7 +16,6 @@ from store import events as store
 from store import workflow_definitions as workflow_store
 from store.quotas import QuotaExceeded
 from tasks.app import broker, task_connection
-from contracts.queues import DISPATCH_EVENT_TASK, EVENTS
 from workflows import definitions
 from workflows.canvas import CanvasError
 

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import psycopg
 
+from broker import pgmq
 from compiler.version import compiler_version, source_digest
+from contracts.compilation import CompilationJob
+from contracts.queues import COMPILATION_JOBS, COMPILE_TASK
 from store import artifacts, staged
 from store import functions as store
-from broker import pgmq
-from contracts.queues import COMPILATION_JOBS, COMPILE_TASK
-from contracts.compilation import CompilationJob
 
 
 def publish_compilation_job(conn: psycopg.Connection, row: dict, version: dict | None = None) -> int:

@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 
 from broker import Postpone, Reject
+from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 from executions.service import ExecutionService
 from executions.sweep import sweep_every
 from infra.database import ForkSafePool
@@ -16,7 +17,6 @@ from infra.secretbox import SecretBox
 from infra.settings import Settings
 from runner.sandbox.pool import RunnerPool
 from tasks.app import broker
-from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 
 # A function whose slots are all busy is not asked again for this long by this process: its
 # other queued messages are postponed without a database round trip, so a flood of one function

@@ -10,9 +10,9 @@ from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields, validate
 
 from broker.pgmq import queue_stats
+from contracts.queues import QUEUES
 from infra.storage_bounds import TENANT_FIELDS, server_defaults
 from store import retention, schedules, storage, tenants
-from contracts.queues import QUEUES
 from web.auth import require_admin
 from web.blueprint import Blueprint
 from web.db import pool, settings

@@ -10,6 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from contracts.statuses import Readiness
 from migrations import pending_migrations
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
@@ -21,7 +22,7 @@ class HealthSchema(Schema):
 
 
 class ReadySchema(Schema):
-    status = fields.String(required=True, metadata={"example": "READY"})
+    status = fields.String(required=True, metadata={"example": Readiness.READY})
     checks = fields.Dict(
         keys=fields.String(),
         values=fields.String(),
@@ -69,8 +70,8 @@ class Ready(MethodView):
             start_warming(current_app._get_current_object())
             problems.append("the sandbox subprocesses are starting")
         if problems:
-            return {"status": "NOT_READY", "checks": checks, "message": "; ".join(problems)}, 503
-        return {"status": "READY", "checks": checks}
+            return {"status": Readiness.NOT_READY, "checks": checks, "message": "; ".join(problems)}, 503
+        return {"status": Readiness.READY, "checks": checks}
 
 
 def start_warming(app: Flask) -> None:

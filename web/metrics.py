@@ -11,10 +11,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from broker.pgmq import queue_stats
+from contracts.queues import QUEUES
 from infra import metrics
 from infra.logs import event
 from store import execution_lists, retention, storage
-from contracts.queues import QUEUES
 from web.auth import require_admin
 from web.db import pool, settings
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from contracts.statuses import is_runnable
 from store import workflows as store
 from workflows import canvas, handover
 from workflows.canvas import ON_FAILURE, ROOT, CanvasError
@@ -36,7 +37,7 @@ def validate(conn: psycopg.Connection, tenant_id: uuid.UUID, steps: Any, on_fail
         fn = by_ref.get(_normal_id(ref)) or by_ref.get(ref)
         if fn is None:
             raise CanvasError(f"{pointer}/function", f"function {ref!r} not found")
-        if fn["status"] != "READY" or fn["state"] != "ACTIVE":
+        if not is_runnable(fn):
             raise CanvasError(
                 f"{pointer}/function",
                 f"function {fn['name']!r} cannot run (status {fn['status']}, state {fn['state']}); "

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from psycopg.types.json import Jsonb
 
-from store import tenants
 from contracts.queues import APPLY_RESULT_TASK
+from store import tenants
 from tests.integration.conftest import wait_for
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -6,12 +6,12 @@ import uuid
 
 import pytest
 
+from contracts.compilation import CompilationResult
 from store import functions as store
 from store.tenants import DEFAULT_TENANT_ID
 from tasks import compile as compile_task
 from tasks.app import broker
 from tasks.apply_result import apply_compilation_result
-from contracts.compilation import CompilationResult
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import uuid
 import psycopg
 from psycopg.types.json import Jsonb
 
+from contracts.queues import COMPILE_TASK
 from tasks.app import broker
 from tasks.apply_result import apply_compilation_result
-from contracts.queues import COMPILE_TASK
 from tests.integration.conftest import wait_for
 from tests.integration.pipeline_helpers import (
     DEFAULT_TENANT,

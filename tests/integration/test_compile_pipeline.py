@@ -9,10 +9,10 @@ import uuid
 import psycopg
 import pytest
 
+from contracts.compilation import CompilationResult
 from infra.settings import Settings
 from tasks.app import broker
 from tasks.apply_result import apply_compilation_result
-from contracts.compilation import CompilationResult
 from tests.conftest import throwaway_database
 from tests.integration.conftest import Processes, wait_for
 from tests.integration.pipeline_helpers import (

@@ -8,8 +8,8 @@ import sys
 import psycopg
 import pytest
 
-from migrations import apply_migrations, migration_files
 from contracts.queues import QUEUES
+from migrations import apply_migrations, migration_files
 from tests.conftest import PROJECT_ROOT, throwaway_database
 
 

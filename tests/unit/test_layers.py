@@ -33,7 +33,9 @@ def documented_layers(text: str) -> dict[str, set[str]]:
     table: dict[str, set[str]] = {}
     for i, (package, allowed) in enumerate(rows):
         below = [name for name, _ in rows[i + 1 :]]
-        table[package] = set(below) if EVERY_PACKAGE_BELOW in allowed else set(re.findall(r"`(\w+)/`", allowed))
+        table[package] = (
+            set(below) if EVERY_PACKAGE_BELOW in allowed else set(re.findall(r"`(\w+)/`", allowed))
+        )
     return table
 
 
