@@ -47,7 +47,8 @@ def test_the_enums_are_the_database_checks(db, table, column, values):
 def test_the_runnable_sql_fragment_agrees_with_the_predicate(db):
     pairs = list(itertools.product(CompileStatus, LifecycleState))
     rows = db.execute(
-        f"SELECT v.status, v.state, {runnable_sql('v')} FROM unnest(%s::text[], %s::text[]) AS v(status, state)",
+        f"SELECT v.status, v.state, {runnable_sql('v')} "
+        "FROM unnest(%s::text[], %s::text[]) AS v(status, state)",
         ([status.value for status, _ in pairs], [state.value for _, state in pairs]),
     ).fetchall()
 
