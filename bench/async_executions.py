@@ -26,6 +26,7 @@ from bench.execute_http import Http, ready_function
 from bench.report import emit, p50, p95
 from bench.runner_echo import ECHO_INPUT, ECHO_SOURCE
 from bench.stack import executor_stack
+from contracts.statuses import ExecutionStatus
 from executions.enqueue import enqueue_execution
 
 BENCH = "async"
@@ -51,9 +52,9 @@ def measure_enqueue_to_completed(http: Http, function_id: str, n: int = LATENCY_
         execution_id = json.loads(data)["id"]
         while True:
             row = json.loads(http.call("GET", f"/executions/{execution_id}")[1])
-            if row["status"] == "COMPLETED":
+            if row["status"] == ExecutionStatus.COMPLETED:
                 break
-            if row["status"] not in ("PENDING", "RUNNING"):
+            if row["status"] not in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING):
                 raise BenchError(f"execution ended {row['status']}: {row['errorMessage']}")
             time.sleep(0.001)
         if i >= 20:
@@ -74,7 +75,8 @@ def measure_drain(database_url: str, function_id: str, n: int = DRAIN_N) -> floa
         deadline = started + 600
         while True:
             left = conn.execute(
-                "SELECT count(*) FROM executions WHERE function_id = %s AND status IN ('PENDING', 'RUNNING')",
+                "SELECT count(*) FROM executions WHERE function_id = %s AND status IN "
+                f"('{ExecutionStatus.PENDING}', '{ExecutionStatus.RUNNING}')",
                 (fid,),
             ).fetchone()[0]
             if left == 0:
@@ -84,7 +86,9 @@ def measure_drain(database_url: str, function_id: str, n: int = DRAIN_N) -> floa
             time.sleep(0.05)
         elapsed = time.perf_counter() - started
         bad = conn.execute(
-            "SELECT count(*) FROM executions WHERE function_id = %s AND status <> 'COMPLETED'", (fid,)
+            "SELECT count(*) FROM executions WHERE function_id = %s AND status <> "
+            f"'{ExecutionStatus.COMPLETED}'",
+            (fid,),
         ).fetchone()[0]
     if bad:
         raise BenchError(f"{bad} of the drained executions did not complete")

@@ -24,6 +24,7 @@ from bench import BenchError
 from bench.asc_cli import measure_asc_cli_ms, sample_source
 from bench.report import emit, p50, p95
 from bench.stack import PROJECT_ROOT, Stack, env_database_url
+from contracts.statuses import CompileStatus
 
 BENCH = "compile"
 DEFAULT_REGISTRATIONS = 25
@@ -46,9 +47,9 @@ def register_and_wait(session: requests.Session, base_url: str, name: str, sourc
     deadline = time.monotonic() + READY_TIMEOUT_S
     while True:
         body = session.get(f"{base_url}/functions/{function_id}").json()
-        if body.get("status") == "READY":
+        if body.get("status") == CompileStatus.READY:
             return function_id, started_wall
-        if body.get("status") == "FAILED":
+        if body.get("status") == CompileStatus.FAILED:
             raise BenchError(f"function {name} failed to compile: {body.get('compileError')}")
         if time.monotonic() > deadline:
             raise BenchError(f"function {name} was not READY within {READY_TIMEOUT_S}s (status {body})")
@@ -58,8 +59,8 @@ def register_and_wait(session: requests.Session, base_url: str, name: str, sourc
 def wait_ready(session: requests.Session, base_url: str, function_id: str, body: dict) -> None:
     """Poll until READY, starting from a response body already in hand."""
     deadline = time.monotonic() + READY_TIMEOUT_S
-    while body.get("status") != "READY":
-        if body.get("status") == "FAILED" or time.monotonic() > deadline:
+    while body.get("status") != CompileStatus.READY:
+        if body.get("status") == CompileStatus.FAILED or time.monotonic() > deadline:
             raise BenchError(f"function {function_id} did not become READY: {body}")
         time.sleep(POLL_INTERVAL_S)
         body = session.get(f"{base_url}/functions/{function_id}").json()

@@ -16,6 +16,7 @@ from bench.execute_http import Http, ready_function
 from bench.report import emit, p50
 from bench.runner_echo import ECHO_SOURCE
 from bench.stack import executor_stack
+from contracts.statuses import CompileStatus, ExecutionStatus
 
 BENCH = "events"
 SUBSCRIBERS = 100
@@ -32,7 +33,8 @@ def run() -> list[dict]:
                     "INSERT INTO functions (tenant_id, name, language, source, wasm_binary, status, "
                     "trigger_type, event_types) SELECT tenant_id, 'sub-' || g, language, source, "
                     "wasm_binary, "
-                    "'READY', 'EVENT', ARRAY['bench.ping'] FROM functions, generate_series(1, %s) g "
+                    f"'{CompileStatus.READY}', 'EVENT', ARRAY['bench.ping'] FROM functions, "
+                    "generate_series(1, %s) g "
                     "WHERE id = %s",
                     (SUBSCRIBERS, template),
                 )
@@ -60,7 +62,7 @@ def measure(http: Http, conn: psycopg.Connection) -> float:
     while True:
         done = conn.execute(
             "SELECT count(*) FROM executions WHERE trigger_type = 'EVENT' AND trigger_data->>'eventId' = %s "
-            "AND status = 'COMPLETED'",
+            f"AND status = '{ExecutionStatus.COMPLETED}'",
             (event_id,),
         ).fetchone()[0]
         if done >= SUBSCRIBERS:

@@ -25,6 +25,7 @@ from bench import BenchError
 from bench.report import emit, p50, p95
 from bench.runner_echo import ECHO_INPUT, ECHO_SOURCE, measure_runner_p50_ms
 from bench.stack import PROJECT_ROOT, Stack, env_database_url
+from contracts.statuses import CompileStatus
 from runner.sandbox.pool import RunnerPool
 
 BENCH = "execute"
@@ -67,9 +68,9 @@ def ready_function(http: Http, name: str, language: str, source: str, limits: di
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         body = json.loads(http.call("GET", f"/functions/{function_id}")[1])
-        if body["status"] == "READY":
+        if body["status"] == CompileStatus.READY:
             return function_id
-        if body["status"] == "FAILED":
+        if body["status"] == CompileStatus.FAILED:
             raise BenchError(f"{name} failed to compile: {body['compileError']}")
         time.sleep(0.01)
     raise BenchError(f"{name} was not READY within {READY_TIMEOUT_S:.0f}s")

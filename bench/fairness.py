@@ -26,6 +26,7 @@ import requests
 from bench import BenchError
 from bench.report import emit, p50
 from bench.stack import Stack, env_database_url
+from contracts.statuses import CompileStatus, ExecutionStatus
 from executions.enqueue import enqueue_execution
 from store import tenants
 
@@ -52,7 +53,10 @@ def _function(url: str, key: str, name: str, source: str, limits: dict | None = 
     if created.status_code != 201:
         raise BenchError(f"POST /functions answered {created.status_code}: {created.text[:300]}")
     deadline = time.monotonic() + 60
-    while requests.get(f"{url}/functions/{name}", headers=headers, timeout=30).json()["status"] != "READY":
+    while (
+        requests.get(f"{url}/functions/{name}", headers=headers, timeout=30).json()["status"]
+        != CompileStatus.READY
+    ):
         if time.monotonic() > deadline:
             raise BenchError(f"{name} did not compile within 60 s")
         time.sleep(0.05)
@@ -118,9 +122,9 @@ def _queued_until_done(conn: psycopg.Connection, tenant_id, function_id) -> floa
     deadline = started + 300
     while True:
         status = conn.execute("SELECT status FROM executions WHERE id = %s", (row["id"],)).fetchone()[0]
-        if status == "COMPLETED":
+        if status == ExecutionStatus.COMPLETED:
             return time.perf_counter() - started
-        if status not in ("PENDING", "RUNNING"):
+        if status not in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING):
             raise BenchError(f"the other tenant's queued execution ended {status}")
         if time.perf_counter() > deadline:
             raise BenchError("the other tenant's queued execution did not complete within 300 s")
@@ -143,12 +147,14 @@ def queued_behind_backlog(stack: Stack, key_a: str, key_b: str) -> list[dict]:
                 )
         behind = _queued_until_done(conn, tenant[fast], fast)
         ahead = conn.execute(
-            "SELECT count(*) FROM executions WHERE function_id = %s AND status <> 'PENDING'", (busy,)
+            "SELECT count(*) FROM executions WHERE function_id = %s AND status <> "
+            f"'{ExecutionStatus.PENDING}'",
+            (busy,),
         ).fetchone()[0]
         # The rest of the backlog is of no interest: its executions end CANCELLED, never run.
         conn.execute(
-            "UPDATE executions SET status = 'CANCELLED', completed_at = now() "
-            "WHERE function_id = %s AND status = 'PENDING'",
+            f"UPDATE executions SET status = '{ExecutionStatus.CANCELLED}', completed_at = now() "
+            f"WHERE function_id = %s AND status = '{ExecutionStatus.PENDING}'",
             (busy,),
         )
     return [

@@ -17,6 +17,7 @@ import json
 from bench import BenchError
 from bench.execute_http import WEB_ENV, Http, api_stack, ready_function
 from bench.report import emit, p50, p95
+from contracts.statuses import ExecutionStatus
 
 BENCH = "host_api"
 CALLS_PER_RUN = 200
@@ -44,7 +45,7 @@ def _samples(http: Http, function_id: str, op: str, runs: int = RUNS) -> list[fl
             "POST", f"/functions/{function_id}/execute", {"input": {"op": op, "calls": CALLS_PER_RUN}}
         )
         body = json.loads(data)
-        if status != 200 or body.get("status") != "COMPLETED":
+        if status != 200 or body.get("status") != ExecutionStatus.COMPLETED:
             raise BenchError(f"{op} run answered {status}: {data[:500]!r}")
         samples.extend(body["output"])
     return samples

@@ -19,6 +19,7 @@ import psycopg
 
 from bench.report import emit, p50, p95
 from bench.stack import env_database_url, throwaway_database
+from contracts.statuses import ExecutionStatus
 from infra.logs import configure_logging
 
 BENCH = "partition_width"
@@ -44,7 +45,7 @@ def _build(conn: psycopg.Connection, table: str, width_days: int, rows: int, bas
     conn.execute(
         f"INSERT INTO {table} (id, function_id, status, output, created_at) "
         "SELECT md5(g::text)::uuid, ('00000000-0000-0000-0000-' || lpad((g %% 1000)::text, 12, '0'))::uuid, "
-        "'COMPLETED', jsonb_build_object('g', g), "
+        f"'{ExecutionStatus.COMPLETED}', jsonb_build_object('g', g), "
         "%(base)s::timestamptz - make_interval(secs => (g::float8 / %(rows)s) * %(days)s * 86400) "
         "FROM generate_series(1, %(rows)s) g",
         {"rows": rows, "days": DAYS, "base": base},
@@ -83,7 +84,8 @@ def run(rows: int = 1_000_000) -> list[dict]:
             by_id = _time(conn, f"SELECT * FROM {table} WHERE id = %s", lambda i: (ids[i % len(ids)][0],))
             ended = _time(
                 conn,
-                f"UPDATE {table} SET status = 'COMPLETED' WHERE id = %s AND created_at = %s RETURNING id",
+                f"UPDATE {table} SET status = '{ExecutionStatus.COMPLETED}' WHERE id = %s AND created_at = "
+                "%s RETURNING id",
                 lambda i: ids[i % len(ids)],
             )
             common = {"partitions": parts, "width_days": width, "rows": rows}

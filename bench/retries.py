@@ -28,6 +28,7 @@ from bench import BenchError
 from bench.execute_http import Http, ready_function
 from bench.report import emit, p95
 from bench.stack import executor_stack
+from contracts.statuses import ExecutionStatus
 from executions.enqueue import enqueue_execution
 
 BENCH = "retries"
@@ -60,7 +61,7 @@ def _wait_settled(
     while True:
         left = conn.execute(
             "SELECT count(*) FROM executions WHERE function_id = %s AND created_at >= %s "
-            "AND status IN ('PENDING', 'RUNNING')",
+            f"AND status IN ('{ExecutionStatus.PENDING}', '{ExecutionStatus.RUNNING}')",
             (function_id, since),
         ).fetchone()[0]
         if left == 0:
@@ -90,7 +91,8 @@ def measure_drain(database_url: str, function_id: str, *, retried: bool, n: int 
         _wait_settled(conn, fid, since)
         elapsed = time.perf_counter() - started
         completed, attempts = conn.execute(
-            "SELECT count(*) FILTER (WHERE status = 'COMPLETED'), count(*) FROM executions "
+            f"SELECT count(*) FILTER (WHERE status = '{ExecutionStatus.COMPLETED}'), count(*) FROM "
+            "executions "
             "WHERE function_id = %s AND created_at >= %s",
             (fid, since),
         ).fetchone()
@@ -118,7 +120,7 @@ def measure_delayed_lateness(database_url: str, function_id: str, n: int = DELAY
             "WHERE function_id = %s AND created_at >= %s",
             (fid, since),
         ).fetchall()
-    if any(status != "COMPLETED" for _, status in rows) or len(rows) != n:
+    if any(status != ExecutionStatus.COMPLETED for _, status in rows) or len(rows) != n:
         raise BenchError("not every delayed execution completed")
     early = [float(ms) for ms, _ in rows if ms < 0]
     if early:

@@ -37,6 +37,7 @@ from psycopg import sql
 from bench.execute_http import Http, measure_http_ms, ready_function
 from bench.report import emit, p50, p95
 from bench.stack import Stack, env_database_url, throwaway_database
+from contracts.statuses import ExecutionStatus
 from executions.housekeeping import prune_with
 from infra.logs import configure_logging
 from infra.storage_bounds import Retention
@@ -65,17 +66,17 @@ JOIN (SELECT id, row_number() OVER (ORDER BY slug) - 1 AS k FROM tenants
 
 # One day of executions: about 0.5 KB each (input, output, logs, metrics), spread over the
 # functions, in time order within the day; one in fifty FAILED.
-_DAY_SQL = """
+_DAY_SQL = f"""
 WITH f AS (SELECT array_agg(id ORDER BY name) AS ids, array_agg(tenant_id ORDER BY name) AS tenants
            FROM functions WHERE name LIKE 'scale-%%')
 INSERT INTO executions (function_id, tenant_id, function_version, status, trigger_type, input, output,
                         error_message, logs, metrics, created_at, started_at, completed_at)
 SELECT f.ids[1 + g %% %(functions)s], f.tenants[1 + g %% %(functions)s], 1,
-       CASE WHEN g %% 50 = 0 THEN 'FAILED' ELSE 'COMPLETED' END, 'API',
+       CASE WHEN g %% 50 = 0 THEN '{ExecutionStatus.FAILED}' ELSE '{ExecutionStatus.COMPLETED}' END, 'API',
        jsonb_build_object('n', g, 'text', repeat('i', 120)),
        CASE WHEN g %% 50 <> 0 THEN jsonb_build_object('ok', true, 'text', repeat('o', 120)) END,
        CASE WHEN g %% 50 = 0 THEN 'Error: failed on purpose' END,
-       'handled request ' || g || repeat('.', 100), '{"durationMs": 3, "memoryPeakBytes": 1048576}',
+       'handled request ' || g || repeat('.', 100), '{{"durationMs": 3, "memoryPeakBytes": 1048576}}',
        ts, ts, ts + interval '3 ms'
 FROM f, generate_series(1, %(rows)s) g,
      LATERAL (SELECT %(start)s::timestamptz + ((g - 1)::float8 / %(rows)s) * interval '1 day' AS ts) t
@@ -106,7 +107,8 @@ def _fill(conn: psycopg.Connection, rows: int, days: int) -> float:
     )
     conn.execute(
         "INSERT INTO executions (function_id, tenant_id, status, trigger_type, input, created_at) "
-        "SELECT id, tenant_id, 'COMPLETED', 'API', '{}', %s::timestamptz + interval '12 hours' "
+        f"SELECT id, tenant_id, '{ExecutionStatus.COMPLETED}', 'API', '{{}}', %s::timestamptz + interval "
+        "'12 hours' "
         "FROM functions WHERE name LIKE 'rare-%%'",
         (f"{(today - timedelta(days=days)).isoformat()} 00:00:00+00",),
     )

@@ -24,6 +24,7 @@ from bench.execute_http import Http, ready_function
 from bench.report import emit, p50, p95
 from bench.runner_echo import ECHO_SOURCE
 from bench.stack import PROJECT_ROOT, executor_stack
+from contracts.statuses import CompileStatus, ExecutionStatus
 
 BENCH = "scheduler"
 FUNCTIONS = 1000
@@ -39,7 +40,8 @@ def clone_scheduled(conn: psycopg.Connection, template_id: str, n: int, cron: st
     conn.execute(
         "INSERT INTO functions (tenant_id, name, language, source, wasm_binary, status, trigger_type, "
         "cron_expression, resource_limits) "
-        "SELECT tenant_id, 'sched-' || g, language, source, wasm_binary, 'READY', 'SCHEDULED', %s, "
+        f"SELECT tenant_id, 'sched-' || g, language, source, wasm_binary, '{CompileStatus.READY}', "
+        "'SCHEDULED', %s, "
         "resource_limits FROM functions, generate_series(1, %s) g WHERE id = %s",
         (cron, n, template_id),
     )
@@ -124,7 +126,8 @@ def measure_tick(conn: psycopg.Connection) -> list[dict]:
     while True:
         started, pending, fired = conn.execute(
             "SELECT count(*) FILTER (WHERE started_at IS NOT NULL), "
-            "count(*) FILTER (WHERE status IN ('PENDING', 'RUNNING')), count(*) "
+            f"count(*) FILTER (WHERE status IN ('{ExecutionStatus.PENDING}', '{ExecutionStatus.RUNNING}')), "
+            "count(*) "
             "FROM executions WHERE trigger_type = 'CRON' AND trigger_data->>'scheduledFor' = %s",
             (tick,),
         ).fetchone()

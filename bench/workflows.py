@@ -26,6 +26,7 @@ from bench.execute_http import Http, ready_function
 from bench.report import emit, p50, p95
 from bench.runner_echo import ECHO_INPUT, ECHO_SOURCE
 from bench.stack import executor_stack
+from contracts.statuses import ExecutionStatus
 from executions.enqueue import enqueue_execution
 
 BENCH = "workflows"
@@ -54,8 +55,8 @@ def _wait_run(conn: psycopg.Connection, run_id: str, timeout_s: float = 600) -> 
         row = conn.execute(
             "SELECT status, error, created_at, completed_at FROM workflow_runs WHERE id = %s", (run_id,)
         ).fetchone()
-        if row[0] not in ("PENDING", "RUNNING"):
-            if row[0] != "COMPLETED":
+        if row[0] not in (ExecutionStatus.PENDING, ExecutionStatus.RUNNING):
+            if row[0] != ExecutionStatus.COMPLETED:
                 raise BenchError(f"run {run_id} ended {row[0]}: {row[1]}")
             return row
         if time.perf_counter() > deadline:
@@ -103,7 +104,9 @@ def measure_drain(conn: psycopg.Connection, function_id: str, n: int = CHORD_WID
     started = time.perf_counter()  # from the commit, as bench "async" does: the chord pays its submit
     deadline = started + 600
     while conn.execute(
-        "SELECT count(*) FROM executions WHERE function_id = %s AND status IN ('PENDING', 'RUNNING')", (fid,)
+        f"SELECT count(*) FROM executions WHERE function_id = %s AND status IN ('{ExecutionStatus.PENDING}', "
+        f"'{ExecutionStatus.RUNNING}')",
+        (fid,),
     ).fetchone()[0]:
         if time.perf_counter() > deadline:
             raise BenchError("plain executions still queued after 600 s")

@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 
+from contracts.statuses import ExecutionStatus
 from events.publish import publish, publish_ctes
 
 # The jsruntime.execution.* events are published by the very statements that record an execution
@@ -24,9 +25,11 @@ _DEPTH = (
 )
 _STARTED_PAYLOAD = f"jsonb_build_object({_EXECUTION_IDS}, 'startedAt', started_at, 'timestamp', started_at)"
 _ENDED_PAYLOAD = f"""jsonb_build_object({_EXECUTION_IDS}, 'timestamp', completed_at) || CASE status
-    WHEN 'COMPLETED' THEN jsonb_build_object('completedAt', completed_at, 'durationMs', metrics->'durationMs')
-    WHEN 'FAILED' THEN jsonb_build_object('failedAt', completed_at, 'error', error_message)
-    WHEN 'TIMEOUT' THEN jsonb_build_object('timeoutAt', completed_at, 'durationMs', metrics->'durationMs',
+    WHEN '{ExecutionStatus.COMPLETED}' THEN jsonb_build_object('completedAt', completed_at, 'durationMs',
+        metrics->'durationMs')
+    WHEN '{ExecutionStatus.FAILED}' THEN jsonb_build_object('failedAt', completed_at, 'error', error_message)
+    WHEN '{ExecutionStatus.TIMEOUT}' THEN jsonb_build_object('timeoutAt', completed_at, 'durationMs',
+        metrics->'durationMs',
                                            'error', error_message)
     ELSE jsonb_build_object('cancelledAt', completed_at) END"""
 

@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 
 from broker import Broker
 from contracts.queues import DISPATCH_EVENT_TASK, EVENTS
+from contracts.statuses import LifecycleState
 
 
 def _dispatch_if_subscribed(ev: str) -> str:
@@ -21,10 +22,12 @@ def _dispatch_if_subscribed(ev: str) -> str:
     matches = f"(p = {ev}.type OR p = '*' OR (p LIKE '%%.*' AND {ev}.type LIKE left(p, -1) || '%%'))"
     return f"""SELECT {send} FROM {ev} WHERE EXISTS (
         SELECT 1 FROM functions f, unnest(f.event_types) p
-        WHERE f.tenant_id = {ev}.tenant_id AND f.trigger_type = 'EVENT' AND f.state = 'ACTIVE' AND {matches}
+        WHERE f.tenant_id = {ev}.tenant_id AND f.trigger_type = 'EVENT' AND f.state =
+            '{LifecycleState.ACTIVE}' AND {matches}
     ) OR EXISTS (
         SELECT 1 FROM workflows w, unnest(w.event_types) p
-        WHERE w.tenant_id = {ev}.tenant_id AND w.trigger_type = 'EVENT' AND w.state = 'ACTIVE' AND {matches}
+        WHERE w.tenant_id = {ev}.tenant_id AND w.trigger_type = 'EVENT' AND w.state =
+            '{LifecycleState.ACTIVE}' AND {matches}
     )"""
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import psycopg
 
+from contracts.statuses import ExecutionStatus
 from executions.enqueue import IdempotencyConflict
 from store import execution_waits
 from store import executions as store
@@ -26,7 +27,7 @@ def recorded_execution(
         return None
     if row["request_hash"] != request_hash:
         raise IdempotencyConflict("Idempotency-Key already used with a different request; use a new key")
-    if row["status"] == "RUNNING":
+    if row["status"] == ExecutionStatus.RUNNING:
         execution_waits.wait_until_ended(conn, tenant_id, row["id"], timeout_s=wait_s)
         row = store.get(conn, tenant_id, row["id"])
     return row

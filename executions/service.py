@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from contracts.statuses import is_runnable
+from contracts.statuses import CompileStatus, ExecutionStatus, LifecycleState, is_runnable
 from executions.artifacts import ArtifactCache
 from executions.cancel import CancelListener
 from executions.fairness import SandboxAdmission
@@ -56,14 +56,14 @@ def not_runnable_reason(fn: dict[str, Any]) -> str | None:
     """Why a function may not run now (not READY, not ACTIVE), or None when it may."""
     if is_runnable(fn):
         return None
-    if fn["status"] != "READY":
+    if fn["status"] != CompileStatus.READY:
         hint = {
-            "FAILED": "fix the source (see compileError) and update the function",
-            "PENDING": "it is waiting to compile; poll GET /functions/{id} until status is READY",
-            "COMPILING": "it is compiling; poll GET /functions/{id} until status is READY",
+            CompileStatus.FAILED: "fix the source (see compileError) and update the function",
+            CompileStatus.PENDING: "it is waiting to compile; poll GET /functions/{id} until status is READY",
+            CompileStatus.COMPILING: "it is compiling; poll GET /functions/{id} until status is READY",
         }[fn["status"]]
         return f"function is not READY (status {fn['status']}): {hint}"
-    if fn["state"] != "ACTIVE":
+    if fn["state"] != LifecycleState.ACTIVE:
         return (
             f"function is {fn['state']}, only ACTIVE functions run: "
             'POST /functions/{id}/state {"state": "ACTIVE"}'
@@ -437,7 +437,7 @@ class ExecutionService:
     @staticmethod
     def _log_retry(row: dict[str, Any], ids: dict[str, str]) -> None:
         """Log and count what followed a failed attempt: a next attempt, or the end of the chain."""
-        if row["status"] not in ("FAILED", "TIMEOUT"):
+        if row["status"] not in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT):
             return
         if row["retried"]:
             metrics.retry_scheduled(row["trigger_type"])

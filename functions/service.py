@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 
+from contracts.statuses import CompileStatus, LifecycleState
 from events import domain
 from functions import routing
 from functions.errors import (
@@ -158,7 +159,7 @@ class FunctionService:
             pending = staged.pending(conn, row)
             if pending is not None and (pending["language"], pending["source"]) == wanted:
                 return row  # already staged: its compile outcome stands
-            if row["status"] != "READY":
+            if row["status"] != CompileStatus.READY:
                 row, recompile = store.update(
                     conn,
                     row,
@@ -273,7 +274,7 @@ def _check_http_binding(conn: psycopg.Connection, tenant_id, function_id, merged
     if (
         merged.get("trigger_type") != "HTTP"
         or not merged.get("http_path")
-        or merged.get("state") == "ARCHIVED"
+        or merged.get("state") == LifecycleState.ARCHIVED
     ):
         return
     for other in http_bindings.others_locked(conn, tenant_id, function_id):

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 from typing import Any
 
+from contracts.statuses import ExecutionStatus
+
 DEFAULTS: dict[str, Any] = {
     "maxAttempts": 1,  # 1 = no retry
     "initialDelayMs": 1000,
     "backoffMultiplier": 2.0,
     "maxDelayMs": 300_000,
     "jitter": True,  # full jitter: a uniform delay between 0 and the backoff
-    "retryOn": ["FAILED", "TIMEOUT"],
+    "retryOn": [ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT],
     "retryLost": False,  # a lost execution (its process died) may have run: at most once by default
 }
 MAX_ATTEMPTS = 20
-RETRYABLE = ("FAILED", "TIMEOUT")
+RETRYABLE = (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
 # The longest anything waits: a delayed start, runAt, maxQueueMs, a delay asked for from code.
 MAX_WAIT_MS = 30 * 24 * 3600 * 1000
 _INTEGERS = {

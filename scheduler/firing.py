@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 import psycopg
 
-from contracts.statuses import is_runnable
+from contracts.statuses import LifecycleState, is_runnable
 from executions.enqueue import Queued, enqueue_many
 from infra.logs import event
 from scheduler import ticks
@@ -58,7 +58,7 @@ def plan(row: dict, entry: Entry, now: datetime) -> Plan:
     """What to do about a locked function's due ticks (pure: nothing written yet)."""
     cursor = max(entry.cursor, row["schedule_cursor"])
     runs = (
-        row["state"] == "ACTIVE"
+        row["state"] == LifecycleState.ACTIVE
         and row["trigger_type"] == "SCHEDULED"
         and row["cron_expression"] == entry.cron
         and row["timezone"] == entry.timezone

@@ -6,6 +6,8 @@ import uuid
 
 import psycopg
 
+from contracts.statuses import CompileStatus
+
 
 def find(
     conn: psycopg.Connection, tenant_id: uuid.UUID, language: str, digest: bytes, compiler_version: str
@@ -30,7 +32,8 @@ def remember(
     conn.execute(
         "INSERT INTO artifacts (tenant_id, language, source_sha256, compiler_version, artifact) "
         "SELECT tenant_id, language, sha256(convert_to(source, 'UTF8')), %s, wasm_binary FROM functions "
-        "WHERE id = %s AND tenant_id = %s AND revision = %s AND status = 'READY' AND wasm_binary IS NOT NULL "
+        f"WHERE id = %s AND tenant_id = %s AND revision = %s AND status = '{CompileStatus.READY}' AND "
+        "wasm_binary IS NOT NULL "
         "ON CONFLICT DO NOTHING",
         (compiler_version, function_id, tenant_id, revision),
     )

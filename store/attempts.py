@@ -25,6 +25,7 @@ from psycopg.types.json import Jsonb
 
 from broker import Broker
 from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
+from contracts.statuses import ExecutionStatus
 from events.domain import execution_ended_ctes, execution_retrying_ctes
 from infra.limits import DEFAULTS, TRUNCATED_MARKER
 from infra.retry_policy import MAX_WAIT_MS, delay_ms_sql, retries_on_sql
@@ -73,7 +74,8 @@ def next_attempt_ctes(ended: str) -> tuple[str, str]:
     INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input, attempt,
                             max_attempts, retry_of, first_attempt_id, retry_policy, scheduled_for,
                             expires_at, workflow_run_id, step_path)
-    SELECT function_id, tenant_id, 'PENDING', trigger_type, trigger_data, input, attempt + 1, max_attempts,
+    SELECT function_id, tenant_id, '{ExecutionStatus.PENDING}', trigger_type, trigger_data, input, attempt +
+        1, max_attempts,
            id, first_attempt_id, retry_policy,
            clock_timestamp() + make_interval(secs => next_delay_ms / 1000.0), expires_at,
            workflow_run_id, step_path
@@ -94,7 +96,7 @@ def next_attempt_ctes(ended: str) -> tuple[str, str]:
 
 _NEXT, _NEXT_ID = next_attempt_ctes("u")
 _ENDED, _ENDED_SENT = execution_ended_ctes("u")
-_STATUS = "CASE WHEN x.cancel_requested_at IS NULL THEN %(status)s ELSE 'CANCELLED' END"
+_STATUS = f"CASE WHEN x.cancel_requested_at IS NULL THEN %(status)s ELSE '{ExecutionStatus.CANCELLED}' END"
 
 # A cancel requested while the run was in flight wins over how the sandbox ended. The slot this
 # connection holds is released in the same round trip. The wait before a next attempt is drawn
@@ -104,16 +106,16 @@ _FINISH = f"""
 WITH cur AS (
     SELECT id AS cur_id,
            COALESCE(%(retry_delay_ms)s::float8, {delay_ms_sql("retry_policy", "attempt")}) AS delay_ms
-    FROM executions WHERE id = %(id)s AND status = 'RUNNING' {{created_at}}
+    FROM executions WHERE id = %(id)s AND status = '{ExecutionStatus.RUNNING}' {{created_at}}
 ), u AS (
     UPDATE executions x SET
         status = {_STATUS},
         output = CASE WHEN x.cancel_requested_at IS NULL THEN %(output)s::jsonb END,
         error_message = CASE WHEN x.cancel_requested_at IS NULL THEN %(error)s ELSE %(cancelled)s END,
         logs = %(logs)s, metrics = %(metrics)s, completed_at = clock_timestamp(),
-        retried = %(status)s IN ('FAILED', 'TIMEOUT')
+        retried = %(status)s IN ('{ExecutionStatus.FAILED}', '{ExecutionStatus.TIMEOUT}')
                   AND {retry_sql("x", "%(status)s", "cur.delay_ms", requested="%(retry_requested)s")}
-    FROM cur WHERE x.id = cur.cur_id AND x.status = 'RUNNING' {{x_created_at}}
+    FROM cur WHERE x.id = cur.cur_id AND x.status = '{ExecutionStatus.RUNNING}' {{x_created_at}}
     RETURNING {COLUMNS}, cur.delay_ms AS next_delay_ms
 ), {_ENDED}, {_NEXT}
 SELECT u.*, pg_advisory_unlock_all(), {_ENDED_SENT} AS ended_event_sent, {_NEXT_ID} AS next_attempt_id,
@@ -166,7 +168,7 @@ def finish(
                 "id": execution_id,
                 "durable": durable,
                 "created_at": created_at,
-                "retry_requested": retry_requested and status == "FAILED",
+                "retry_requested": retry_requested and status == ExecutionStatus.FAILED,
                 "retry_delay_ms": None
                 if retry_delay_ms is None
                 else min(max(0, retry_delay_ms), MAX_WAIT_MS),
@@ -186,7 +188,7 @@ _FAIL_LOST = f"""
 WITH cand AS (
     SELECT e.id AS cand_id, {delay_ms_sql("e.retry_policy", "e.attempt")} AS delay_ms
     FROM executions e JOIN functions f ON f.id = e.function_id
-    WHERE e.status = 'RUNNING'
+    WHERE e.status = '{ExecutionStatus.RUNNING}'
       AND CASE WHEN e.slot IS NULL
                THEN e.started_at < now() - make_interval(secs => {_TIME_LIMIT_S} + %(grace_s)s)
                ELSE NOT EXISTS (
@@ -198,10 +200,10 @@ WITH cand AS (
           END
 ), lost AS (
     UPDATE executions e
-    SET status = 'FAILED', completed_at = clock_timestamp(), error_message = %(message)s,
+    SET status = '{ExecutionStatus.FAILED}', completed_at = clock_timestamp(), error_message = %(message)s,
         retried = COALESCE((e.retry_policy->>'retryLost')::boolean, false)
                   AND {retry_sql("e", "'FAILED'", "cand.delay_ms", requested="true")}
-    FROM cand WHERE e.id = cand.cand_id AND e.status = 'RUNNING'
+    FROM cand WHERE e.id = cand.cand_id AND e.status = '{ExecutionStatus.RUNNING}'
     RETURNING e.id, e.function_id, e.tenant_id, e.status, e.trigger_type, e.trigger_data, e.input,
               e.completed_at, e.error_message, e.metrics, e.attempt, e.max_attempts,
               COALESCE(e.first_attempt_id, e.id) AS first_attempt_id, e.retry_policy, e.expires_at,

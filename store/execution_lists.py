@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from contracts.statuses import ExecutionStatus
 from store.executions import COLUMNS
 
 
@@ -25,7 +26,10 @@ def list_for_tenant(
     """The tenant's executions across functions, newest first. `final=True`: queued executions that
     failed (FAILED or TIMEOUT) and will not be retried any more, the user's dead letters;
     `final=False`: the others. `first_attempt_id`: every attempt of one chain."""
-    dead = "status IN ('FAILED', 'TIMEOUT') AND NOT retried AND retry_policy IS NOT NULL"
+    dead = (
+        f"status IN ('{ExecutionStatus.FAILED}', '{ExecutionStatus.TIMEOUT}') AND NOT retried AND "
+        "retry_policy IS NOT NULL"
+    )
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
@@ -73,5 +77,6 @@ def list_for_function(
 def count_delayed(conn: psycopg.Connection) -> int:
     """PENDING executions (every tenant) whose scheduledFor is still ahead (an index range)."""
     return conn.execute(
-        "SELECT count(*) FROM executions WHERE status = 'PENDING' AND scheduled_for > clock_timestamp()"
+        f"SELECT count(*) FROM executions WHERE status = '{ExecutionStatus.PENDING}' AND scheduled_for > "
+        "clock_timestamp()"
     ).fetchone()[0]

@@ -12,12 +12,14 @@ import uuid
 
 import psycopg
 
+from contracts.statuses import ExecutionStatus
+
 # Taken and given back in one transaction: the waiter holds a slot only for the instant between
 # the runner's release and its own commit.
-_WAIT_FOR_SLOT = """
+_WAIT_FOR_SLOT = f"""
 SELECT pg_advisory_xact_lock(f.slot_key, x.slot)
 FROM executions x JOIN functions f ON f.id = x.function_id
-WHERE x.id = %s AND x.tenant_id = %s AND x.status = 'RUNNING' AND x.slot IS NOT NULL
+WHERE x.id = %s AND x.tenant_id = %s AND x.status = '{ExecutionStatus.RUNNING}' AND x.slot IS NOT NULL
 """
 _WAIT_FOR_END_COMMIT = "SELECT 1 FROM executions WHERE id = %s AND tenant_id = %s FOR SHARE"
 

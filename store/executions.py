@@ -13,7 +13,7 @@ from psycopg.types.json import Jsonb
 
 from broker import Broker
 from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
-from contracts.statuses import runnable_sql
+from contracts.statuses import ExecutionStatus, runnable_sql
 from events.domain import execution_ended_ctes, execution_started_ctes
 from infra import retry_policy as retry_policy_rules
 from infra.limits import DEFAULTS, MAX_LOG_BYTES
@@ -63,7 +63,7 @@ WITH fn AS ({_RUNNABLE}), {_TAKE_SLOT.format(also="")},
 ins AS (
     INSERT INTO executions (function_id, tenant_id, function_version, status, trigger_type,
                             trigger_data, input, started_at, slot, idempotency_key, request_hash)
-    SELECT fn.id, fn.tenant_id, fn.revision, 'RUNNING', %(trigger_type)s, %(trigger_data)s,
+    SELECT fn.id, fn.tenant_id, fn.revision, '{ExecutionStatus.RUNNING}', %(trigger_type)s, %(trigger_data)s,
            %(input)s, clock_timestamp(), slot.s, %(key)s, %(hash)s
     FROM fn, slot WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
     RETURNING id, input, trigger_type, trigger_data, tenant_id, function_id, started_at, created_at
@@ -85,7 +85,7 @@ WITH e AS (
     SELECT id, function_id, function_version AS pinned_version,
            COALESCE(expires_at <= clock_timestamp(), false) AS expired,
            GREATEST(0, COALESCE(EXTRACT(EPOCH FROM scheduled_for - clock_timestamp())::float8, 0)) AS wait_s
-    FROM executions WHERE id = %(execution_id)s AND status = 'PENDING' {{in_day}}
+    FROM executions WHERE id = %(execution_id)s AND status = '{ExecutionStatus.PENDING}' {{in_day}}
 ),
 fn AS (
     SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.revision, f.resource_limits, f.allowed_hosts,
@@ -95,9 +95,10 @@ fn AS (
     FROM functions f JOIN e ON f.id = e.function_id
 ), {_TAKE_SLOT.format(also=" AND fn.due")},
 upd AS (
-    UPDATE executions x SET status = 'RUNNING', started_at = clock_timestamp(), slot = slot.s,
+    UPDATE executions x SET status = '{ExecutionStatus.RUNNING}', started_at = clock_timestamp(), slot =
+        slot.s,
                             function_version = fn.revision
-    FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = 'PENDING' {{x_in_day}}
+    FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = '{ExecutionStatus.PENDING}' {{x_in_day}}
     RETURNING x.id, x.input, x.trigger_type, x.trigger_data, x.tenant_id, x.function_id, x.started_at,
               x.created_at, x.scheduled_for, x.attempt, x.max_attempts
 ), {execution_started_ctes("upd")[0]}
@@ -206,7 +207,8 @@ _ENQUEUE = f"""
 INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
                         idempotency_key, request_hash, retry_policy, max_attempts, scheduled_for,
                         expires_at, replay_of, function_version)
-SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, %(key)s, %(hash)s, p.policy,
+SELECT id, tenant_id, '{ExecutionStatus.PENDING}', %(trigger_type)s, %(trigger_data)s, %(input)s, %(key)s,
+    %(hash)s, p.policy,
        (p.policy->>'maxAttempts')::integer, t.scheduled_for,
        COALESCE(%(expires_at)s::timestamptz,
                 COALESCE(t.scheduled_for, now()) + make_interval(secs => %(max_queue_ms)s / 1000.0)),
@@ -288,7 +290,8 @@ WITH fn AS (
 ), ins AS (
     INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
                             retry_policy, max_attempts, scheduled_for)
-    SELECT id, tenant_id, 'PENDING', %(trigger_type)s, %(trigger_data)s, %(input)s, p.policy,
+    SELECT id, tenant_id, '{ExecutionStatus.PENDING}', %(trigger_type)s, %(trigger_data)s, %(input)s,
+        p.policy,
            (p.policy->>'maxAttempts')::integer,
            CASE WHEN %(delay_ms)s::bigint > 0 THEN now() + make_interval(secs => %(delay_ms)s / 1000.0) END
     FROM fn, LATERAL (SELECT %(defaults)s::jsonb || COALESCE(fn.retry_policy, '{{}}'::jsonb) AS policy) p
@@ -373,8 +376,9 @@ def clean_text(value: str | None, limit: int, marker: str) -> str | None:
 
 _FAIL_PENDING = f"""
 WITH u AS (
-    UPDATE executions SET status = 'FAILED', error_message = %s, completed_at = clock_timestamp()
-    WHERE id = %s AND status = 'PENDING' RETURNING {COLUMNS}
+    UPDATE executions SET status = '{ExecutionStatus.FAILED}', error_message = %s, completed_at =
+        clock_timestamp()
+    WHERE id = %s AND status = '{ExecutionStatus.PENDING}' RETURNING {COLUMNS}
 ), {execution_ended_ctes("u")[0]}
 SELECT u.*, {_ENDED_SENT} AS ended_event_sent FROM u
 """
@@ -394,8 +398,9 @@ def fail_pending(conn: psycopg.Connection, execution_id: uuid.UUID, message: str
 
 _EXPIRE_PENDING = f"""
 WITH u AS (
-    UPDATE executions SET status = 'FAILED', error_message = %s, completed_at = clock_timestamp()
-    WHERE status = 'PENDING' AND expires_at <= clock_timestamp() RETURNING {COLUMNS}
+    UPDATE executions SET status = '{ExecutionStatus.FAILED}', error_message = %s, completed_at =
+        clock_timestamp()
+    WHERE status = '{ExecutionStatus.PENDING}' AND expires_at <= clock_timestamp() RETURNING {COLUMNS}
 ), {execution_ended_ctes("u")[0]}
 SELECT u.*, {_ENDED_SENT} AS ended_event_sent FROM u
 """
@@ -409,13 +414,17 @@ def expire_pending(conn: psycopg.Connection) -> list[dict[str, Any]]:
 _CANCEL = f"""
 WITH c AS (
 UPDATE executions SET
-    status = CASE WHEN status = 'PENDING' THEN 'CANCELLED' ELSE status END,
-    error_message = CASE WHEN status = 'PENDING' THEN %(message)s ELSE error_message END,
-    completed_at = CASE WHEN status = 'PENDING' THEN clock_timestamp() ELSE completed_at END,
+    status = CASE WHEN status = '{ExecutionStatus.PENDING}' THEN '{ExecutionStatus.CANCELLED}' ELSE status
+        END,
+    error_message = CASE WHEN status = '{ExecutionStatus.PENDING}' THEN %(message)s ELSE error_message END,
+    completed_at = CASE WHEN status = '{ExecutionStatus.PENDING}' THEN clock_timestamp() ELSE completed_at
+        END,
     cancel_requested_at = COALESCE(cancel_requested_at, clock_timestamp())
-WHERE id = %(id)s AND tenant_id = %(tenant)s AND status IN ('PENDING', 'RUNNING')
+WHERE id = %(id)s AND tenant_id = %(tenant)s AND status IN ('{ExecutionStatus.PENDING}',
+    '{ExecutionStatus.RUNNING}')
 RETURNING {COLUMNS}
-), cancelled AS (SELECT * FROM c WHERE status = 'CANCELLED'), {execution_ended_ctes("cancelled")[0]}
+), cancelled AS (SELECT * FROM c WHERE status = '{ExecutionStatus.CANCELLED}'),
+    {execution_ended_ctes("cancelled")[0]}
 SELECT status, (SELECT pg_notify('pnil_cancel', %(id)s::text)) IS NULL, {_ENDED_SENT} FROM c
 """
 
@@ -435,14 +444,17 @@ def request_cancel(conn: psycopg.Connection, tenant_id: uuid.UUID, execution_id:
 _CANCEL_RUN_STEPS = f"""
 WITH c AS (
 UPDATE executions SET
-    status = CASE WHEN status = 'PENDING' THEN 'CANCELLED' ELSE status END,
-    error_message = CASE WHEN status = 'PENDING' THEN %(message)s ELSE error_message END,
-    completed_at = CASE WHEN status = 'PENDING' THEN clock_timestamp() ELSE completed_at END,
+    status = CASE WHEN status = '{ExecutionStatus.PENDING}' THEN '{ExecutionStatus.CANCELLED}' ELSE status
+        END,
+    error_message = CASE WHEN status = '{ExecutionStatus.PENDING}' THEN %(message)s ELSE error_message END,
+    completed_at = CASE WHEN status = '{ExecutionStatus.PENDING}' THEN clock_timestamp() ELSE completed_at
+        END,
     cancel_requested_at = COALESCE(cancel_requested_at, clock_timestamp())
-WHERE workflow_run_id = %(run)s AND status IN ('PENDING', 'RUNNING')
+WHERE workflow_run_id = %(run)s AND status IN ('{ExecutionStatus.PENDING}', '{ExecutionStatus.RUNNING}')
 RETURNING {COLUMNS}
-), cancelled AS (SELECT * FROM c WHERE status = 'CANCELLED'), {execution_ended_ctes("cancelled")[0]},
-notified AS (SELECT pg_notify('pnil_cancel', id::text) FROM c WHERE status = 'RUNNING')
+), cancelled AS (SELECT * FROM c WHERE status = '{ExecutionStatus.CANCELLED}'),
+    {execution_ended_ctes("cancelled")[0]},
+notified AS (SELECT pg_notify('pnil_cancel', id::text) FROM c WHERE status = '{ExecutionStatus.RUNNING}')
 SELECT (SELECT count(*) FROM cancelled), (SELECT count(*) FROM notified), {_ENDED_SENT}
 """
 

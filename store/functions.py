@@ -9,6 +9,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from contracts.statuses import CompileStatus
+
 COLUMNS = (
     "id, tenant_id, name, description, language, source, status, compile_error, revision, state, "
     "trigger_type, cron_expression, http_path, http_methods, event_types, resource_limits, metadata, "
@@ -164,7 +166,7 @@ def update(
             # The next number after every version, a staged one included (which this replaces).
             "revision = (SELECT max(number) + 1 FROM function_versions WHERE function_id = functions.id)",
             "pending_revision = NULL",
-            "status = 'PENDING'",
+            f"status = '{CompileStatus.PENDING}'",
             "compile_error = NULL",
             "wasm_binary = NULL",
         ]
@@ -197,8 +199,8 @@ def mark_compiling(
     status lives on its version row), else the current one (the job was superseded).
     """
     conn.execute(
-        "UPDATE functions SET status = 'COMPILING', updated_at = now() "
-        "WHERE id = %s AND tenant_id = %s AND revision = %s AND status = 'PENDING'",
+        f"UPDATE functions SET status = '{CompileStatus.COMPILING}', updated_at = now() "
+        f"WHERE id = %s AND tenant_id = %s AND revision = %s AND status = '{CompileStatus.PENDING}'",
         (function_id, tenant_id, revision),
     )
     row = conn.execute(
@@ -231,7 +233,7 @@ def apply_compilation(
     )
     if success:
         cur = conn.execute(
-            "UPDATE functions SET status = 'READY', wasm_binary = %s, compile_error = NULL, "
+            f"UPDATE functions SET status = '{CompileStatus.READY}', wasm_binary = %s, compile_error = NULL, "
             "updated_at = now() WHERE id = %s AND tenant_id = %s AND revision = %s",
             (wasm_binary, function_id, tenant_id, revision),
         )
@@ -239,9 +241,11 @@ def apply_compilation(
         cur = conn.execute(
             # A revision that compiled once stays READY: a later failure of the same source is a
             # duplicate job that hit a timeout or crash, not a verdict on the code.
-            "UPDATE functions SET status = 'FAILED', compile_error = %s, wasm_binary = NULL, "
-            "updated_at = now() WHERE id = %s AND tenant_id = %s AND revision = %s AND status <> 'READY' "
-            "AND NOT (%s AND status = 'FAILED' AND compile_error IS NOT NULL)",
+            f"UPDATE functions SET status = '{CompileStatus.FAILED}', compile_error = %s, wasm_binary = "
+            "NULL, "
+            "updated_at = now() WHERE id = %s AND tenant_id = %s AND revision = %s AND status <> "
+            f"'{CompileStatus.READY}' "
+            f"AND NOT (%s AND status = '{CompileStatus.FAILED}' AND compile_error IS NOT NULL)",
             (error, function_id, tenant_id, revision, keep_error),
         )
     return cur.rowcount == 1
@@ -260,10 +264,11 @@ def record_version_outcome(
     """The compile outcome on the version row (a READY version stays READY); returns rows changed."""
     return conn.execute(
         "UPDATE function_versions SET status = %s, compile_error = %s "
-        "WHERE function_id = %s AND tenant_id = %s AND number = %s AND status IS DISTINCT FROM 'READY' "
-        "AND NOT (%s AND status = 'FAILED' AND compile_error IS NOT NULL)",
+        "WHERE function_id = %s AND tenant_id = %s AND number = %s AND status IS DISTINCT FROM "
+        f"'{CompileStatus.READY}' "
+        f"AND NOT (%s AND status = '{CompileStatus.FAILED}' AND compile_error IS NOT NULL)",
         (
-            "READY" if success else "FAILED",
+            CompileStatus.READY if success else CompileStatus.FAILED,
             None if success else error,
             function_id,
             tenant_id,

@@ -8,6 +8,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from contracts.statuses import LifecycleState
+
 _COLUMNS = (
     "f.id, f.tenant_id, f.name, f.http_path, f.http_methods, f.http_auth, f.state, f.status, "
     "f.http_detailed_errors"
@@ -20,7 +22,7 @@ def for_tenant_slug(conn: psycopg.Connection, slug: str) -> list[dict[str, Any]]
         conn.cursor(row_factory=dict_row)
         .execute(
             f"SELECT {_COLUMNS} FROM functions f JOIN tenants t ON t.id = f.tenant_id "
-            "WHERE t.slug = %s AND f.trigger_type = 'HTTP' AND f.state <> 'ARCHIVED'",
+            f"WHERE t.slug = %s AND f.trigger_type = 'HTTP' AND f.state <> '{LifecycleState.ARCHIVED}'",
             (slug,),
         )
         .fetchall()
@@ -36,7 +38,7 @@ def others_locked(
         conn.cursor(row_factory=dict_row)
         .execute(
             f"SELECT {_COLUMNS} FROM functions f WHERE f.tenant_id = %s AND f.trigger_type = 'HTTP' "
-            "AND f.state <> 'ARCHIVED' AND f.id IS DISTINCT FROM %s",
+            f"AND f.state <> '{LifecycleState.ARCHIVED}' AND f.id IS DISTINCT FROM %s",
             (tenant_id, function_id),
         )
         .fetchall()

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-STATES = ("DRAFT", "ACTIVE", "PAUSED", "DISABLED", "ARCHIVED")
+from contracts.statuses import LifecycleState
+
+STATES = (
+    LifecycleState.DRAFT,
+    LifecycleState.ACTIVE,
+    LifecycleState.PAUSED,
+    LifecycleState.DISABLED,
+    LifecycleState.ARCHIVED,
+)
 TRANSITIONS: dict[str, frozenset[str]] = {
-    "DRAFT": frozenset({"ACTIVE"}),
-    "ACTIVE": frozenset({"PAUSED", "DISABLED"}),
-    "PAUSED": frozenset({"ACTIVE", "DISABLED"}),
-    "DISABLED": frozenset({"ARCHIVED"}),
-    "ARCHIVED": frozenset(),
+    LifecycleState.DRAFT: frozenset({LifecycleState.ACTIVE}),
+    LifecycleState.ACTIVE: frozenset({LifecycleState.PAUSED, LifecycleState.DISABLED}),
+    LifecycleState.PAUSED: frozenset({LifecycleState.ACTIVE, LifecycleState.DISABLED}),
+    LifecycleState.DISABLED: frozenset({LifecycleState.ARCHIVED}),
+    LifecycleState.ARCHIVED: frozenset(),
 }
 
 

@@ -16,6 +16,8 @@ from datetime import date, timedelta
 import psycopg
 from psycopg import sql
 
+from contracts.statuses import ExecutionStatus
+
 PARTITIONED = ("executions", "events")
 DAYS_AHEAD = 7
 # A day with keepers is dropped under an ACCESS EXCLUSIVE lock on executions (milliseconds); a
@@ -62,13 +64,14 @@ def _bound(day: date) -> str:
 
 # The rows of a day that must outlive it: the newest execution of each function in it that has
 # no newer one anywhere, and whatever has not ended yet.
-_KEEPERS = """
+_KEEPERS = f"""
 CREATE TEMP TABLE pnil_keep ON COMMIT DROP AS
-SELECT * FROM {day} d WHERE d.status IN ('PENDING', 'RUNNING')
+SELECT * FROM {{day}} d WHERE d.status IN ('{ExecutionStatus.PENDING}', '{ExecutionStatus.RUNNING}')
    -- a step of a workflow run still going: its hand-over reads the outputs of its steps
-   OR d.workflow_run_id IN (SELECT r.id FROM workflow_runs r WHERE r.status IN ('PENDING', 'RUNNING'))
+   OR d.workflow_run_id IN (SELECT r.id FROM workflow_runs r WHERE r.status IN ('{ExecutionStatus.PENDING}',
+       '{ExecutionStatus.RUNNING}'))
    OR d.id IN (
-    SELECT k.id FROM (SELECT DISTINCT ON (function_id) id, function_id, created_at FROM {day}
+    SELECT k.id FROM (SELECT DISTINCT ON (function_id) id, function_id, created_at FROM {{day}}
                       ORDER BY function_id, created_at DESC) k
     WHERE NOT EXISTS (SELECT 1 FROM executions x
                       WHERE x.function_id = k.function_id AND x.created_at > k.created_at))
@@ -103,8 +106,10 @@ def _drop_keeping(
     conn.execute(
         "DELETE FROM executions_archive a USING pnil_keep k "
         "WHERE a.function_id = k.function_id AND a.created_at < k.created_at "
-        "AND a.status NOT IN ('PENDING', 'RUNNING') AND NOT EXISTS (SELECT 1 FROM workflow_runs r "
-        "WHERE r.id = a.workflow_run_id AND r.status IN ('PENDING', 'RUNNING'))"
+        f"AND a.status NOT IN ('{ExecutionStatus.PENDING}', '{ExecutionStatus.RUNNING}') AND NOT EXISTS "
+        "(SELECT 1 FROM workflow_runs r "
+        f"WHERE r.id = a.workflow_run_id AND r.status IN ('{ExecutionStatus.PENDING}', "
+        f"'{ExecutionStatus.RUNNING}'))"
     )
     kept = conn.execute("INSERT INTO executions_archive SELECT * FROM pnil_keep").rowcount
     conn.execute(

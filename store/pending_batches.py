@@ -12,6 +12,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
+from contracts.statuses import ExecutionStatus
 from infra import retry_policy as retry_policy_rules
 
 
@@ -48,7 +49,8 @@ WITH req AS (
 ), ins AS (
     INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
                             idempotency_key, retry_policy, max_attempts)
-    SELECT f.id, f.tenant_id, 'PENDING', r.trigger_type, r.trigger_data, r.input, r.key, p.policy,
+    SELECT f.id, f.tenant_id, '{ExecutionStatus.PENDING}', r.trigger_type, r.trigger_data, r.input, r.key,
+        p.policy,
            (p.policy->>'maxAttempts')::integer
     FROM req r JOIN functions f ON f.id = r.function_id AND f.tenant_id = r.tenant_id,
          LATERAL (SELECT %(defaults)s::jsonb || COALESCE(f.retry_policy, '{{}}'::jsonb) AS policy) p

@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from contracts.statuses import ExecutionStatus
 from infra.storage_bounds import Quotas
 
 # Past the pending quota, a client is asked to come back after this long (Retry-After).
@@ -98,7 +99,8 @@ def check_pending(conn: psycopg.Connection, tenant_id: uuid.UUID, quotas: Quotas
     """Room for one more queued (PENDING) execution, else QuotaExceeded with a Retry-After."""
     limit = _limit(conn, tenant_id, "max_pending_executions", quotas.pending_executions)
     held = conn.execute(
-        "SELECT count(*) FROM (SELECT 1 FROM executions WHERE tenant_id = %s AND status = 'PENDING' "
+        "SELECT count(*) FROM (SELECT 1 FROM executions WHERE tenant_id = %s AND status = "
+        f"'{ExecutionStatus.PENDING}' "
         "LIMIT %s) p",
         (tenant_id, limit),
     ).fetchone()[0]
@@ -124,7 +126,7 @@ def pending_held(
     (the count stops at the quota, as there)."""
     rows = conn.execute(
         "SELECT t.id, (SELECT count(*) FROM (SELECT 1 FROM executions e WHERE e.tenant_id = t.id "
-        "AND e.status = 'PENDING' LIMIT l.quota) p), l.quota "
+        f"AND e.status = '{ExecutionStatus.PENDING}' LIMIT l.quota) p), l.quota "
         "FROM tenants t, LATERAL (SELECT COALESCE(t.max_pending_executions, %s) AS quota) l "
         "WHERE t.id = ANY(%s)",
         (quotas.pending_executions, tenant_ids),

@@ -15,6 +15,8 @@ from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from contracts.statuses import ExecutionStatus
+
 BATCH = 5000
 
 
@@ -34,13 +36,14 @@ def windows(conn: psycopg.Connection, execution_days: int, event_days: int) -> l
 # Past the window, an execution goes unless it is the newest of its function, has not ended (a
 # PENDING or RUNNING attempt of a retry chain, a step) or is a step of a workflow run still going
 # (the run's hand-over reads its steps' outputs).
-_EXECUTIONS_PAST = """
+_EXECUTIONS_PAST = f"""
 DELETE FROM executions WHERE (id, created_at) IN (
-    SELECT e.id, e.created_at FROM {table} e
+    SELECT e.id, e.created_at FROM {{table}} e
     WHERE e.tenant_id = %(tenant)s AND e.created_at < now() - make_interval(days => %(days)s)
-      AND e.status NOT IN ('PENDING', 'RUNNING')
+      AND e.status NOT IN ('{ExecutionStatus.PENDING}', '{ExecutionStatus.RUNNING}')
       AND NOT EXISTS (SELECT 1 FROM workflow_runs r
-                      WHERE r.id = e.workflow_run_id AND r.status IN ('PENDING', 'RUNNING'))
+                      WHERE r.id = e.workflow_run_id AND r.status IN ('{ExecutionStatus.PENDING}',
+                          '{ExecutionStatus.RUNNING}'))
       AND EXISTS (SELECT 1 FROM executions n
                   WHERE n.function_id = e.function_id AND n.created_at > e.created_at)
     LIMIT %(batch)s)
@@ -59,13 +62,14 @@ def delete_executions_past(
 
 # A workflow run goes with the execution window once it has ended and none of its steps is
 # PENDING or RUNNING; its steps go with it (executions.workflow_run_id ON DELETE CASCADE).
-_WORKFLOW_RUNS_PAST = """
+_WORKFLOW_RUNS_PAST = f"""
 DELETE FROM workflow_runs WHERE id IN (
     SELECT r.id FROM workflow_runs r
     WHERE r.tenant_id = %(tenant)s AND r.created_at < now() - make_interval(days => %(days)s)
-      AND r.status NOT IN ('PENDING', 'RUNNING')
+      AND r.status NOT IN ('{ExecutionStatus.PENDING}', '{ExecutionStatus.RUNNING}')
       AND NOT EXISTS (SELECT 1 FROM executions e
-                      WHERE e.workflow_run_id = r.id AND e.status IN ('PENDING', 'RUNNING'))
+                      WHERE e.workflow_run_id = r.id AND e.status IN ('{ExecutionStatus.PENDING}',
+                          '{ExecutionStatus.RUNNING}'))
     LIMIT %(batch)s)
 """
 

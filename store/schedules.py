@@ -10,6 +10,8 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from contracts.statuses import CompileStatus, LifecycleState
+
 _SCHEDULE = (
     "id, tenant_id, status, state, trigger_type, cron_expression, timezone, misfire_grace_s, "
     "schedule_cursor, 'function' AS kind"
@@ -17,7 +19,8 @@ _SCHEDULE = (
 # Named workflows are scheduled beside functions (same columns; a workflow is always "READY": its
 # steps' functions are checked when a tick starts a run).
 _WORKFLOW_SCHEDULE = (
-    "id, tenant_id, 'READY' AS status, state, trigger_type, cron_expression, timezone, misfire_grace_s, "
+    f"id, tenant_id, '{CompileStatus.READY}' AS status, state, trigger_type, cron_expression, timezone, "
+    "misfire_grace_s, "
     "schedule_cursor, 'workflow' AS kind"
 )
 
@@ -29,9 +32,10 @@ def active(conn: psycopg.Connection, function_ids: list[uuid.UUID] | None = None
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            f"SELECT {_SCHEDULE} FROM functions WHERE trigger_type = 'SCHEDULED' AND state = 'ACTIVE'{where} "
+            f"SELECT {_SCHEDULE} FROM functions WHERE trigger_type = 'SCHEDULED' AND state = "
+            f"'{LifecycleState.ACTIVE}'{where} "
             f"UNION ALL SELECT {_WORKFLOW_SCHEDULE} FROM workflows "
-            f"WHERE trigger_type = 'SCHEDULED' AND state = 'ACTIVE'{where}",
+            f"WHERE trigger_type = 'SCHEDULED' AND state = '{LifecycleState.ACTIVE}'{where}",
             {"ids": function_ids},
         )
         .fetchall()

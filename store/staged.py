@@ -13,6 +13,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from contracts.statuses import CompileStatus
 from store import functions
 
 
@@ -104,7 +105,8 @@ def apply_compilation(
         if success:
             conn.execute(
                 "UPDATE functions f SET revision = v.number, language = v.language, source = v.source, "
-                "status = 'READY', compile_error = NULL, wasm_binary = %s, pending_revision = NULL, "
+                f"status = '{CompileStatus.READY}', compile_error = NULL, wasm_binary = %s, pending_revision "
+                "= NULL, "
                 "updated_at = now() FROM function_versions v WHERE f.id = %s AND f.tenant_id = %s "
                 "AND f.pending_revision = %s AND v.function_id = f.id AND v.number = f.pending_revision",
                 (wasm_binary, function_id, tenant_id, number),

@@ -16,6 +16,7 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from contracts.statuses import ExecutionStatus
 from events.domain import execution_ended_ctes
 from infra.limits import TRUNCATED_MARKER
 from store.audit import AuditLine, audit_cte, audit_params
@@ -26,11 +27,12 @@ _ENDED, _ENDED_SENT = execution_ended_ctes("u")
 _FINISH = f"""
 WITH u AS (
     UPDATE executions x SET
-        status = CASE WHEN x.cancel_requested_at IS NULL THEN %(status)s ELSE 'CANCELLED' END,
+        status = CASE WHEN x.cancel_requested_at IS NULL THEN %(status)s ELSE '{ExecutionStatus.CANCELLED}'
+            END,
         output = CASE WHEN x.cancel_requested_at IS NULL THEN %(output)s::jsonb END,
         error_message = CASE WHEN x.cancel_requested_at IS NULL THEN %(error)s ELSE %(cancelled)s END,
         logs = %(logs)s, metrics = %(metrics)s, completed_at = clock_timestamp(), retried = false
-    WHERE x.id = %(id)s AND x.status = 'RUNNING' {{created_at}}
+    WHERE x.id = %(id)s AND x.status = '{ExecutionStatus.RUNNING}' {{created_at}}
     RETURNING {COLUMNS}
 ), {_ENDED}, {audit_cte("u")}
 SELECT u.*, pg_advisory_unlock_all(), {_ENDED_SENT} AS ended_event_sent, NULL::uuid AS next_attempt_id,

@@ -9,6 +9,8 @@ import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
+from contracts.statuses import LifecycleState
+
 COLUMNS = (
     "id, tenant_id, name, description, version, steps, on_failure, trigger_type, cron_expression, timezone, "
     "misfire_grace_s, event_types, state, last_run_at, missed_ticks, created_at, updated_at"
@@ -143,7 +145,7 @@ def event_subscribers(conn: psycopg.Connection, tenant_id: uuid.UUID) -> list[di
         conn.cursor(row_factory=dict_row)
         .execute(
             f"SELECT {COLUMNS} FROM workflows "
-            "WHERE tenant_id = %s AND trigger_type = 'EVENT' AND state = 'ACTIVE'",
+            f"WHERE tenant_id = %s AND trigger_type = 'EVENT' AND state = '{LifecycleState.ACTIVE}'",
             (tenant_id,),
         )
         .fetchall()

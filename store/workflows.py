@@ -11,14 +11,15 @@ from psycopg.types.json import Jsonb
 
 from broker import Broker
 from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
+from contracts.statuses import ExecutionStatus
 from infra import retry_policy
 
-ACTIVE = ("PENDING", "RUNNING")
+ACTIVE = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
 # A run is PENDING until one of its steps starts: RUNNING is derived from the steps when read,
 # so starting a step costs no write to the run row.
-_STATUS = """CASE WHEN r.status = 'PENDING' AND EXISTS (
+_STATUS = f"""CASE WHEN r.status = '{ExecutionStatus.PENDING}' AND EXISTS (
     SELECT 1 FROM executions e WHERE e.workflow_run_id = r.id AND e.started_at IS NOT NULL)
-    THEN 'RUNNING' ELSE r.status END"""
+    THEN '{ExecutionStatus.RUNNING}' ELSE r.status END"""
 _COLUMNS = f"""r.id, r.tenant_id, {_STATUS} AS status, r.steps, r.on_failure, r.input, r.output, r.error,
     r.failed_step, r.workflow_name, r.workflow_version, r.trigger_type, r.trigger_data, r.created_at,
     (SELECT min(e.started_at) FROM executions e WHERE e.workflow_run_id = r.id) AS started_at,
@@ -111,7 +112,8 @@ def end_run(
     return (
         conn.execute(
             "UPDATE workflow_runs SET status = %s, output = %s, error = %s, failed_step = %s, "
-            "completed_at = clock_timestamp() WHERE id = %s AND status IN ('PENDING', 'RUNNING')",
+            f"completed_at = clock_timestamp() WHERE id = %s AND status IN ('{ExecutionStatus.PENDING}', "
+            f"'{ExecutionStatus.RUNNING}')",
             (status, Jsonb(output) if output is not None else None, error, failed_step, run_id),
         ).rowcount
         == 1
@@ -135,7 +137,8 @@ WITH s AS (
 ), ins AS (
     INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
                             workflow_run_id, step_path, retry_policy, max_attempts)
-    SELECT f.id, f.tenant_id, 'PENDING', 'WORKFLOW', s.trigger_data || run.depth, s.input, %(run)s, s.path,
+    SELECT f.id, f.tenant_id, '{ExecutionStatus.PENDING}', 'WORKFLOW', s.trigger_data || run.depth, s.input,
+        %(run)s, s.path,
            p.policy, (p.policy->>'maxAttempts')::integer
     FROM s JOIN functions f ON f.id = s.function_id AND f.tenant_id = %(tenant)s,
          LATERAL (SELECT %(defaults)s::jsonb || COALESCE(f.retry_policy, '{{}}'::jsonb)
@@ -164,7 +167,8 @@ def queue_steps(
 def step_outputs(conn: psycopg.Connection, run_id: uuid.UUID, prefix: str) -> dict[str, Any]:
     """The outputs of the run's completed steps under the node at `prefix`, by path."""
     rows = conn.execute(
-        "SELECT step_path, output FROM executions WHERE workflow_run_id = %s AND status = 'COMPLETED' "
+        "SELECT step_path, output FROM executions WHERE workflow_run_id = %s AND status = "
+        f"'{ExecutionStatus.COMPLETED}' "
         "AND left(step_path, %s) = %s",
         (run_id, len(prefix) + 1, prefix + "/"),
     ).fetchall()

@@ -10,6 +10,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from compiler.compilers import Compilers
 from compiler.errors import CompileError
+from contracts.statuses import CompileStatus
 from runner.contract import LANGUAGES
 from web.blueprint import Blueprint
 from web.db import settings
@@ -63,5 +64,5 @@ class CompileCheck(MethodView):
         try:
             _the_compilers().compile(body["language"], body["source"])
         except CompileError as exc:
-            return {"status": "FAILED", "compile_error": str(exc) or type(exc).__name__}
-        return {"status": "READY", "compile_error": None}
+            return {"status": CompileStatus.FAILED, "compile_error": str(exc) or type(exc).__name__}
+        return {"status": CompileStatus.READY, "compile_error": None}

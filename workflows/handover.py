@@ -18,6 +18,7 @@ from typing import Any
 
 import psycopg
 
+from contracts.statuses import ExecutionStatus
 from store import executions as executions_store
 from store import workflows as store
 from workflows import canvas
@@ -42,10 +43,10 @@ def step_ended(conn: psycopg.Connection, row: dict[str, Any], *, retried: bool =
     path = row["step_path"]
     in_on_failure = path == ON_FAILURE or path.startswith(ON_FAILURE + "/")
     # While its onFailure node runs, a run is FAILED: its steps still hand over among themselves.
-    statuses = (*store.ACTIVE, "FAILED") if in_on_failure else store.ACTIVE
+    statuses = (*store.ACTIVE, ExecutionStatus.FAILED) if in_on_failure else store.ACTIVE
     tree = _tree(conn, run_id)
     parent = tree.get(tree[path].parent) if tree[path].parent else None
-    if row["status"] == "COMPLETED" and parent is not None and parent.kind == "group":
+    if row["status"] == ExecutionStatus.COMPLETED and parent is not None and parent.kind == "group":
         # A group member, the common case: lock the run and count the join down in one statement.
         run = store.count_down(conn, run_id, parent.path, statuses)
         if run is not None and run["left"] == 0:
@@ -54,15 +55,15 @@ def step_ended(conn: psycopg.Connection, row: dict[str, Any], *, retried: bool =
     run = store.lock_run(conn, run_id)
     if run is None or run["status"] not in statuses:
         return  # the run already ended (cancelled, or failed by another step): nothing follows
-    if row["status"] == "COMPLETED":
+    if row["status"] == ExecutionStatus.COMPLETED:
         _completed(conn, run, tree, path, row["output"])
     elif in_on_failure:
         return  # the onFailure node failed: the run stays FAILED with the step's error
-    elif row["status"] == "CANCELLED":
-        _stop(conn, run, tree, "CANCELLED", path, f"step {path} was cancelled")
+    elif row["status"] == ExecutionStatus.CANCELLED:
+        _stop(conn, run, tree, ExecutionStatus.CANCELLED, path, f"step {path} was cancelled")
     else:
         error = f"step {path} ended {row['status']}: {row['error_message']}"
-        _stop(conn, run, tree, "FAILED", path, error, failure_input=row["error_message"])
+        _stop(conn, run, tree, ExecutionStatus.FAILED, path, error, failure_input=row["error_message"])
 
 
 def start(
@@ -88,13 +89,23 @@ def start(
     )
     missing = [node.path for node, _ in steps if node.path not in queued]
     if missing and not path.startswith(ON_FAILURE):
-        _stop(conn, run, tree, "FAILED", missing[0], f"step {missing[0]}: its function was deleted")
+        _stop(
+            conn,
+            run,
+            tree,
+            ExecutionStatus.FAILED,
+            missing[0],
+            f"step {missing[0]}: its function was deleted",
+        )
 
 
 def cancel(conn: psycopg.Connection, run: dict[str, Any]) -> None:
     """End an active run CANCELLED (its row locked by the caller) and stop its steps."""
     store.end_run(
-        conn, run["id"], "CANCELLED", error="cancelled by request (POST /workflows/runs/{id}/cancel)"
+        conn,
+        run["id"],
+        ExecutionStatus.CANCELLED,
+        error="cancelled by request (POST /workflows/runs/{id}/cancel)",
     )
     executions_store.cancel_run_steps(conn, run["id"], f"cancelled: workflow run {run['id']} was cancelled")
 
@@ -114,7 +125,7 @@ def _completed(conn, run: dict[str, Any], tree: dict[str, Node], path: str, outp
         parent = tree.get(node.parent) if node.parent else None
         if parent is None:
             if path == ROOT:
-                store.end_run(conn, run["id"], "COMPLETED", output=output)
+                store.end_run(conn, run["id"], ExecutionStatus.COMPLETED, output=output)
             return  # the onFailure node finished: the run stays FAILED
         if parent.kind == "chain":
             i = parent.children.index(path)
@@ -143,7 +154,7 @@ def _stop(conn, run, tree, status: str, path: str, error: str, *, failure_input:
     if not store.end_run(conn, run["id"], status, error=error, failed_step=path):
         return
     executions_store.cancel_run_steps(conn, run["id"], f"cancelled: workflow run {run['id']} {error}")
-    if status == "FAILED" and ON_FAILURE in tree:
+    if status == ExecutionStatus.FAILED and ON_FAILURE in tree:
         value = {"runId": str(run["id"]), "failedStep": path, "error": failure_input or error}
         start(conn, run, tree, ON_FAILURE, value)
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import psycopg
 
-from contracts.statuses import is_runnable
+from contracts.statuses import ExecutionStatus, is_runnable
 from store import workflows as store
 from workflows import canvas, handover
 from workflows.canvas import ON_FAILURE, ROOT, CanvasError
@@ -79,7 +79,7 @@ def submit(
         )
         if run_id is None:
             return None
-        run = {"id": run_id, "tenant_id": tenant_id, "status": "PENDING"}
+        run = {"id": run_id, "tenant_id": tenant_id, "status": ExecutionStatus.PENDING}
         handover.start(conn, run, handover.tree_of(resolved, resolved_failure), ROOT, input_value)
     return run_id
 
@@ -103,7 +103,7 @@ def get(conn: psycopg.Connection, tenant_id: uuid.UUID, run_id: uuid.UUID) -> di
     tree = handover.tree_of(row["steps"], row["on_failure"])
     executions = store.steps(conn, run_id)
     names = store.function_names(conn, tenant_id, sorted({n.function for n in tree.values() if n.function}))
-    ended = row["status"] in ("FAILED", "CANCELLED")
+    ended = row["status"] in (ExecutionStatus.FAILED, ExecutionStatus.CANCELLED)
     row["tree"] = _node_json(tree, ROOT, executions, names, ended)
     if ON_FAILURE in tree:
         row["on_failure_tree"] = _node_json(tree, ON_FAILURE, executions, names, False)
@@ -127,7 +127,7 @@ def _node_json(tree, path: str, executions: dict, names: dict, ended: bool) -> d
         "functionId": node.function,
         "functionName": names.get(node.function),
         # A step never queued is WAITING while the run goes on, CANCELLED once it stopped.
-        "status": execution["status"] if execution else ("CANCELLED" if ended else "WAITING"),
+        "status": execution["status"] if execution else (ExecutionStatus.CANCELLED if ended else "WAITING"),
         "executionId": str(execution["id"]) if execution else None,
         "attempts": execution["attempts"] if execution else 0,
         "durationMs": duration,

@@ -11,6 +11,7 @@ from flask import current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import abort
 
+from contracts.statuses import ExecutionStatus
 from executions.enqueue import enqueue_execution
 from executions.fairness import SandboxAdmission
 from executions.idempotency import recorded_execution
@@ -270,7 +271,7 @@ class CancelExecution(MethodView):
             with conn.transaction():  # a workflow step cancelled while PENDING hands over with it
                 status = store.request_cancel(conn, tenant_id, execution_id)
                 row = store.get(conn, tenant_id, execution_id)
-                if status == "CANCELLED" and row is not None:
+                if status == ExecutionStatus.CANCELLED and row is not None:
                     handover.step_ended(conn, row)
             if row is None:
                 abort(404, message=f"execution {execution_id} not found")
@@ -279,7 +280,9 @@ class CancelExecution(MethodView):
                     409,
                     message=f"execution {execution_id} already ended ({row['status']}); nothing to cancel",
                 )
-            if row["status"] == "RUNNING":  # wait for the process running it to record CANCELLED
+            if (
+                row["status"] == ExecutionStatus.RUNNING
+            ):  # wait for the process running it to record CANCELLED
                 execution_waits.wait_until_ended(conn, tenant_id, execution_id, timeout_s=CANCEL_WAIT_S)
                 row = store.get(conn, tenant_id, execution_id)
         return jsonify(execution_json(row))

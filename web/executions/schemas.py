@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
+from contracts.statuses import ExecutionStatus
 from infra import retry_policy
 from web.functions.schemas import RETRY_POLICY_DOC, RetryPolicyField
 
@@ -234,7 +235,14 @@ def _str(value):
     return str(value) if value is not None else None
 
 
-STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "TIMEOUT", "CANCELLED")
+STATUSES = (
+    ExecutionStatus.PENDING,
+    ExecutionStatus.RUNNING,
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.TIMEOUT,
+    ExecutionStatus.CANCELLED,
+)
 TRIGGER_TYPES = ("CRON", "HTTP", "EVENT", "MANUAL", "API", "WORKFLOW")
 
 

@@ -16,6 +16,7 @@ from marshmallow import (
     validates_schema,
 )
 
+from contracts.statuses import ExecutionStatus, LifecycleState
 from events.names import PATTERN_RE, pattern_error
 from functions import routing
 from hostapi import allowed_hosts
@@ -96,7 +97,8 @@ RETRY_POLICY_DOC = {
     "type": "object",
     "description": "retries of queued executions (async API, cron, events; never sync execute or HTTP "
     "triggers): maxAttempts 1..20 (default 1 = no retry), initialDelayMs (1000), backoffMultiplier (2.0), "
-    "maxDelayMs (300000), jitter (true: full jitter), retryOn (['FAILED', 'TIMEOUT']), retryLost (false: "
+    f"maxDelayMs (300000), jitter (true: full jitter), retryOn (['{ExecutionStatus.FAILED}', "
+    f"'{ExecutionStatus.TIMEOUT}']), retryLost (false: "
     "an execution whose process died is not run again)",
     "properties": {
         "maxAttempts": {"type": "integer", "minimum": 1, "maximum": retry_policy.MAX_ATTEMPTS},
@@ -151,7 +153,8 @@ class FunctionWriteSchema(Schema):
     )
     source = fields.String(validate=validate.Length(min=1, error="source must not be empty"))
     state = fields.String(
-        validate=validate.OneOf(("DRAFT", "ACTIVE")), metadata={"description": "initial state"}
+        validate=validate.OneOf((LifecycleState.DRAFT, LifecycleState.ACTIVE)),
+        metadata={"description": "initial state"},
     )
     type = fields.String(attribute="trigger_type", validate=validate.OneOf(TRIGGER_TYPES))
     cronExpression = fields.String(
@@ -379,7 +382,7 @@ class FunctionFilterSchema(PageSchema):
 def _next_run_at(row) -> str | None:
     if (
         row.get("trigger_type") != "SCHEDULED"
-        or row.get("state") != "ACTIVE"
+        or row.get("state") != LifecycleState.ACTIVE
         or not row.get("cron_expression")
     ):
         return None

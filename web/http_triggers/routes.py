@@ -14,6 +14,7 @@ import threading
 from flask import Response, current_app, g, jsonify, request
 from flask.views import MethodView
 
+from contracts.statuses import ExecutionStatus
 from executions.fairness import TenantBusy
 from executions.service import FunctionNotFound, NotRunnable, SlotsBusy, not_runnable_reason
 from functions.routing import resolve
@@ -140,10 +141,10 @@ BUSY_MESSAGE = "this endpoint is busy; retry shortly"
 def _response(row: dict, detailed: bool) -> Response:
     """The HTTP answer for a finished execution."""
     execution_id = row["id"]
-    if row["status"] == "TIMEOUT":
+    if row["status"] == ExecutionStatus.TIMEOUT:
         detail = f"the function timed out: {row['error_message']}"
         return _error(504, detail if detailed else TIMEOUT_MESSAGE, execution_id)
-    if row["status"] != "COMPLETED":
+    if row["status"] != ExecutionStatus.COMPLETED:
         detail = f"the function {row['status'].lower()}: {row['error_message']}"
         return _error(502, detail if detailed else FAILED_MESSAGE, execution_id)
     output = row["output"]

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
+from contracts.statuses import ExecutionStatus, LifecycleState
 from events.names import PATTERN_RE, pattern_error
 from scheduler import ticks
 from web.executions.schemas import JsonObject
 
-RUN_STATUSES = ("PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED")
+RUN_STATUSES = (
+    ExecutionStatus.PENDING,
+    ExecutionStatus.RUNNING,
+    ExecutionStatus.COMPLETED,
+    ExecutionStatus.FAILED,
+    ExecutionStatus.CANCELLED,
+)
 _NODE = {
     "type": "object",
     "description": '{"function": "name-or-id", "input"?, "retryPolicy"?} | {"chain": [node, ...]} | '
@@ -109,7 +116,10 @@ class WorkflowPutSchema(Schema):
         attribute="event_types",
         validate=validate.Length(max=100),
     )
-    state = fields.String(load_default="ACTIVE", validate=validate.OneOf(("ACTIVE", "PAUSED")))
+    state = fields.String(
+        load_default=LifecycleState.ACTIVE,
+        validate=validate.OneOf((LifecycleState.ACTIVE, LifecycleState.PAUSED)),
+    )
     changeDescription = fields.String(
         load_default=None, load_only=True, attribute="change_description", validate=validate.Length(max=1000)
     )
