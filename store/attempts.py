@@ -184,6 +184,8 @@ def finish(
 # It is retried only when its policy says retryLost: it may have had effects already.
 _NEXT_LOST, _ = next_attempt_ctes("lost")
 _LOST_ENDED, _LOST_ENDED_SENT = execution_ended_ctes("lost")
+# A lost attempt ends FAILED (retry_sql takes the status as SQL).
+_FAILED = f"'{ExecutionStatus.FAILED}'"
 _FAIL_LOST = f"""
 WITH cand AS (
     SELECT e.id AS cand_id, {delay_ms_sql("e.retry_policy", "e.attempt")} AS delay_ms
@@ -202,7 +204,7 @@ WITH cand AS (
     UPDATE executions e
     SET status = '{ExecutionStatus.FAILED}', completed_at = clock_timestamp(), error_message = %(message)s,
         retried = COALESCE((e.retry_policy->>'retryLost')::boolean, false)
-                  AND {retry_sql("e", "'FAILED'", "cand.delay_ms", requested="true")}
+                  AND {retry_sql("e", _FAILED, "cand.delay_ms", requested="true")}
     FROM cand WHERE e.id = cand.cand_id AND e.status = '{ExecutionStatus.RUNNING}'
     RETURNING e.id, e.function_id, e.tenant_id, e.status, e.trigger_type, e.trigger_data, e.input,
               e.completed_at, e.error_message, e.metrics, e.attempt, e.max_attempts,
