@@ -7,14 +7,14 @@ from typing import Any
 
 import psycopg
 
-from contracts.statuses import ExecutionStatus
+from contracts.statuses import UNFINISHED
 from executions.enqueue import enqueue_execution
 from executions.service import FunctionNotFound, check_runnable
 from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
 from store import executions as store
 from store import functions as functions_store
 
-RUNNING_STATUSES = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+RUNNING_STATUSES = UNFINISHED
 
 
 class ExecutionNotFound(LookupError):

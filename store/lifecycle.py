@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from contracts.statuses import LifecycleState
 
-STATES = (
-    LifecycleState.DRAFT,
-    LifecycleState.ACTIVE,
-    LifecycleState.PAUSED,
-    LifecycleState.DISABLED,
-    LifecycleState.ARCHIVED,
-)
+STATES = tuple(LifecycleState)
 TRANSITIONS: dict[str, frozenset[str]] = {
     LifecycleState.DRAFT: frozenset({LifecycleState.ACTIVE}),
     LifecycleState.ACTIVE: frozenset({LifecycleState.PAUSED, LifecycleState.DISABLED}),

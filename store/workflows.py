@@ -11,10 +11,10 @@ from psycopg.types.json import Jsonb
 
 from broker import Broker
 from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
-from contracts.statuses import ExecutionStatus
+from contracts.statuses import UNFINISHED, ExecutionStatus
 from infra import retry_policy
 
-ACTIVE = (ExecutionStatus.PENDING, ExecutionStatus.RUNNING)
+ACTIVE = UNFINISHED
 # A run is PENDING until one of its steps starts: RUNNING is derived from the steps when read,
 # so starting a step costs no write to the run row.
 _STATUS = f"""CASE WHEN r.status = '{ExecutionStatus.PENDING}' AND EXISTS (

@@ -235,14 +235,7 @@ def _str(value):
     return str(value) if value is not None else None
 
 
-STATUSES = (
-    ExecutionStatus.PENDING,
-    ExecutionStatus.RUNNING,
-    ExecutionStatus.COMPLETED,
-    ExecutionStatus.FAILED,
-    ExecutionStatus.TIMEOUT,
-    ExecutionStatus.CANCELLED,
-)
+STATUSES = tuple(ExecutionStatus)
 TRIGGER_TYPES = ("CRON", "HTTP", "EVENT", "MANUAL", "API", "WORKFLOW")
 
 

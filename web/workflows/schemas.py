@@ -4,18 +4,12 @@ from __future__ import annotations
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates, validates_schema
 
-from contracts.statuses import ExecutionStatus, LifecycleState
+from contracts.statuses import WORKFLOW_RUN_STATUSES, LifecycleState
 from events.names import PATTERN_RE, pattern_error
 from scheduler import ticks
 from web.executions.schemas import JsonObject
 
-RUN_STATUSES = (
-    ExecutionStatus.PENDING,
-    ExecutionStatus.RUNNING,
-    ExecutionStatus.COMPLETED,
-    ExecutionStatus.FAILED,
-    ExecutionStatus.CANCELLED,
-)
+RUN_STATUSES = WORKFLOW_RUN_STATUSES
 _NODE = {
     "type": "object",
     "description": '{"function": "name-or-id", "input"?, "retryPolicy"?} | {"chain": [node, ...]} | '
