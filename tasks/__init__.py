@@ -1,7 +1,9 @@
-"""Task declarations and message contracts; `tasks.broker` is the broker with every task declared.
+"""Task declarations; `tasks.broker` is the broker with every task declared (the message
+contracts and queue names live below every package, in `contracts/`).
 
-The task modules are imported on first access to `tasks.broker` (not when the package is), so
-that the service layers they use may import `tasks.contracts` without an import cycle.
+The task modules are imported on first access to `tasks.broker`, not when the package is: a
+process that only publishes jobs (the web, through `tasks.publish`) does not load the compiler's
+and the executor's tasks.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""A "host" for the tests: one complete Procfile process set (`python -m infra.localrun` with a
+"""A "host" for the tests: one complete Procfile process set (`python -m localrun` with a
 DATABASE_URL) with its own port, metrics directory and runner pools, against a shared PostgreSQL."""
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 from tests.e2e.hosts import free_port
 
-# The same steps as infra/localrun.py around the supervisor: signals first, then run.
+# The same steps as localrun/__main__.py around the supervisor: signals first, then run.
 DRIVER = textwrap.dedent(
     """
     import sys
