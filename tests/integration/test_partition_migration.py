@@ -31,12 +31,13 @@ def filled_before_partitioning(server_url):
                 (fid, TENANT),
             )
             # Columns another migration may have added before 0021: a checked one, a link to a
-            # previous execution (a foreign key into executions), a renamed one.
+            # previous execution (a foreign key into executions), a renamed one (the name 0028 gives
+            # it: 0028 renames only what is still there).
             conn.execute(
                 "ALTER TABLE executions ADD COLUMN hops integer NOT NULL DEFAULT 1 CHECK (hops > 0), "
                 "ADD COLUMN previous_id uuid REFERENCES executions (id)"
             )
-            conn.execute("ALTER TABLE executions RENAME COLUMN function_version TO version")
+            conn.execute("ALTER TABLE executions RENAME COLUMN function_version TO version")  # codemod: keep
             conn.execute(
                 "UPDATE executions e SET hops = 2, "
                 "previous_id = (SELECT id FROM executions ORDER BY created_at LIMIT 1) "
