@@ -69,7 +69,7 @@ JOIN (SELECT id, row_number() OVER (ORDER BY slug) - 1 AS k FROM tenants
 _DAY_SQL = f"""
 WITH f AS (SELECT array_agg(id ORDER BY name) AS ids, array_agg(tenant_id ORDER BY name) AS tenants
            FROM functions WHERE name LIKE 'scale-%%')
-INSERT INTO executions (function_id, tenant_id, function_version, status, trigger_type, input, output,
+INSERT INTO executions (function_id, tenant_id, version, status, trigger_type, input, output,
                         error_message, logs, metrics, created_at, started_at, completed_at)
 SELECT f.ids[1 + g %% %(functions)s], f.tenants[1 + g %% %(functions)s], 1,
        CASE WHEN g %% 50 = 0 THEN '{ExecutionStatus.FAILED}' ELSE '{ExecutionStatus.COMPLETED}' END, 'API',

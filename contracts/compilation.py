@@ -1,4 +1,4 @@
-"""The compile messages: CompilationJob and CompilationResult, with the revision and tenant they are
+"""The compile messages: CompilationJob and CompilationResult, with the version and tenant they are
 for, and the contract number every message carries (queue and task names: contracts/queues.py)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 # How the result published for a dead-lettered compile job begins: it never replaces a real
-# compile error already recorded for the same revision.
+# compile error already recorded for the same version.
 DEAD_LETTER_ERROR = "compilation could not complete"
 
 # The message contract this release writes ("contract" in each message) and the ones it reads:
@@ -37,13 +37,13 @@ def contract_of(data: dict[str, Any]) -> int:
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CompilationJob:
-    """CompilationJob {functionId, language, source, revision} (+ tenantId)."""
+    """CompilationJob {functionId, language, source, version} (+ tenantId)."""
 
     function_id: uuid.UUID
     tenant_id: uuid.UUID
     language: str
     source: str
-    revision: int
+    version: int
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CompilationJob:
@@ -54,7 +54,7 @@ class CompilationJob:
             tenant_id=uuid.UUID(data["tenantId"]),
             language=str(data["language"]),
             source=str(data["source"]),
-            revision=int(data["revision"]),
+            version=int(data["version"]),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -64,20 +64,20 @@ class CompilationJob:
             "tenantId": str(self.tenant_id),
             "language": self.language,
             "source": self.source,
-            "revision": self.revision,
+            "version": self.version,
         }
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CompilationResult:
-    """CompilationResult {functionId, success, wasmBinary (base64) | null, error | null, revision}."""
+    """CompilationResult {functionId, success, wasmBinary (base64) | null, error | null, version}."""
 
     function_id: uuid.UUID
     tenant_id: uuid.UUID
     success: bool
     wasm_binary: bytes | None
     error: str | None
-    revision: int
+    version: int
     # Who produced the binary (compiler/version.py): the key its artifact is reused under.
     compiler_version: str | None = None
 
@@ -101,7 +101,7 @@ class CompilationResult:
             success=success,
             wasm_binary=base64.b64decode(binary, validate=True) if binary is not None else None,
             error=data.get("error"),
-            revision=int(data["revision"]),
+            version=int(data["version"]),
             compiler_version=data.get("compilerVersion"),
         )
 
@@ -114,5 +114,5 @@ class CompilationResult:
             "compilerVersion": self.compiler_version,
             "wasmBinary": base64.b64encode(self.wasm_binary).decode() if self.wasm_binary else None,
             "error": self.error,
-            "revision": self.revision,
+            "version": self.version,
         }

@@ -107,7 +107,7 @@ def script_updated(conn: psycopg.Connection, row: dict[str, Any], actor: str) ->
         **_script(row),
         "updatedBy": actor,
         "updatedAt": _iso(row.get("updated_at")),
-        "versionNumber": row["revision"],
+        "versionNumber": row["version"],
         "timestamp": _now(),
     }
     publish(conn, row["tenant_id"], "jsruntime.script.updated", payload)

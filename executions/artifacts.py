@@ -1,4 +1,4 @@
-"""Compiled artifacts cached per process, by function id and revision."""
+"""Compiled artifacts cached per process, by function id and version."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections import OrderedDict
 
 
 class ArtifactCache:
-    """Compiled artifacts by function id, valid for one revision (a revision's binary never changes).
+    """Compiled artifacts by function id, valid for one version (a version's binary never changes).
 
     Bounded by total bytes, not entries: artifacts range from a few KiB to megabytes.
     """
@@ -19,25 +19,25 @@ class ArtifactCache:
         self._size = 0
         self._lock = threading.Lock()
 
-    def revision(self, function_id: uuid.UUID) -> int | None:
+    def version(self, function_id: uuid.UUID) -> int | None:
         with self._lock:
             item = self._items.get(function_id)
             return item[0] if item else None
 
-    def get(self, function_id: uuid.UUID, revision: int) -> bytes | None:
+    def get(self, function_id: uuid.UUID, version: int) -> bytes | None:
         with self._lock:
             item = self._items.get(function_id)
-            if item is None or item[0] != revision:
+            if item is None or item[0] != version:
                 return None
             self._items.move_to_end(function_id)
             return item[1]
 
-    def put(self, function_id: uuid.UUID, revision: int, artifact: bytes) -> None:
+    def put(self, function_id: uuid.UUID, version: int, artifact: bytes) -> None:
         with self._lock:
             old = self._items.pop(function_id, None)
             if old is not None:
                 self._size -= len(old[1])
-            self._items[function_id] = (revision, artifact)
+            self._items[function_id] = (version, artifact)
             self._size += len(artifact)
             while self._size > self._capacity and len(self._items) > 1:
                 _, (_, evicted) = self._items.popitem(last=False)

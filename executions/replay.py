@@ -52,11 +52,11 @@ def replay(
     fn = check_runnable(
         functions_store.get(conn, tenant_id, original["function_id"]), original["function_id"]
     )
-    pinned = original["function_version"] if version == "same" else None
-    if pinned is not None and pinned != fn["revision"]:
+    pinned = original["version"] if version == "same" else None
+    if pinned is not None and pinned != fn["version"]:
         raise NotReplayable(
             f"execution {execution_id} ran version {pinned}, which is no longer the function's live version "
-            f"(now {fn['revision']}) and has no artifact to run: replay with version latest, or roll back "
+            f"(now {fn['version']}) and has no artifact to run: replay with version latest, or roll back "
             f"to version {pinned} first (POST /functions/{{id}}/rollback)"
         )
     row, _ = enqueue_execution(

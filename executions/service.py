@@ -183,7 +183,7 @@ class ExecutionService:
                     conn,
                     tenant_id,
                     function_id,
-                    self.artifacts.revision(function_id),
+                    self.artifacts.version(function_id),
                     input_value=input_value,
                     trigger_type=trigger_type,
                     trigger_data=trigger_data,
@@ -229,7 +229,7 @@ class ExecutionService:
                     conn=own,
                     created_at=created_at,
                 )
-        cached = self.artifacts.revision(function_id) if function_id else None
+        cached = self.artifacts.version(function_id) if function_id else None
         row = self._guarded(
             conn, store.start_queued, conn, execution_id, cached, message=message, created_at=created_at
         )
@@ -266,10 +266,10 @@ class ExecutionService:
         if row["id"] is None:
             return "function deleted"
         reason = not_runnable_reason(row)
-        if reason is None and row["pinned_version"] not in (None, row["revision"]):
+        if reason is None and row["pinned_version"] not in (None, row["version"]):
             reason = (
                 f"version {row['pinned_version']} is no longer the function's live version "
-                f"(now {row['revision']}); replay with version latest, or roll back to it"
+                f"(now {row['version']}); replay with version latest, or roll back to it"
             )
         return reason
 
@@ -301,7 +301,7 @@ class ExecutionService:
             artifact = self._artifact(conn, fn)
             self._track(execution_id)
             try:
-                if artifact is None:  # replaced by a newer revision between the two statements
+                if artifact is None:  # replaced by a newer version between the two statements
                     result = RunResult(
                         status=RunStatus.FAILED,
                         error_message="the function was updated while this execution started; run it again",
@@ -376,13 +376,13 @@ class ExecutionService:
         """The compiled binary: from the row, else this process's cache, else the database."""
         if fn["wasm_binary"] is not None:
             artifact = bytes(fn["wasm_binary"])
-            self.artifacts.put(fn["id"], fn["revision"], artifact)
+            self.artifacts.put(fn["id"], fn["version"], artifact)
             return artifact
-        artifact = self.artifacts.get(fn["id"], fn["revision"])
+        artifact = self.artifacts.get(fn["id"], fn["version"])
         if artifact is None:  # evicted since the statement left the binary out
-            artifact = store.binary(conn, fn["id"], fn["revision"])
+            artifact = store.binary(conn, fn["id"], fn["version"])
             if artifact is not None:
-                self.artifacts.put(fn["id"], fn["revision"], artifact)
+                self.artifacts.put(fn["id"], fn["version"], artifact)
         return artifact
 
     def _run(
@@ -481,7 +481,7 @@ def context_json(fn: dict[str, Any], execution_id: str) -> str:
     context = {
         "executionId": execution_id,
         "functionId": str(fn["id"]),
-        "version": fn["revision"],
+        "version": fn["version"],
         "trigger": trigger,
         "attempt": fn.get("attempt") or 1,
         "maxAttempts": fn.get("max_attempts") or 1,

@@ -135,9 +135,7 @@ class FunctionService:
                 domain.script_status_changed(conn, row, current["state"], actor)
         if recompile:
             _log_compile(row, reused)
-        event(
-            log, "function.updated", functionId=str(row["id"]), version=row["revision"], recompile=recompile
-        )
+        event(log, "function.updated", functionId=str(row["id"]), version=row["version"], recompile=recompile)
         return row
 
     def stage(
@@ -176,7 +174,7 @@ class FunctionService:
                 staged.stage(conn, row, *wanted, actor=actor, change_description=change_description)
                 row, _ = compile_staged(conn, store.get(conn, tenant_id, function_id))
             domain.script_updated(conn, row, actor)
-        event(log, "function.staged", functionId=str(function_id), pendingVersion=row.get("pending_revision"))
+        event(log, "function.staged", functionId=str(function_id), pendingVersion=row.get("pending_version"))
         return row
 
     def rollback(
@@ -203,7 +201,7 @@ class FunctionService:
             )
             row, reused = compile_or_reuse(conn, row)
             domain.script_updated(conn, row, actor)
-        event(log, "function.rolled_back", functionId=str(function_id), version=row["revision"], to=version)
+        event(log, "function.rolled_back", functionId=str(function_id), version=row["version"], to=version)
         _log_compile(row, reused)
         return row
 
@@ -242,7 +240,7 @@ def _version(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.U
 
 def _log_compile(row: Row, reused: bool) -> None:
     name = "compilation.reused" if reused else "compilation.job.published"
-    event(log, name, functionId=str(row["id"]), revision=row["revision"])
+    event(log, name, functionId=str(row["id"]), version=row["version"])
 
 
 def _check_transition(current: str, wanted: str) -> None:

@@ -25,17 +25,17 @@ def remember(
     conn: psycopg.Connection,
     tenant_id: uuid.UUID,
     function_id: uuid.UUID,
-    revision: int,
+    version: int,
     compiler_version: str,
 ) -> None:
-    """Store the READY binary of a function's revision under its source's digest (first one wins)."""
+    """Store the READY binary of a function's version under its source's digest (first one wins)."""
     conn.execute(
         "INSERT INTO artifacts (tenant_id, language, source_sha256, compiler_version, artifact) "
         "SELECT tenant_id, language, sha256(convert_to(source, 'UTF8')), %s, wasm_binary FROM functions "
-        f"WHERE id = %s AND tenant_id = %s AND revision = %s AND status = '{CompileStatus.READY}' AND "
+        f"WHERE id = %s AND tenant_id = %s AND version = %s AND status = '{CompileStatus.READY}' AND "
         "wasm_binary IS NOT NULL "
         "ON CONFLICT DO NOTHING",
-        (compiler_version, function_id, tenant_id, revision),
+        (compiler_version, function_id, tenant_id, version),
     )
 
 

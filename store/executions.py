@@ -19,14 +19,14 @@ from infra import retry_policy as retry_policy_rules
 from infra.limits import DEFAULTS, MAX_LOG_BYTES
 
 COLUMNS = (
-    "id, function_id, tenant_id, function_version, status, trigger_type, trigger_data, input, output, "
+    "id, function_id, tenant_id, version, status, trigger_type, trigger_data, input, output, "
     "error_message, logs, metrics, created_at, started_at, completed_at, attempt, max_attempts, "
     "retry_of, COALESCE(first_attempt_id, id) AS first_attempt_id, retried, retry_policy, scheduled_for, "
     "expires_at, replay_of, workflow_run_id, step_path"
 )
 _RUNNABLE = """
-SELECT id, tenant_id, language, status, state, revision, resource_limits, allowed_hosts, secrets, slot_key,
-       CASE WHEN revision = %(cached)s THEN NULL ELSE wasm_binary END AS wasm_binary
+SELECT id, tenant_id, language, status, state, version, resource_limits, allowed_hosts, secrets, slot_key,
+       CASE WHEN version = %(cached)s THEN NULL ELSE wasm_binary END AS wasm_binary
 FROM functions f WHERE id = %(id)s AND tenant_id = %(tenant)s
 """
 
@@ -61,9 +61,9 @@ slot AS (
 _START_IF_RUNNABLE = f"""
 WITH fn AS ({_RUNNABLE}), {_TAKE_SLOT.format(also="")},
 ins AS (
-    INSERT INTO executions (function_id, tenant_id, function_version, status, trigger_type,
+    INSERT INTO executions (function_id, tenant_id, version, status, trigger_type,
                             trigger_data, input, started_at, slot, idempotency_key, request_hash)
-    SELECT fn.id, fn.tenant_id, fn.revision, '{ExecutionStatus.RUNNING}', %(trigger_type)s, %(trigger_data)s,
+    SELECT fn.id, fn.tenant_id, fn.version, '{ExecutionStatus.RUNNING}', %(trigger_type)s, %(trigger_data)s,
            %(input)s, clock_timestamp(), slot.s, %(key)s, %(hash)s
     FROM fn, slot WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
     RETURNING id, input, trigger_type, trigger_data, tenant_id, function_id, started_at, created_at
@@ -82,22 +82,22 @@ FROM fn LEFT JOIN ins ON true
 # covers it. A pinned version (a replay) runs only while it is the function's live version.
 _START_QUEUED = f"""
 WITH e AS (
-    SELECT id, function_id, function_version AS pinned_version,
+    SELECT id, function_id, version AS pinned_version,
            COALESCE(expires_at <= clock_timestamp(), false) AS expired,
            GREATEST(0, COALESCE(EXTRACT(EPOCH FROM scheduled_for - clock_timestamp())::float8, 0)) AS wait_s
     FROM executions WHERE id = %(execution_id)s AND status = '{ExecutionStatus.PENDING}' {{in_day}}
 ),
 fn AS (
-    SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.revision, f.resource_limits, f.allowed_hosts,
+    SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.version, f.resource_limits, f.allowed_hosts,
            f.secrets, f.slot_key,
-           CASE WHEN f.revision = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary,
-           NOT e.expired AND e.wait_s = 0 AND COALESCE(e.pinned_version = f.revision, true) AS due
+           CASE WHEN f.version = %(cached)s THEN NULL ELSE f.wasm_binary END AS wasm_binary,
+           NOT e.expired AND e.wait_s = 0 AND COALESCE(e.pinned_version = f.version, true) AS due
     FROM functions f JOIN e ON f.id = e.function_id
 ), {_TAKE_SLOT.format(also=" AND fn.due")},
 upd AS (
     UPDATE executions x SET status = '{ExecutionStatus.RUNNING}', started_at = clock_timestamp(), slot =
         slot.s,
-                            function_version = fn.revision
+                            version = fn.version
     FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = '{ExecutionStatus.PENDING}' {{x_in_day}}
     RETURNING x.id, x.input, x.trigger_type, x.trigger_data, x.tenant_id, x.function_id, x.started_at,
               x.created_at, x.scheduled_for, x.attempt, x.max_attempts
@@ -122,7 +122,7 @@ def start_if_runnable(
     conn: psycopg.Connection,
     tenant_id: uuid.UUID,
     function_id: uuid.UUID,
-    cached_revision: int | None,
+    cached_version: int | None,
     *,
     input_value: Any,
     trigger_type: str,
@@ -141,7 +141,7 @@ def start_if_runnable(
             {
                 "id": function_id,
                 "tenant": tenant_id,
-                "cached": cached_revision or -1,
+                "cached": cached_version or -1,
                 "trigger_type": trigger_type,
                 "trigger_data": Jsonb(trigger_data) if trigger_data is not None else None,
                 "input": Jsonb(input_value),
@@ -157,7 +157,7 @@ def start_if_runnable(
 def start_queued(
     conn: psycopg.Connection,
     execution_id: uuid.UUID,
-    cached_revision: int | None,
+    cached_version: int | None,
     *,
     message: tuple[str, int] | None = None,
     created_at: Any = None,
@@ -177,7 +177,7 @@ def start_queued(
             _START_QUEUED_IN_DAY if created_at is not None else _START_QUEUED_ANY_DAY,
             {
                 "execution_id": execution_id,
-                "cached": cached_revision or -1,
+                "cached": cached_version or -1,
                 "default_runs": DEFAULTS["maxConcurrentRuns"],
                 "queue": queue,
                 "msg_id": msg_id,
@@ -206,7 +206,7 @@ def release_slots(conn: psycopg.Connection) -> None:
 _ENQUEUE = f"""
 INSERT INTO executions (function_id, tenant_id, status, trigger_type, trigger_data, input,
                         idempotency_key, request_hash, retry_policy, max_attempts, scheduled_for,
-                        expires_at, replay_of, function_version)
+                        expires_at, replay_of, version)
 SELECT id, tenant_id, '{ExecutionStatus.PENDING}', %(trigger_type)s, %(trigger_data)s, %(input)s, %(key)s,
     %(hash)s, p.policy,
        (p.policy->>'maxAttempts')::integer, t.scheduled_for,
@@ -351,10 +351,10 @@ def by_idempotency_key(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str)
     )
 
 
-def binary(conn: psycopg.Connection, function_id: uuid.UUID, revision: int) -> bytes | None:
-    """The compiled artifact of that revision, or None when the function moved on."""
+def binary(conn: psycopg.Connection, function_id: uuid.UUID, version: int) -> bytes | None:
+    """The compiled artifact of that version, or None when the function moved on."""
     row = conn.execute(
-        "SELECT wasm_binary FROM functions WHERE id = %s AND revision = %s", (function_id, revision)
+        "SELECT wasm_binary FROM functions WHERE id = %s AND version = %s", (function_id, version)
     ).fetchone()
     return bytes(row[0]) if row and row[0] is not None else None
 

@@ -12,17 +12,17 @@ from psycopg.types.json import Jsonb
 from contracts.statuses import CompileStatus
 
 COLUMNS = (
-    "id, tenant_id, name, description, language, source, status, compile_error, revision, state, "
+    "id, tenant_id, name, description, language, source, status, compile_error, version, state, "
     "trigger_type, cron_expression, http_path, http_methods, event_types, resource_limits, metadata, "
     "tags, created_by, created_at, updated_at, timezone, misfire_grace_s, last_run_at, missed_ticks, "
     "skipped_not_ready, http_auth, allowed_hosts, http_detailed_errors, secrets, retry_policy"
-    ", pending_revision, "
+    ", pending_version, "
     + (
         # The staged version as the API shows it (store/staged.py), or NULL.
-        "(SELECT jsonb_build_object('version', v.number, 'language', v.language, 'status', v.status, "
+        "(SELECT jsonb_build_object('version', v.version, 'language', v.language, 'status', v.status, "
         "'compileError', v.compile_error, 'changeDescription', v.change_description, "
         "'createdAt', v.created_at) FROM function_versions v "
-        "WHERE v.function_id = functions.id AND v.number = functions.pending_revision) AS pending_version"
+        "WHERE v.function_id = functions.id AND v.version = functions.pending_version) AS pending_json"
     )
 )
 # Fields a create/update may set, mapped to their columns (JSON ones wrapped on the way in).
@@ -63,7 +63,7 @@ def insert(
     actor: str,
     change_description: str | None,
 ) -> dict[str, Any]:
-    """Insert a function (PENDING, revision 1) and its version 1."""
+    """Insert a function (PENDING, version 1) and its version 1."""
     columns = [c for c in WRITABLE if c in fields]
     cur = conn.cursor(row_factory=dict_row)
     row = cur.execute(
@@ -77,9 +77,9 @@ def insert(
 
 def _insert_version(conn: psycopg.Connection, row: dict[str, Any], actor: str, description: str | None):
     conn.execute(
-        "INSERT INTO function_versions (function_id, tenant_id, number, language, source, "
+        "INSERT INTO function_versions (function_id, tenant_id, version, language, source, "
         "change_description, created_by) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-        (row["id"], row["tenant_id"], row["revision"], row["language"], row["source"], description, actor),
+        (row["id"], row["tenant_id"], row["version"], row["language"], row["source"], description, actor),
     )
 
 
@@ -163,9 +163,9 @@ def update(
     params = [_value(c, v) for c, v in changes.items()]
     if recompile:
         sets += [
-            # The next number after every version, a staged one included (which this replaces).
-            "revision = (SELECT max(number) + 1 FROM function_versions WHERE function_id = functions.id)",
-            "pending_revision = NULL",
+            # The next version after every version, a staged one included (which this replaces).
+            "version = (SELECT max(version) + 1 FROM function_versions WHERE function_id = functions.id)",
+            "pending_version = NULL",
             f"status = '{CompileStatus.PENDING}'",
             "compile_error = NULL",
             "wasm_binary = NULL",
@@ -191,22 +191,22 @@ def delete(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUI
 
 
 def mark_compiling(
-    conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID, revision: int
+    conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID, version: int
 ) -> int | None:
-    """PENDING → COMPILING at that revision only; returns the revision still wanted (None: gone).
+    """PENDING → COMPILING at that version only; returns the version still wanted (None: gone).
 
-    That is the job's own revision when it is the current one or the staged one (whose compile
+    That is the job's own version when it is the current one or the staged one (whose compile
     status lives on its version row), else the current one (the job was superseded).
     """
     conn.execute(
         f"UPDATE functions SET status = '{CompileStatus.COMPILING}', updated_at = now() "
-        f"WHERE id = %s AND tenant_id = %s AND revision = %s AND status = '{CompileStatus.PENDING}'",
-        (function_id, tenant_id, revision),
+        f"WHERE id = %s AND tenant_id = %s AND version = %s AND status = '{CompileStatus.PENDING}'",
+        (function_id, tenant_id, version),
     )
     row = conn.execute(
-        "SELECT CASE WHEN pending_revision = %s THEN pending_revision ELSE revision END "
+        "SELECT CASE WHEN pending_version = %s THEN pending_version ELSE version END "
         "FROM functions WHERE id = %s AND tenant_id = %s",
-        (revision, function_id, tenant_id),
+        (version, function_id, tenant_id),
     ).fetchone()
     return None if row is None else row[0]
 
@@ -215,38 +215,38 @@ def apply_compilation(
     conn: psycopg.Connection,
     tenant_id: uuid.UUID,
     function_id: uuid.UUID,
-    revision: int,
+    version: int,
     *,
     success: bool,
     wasm_binary: bytes | None,
     error: str | None,
     keep_error: bool = False,
 ) -> bool:
-    """Apply a compilation result if it is for the current revision (an older one is ignored).
+    """Apply a compilation result if it is for the current version (an older one is ignored).
 
     Idempotent: applying the same result twice writes the same values. False: stale, deleted, or
     not the result's tenant's function. `keep_error`: a failure that says only that compiling
-    could not complete (a dead-lettered job) leaves a real compile error of the revision in place.
+    could not complete (a dead-lettered job) leaves a real compile error of the version in place.
     """
     record_version_outcome(
-        conn, tenant_id, function_id, revision, success=success, error=error, keep_error=keep_error
+        conn, tenant_id, function_id, version, success=success, error=error, keep_error=keep_error
     )
     if success:
         cur = conn.execute(
             f"UPDATE functions SET status = '{CompileStatus.READY}', wasm_binary = %s, compile_error = NULL, "
-            "updated_at = now() WHERE id = %s AND tenant_id = %s AND revision = %s",
-            (wasm_binary, function_id, tenant_id, revision),
+            "updated_at = now() WHERE id = %s AND tenant_id = %s AND version = %s",
+            (wasm_binary, function_id, tenant_id, version),
         )
     else:
         cur = conn.execute(
-            # A revision that compiled once stays READY: a later failure of the same source is a
+            # A version that compiled once stays READY: a later failure of the same source is a
             # duplicate job that hit a timeout or crash, not a verdict on the code.
             f"UPDATE functions SET status = '{CompileStatus.FAILED}', compile_error = %s, wasm_binary = "
             "NULL, "
-            "updated_at = now() WHERE id = %s AND tenant_id = %s AND revision = %s AND status <> "
+            "updated_at = now() WHERE id = %s AND tenant_id = %s AND version = %s AND status <> "
             f"'{CompileStatus.READY}' "
             f"AND NOT (%s AND status = '{CompileStatus.FAILED}' AND compile_error IS NOT NULL)",
-            (error, function_id, tenant_id, revision, keep_error),
+            (error, function_id, tenant_id, version, keep_error),
         )
     return cur.rowcount == 1
 
@@ -255,7 +255,7 @@ def record_version_outcome(
     conn: psycopg.Connection,
     tenant_id: uuid.UUID,
     function_id: uuid.UUID,
-    number: int,
+    version: int,
     *,
     success: bool,
     error: str | None,
@@ -264,7 +264,7 @@ def record_version_outcome(
     """The compile outcome on the version row (a READY version stays READY); returns rows changed."""
     return conn.execute(
         "UPDATE function_versions SET status = %s, compile_error = %s "
-        "WHERE function_id = %s AND tenant_id = %s AND number = %s AND status IS DISTINCT FROM "
+        "WHERE function_id = %s AND tenant_id = %s AND version = %s AND status IS DISTINCT FROM "
         f"'{CompileStatus.READY}' "
         f"AND NOT (%s AND status = '{CompileStatus.FAILED}' AND compile_error IS NOT NULL)",
         (
@@ -272,14 +272,14 @@ def record_version_outcome(
             None if success else error,
             function_id,
             tenant_id,
-            number,
+            version,
             keep_error,
         ),
     ).rowcount
 
 
 _VERSION = (
-    "number, language, change_description, created_by, created_at, status AS compile_status, compile_error"
+    "version, language, change_description, created_by, created_at, status AS compile_status, compile_error"
 )
 
 
@@ -289,7 +289,7 @@ def versions(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.U
         conn.cursor(row_factory=dict_row)
         .execute(
             f"SELECT {_VERSION} FROM function_versions WHERE function_id = %s AND tenant_id = %s "
-            "ORDER BY number DESC",
+            "ORDER BY version DESC",
             (function_id, tenant_id),
         )
         .fetchall()
@@ -297,15 +297,15 @@ def versions(conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.U
 
 
 def version(
-    conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID, number: int
+    conn: psycopg.Connection, tenant_id: uuid.UUID, function_id: uuid.UUID, version: int
 ) -> dict[str, Any] | None:
     """One version with its source, or None."""
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
             f"SELECT {_VERSION}, source FROM function_versions WHERE function_id = %s AND tenant_id = %s "
-            "AND number = %s",
-            (function_id, tenant_id, number),
+            "AND version = %s",
+            (function_id, tenant_id, version),
         )
         .fetchone()
     )

@@ -99,14 +99,14 @@ def delete_events_past(
 # A version goes when `keep` newer ones exist and no execution inside its tenant's window ran it.
 _VERSIONS_PAST = """
 WITH many AS (
-    SELECT function_id, max(number) AS newest FROM function_versions
+    SELECT function_id, max(version) AS newest FROM function_versions
     GROUP BY function_id HAVING count(*) > %(keep)s
 )
 DELETE FROM function_versions v USING many, tenants t
-WHERE v.function_id = many.function_id AND t.id = v.tenant_id AND v.number <= many.newest - %(keep)s
+WHERE v.function_id = many.function_id AND t.id = v.tenant_id AND v.version <= many.newest - %(keep)s
   AND NOT EXISTS (
       SELECT 1 FROM executions e
-      WHERE e.function_id = v.function_id AND e.function_version = v.number
+      WHERE e.function_id = v.function_id AND e.version = v.version
         AND e.created_at > now() - make_interval(days => COALESCE(t.execution_retention_days, %(days)s)))
 """
 

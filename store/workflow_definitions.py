@@ -105,7 +105,7 @@ def insert_version(conn: psycopg.Connection, row: dict, *, actor: str | None, ch
     """Record the workflow's current canvas as its version `row['version']`."""
     conn.execute(
         "INSERT INTO workflow_versions "
-        "(workflow_id, number, steps, on_failure, change_description, created_by) "
+        "(workflow_id, version, steps, on_failure, change_description, created_by) "
         "VALUES (%s, %s, %s, %s, %s, %s)",
         (
             row["id"],
@@ -123,8 +123,8 @@ def versions(conn: psycopg.Connection, workflow_id: uuid.UUID) -> list[dict]:
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            "SELECT number, steps, on_failure, change_description, created_by, created_at "
-            "FROM workflow_versions WHERE workflow_id = %s ORDER BY number DESC",
+            "SELECT version, steps, on_failure, change_description, created_by, created_at "
+            "FROM workflow_versions WHERE workflow_id = %s ORDER BY version DESC",
             (workflow_id,),
         )
         .fetchall()

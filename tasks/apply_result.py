@@ -19,7 +19,7 @@ log = logging.getLogger(__name__)
     queue=COMPILATION_RESULTS, name=APPLY_RESULT_TASK, max_retries=10, visibility_timeout=30, backoff=1
 )
 def apply_compilation_result(payload: dict, delivery) -> None:
-    """Write READY+binary or FAILED+error for the result's revision; the worker deletes after commit."""
+    """Write READY+binary or FAILED+error for the result's version; the worker deletes after commit."""
     try:
         result = CompilationResult.from_json(payload)
     except NewerContract as exc:
@@ -35,11 +35,11 @@ def apply_compilation_result(payload: dict, delivery) -> None:
     with task_connection(delivery) as conn:
         # The current version's result, else a staged version's (promoted once READY).
         applied = store.apply_compilation(
-            conn, result.tenant_id, result.function_id, result.revision, **outcome
-        ) or staged.apply_compilation(conn, result.tenant_id, result.function_id, result.revision, **outcome)
+            conn, result.tenant_id, result.function_id, result.version, **outcome
+        ) or staged.apply_compilation(conn, result.tenant_id, result.function_id, result.version, **outcome)
         if applied and result.success and result.compiler_version:
             artifacts.remember(
-                conn, result.tenant_id, result.function_id, result.revision, result.compiler_version
+                conn, result.tenant_id, result.function_id, result.version, result.compiler_version
             )
     fid = str(result.function_id)
     if applied:
@@ -48,13 +48,13 @@ def apply_compilation_result(payload: dict, delivery) -> None:
             "compilation.result.applied",
             functionId=fid,
             success=result.success,
-            revision=result.revision,
+            version=result.version,
         )
     else:
         event(
             log,
             "compilation.result.stale",
             functionId=fid,
-            revision=result.revision,
-            reason="function deleted, source replaced, revision already READY, or not this tenant's; dropped",
+            version=result.version,
+            reason="function deleted, source replaced, version already READY, or not this tenant's; dropped",
         )

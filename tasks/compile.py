@@ -53,7 +53,7 @@ def publish_failure_when_dead(payload: dict, reason: str) -> None:
         success=False,
         wasm_binary=None,
         error=f"{DEAD_LETTER_ERROR} ({reason}); update the function to try again",
-        revision=job.revision,
+        version=job.version,
     )
     broker.send(COMPILATION_RESULTS, result.to_json(), task=APPLY_RESULT_TASK)
     event(
@@ -61,7 +61,7 @@ def publish_failure_when_dead(payload: dict, reason: str) -> None:
         "result.published",
         functionId=str(job.function_id),
         success=False,
-        revision=job.revision,
+        version=job.version,
         reason="job dead-lettered",
     )
 
@@ -100,17 +100,17 @@ def compile_function(payload: dict, delivery) -> None:
         )
         raise Reject(f"this compiler does not handle language {job.language!r}")
     with task_connection(delivery) as conn:
-        revision = store.mark_compiling(conn, job.tenant_id, job.function_id, job.revision)
-    if revision != job.revision:
-        reason = "function deleted" if revision is None else f"superseded by revision {revision}"
-        event(log, "job.skipped", functionId=fid, revision=job.revision, reason=reason)
+        version = store.mark_compiling(conn, job.tenant_id, job.function_id, job.version)
+    if version != job.version:
+        reason = "function deleted" if version is None else f"superseded by version {version}"
+        event(log, "job.skipped", functionId=fid, version=job.version, reason=reason)
         return
     event(
         log,
         "job.received",
         functionId=fid,
         language=job.language,
-        revision=job.revision,
+        version=job.version,
         attempt=delivery.read_ct,
     )
     started = time.perf_counter()
@@ -122,7 +122,7 @@ def compile_function(payload: dict, delivery) -> None:
             success=True,
             wasm_binary=binary,
             error=None,
-            revision=job.revision,
+            version=job.version,
             compiler_version=compiler_version(job.language),
         )
         metrics.compile_ended(job.language, True, time.perf_counter() - started)
@@ -140,7 +140,7 @@ def compile_function(payload: dict, delivery) -> None:
             success=False,
             wasm_binary=None,
             error=str(exc) or type(exc).__name__,
-            revision=job.revision,
+            version=job.version,
         )
         metrics.compile_ended(job.language, False, time.perf_counter() - started)
         event(
@@ -152,4 +152,4 @@ def compile_function(payload: dict, delivery) -> None:
         )
     with task_connection(delivery) as conn:
         broker.send(COMPILATION_RESULTS, result.to_json(), task=APPLY_RESULT_TASK, conn=conn)
-    event(log, "result.published", functionId=fid, success=result.success, revision=job.revision)
+    event(log, "result.published", functionId=fid, success=result.success, version=job.version)

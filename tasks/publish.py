@@ -15,13 +15,13 @@ from store import functions as store
 def publish_compilation_job(conn: psycopg.Connection, row: dict, version: dict | None = None) -> int:
     """Send the CompilationJob of a function row (or of its staged `version`) on `conn`
     (commits with the caller)."""
-    of = version or {"language": row["language"], "source": row["source"], "number": row["revision"]}
+    of = version or {"language": row["language"], "source": row["source"], "version": row["version"]}
     job = CompilationJob(
         function_id=row["id"],
         tenant_id=row["tenant_id"],
         language=of["language"],
         source=of["source"],
-        revision=of["number"],
+        version=of["version"],
     )
     return pgmq.send(conn, COMPILATION_JOBS, job.to_json(), task=COMPILE_TASK)
 
@@ -39,7 +39,7 @@ def compile_or_reuse(conn: psycopg.Connection, row: dict) -> tuple[dict, bool]:
         publish_compilation_job(conn, row)
         return row, False
     store.apply_compilation(
-        conn, row["tenant_id"], row["id"], row["revision"], success=True, wasm_binary=binary, error=None
+        conn, row["tenant_id"], row["id"], row["version"], success=True, wasm_binary=binary, error=None
     )
     return store.get(conn, row["tenant_id"], row["id"]), True
 
@@ -59,6 +59,6 @@ def compile_staged(conn: psycopg.Connection, row: dict) -> tuple[dict, bool]:
         publish_compilation_job(conn, row, version)
         return row, False
     staged.apply_compilation(
-        conn, row["tenant_id"], row["id"], version["number"], success=True, wasm_binary=binary, error=None
+        conn, row["tenant_id"], row["id"], version["version"], success=True, wasm_binary=binary, error=None
     )
     return store.get(conn, row["tenant_id"], row["id"]), True

@@ -33,25 +33,25 @@ def a_function(db) -> dict:
 
 
 def compile_payload(fn: dict) -> dict:
-    """The payload of a compile job for revision 1 of `fn`."""
+    """The payload of a compile job for version 1 of `fn`."""
     return {
         "functionId": str(fn["id"]),
         "tenantId": str(DEFAULT_TENANT_ID),
         "language": "assemblyscript",
         "source": "x",
-        "revision": 1,
+        "version": 1,
     }
 
 
 def a_result(function_id, *, wasm_binary: bytes | None = None, error: str | None = None) -> CompilationResult:
-    """A result for revision 1: a success when it carries a binary, else a failure with `error`."""
+    """A result for version 1: a success when it carries a binary, else a failure with `error`."""
     return CompilationResult(
         function_id=function_id,
         tenant_id=DEFAULT_TENANT_ID,
         success=wasm_binary is not None,
         wasm_binary=wasm_binary,
         error=error,
-        revision=1,
+        version=1,
     )
 
 

@@ -176,7 +176,7 @@ def test_admin_queues_follow_messages_and_dead_letters(db, processes, client):
         "tenantId": DEFAULT_TENANT,
         "language": "cobol",
         "source": "x",
-        "revision": 1,
+        "version": 1,
     }
     db.execute("SELECT pgmq.send('compilation_jobs', %s, %s, 0)", (Jsonb(job), Jsonb({"task": COMPILE_TASK})))
     wait_for(lambda: admin_queues(client, admin)["compilation_jobs"]["deadLettered"] == 1, TIMEOUT)

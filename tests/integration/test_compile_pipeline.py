@@ -160,7 +160,7 @@ def test_the_same_result_twice_through_the_queue_is_harmless(api, sdb):
     assert settled(api, function_id)["status"] == "READY"
     wait_for(lambda: queues_idle(sdb), TIMEOUT)
     before = sdb.execute(
-        "SELECT status, wasm_binary, compile_error, revision FROM functions WHERE id = %s", (function_id,)
+        "SELECT status, wasm_binary, compile_error, version FROM functions WHERE id = %s", (function_id,)
     ).fetchone()
     admin = admin_headers(sdb)
     dead_before = admin_queues(api, admin)["compilation_results"]["deadLettered"]
@@ -170,7 +170,7 @@ def test_the_same_result_twice_through_the_queue_is_harmless(api, sdb):
         success=True,
         wasm_binary=bytes(before[1]),
         error=None,
-        revision=1,
+        version=1,
     ).to_json()
 
     send_result(sdb, result)
@@ -178,7 +178,7 @@ def test_the_same_result_twice_through_the_queue_is_harmless(api, sdb):
 
     wait_for(lambda: queues_idle(sdb), TIMEOUT)
     after = sdb.execute(
-        "SELECT status, wasm_binary, compile_error, revision FROM functions WHERE id = %s", (function_id,)
+        "SELECT status, wasm_binary, compile_error, version FROM functions WHERE id = %s", (function_id,)
     ).fetchone()
     assert after == before
     assert admin_queues(api, admin)["compilation_results"]["deadLettered"] == dead_before
@@ -195,7 +195,7 @@ def test_the_task_applied_twice_in_process_gives_the_same_state(shared_url, shar
         success=False,
         wasm_binary=None,
         error="ERROR TS2304: Cannot find name 'x'. at input.ts:1:5",
-        revision=1,
+        version=1,
     ).to_json()
     broker.connect(shared_url)
     try:
@@ -232,14 +232,14 @@ def test_two_quick_updates_the_last_source_wins(api, sdb):
     assert "v1".encode("utf-16-le") not in binary
 
 
-def test_an_old_revision_result_is_ignored(api, sdb):
+def test_an_old_version_result_is_ignored(api, sdb):
     function_id = register(api, suffixed("old"), name="stale")
     api.put(f"/functions/{function_id}", json={"source": suffixed("new")})
     assert settled(api, function_id)["status"] == "READY"
     wait_for(lambda: queues_idle(sdb), TIMEOUT)
     current = binary_of(sdb, function_id)
 
-    # A late failure for revision 1 (the replaced source) arrives.
+    # A late failure for version 1 (the replaced source) arrives.
     send_result(
         sdb,
         {
@@ -248,7 +248,7 @@ def test_an_old_revision_result_is_ignored(api, sdb):
             "success": False,
             "wasmBinary": None,
             "error": "stale failure",
-            "revision": 1,
+            "version": 1,
         },
     )
 
@@ -272,7 +272,7 @@ def test_a_result_naming_another_tenant_is_not_applied(api, sdb):
             "success": False,
             "wasmBinary": None,
             "error": "not yours",
-            "revision": 1,
+            "version": 1,
         },
     )
 

@@ -66,7 +66,7 @@ def test_create_writes_version_1_and_one_job_in_the_same_commit(client, db):
     data = create(client)
 
     versions = db.execute(
-        "SELECT number, source, language FROM function_versions WHERE function_id = %s", (data["id"],)
+        "SELECT version, source, language FROM function_versions WHERE function_id = %s", (data["id"],)
     ).fetchall()
     assert versions == [(1, ECHO, "assemblyscript")]
     jobs = job_bodies(db)
@@ -76,7 +76,7 @@ def test_create_writes_version_1_and_one_job_in_the_same_commit(client, db):
         "functionId": data["id"],
         "language": "assemblyscript",
         "source": ECHO,
-        "revision": 1,
+        "version": 1,
         "tenantId": "00000000-0000-0000-0000-000000000001",
     }
 
@@ -150,13 +150,13 @@ def test_put_new_source_is_a_new_version_pending_and_a_new_job(client, db):
     assert updated["status"] == "PENDING"
     assert updated["source"] == ECHO_2
     versions = db.execute(
-        "SELECT number, source, change_description FROM function_versions WHERE function_id = %s "
-        "ORDER BY number",
+        "SELECT version, source, change_description FROM function_versions WHERE function_id = %s "
+        "ORDER BY version",
         (data["id"],),
     ).fetchall()
     assert versions == [(1, ECHO, "created"), (2, ECHO_2, "bang")]
     assert db.execute("SELECT wasm_binary FROM functions WHERE id = %s", (data["id"],)).fetchone()[0] is None
-    assert [(j["revision"], j["source"]) for j in job_bodies(db)] == [(1, ECHO), (2, ECHO_2)]
+    assert [(j["version"], j["source"]) for j in job_bodies(db)] == [(1, ECHO), (2, ECHO_2)]
 
 
 def test_put_only_name_is_not_a_new_version(client, db):
@@ -390,7 +390,7 @@ def test_create_logs_function_created_and_job_published(client, caplog):
 
     events = {r.getMessage(): r for r in caplog.records if getattr(r, "functionId", None) == data["id"]}
     assert {"function.created", "compilation.job.published"} <= set(events)
-    assert events["compilation.job.published"].revision == 1
+    assert events["compilation.job.published"].version == 1
     assert events["function.created"].tenantId == "00000000-0000-0000-0000-000000000001"
 
 

@@ -73,7 +73,7 @@ def test_deleting_a_function_cascades(db):
         (tenant,),
     ).fetchone()[0]
     db.execute(
-        "INSERT INTO function_versions (function_id, tenant_id, number, language, source) "
+        "INSERT INTO function_versions (function_id, tenant_id, version, language, source) "
         "VALUES (%s, %s, 1, 'javascript', 'x')",
         (fid, tenant),
     )
@@ -113,7 +113,7 @@ def test_versions_and_executions_must_share_their_functions_tenant(db):
         )
     with pytest.raises(psycopg.errors.ForeignKeyViolation):
         db.execute(
-            "INSERT INTO function_versions (function_id, tenant_id, number, language, source) "
+            "INSERT INTO function_versions (function_id, tenant_id, version, language, source) "
             "VALUES (%s, %s, 1, 'javascript', 'x')",
             (fid, other),
         )

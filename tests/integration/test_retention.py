@@ -42,7 +42,7 @@ def a_function(db, tenant=DEFAULT_TENANT_ID, name=None):
 def executions_aged(db, function_id, *days_ago, status="COMPLETED", tenant=DEFAULT_TENANT_ID, version=None):
     return [
         db.execute(
-            "INSERT INTO executions (function_id, tenant_id, status, function_version, created_at) "
+            "INSERT INTO executions (function_id, tenant_id, status, version, created_at) "
             "VALUES (%s, %s, %s, %s, now() - make_interval(days => %s)) RETURNING id",
             (function_id, tenant, status, version, days),
         ).fetchone()[0]
@@ -126,7 +126,7 @@ def test_a_tenant_with_a_shorter_window_loses_its_rows_sooner_and_one_with_a_lon
 def test_versions_past_the_newest_n_go_unless_an_execution_in_the_window_ran_them(db, pool):
     fid = a_function(db)
     db.execute(
-        "INSERT INTO function_versions (function_id, tenant_id, number, language, source) "
+        "INSERT INTO function_versions (function_id, tenant_id, version, language, source) "
         "SELECT %s, %s, n, 'javascript', 'v' || n FROM generate_series(1, 105) n",
         (fid, DEFAULT_TENANT_ID),
     )
@@ -136,7 +136,7 @@ def test_versions_past_the_newest_n_go_unless_an_execution_in_the_window_ran_the
 
     removed = prune(pool, POLICY)
 
-    numbers = [r[0] for r in db.execute("SELECT number FROM function_versions ORDER BY number")]
+    numbers = [r[0] for r in db.execute("SELECT version FROM function_versions ORDER BY version")]
     assert numbers == [2, *range(6, 106)]
     assert removed["versions"] == 4
 

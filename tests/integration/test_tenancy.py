@@ -353,7 +353,7 @@ def test_created_by_records_the_acting_key(call_as, database_url, db):
     assert resp.status_code == 200
 
     versions = db.execute(
-        "SELECT number, created_by FROM function_versions WHERE function_id = %s ORDER BY number",
+        "SELECT version, created_by FROM function_versions WHERE function_id = %s ORDER BY version",
         (function["id"],),
     ).fetchall()
     assert versions == [(1, f"key:{first_id}"), (2, f"key:{second_id}")]

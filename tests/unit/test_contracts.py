@@ -14,7 +14,7 @@ FID, TID = uuid.uuid4(), uuid.uuid4()
 
 
 def job() -> CompilationJob:
-    return CompilationJob(function_id=FID, tenant_id=TID, language="assemblyscript", source="src", revision=3)
+    return CompilationJob(function_id=FID, tenant_id=TID, language="assemblyscript", source="src", version=3)
 
 
 def test_job_json_has_the_seed_fields_in_camel_case():
@@ -25,7 +25,7 @@ def test_job_json_has_the_seed_fields_in_camel_case():
         "tenantId": str(TID),
         "language": "assemblyscript",
         "source": "src",
-        "revision": 3,
+        "version": 3,
     }
     assert CompilationJob.from_json(json.loads(json.dumps(data))) == job()
 
@@ -34,7 +34,7 @@ def test_job_json_has_the_seed_fields_in_camel_case():
     "broken",
     [
         {"functionId": "not-a-uuid"},
-        {"revision": "three"},
+        {"version": "three"},
         {"tenantId": None},
     ],
 )
@@ -54,7 +54,7 @@ def test_job_without_a_field_raises_key_error():
 def test_success_result_carries_the_binary_as_base64():
     binary = b"\0asm\x01\0\0\0"
     result = CompilationResult(
-        function_id=FID, tenant_id=TID, success=True, wasm_binary=binary, error=None, revision=2
+        function_id=FID, tenant_id=TID, success=True, wasm_binary=binary, error=None, version=2
     )
     data = result.to_json()
     assert data["wasmBinary"] == base64.b64encode(binary).decode()
@@ -65,7 +65,7 @@ def test_success_result_carries_the_binary_as_base64():
 
 def test_failure_result_carries_the_error():
     result = CompilationResult(
-        function_id=FID, tenant_id=TID, success=False, wasm_binary=None, error="ERROR at 1:2", revision=1
+        function_id=FID, tenant_id=TID, success=False, wasm_binary=None, error="ERROR at 1:2", version=1
     )
     data = result.to_json()
     assert data["wasmBinary"] is None
@@ -75,11 +75,11 @@ def test_failure_result_carries_the_error():
 def test_a_success_needs_a_binary_and_a_failure_an_error():
     with pytest.raises(ValueError, match="binary"):
         CompilationResult(
-            function_id=FID, tenant_id=TID, success=True, wasm_binary=None, error=None, revision=1
+            function_id=FID, tenant_id=TID, success=True, wasm_binary=None, error=None, version=1
         )
     with pytest.raises(ValueError, match="error"):
         CompilationResult(
-            function_id=FID, tenant_id=TID, success=False, wasm_binary=None, error="", revision=1
+            function_id=FID, tenant_id=TID, success=False, wasm_binary=None, error="", version=1
         )
 
 
@@ -90,7 +90,7 @@ def test_result_with_bad_base64_is_malformed():
         "success": True,
         "wasmBinary": "!!not base64!!",
         "error": None,
-        "revision": 1,
+        "version": 1,
     }
     with pytest.raises(ValueError):
         CompilationResult.from_json(data)
@@ -98,13 +98,13 @@ def test_result_with_bad_base64_is_malformed():
 
 def test_values_are_frozen():
     with pytest.raises(AttributeError):
-        job().revision = 4  # type: ignore[misc]
+        job().version = 4  # type: ignore[misc]
 
 
 @pytest.mark.parametrize("flag", ["false", "true", 1, None])
 def test_result_success_must_be_a_boolean(flag):
     data = CompilationResult(
-        function_id=FID, tenant_id=TID, success=False, wasm_binary=None, error="boom", revision=1
+        function_id=FID, tenant_id=TID, success=False, wasm_binary=None, error="boom", version=1
     ).to_json()
     data["success"] = flag
     with pytest.raises(TypeError, match="success"):

@@ -117,7 +117,7 @@ class ExecutionSchema(Schema):
 
     id = fields.UUID()
     functionId = fields.UUID(attribute="function_id")
-    functionVersion = fields.Integer(attribute="function_version", allow_none=True)
+    functionVersion = fields.Integer(attribute="version", allow_none=True)
     status = fields.String(
         metadata={"description": "PENDING, RUNNING, COMPLETED, FAILED, TIMEOUT or CANCELLED"}
     )
@@ -200,7 +200,7 @@ def execution_json(row: dict) -> dict:
             **({"durationMs": float(metrics["durationMs"])} if "durationMs" in metrics else {}),
             **{name: _int_or_none(metrics[name]) for name in _INT_METRICS if name in metrics},
         }
-    version = row["function_version"]
+    version = row["version"]
     return {
         "id": str(row["id"]),
         "functionId": str(row["function_id"]),

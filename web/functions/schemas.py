@@ -304,10 +304,10 @@ class FunctionSchema(Schema):
     status = fields.String(metadata={"description": "PENDING, COMPILING, READY or FAILED"})
     compileError = fields.String(attribute="compile_error", allow_none=True)
     version = fields.Integer(
-        attribute="revision", metadata={"description": "the version that serves (runs when called)"}
+        attribute="version", metadata={"description": "the version that serves (runs when called)"}
     )
     pendingVersion = fields.Dict(
-        attribute="pending_version",
+        attribute="pending_json",
         allow_none=True,
         metadata={
             "description": "a version staged by POST /functions/{id}/versions and not yet serving: "

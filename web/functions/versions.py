@@ -15,7 +15,7 @@ from web.functions.schemas import FunctionSchema
 
 
 class VersionSchema(Schema):
-    number = fields.Integer()
+    number = fields.Integer(attribute="version")
     language = fields.String()
     changeDescription = fields.String(attribute="change_description", allow_none=True)
     createdBy = fields.String(attribute="created_by", allow_none=True)

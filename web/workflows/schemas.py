@@ -167,7 +167,7 @@ class WorkflowSchema(Schema):
 
 
 class WorkflowVersionSchema(Schema):
-    number = fields.Integer()
+    number = fields.Integer(attribute="version")
     steps = fields.Raw()
     onFailure = fields.Raw(attribute="on_failure", allow_none=True)
     changeDescription = fields.String(attribute="change_description", allow_none=True)
