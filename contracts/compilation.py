@@ -15,8 +15,11 @@ DEAD_LETTER_ERROR = "compilation could not complete"
 # The message contract this release writes ("contract" in each message) and the ones it reads:
 # during a rolling upgrade the new release reads what the previous one queued (contract 1 had no
 # field), and a message of a newer contract waits for a process of the newer release.
-CONTRACT = 2
-READS_CONTRACTS = (1, 2)
+# Contract 3 calls the version `version` (as migration 0028 renamed the columns); contracts 1 and
+# 2 called it by the older name below.
+CONTRACT = 3
+READS_CONTRACTS = (1, 2, 3)
+_VERSION_FIELD_BEFORE_3 = "revision"  # codemod: keep (the field of messages of contracts 1 and 2)
 # A newer contract's message is retried after this long (a newer process is likely to take it).
 NEWER_CONTRACT_RETRY_S = 30
 
@@ -35,6 +38,11 @@ def contract_of(data: dict[str, Any]) -> int:
     return contract
 
 
+def version_of(data: dict[str, Any], contract: int) -> int:
+    """The version a message is for, under the field name of its contract."""
+    return int(data["version" if contract >= 3 else _VERSION_FIELD_BEFORE_3])
+
+
 @dataclass(frozen=True, kw_only=True, slots=True)
 class CompilationJob:
     """CompilationJob {functionId, language, source, version} (+ tenantId)."""
@@ -48,13 +56,13 @@ class CompilationJob:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CompilationJob:
         """Parse a message body; KeyError/ValueError/TypeError mean a malformed message."""
-        contract_of(data)
+        contract = contract_of(data)
         return cls(
             function_id=uuid.UUID(data["functionId"]),
             tenant_id=uuid.UUID(data["tenantId"]),
             language=str(data["language"]),
             source=str(data["source"]),
-            version=int(data["version"]),
+            version=version_of(data, contract),
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -89,7 +97,7 @@ class CompilationResult:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> CompilationResult:
-        contract_of(data)
+        contract = contract_of(data)
         binary = data.get("wasmBinary")
         success = data["success"]
         if not isinstance(success, bool):
@@ -101,7 +109,7 @@ class CompilationResult:
             success=success,
             wasm_binary=base64.b64decode(binary, validate=True) if binary is not None else None,
             error=data.get("error"),
-            version=int(data["version"]),
+            version=version_of(data, contract),
             compiler_version=data.get("compilerVersion"),
         )
 

@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from contracts.compilation import CompilationResult
+from contracts.compilation import CONTRACT, CompilationResult
 from store import functions as store
 from store.tenants import DEFAULT_TENANT_ID
 from tasks import compile as compile_task
@@ -35,6 +35,7 @@ def a_function(db) -> dict:
 def compile_payload(fn: dict) -> dict:
     """The payload of a compile job for version 1 of `fn`."""
     return {
+        "contract": CONTRACT,
         "functionId": str(fn["id"]),
         "tenantId": str(DEFAULT_TENANT_ID),
         "language": "assemblyscript",

@@ -12,6 +12,7 @@ import uuid
 import psycopg
 from psycopg.types.json import Jsonb
 
+from contracts.compilation import CONTRACT
 from contracts.queues import COMPILE_TASK
 from tasks.app import broker
 from tasks.apply_result import apply_compilation_result
@@ -174,6 +175,7 @@ def test_admin_queues_follow_messages_and_dead_letters(db, processes, client):
     job = {
         "functionId": cobol_id,
         "tenantId": DEFAULT_TENANT,
+        "contract": CONTRACT,
         "language": "cobol",
         "source": "x",
         "version": 1,

@@ -9,7 +9,7 @@ import uuid
 import psycopg
 import pytest
 
-from contracts.compilation import CompilationResult
+from contracts.compilation import CONTRACT, CompilationResult
 from infra.settings import Settings
 from tasks.app import broker
 from tasks.apply_result import apply_compilation_result
@@ -243,6 +243,7 @@ def test_an_old_version_result_is_ignored(api, sdb):
     send_result(
         sdb,
         {
+            "contract": CONTRACT,
             "functionId": function_id,
             "tenantId": DEFAULT_TENANT,
             "success": False,
@@ -267,6 +268,7 @@ def test_a_result_naming_another_tenant_is_not_applied(api, sdb):
     send_result(
         sdb,
         {
+            "contract": CONTRACT,
             "functionId": function_id,
             "tenantId": str(uuid.uuid4()),
             "success": False,

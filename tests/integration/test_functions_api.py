@@ -7,6 +7,7 @@ import uuid
 
 import pytest
 
+from contracts.compilation import CONTRACT
 from infra.settings import Settings
 from web.app import create_app
 
@@ -72,7 +73,7 @@ def test_create_writes_version_1_and_one_job_in_the_same_commit(client, db):
     jobs = job_bodies(db)
     assert len(jobs) == 1
     assert jobs[0] == {
-        "contract": 2,
+        "contract": CONTRACT,
         "functionId": data["id"],
         "language": "assemblyscript",
         "source": ECHO,

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from contracts.compilation import CompilationJob, CompilationResult, NewerContract
+from contracts.compilation import CONTRACT, CompilationJob, CompilationResult, NewerContract
 
 FID, TID = uuid.uuid4(), uuid.uuid4()
 
@@ -20,7 +20,7 @@ def job() -> CompilationJob:
 def test_job_json_has_the_seed_fields_in_camel_case():
     data = job().to_json()
     assert data == {
-        "contract": 2,
+        "contract": CONTRACT,
         "functionId": str(FID),
         "tenantId": str(TID),
         "language": "assemblyscript",
@@ -85,6 +85,7 @@ def test_a_success_needs_a_binary_and_a_failure_an_error():
 
 def test_result_with_bad_base64_is_malformed():
     data = {
+        "contract": CONTRACT,
         "functionId": str(FID),
         "tenantId": str(TID),
         "success": True,
@@ -113,7 +114,7 @@ def test_result_success_must_be_a_boolean(flag):
 
 @pytest.mark.parametrize("cls", [CompilationJob, CompilationResult])
 def test_a_message_of_a_newer_contract_is_left_for_a_newer_release(cls):
-    data = {**job().to_json(), "success": False, "error": "x", "contract": 3}
+    data = {**job().to_json(), "success": False, "error": "x", "contract": CONTRACT + 1}
     with pytest.raises(NewerContract):
         cls.from_json(data)
 
@@ -122,3 +123,34 @@ def test_a_message_of_a_newer_contract_is_left_for_a_newer_release(cls):
 def test_a_contract_that_is_not_a_positive_integer_is_malformed(contract):
     with pytest.raises(ValueError):
         CompilationJob.from_json({**job().to_json(), "contract": contract})
+
+
+# What the previous releases queued (contracts 1 and 2): the version under its old name; a rolling
+# upgrade must not lose one of them.
+OLD_NAME = "revision"  # codemod: keep
+
+
+@pytest.mark.parametrize("contract", [None, 1, 2])
+def test_a_job_of_an_older_contract_is_read_with_its_version_under_the_old_name(contract):
+    data = {k: v for k, v in job().to_json().items() if k not in ("contract", "version")}
+    data = {**data, OLD_NAME: 3, **({"contract": contract} if contract else {})}
+    assert CompilationJob.from_json(data) == job()
+
+
+@pytest.mark.parametrize("contract", [None, 1, 2])
+def test_a_result_of_an_older_contract_is_read_with_its_version_under_the_old_name(contract):
+    result = CompilationResult(
+        function_id=FID, tenant_id=TID, success=False, wasm_binary=None, error="boom", version=7
+    )
+    data = {k: v for k, v in result.to_json().items() if k not in ("contract", "version")}
+    data = {**data, OLD_NAME: 7, **({"contract": contract} if contract else {})}
+    assert CompilationResult.from_json(data) == result
+
+
+def test_each_contract_has_one_name_for_the_version():
+    current = job().to_json()
+    assert OLD_NAME not in current
+    with pytest.raises(KeyError):  # contract 3 says `version` only
+        CompilationJob.from_json({**{k: v for k, v in current.items() if k != "version"}, OLD_NAME: 3})
+    with pytest.raises(KeyError):  # contract 2 says the old name only
+        CompilationJob.from_json({**current, "contract": 2})
