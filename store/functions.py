@@ -63,7 +63,7 @@ def insert(
     actor: str,
     change_description: str | None,
 ) -> dict[str, Any]:
-    """Insert a function (PENDING, version 1) and its version 1."""
+    """Insert a function (PENDING, at version 1) and its first function_versions row."""
     columns = [c for c in WRITABLE if c in fields]
     cur = conn.cursor(row_factory=dict_row)
     row = cur.execute(
