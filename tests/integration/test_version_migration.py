@@ -105,7 +105,7 @@ def test_every_version_column_is_called_version_and_keeps_its_values(filled_befo
         assert (row["version"], row["pending_version"], row["pending_json"]["version"]) == (2, 3, 3)
 
 
-def test_running_the_migrations_again_changes_nothing(filled_before_renaming):
+def test_the_renaming_migration_applied_twice_changes_nothing(filled_before_renaming):
     url, _, _ = filled_before_renaming
     apply_migrations(url)
     assert apply_migrations(url) == []
