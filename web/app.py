@@ -59,10 +59,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["pnil.db"] = ForkSafePool(
         settings.database_url, max_size=settings.web_pool_size, name="web", timeout_s=settings.db_timeout_s
     )
-    # /health has a connection of its own: it never waits for one that requests hold.
-    app.extensions["pnil.health_db"] = ForkSafePool(
-        settings.database_url, min_size=1, max_size=1, name="health", timeout_s=2.0
-    )
     if from_env:  # a real process (gunicorn): refuse to start without the key of stored secrets
         with app.extensions["pnil.db"].connection() as conn:
             check_key(conn, app.extensions["pnil.secret_box"])
