@@ -112,14 +112,23 @@ class Listener:
                 self._thread.start()
 
     @contextmanager
-    def borrow(self, connect_timeout_s: float = 2.0) -> Iterator[psycopg.Connection]:
-        """A connection for one short statement from another thread (/health, /ready): the
-        listening one (psycopg serialises the statement with the thread's wait, at most WAIT_S),
-        or while it is not connected a short-lived one (the database is likely down then)."""
+    def borrow(
+        self, *, own_when_down: bool = True, connect_timeout_s: float = 2.0
+    ) -> Iterator[psycopg.Connection]:
+        """A connection for one short statement from another thread (/health, /ready, the broker's
+        visibility extensions): the listening one (psycopg serialises the statement with the
+        thread's wait, at most WAIT_S), or while it is not connected a short-lived one (the
+        database is likely down then), or with `own_when_down=False` an OperationalError."""
         self.start()
         conn = self._conn
         if conn is None or conn.closed:
-            with psycopg.connect(self.dsn, autocommit=True, connect_timeout=max(1, round(connect_timeout_s))) as own:
+            if not own_when_down:
+                raise psycopg.OperationalError(
+                    "the process's listening connection is not open (reconnecting)"
+                )
+            with psycopg.connect(
+                self.dsn, autocommit=True, connect_timeout=max(1, round(connect_timeout_s))
+            ) as own:
                 yield own
             return
         with self._lock:
