@@ -13,7 +13,7 @@ import pytest
 from infra.budget import Host as HostShape
 from infra.budget import budget
 from infra.settings import Settings
-from tests.e2e.hosts import PROCESSES, Host, wait_until
+from tests.e2e.hosts import PROCESSES, WEB_CONCURRENCY, Host, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -79,7 +79,7 @@ def test_one_used_host_holds_no_more_connections_than_its_budget(host):
     time.sleep(1)
 
     held = connections(url)
-    allowed = budget(Settings(database_url=url), HostShape(web_workers=1))
+    allowed = budget(Settings(database_url=url), HostShape(web_workers=WEB_CONCURRENCY))
 
     assert set(held) == set(allowed), held  # every connection names its process
     over = {name: (held[name], allowed[name]) for name in held if held[name] > allowed[name]}
