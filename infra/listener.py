@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from infra.logs import event
 
@@ -173,7 +174,8 @@ class Listener:
                         by_channel.setdefault(sub.channel, []).append(sub)
             for notify in conn.notifies(timeout=WAIT_S, stop_after=1):
                 for sub in by_channel.get(notify.channel, ()):
-                    self._call(sub.on_notify, notify.payload)
+                    if sub.listening.is_set():  # not closed meanwhile
+                        self._call(sub.on_notify, notify.payload)
                 checked = time.monotonic()  # the connection answered
             while self._borrowers and not self._stop.is_set():  # let a check() have its turn
                 time.sleep(0.001)
@@ -214,3 +216,12 @@ def process_listener(dsn: str) -> Listener:
         if key not in _process:
             _process[key] = Listener(dsn, name="pnil-listener")
         return _process[key]
+
+
+def close_process_listeners(dbname: str) -> None:
+    """Close this process's listeners of database `dbname` (before it is dropped: tests)."""
+    with _process_lock:
+        gone = [key for key in _process if conninfo_to_dict(key[1]).get("dbname") == dbname]
+        listeners = [_process.pop(key) for key in gone]
+    for listener in listeners:
+        listener.close()

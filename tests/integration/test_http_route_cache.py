@@ -6,13 +6,13 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from infra.listener import Listener
 from infra.settings import Settings
 from store import http_bindings
 from tests.integration.conftest import close_app, wait_for
 from tests.integration.execute_helpers import running_api
 from tests.integration.test_http_triggers import bind
 from web.app import create_app
-from infra.listener import Listener
 from web.http_triggers.route_cache import RouteCache
 
 
