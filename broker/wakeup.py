@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 import psycopg
-from psycopg import sql
 
-log = logging.getLogger(__name__)
+from infra.listener import Subscription, process_listener
 
 
 def insert_channel(queue: str) -> str:
@@ -46,15 +43,11 @@ class QueueWakeup:
             self._cond.notify_all()
 
 
-# How long the listener waits for notifications at a time: a statement another thread runs on the
-# listening connection (`borrow`) waits at most this long for it.
-LISTEN_WAIT_S = 0.5
-
-
 class WakeupListener:
-    """One LISTEN connection for every queue of a worker process (one connection, not one per
-    queue), which also serves the worker's few background statements (visibility extensions), so
-    a worker holds no connection beyond its consumer threads' and this one."""
+    """The worker's queues LISTEN on the process's one listening connection (infra/listener.py,
+    shared with the executions' cancel LISTEN in the executor), which also serves the worker's few
+    background statements (visibility extensions), so a worker holds no connection beyond its
+    consumer threads' and this one. It stays open after stop while tasks in hand finish."""
 
     def __init__(
         self,
@@ -66,49 +59,29 @@ class WakeupListener:
         self.dsn = dsn
         self.by_channel = {insert_channel(queue): wakeup for queue, wakeup in wakeups.items()}
         self.stop = stop
-        self.keep_open = keep_open  # after stop: while tasks in hand may still need extensions
-        self._conn: psycopg.Connection | None = None
-        self._borrowers = 0  # threads waiting to run a statement on the connection
-        self._count_lock = threading.Lock()
+        self.keep_open = keep_open  # kept for callers; the process's connection outlives the worker
+        self.listener = process_listener(dsn)
+        self._subs: list[Subscription] = []
 
     @contextmanager
     def borrow(self) -> Iterator[psycopg.Connection]:
         """The listening connection, for one short statement from another thread (psycopg
         serialises it with the listener's wait; notifications arriving meanwhile are kept)."""
-        conn = self._conn
-        if conn is None or conn.closed:
-            raise psycopg.OperationalError("the worker's listening connection is not open (reconnecting)")
-        with self._count_lock:
-            self._borrowers += 1
-        try:
+        with self.listener.borrow(own_when_down=False) as conn:
             yield conn
-        finally:
-            with self._count_lock:
-                self._borrowers -= 1
 
     def start(self) -> None:
-        """Run the listener in a daemon thread."""
-        threading.Thread(target=self._listen, name="queue-listener", daemon=True).start()
+        """LISTEN on every queue's channel; a (re)started LISTEN wakes the consumers, since
+        notifications sent while it was down are lost."""
+        for channel, wakeup in self.by_channel.items():
+            self._subs.append(
+                self.listener.subscribe(
+                    channel, lambda _payload, w=wakeup: w.wake_all(), on_listening=wakeup.wake_all
+                )
+            )
 
-    def _alive(self) -> bool:
-        return not self.stop.is_set() or self.keep_open()
-
-    def _listen(self) -> None:
-        while self._alive():
-            try:
-                with psycopg.connect(self.dsn, autocommit=True) as conn:
-                    for channel in self.by_channel:
-                        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
-                    self._conn = conn
-                    while self._alive():
-                        for notify in conn.notifies(timeout=LISTEN_WAIT_S, stop_after=1):
-                            wakeup = self.by_channel.get(notify.channel)
-                            if wakeup is not None:
-                                wakeup.wake_all()
-                        while self._borrowers and self._alive():  # let a borrower have its turn
-                            time.sleep(0.001)
-            except psycopg.OperationalError as exc:
-                log.warning("listener connection lost, reconnecting", extra={"error": str(exc)})
-                time.sleep(1.0)
-            finally:
-                self._conn = None
+    def close(self) -> None:
+        """Stop listening on the queues' channels (the process's connection stays)."""
+        for sub in self._subs:
+            sub.close()
+        self._subs.clear()

@@ -85,6 +85,8 @@ class Worker:
         deadline = None if timeout is None else time.monotonic() + timeout
         for t in self._threads:
             t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if self._stop.is_set() and not any(t.is_alive() for t in self._threads):
+            self._listener.close()
 
     def run(self) -> None:
         """Start, then block until SIGTERM/SIGINT; finish messages in hand and return."""

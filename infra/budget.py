@@ -26,8 +26,9 @@ class Host:
 
 
 def worker_budget(threads: tuple[int, ...], *, dead_letter_actions: bool = False) -> int:
-    """A broker worker: a connection per consumer thread (its tasks run on it too), one LISTEN
-    for all its queues (which also serves the visibility extensions of long tasks), and, when its
+    """A broker worker: a connection per consumer thread (its tasks run on it too), the process's
+    one listening connection (every queue's LISTEN, the visibility extensions of long tasks, and in
+    the executor the cancel LISTEN: infra/listener.py), and, when its
     tasks have dead-letter actions (the compiler's), the broker pool of one they send through."""
     return sum(threads) + 1 + int(dead_letter_actions)
 
@@ -35,12 +36,14 @@ def worker_budget(threads: tuple[int, ...], *, dead_letter_actions: bool = False
 def budget(settings: Settings, host: Host = Host()) -> dict[str, int]:
     """Most connections each process of a host may hold (web: all its gunicorn workers)."""
     return {
-        # Per gunicorn worker: its pool, /health's own connection, the cancel and HTTP-routes LISTENs.
-        "pnil-web": host.web_workers * (settings.web_pool_size + 3),
+        # Per gunicorn worker: its pool and the process's one listening connection (cancels and
+        # HTTP routes LISTEN on it, /health and /ready ask the database on it: infra/listener.py).
+        "pnil-web": host.web_workers * (settings.web_pool_size + 1),
         "pnil-compiler": worker_budget(host.compiler, dead_letter_actions=True),
         "pnil-consumer": worker_budget(host.consumer),
-        # Plus the execution service's pool (sweep, bookkeeping) and its cancel LISTEN.
-        "pnil-executor": worker_budget(host.executor) + settings.executor_pool_size + 1,
+        # Plus the execution service's pool (sweep, bookkeeping); its cancel LISTEN shares the
+        # worker's listening connection (one per process).
+        "pnil-executor": worker_budget(host.executor) + settings.executor_pool_size,
         # Its pool and the LISTEN for schedule changes.
         "pnil-scheduler": settings.scheduler_pool_size + 1,
     }

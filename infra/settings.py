@@ -79,7 +79,7 @@ class Settings:
     retention: Retention = field(default_factory=Retention)
     secret_key: str | None = None
     secret_keys_previous: tuple[str, ...] = ()
-    web_pool_size: int = 4
+    web_pool_size: int = 3
     executor_pool_size: int = 1
     scheduler_pool_size: int = 1
     scheduler_resync_s: float = 60.0
@@ -151,7 +151,7 @@ class Settings:
             secret_keys_previous=tuple(
                 k.strip() for k in (env.get("PNIL_SECRET_KEY_PREVIOUS") or "").split(",") if k.strip()
             ),
-            web_pool_size=_int(env, "PNIL_WEB_POOL_SIZE", 4),
+            web_pool_size=_int(env, "PNIL_WEB_POOL_SIZE", 3),
             executor_pool_size=_int(env, "PNIL_EXECUTOR_POOL_SIZE", 1),
             scheduler_pool_size=_int(env, "PNIL_SCHEDULER_POOL_SIZE", 1),
             scheduler_resync_s=_positive_float(env, "PNIL_SCHEDULER_RESYNC_S", 60.0),

@@ -14,6 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from infra.listener import close_process_listeners
 from migrations import apply_migrations
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -72,6 +73,7 @@ def throwaway_database(server_url: str, *, template: str | None = TEMPLATE, pref
     try:
         yield with_database(server_url, name)
     finally:
+        close_process_listeners(name)  # what this test process's apps listened on
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 

@@ -60,10 +60,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["pnil.db"] = ForkSafePool(
         settings.database_url, max_size=settings.web_pool_size, name="web", timeout_s=settings.db_timeout_s
     )
-    # /health has a connection of its own: it never waits for one that requests hold.
-    app.extensions["pnil.health_db"] = ForkSafePool(
-        settings.database_url, min_size=1, max_size=1, name="health", timeout_s=2.0
-    )
     app.extensions["pnil.functions"] = FunctionService(
         app.extensions["pnil.db"],
         max_source_bytes=settings.max_source_bytes,

@@ -1,5 +1,8 @@
 """GET /health (alive: the database answers) and GET /ready (can take traffic: the database
-answers, its schema is the one this release needs, this process's sandboxes are warm)."""
+answers, its schema is the one this release needs, this process's sandboxes are warm).
+
+Both ask the database on the process's listening connection (infra/listener.py), never on the
+request pool: a full pool does not make them wait or lie, and they cost no connection of their own."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from contracts.statuses import Readiness
+from infra.listener import process_listener
 from migrations import pending_migrations
 
 blp = Blueprint("health", __name__, description="Liveness and readiness")
@@ -39,7 +43,7 @@ class Health(MethodView):
     def get(self):
         """Report whether this process can reach the database."""
         try:
-            with current_app.extensions["pnil.health_db"].connection(timeout=2.0) as conn:
+            with process_listener(current_app.extensions["pnil.settings"].database_url).borrow() as conn:
                 conn.execute("SELECT 1")
         except Exception as exc:  # noqa: BLE001 - any failure means DOWN
             return {"status": "DOWN", "message": f"database unreachable: {type(exc).__name__}"}, 503
@@ -55,7 +59,7 @@ class Ready(MethodView):
         """Report whether this process can take traffic (for load balancers and orchestrators)."""
         checks, problems = {}, []
         try:
-            with current_app.extensions["pnil.health_db"].connection(timeout=2.0) as conn:
+            with process_listener(current_app.extensions["pnil.settings"].database_url).borrow() as conn:
                 missing = pending_migrations(conn)
             checks["database"] = "UP"
             checks["schema"] = "CURRENT" if not missing else "BEHIND"

@@ -42,6 +42,10 @@ def wait_until(predicate, timeout: float, what: str = "condition"):
     raise AssertionError(f"{what} not reached within {timeout}s (last: {last!r})")
 
 
+# The default host shape (infra.budget.Host): two gunicorn workers.
+WEB_CONCURRENCY = 2
+
+
 class Host:
     """A process set started by the supervisor of `make run`, on an existing database."""
 
@@ -57,7 +61,7 @@ class Host:
             DATABASE_URL=database_url,
             PORT=str(self.port),
             PROMETHEUS_MULTIPROC_DIR=str(self.metrics_dir),
-            WEB_CONCURRENCY="1",
+            WEB_CONCURRENCY=str(WEB_CONCURRENCY),
             PNIL_ALLOW_ANONYMOUS="1",
             PNIL_LOG_FORMAT="json",
             PYTHONPATH=str(PROJECT_ROOT),

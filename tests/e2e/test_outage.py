@@ -13,7 +13,7 @@ import pytest
 from infra.budget import Host as HostShape
 from infra.budget import budget
 from infra.settings import Settings
-from tests.e2e.hosts import PROCESSES, Host, wait_until
+from tests.e2e.hosts import PROCESSES, WEB_CONCURRENCY, Host, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -33,8 +33,16 @@ def host(own_server):
     assert code == 0, host.log()[-3000:]
 
 
-def register(host: Host, **fields) -> dict:
-    status, fn = host.call("POST", "/functions", {"language": "javascript", "source": ECHO, **fields})
+def register(host: Host, *, retry_503: bool = False, **fields) -> dict:
+    """Register and wait for READY; `retry_503`: after an outage, a request meeting a connection the
+    restart broke answers 503 + Retry-After (each gunicorn worker's pool meets its own once)."""
+    post = {"language": "javascript", "source": ECHO, **fields}
+
+    def answered():
+        reply = host.call("POST", "/functions", post)
+        return None if retry_503 and reply[0] == 503 else reply
+
+    status, fn = wait_until(answered, 30, "an answer other than 503")
     assert status == 201, fn
     return wait_until(
         lambda: (f := host.call("GET", f"/functions/{fn['id']}")[1])["status"] == "READY" and f,
@@ -79,7 +87,7 @@ def test_one_used_host_holds_no_more_connections_than_its_budget(host):
     time.sleep(1)
 
     held = connections(url)
-    allowed = budget(Settings(database_url=url), HostShape(web_workers=1))
+    allowed = budget(Settings(database_url=url), HostShape(web_workers=WEB_CONCURRENCY))
 
     assert set(held) == set(allowed), held  # every connection names its process
     over = {name: (held[name], allowed[name]) for name in held if held[name] > allowed[name]}
@@ -110,7 +118,7 @@ def test_every_process_rides_out_a_restart_and_a_tick_due_meanwhile_fires_once(h
         "a sync execute",
     )
     assert executed[1]["output"] == {"x": 1}
-    after = register(host, name="after")
+    after = register(host, name="after", retry_503=True)
     queued_run_completes(host, after["id"])
     wait_until(lambda: len(cron_ticks(url, cron["id"])) >= restarted + 3, 60, "cron ticks after the outage")
     assert host.pids() == pids, host.log()[-3000:]

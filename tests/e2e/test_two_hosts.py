@@ -19,7 +19,7 @@ from infra.budget import Host as HostShape
 from infra.budget import budget
 from infra.settings import Settings
 from tests.conftest import throwaway_database
-from tests.e2e.hosts import PROCESSES, Host, wait_until
+from tests.e2e.hosts import PROCESSES, WEB_CONCURRENCY, Host, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -323,7 +323,7 @@ def held_connections(url: str) -> dict[str, Counter]:
 
 def test_each_host_keeps_to_its_connection_budget_through_a_burst_of_work(hosts):
     a, b, url = hosts
-    allowed = budget(Settings(database_url=url), HostShape(web_workers=1))  # the hosts' WEB_CONCURRENCY
+    allowed = budget(Settings(database_url=url), HostShape(web_workers=WEB_CONCURRENCY))  # the hosts'
     peak = {"a": Counter(), "b": Counter()}
     done = threading.Event()
 

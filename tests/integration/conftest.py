@@ -33,7 +33,6 @@ def close_app(app) -> None:
     if compilers is not None:
         compilers.close()
     app.extensions["pnil.db"].close()
-    app.extensions["pnil.health_db"].close()
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ from __future__ import annotations
 import psycopg
 import pytest
 
+from infra.listener import Listener
 from infra.settings import Settings
 from store import http_bindings
 from tests.integration.conftest import close_app, wait_for
@@ -75,14 +76,14 @@ def test_while_the_listen_is_lost_every_lookup_reads_the_database(two_apps):
     url = first.config["TEST_DATABASE_URL"]
     client = first.test_client()
     fid = bind(client, "/lost")
-    cache = RouteCache(url, max_age_s=3600)
+    cache = RouteCache(url, max_age_s=3600, listener=Listener(url))  # its own: this test stops it
     loads = Loads(url)
     try:
         wait_for(cache.listening.is_set)
         cache.bindings("default", loads)
         cache.bindings("default", loads)
         assert loads.count == 1
-        cache.reconnect_after_s = 3600  # stays down until the test ends
+        cache.listener.reconnect_after_s = 3600  # stays down until the test ends
 
         _terminate(url, cache.backend_pid)
         wait_for(lambda: not cache.listening.is_set())
@@ -95,12 +96,13 @@ def test_while_the_listen_is_lost_every_lookup_reads_the_database(two_apps):
         assert "/found" in {b["http_path"] for b in seen}
     finally:
         cache.close()
+        cache.listener.close()
 
 
 def test_a_listen_that_comes_back_starts_from_an_empty_cache(two_apps):
     first, _ = two_apps
     url = first.config["TEST_DATABASE_URL"]
-    cache = RouteCache(url, max_age_s=3600)
+    cache = RouteCache(url, max_age_s=3600, listener=Listener(url))  # its own: this test stops it
     loads = Loads(url)
     try:
         wait_for(cache.listening.is_set)
@@ -115,6 +117,7 @@ def test_a_listen_that_comes_back_starts_from_an_empty_cache(two_apps):
         assert loads.count == 2  # read again once after the LISTEN came back, then cached
     finally:
         cache.close()
+        cache.listener.close()
 
 
 def test_a_cache_of_age_zero_never_keeps_anything(two_apps):

@@ -9,21 +9,26 @@ from infra.settings import Settings
 DEFAULTS = Settings(database_url="postgresql:///unused")
 
 
-def test_a_default_host_with_two_web_workers_holds_28_and_three_fit_in_100():
+def test_a_default_host_with_two_web_workers_holds_23_and_four_fit_in_100():
     figures = budget(DEFAULTS, Host(web_workers=2))
     assert figures == {
-        "pnil-web": 12,
+        "pnil-web": 8,
         "pnil-compiler": 4,
         "pnil-consumer": 2,
-        "pnil-executor": 8,
+        "pnil-executor": 7,
         "pnil-scheduler": 2,
     }
-    assert hosts_that_fit(100, sum(figures.values())) == 3
+    assert hosts_that_fit(100, sum(figures.values())) == 4
 
 
-def test_with_one_web_worker_a_host_holds_22_and_four_fit_in_100():
-    assert sum(budget(DEFAULTS, Host(web_workers=1)).values()) == 22
-    assert hosts_that_fit(100, 22) == 4
+def test_with_one_web_worker_a_host_holds_19():
+    assert sum(budget(DEFAULTS, Host(web_workers=1)).values()) == 19
+    assert hosts_that_fit(100, 19) == 4
+
+
+def test_the_web_pool_holds_a_sync_execute_per_sandbox():
+    # A sync execute holds a pool connection for its run: fewer than the sandboxes would idle them.
+    assert DEFAULTS.web_pool_size >= DEFAULTS.runner_pool_size
 
 
 def test_the_procfile_executor_gives_events_one_thread():

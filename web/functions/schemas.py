@@ -69,7 +69,8 @@ NAME = (validate.Length(min=1, max=200), _check_name)
 # either end, not a UUID.
 # The optional braces as classes with NUL (which a name never holds): schemathesis rewrites a lone
 # brace unescaped when it folds maxLength into the pattern, and an ECMA regex refuses that.
-_UUID_SHAPE = r"[{\x00]?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}[}\x00]?$"
+_HEX4 = "[0-9a-fA-F]{4}"
+_UUID_SHAPE = rf"[{{\x00]?[0-9a-fA-F]{{8}}-?{_HEX4}-?{_HEX4}-?{_HEX4}-?[0-9a-fA-F]{{12}}[}}\x00]?$"
 NAME_PATTERN = rf"^(?!{_UUID_SHAPE})(?!\s)[^/\x00-\x1f\x7f]*[^/\x00-\x1f\x7f\s]$"
 NAME_DOC = {"description": "unique in the tenant; addresses the function in URLs", "pattern": NAME_PATTERN}
 

@@ -14,49 +14,49 @@ Entries older than `max_age_s` are read again anyway, and at most `max_entries` 
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
-import psycopg
+from infra.listener import Listener, process_listener
 
-from infra.logs import event
-
-log = logging.getLogger(__name__)
 CHANNEL = "pnil_http_routes"
 ALL = "*"
-# How often the listening connection is checked when no notification comes (a dead server or
-# network that does not close the socket is found by this round trip).
-CHECK_EVERY_S = 5.0
-RECONNECT_AFTER_S = 1.0
 
 Bindings = list[dict[str, Any]]
 
 
 class RouteCache:
-    """`bindings(slug, load)`: the tenant's bindings, from memory while the LISTEN holds."""
+    """`bindings(slug, load)`: the tenant's bindings, from memory while the LISTEN holds (on the
+    process's one listening connection, infra/listener.py, unless given another `listener`)."""
 
-    def __init__(self, dsn: str, *, max_age_s: float, max_entries: int = 10_000) -> None:
+    def __init__(
+        self, dsn: str, *, max_age_s: float, max_entries: int = 10_000, listener: Listener | None = None
+    ) -> None:
         self.dsn = dsn
         self.max_age_s = max_age_s
         self.max_entries = max_entries
         self._entries: dict[str, tuple[float, Any, Bindings]] = {}  # slug → (loaded at, tenant id, rows)
         self._generation = 0
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self.listening = threading.Event()
-        self.backend_pid: int | None = None  # the LISTEN's server process, while it listens
-        self.reconnect_after_s = RECONNECT_AFTER_S
-        self._thread: threading.Thread | None = None
+        self.listener = listener or process_listener(dsn)
+        self._sub = None
         if max_age_s > 0:
-            self._thread = threading.Thread(target=self._listen, name="http-routes-listener", daemon=True)
-            self._thread.start()
+            self._sub = self.listener.subscribe(
+                CHANNEL, self.invalidate, on_listening=self._started, on_lost=self._lost
+            )
+
+    @property
+    def backend_pid(self) -> int | None:
+        """The LISTEN's server process, while it listens."""
+        return self.listener.backend_pid if self.listening.is_set() else None
 
     def close(self) -> None:
-        """Stop listening (the thread ends within a second)."""
-        self._stop.set()
+        """Stop listening (every lookup reads the database from now on)."""
+        if self._sub is not None:
+            self._sub.close()
 
     def bindings(self, slug: str, load: Callable[[str], Bindings], *, fresh: bool = False) -> Bindings:
         """The bindings of tenant `slug`: cached, or `load(slug)` (and cached when still current).
@@ -95,32 +95,14 @@ class RouteCache:
                 if entry[1] is not None and str(entry[1]) != payload
             }
 
+    def _started(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._entries.clear()  # whatever was sent before this LISTEN is lost
+            self.listening.set()
+
     def _lost(self) -> None:
         with self._lock:
             self.listening.clear()
             self._generation += 1
             self._entries.clear()
-
-    def _listen(self) -> None:
-        while not self._stop.is_set():
-            try:
-                with psycopg.connect(self.dsn, autocommit=True, connect_timeout=5) as conn:
-                    conn.execute(f"LISTEN {CHANNEL}")
-                    self.backend_pid = conn.info.backend_pid
-                    self.invalidate(ALL)  # whatever was sent before this LISTEN is lost
-                    self.listening.set()
-                    self._serve(conn)
-            except psycopg.Error as exc:
-                event(log, "http_routes.listener_lost", level=logging.WARNING, error=str(exc).strip())
-            finally:
-                self._lost()
-            self._stop.wait(self.reconnect_after_s)
-
-    def _serve(self, conn: psycopg.Connection) -> None:
-        checked = time.monotonic()
-        while not self._stop.is_set():
-            for notify in conn.notifies(timeout=0.5):
-                self.invalidate(notify.payload)
-            if time.monotonic() - checked >= CHECK_EVERY_S:
-                conn.execute("SELECT 1")
-                checked = time.monotonic()
