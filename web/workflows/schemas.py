@@ -102,7 +102,7 @@ class WorkflowPutSchema(Schema):
     )
     timezone = fields.String(load_default="UTC", metadata={"enum": ticks.TIMEZONES})
     misfireGraceS = fields.Integer(
-        load_default=60, attribute="misfire_grace_s", validate=validate.Range(min=0, max=86_400)
+        load_default=60, attribute="misfire_grace_s", strict=True, validate=validate.Range(min=0, max=86_400)
     )
     eventTypes = fields.List(
         fields.String(validate=validate.Length(min=1, max=200), metadata={"pattern": PATTERN_RE.pattern}),
