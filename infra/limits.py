@@ -19,6 +19,9 @@ DEFAULTS: dict[str, int] = {
     "maxApiCallsPerMinute": 60,
     "maxOutputSizeBytes": 1 * MIB,
 }
+# Most concurrency slots a function may ask for: each is an advisory lock tried in turn, so the
+# slot statement's work is bounded by it (store/executions._TAKE_SLOT).
+MAX_CONCURRENT_RUNS = 10_000
 # What one run may print (not a per-function setting); past it the logs end with the mark.
 MAX_LOG_BYTES = 64 * 1024
 TRUNCATED_MARKER = "\n…[logs truncated]"

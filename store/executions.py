@@ -16,7 +16,7 @@ from contracts.queues import EXECUTIONS, RUN_EXECUTION_TASK
 from contracts.statuses import ExecutionStatus, runnable_sql
 from events.domain import execution_ended_ctes, execution_started_ctes
 from infra import retry_policy as retry_policy_rules
-from infra.limits import DEFAULTS, MAX_LOG_BYTES
+from infra.limits import DEFAULTS, MAX_CONCURRENT_RUNS, MAX_LOG_BYTES
 
 COLUMNS = (
     "id, function_id, tenant_id, version, status, trigger_type, trigger_data, input, output, "
@@ -43,8 +43,8 @@ _ENDED_SENT = execution_ended_ctes("x")[1]
 # The CASE keeps the lock from being tried for a function that may not run.
 _TAKE_SLOT = f"""
 slot AS (
-    SELECT s FROM fn, generate_series(0, COALESCE((fn.resource_limits->>'maxConcurrentRuns')::int,
-                                                  %(default_runs)s) - 1) s
+    SELECT s FROM fn, generate_series(0, LEAST(COALESCE((fn.resource_limits->>'maxConcurrentRuns')::int,
+                                                        %(default_runs)s), {MAX_CONCURRENT_RUNS}) - 1) s
     WHERE CASE WHEN {runnable_sql("fn")}{{also}}
                THEN pg_try_advisory_lock(fn.slot_key, s) ELSE false END
     LIMIT 1

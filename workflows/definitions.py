@@ -21,7 +21,7 @@ def check(conn: psycopg.Connection, tenant_id: uuid.UUID, steps: Any, on_failure
     """The canvas is well formed and names functions of the tenant (they may still be compiling:
     a run checks READY and ACTIVE when it starts)."""
     refs = canvas.function_refs(steps, ROOT) + (
-        canvas.function_refs(on_failure, ON_FAILURE) if on_failure else []
+        canvas.function_refs(on_failure, ON_FAILURE) if on_failure is not None else []
     )
     found = runs_store.functions_by_ref(conn, tenant_id, sorted({ref for _, ref in refs}))
     known = {fn["id"] for fn in found} | {fn["name"] for fn in found}

@@ -21,6 +21,7 @@ from events.names import PATTERN_RE, pattern_error
 from functions import routing
 from hostapi import allowed_hosts
 from infra import retry_policy
+from infra.limits import MAX_CONCURRENT_RUNS
 from runner.contract import LANGUAGES
 from scheduler import ticks
 from store.lifecycle import STATES, TRANSITIONS
@@ -81,7 +82,7 @@ class ResourceLimitsSchema(Schema):
 
     maxExecutionTimeMs = fields.Integer(validate=POSITIVE, strict=True)
     maxMemoryBytes = fields.Integer(validate=POSITIVE, strict=True)
-    maxConcurrentRuns = fields.Integer(validate=POSITIVE, strict=True)
+    maxConcurrentRuns = fields.Integer(validate=validate.Range(min=1, max=MAX_CONCURRENT_RUNS), strict=True)
     maxApiCallsPerMinute = fields.Integer(validate=POSITIVE, strict=True)
     maxOutputSizeBytes = fields.Integer(validate=POSITIVE, strict=True)
 
