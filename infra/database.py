@@ -6,16 +6,31 @@ import os
 
 from psycopg_pool import ConnectionPool
 
+# Hot statements touch partitioned tables, and PostgreSQL re-plans a prepared statement on them
+# for every call by default (a custom plan costs more than the execution). Generic plans are
+# planned once per connection and prune partitions at run time.
+GENERIC_PLANS = {"plan_cache_mode": "force_generic_plan"}
+
 
 class ForkSafePool:
     """A lazily opened psycopg pool that reopens itself in a forked child."""
 
     def __init__(
-        self, dsn: str, *, min_size: int = 1, max_size: int = 8, name: str = "pnil", timeout_s: float = 10.0
+        self,
+        dsn: str,
+        *,
+        min_size: int = 1,
+        max_size: int = 8,
+        name: str = "pnil",
+        timeout_s: float = 10.0,
+        session: dict[str, str] | None = None,
     ):
         self.dsn = dsn
         self.timeout_s = timeout_s
         self._kwargs = {"min_size": min_size, "max_size": max_size, "name": name}
+        self._connect = {"autocommit": True}
+        if session:  # PostgreSQL settings of every connection, sent with the startup packet
+            self._connect["options"] = " ".join(f"-c {name}={value}" for name, value in session.items())
         self._pool: ConnectionPool | None = None
         self._pid: int | None = None
 
@@ -27,7 +42,7 @@ class ForkSafePool:
             self._pool = ConnectionPool(
                 self.dsn,
                 open=False,
-                kwargs={"autocommit": True},
+                kwargs=self._connect,
                 # No per-checkout health check: it costs a round trip per borrow on the hot path.
                 # A connection broken by a server restart fails one request (503) and the pool
                 # drops it when it comes back in a bad state.

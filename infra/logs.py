@@ -70,6 +70,10 @@ def configure_logging(process_name: str, level: str = "INFO", log_format: str = 
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("psycopg.pool").setLevel(logging.WARNING)
+    # A line carries none of the caller's file, line, thread or process name: not working them
+    # out for every record is the logging module's own documented optimization.
+    logging._srcfile = None
+    logging.logThreads = logging.logProcesses = logging.logMultiprocessing = False
 
 
 def event(

@@ -94,6 +94,7 @@ def page(
             "WHERE (%(tenant)s::text IS NULL OR t.slug = %(tenant)s) "
             "AND (%(before)s::bigint IS NULL OR a.id < %(before)s) ORDER BY a.id DESC LIMIT %(limit)s",
             {"tenant": tenant, "before": before, "limit": limit},
+            prepare=False,  # optional filters: planned per call (see store/__init__.py)
         )
         .fetchall()
     )

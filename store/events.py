@@ -63,6 +63,7 @@ def recent(
             "AND (%s::boolean IS NULL OR (type LIKE %s) = %s) "
             "ORDER BY created_at DESC, id DESC LIMIT %s",
             (tenant_id, event_type, event_type, platform, prefix, platform, limit),
+            prepare=False,  # optional filters: planned per call (see store/__init__.py)
         )
         .fetchall()
     )

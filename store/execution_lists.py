@@ -46,6 +46,7 @@ def list_for_tenant(
                 "limit": limit,
                 "offset": offset,
             },
+            prepare=False,  # optional filters: planned per call (see store/__init__.py)
         )
         .fetchall()
     )
@@ -69,6 +70,7 @@ def list_for_function(
             "AND (%s::text IS NULL OR status = %s) AND (%s::text IS NULL OR trigger_type = %s) "
             "ORDER BY created_at DESC, id DESC LIMIT %s OFFSET %s",
             (function_id, tenant_id, status, status, trigger_type, trigger_type, limit, offset),
+            prepare=False,  # optional filters: planned per call (see store/__init__.py)
         )
         .fetchall()
     )

@@ -198,6 +198,7 @@ def list_page(
             "WHERE %s::text IS NULL OR r.status = %s "
             "ORDER BY r.created_at DESC, r.id DESC LIMIT %s OFFSET %s",
             (tenant_id, status, status, limit, offset),
+            prepare=False,  # optional filters: planned per call (see store/__init__.py)
         )
         .fetchall()
     )

@@ -8,7 +8,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from functions.service import FunctionService
 from hostapi.secrets import check_key
-from infra.database import ForkSafePool
+from infra.database import GENERIC_PLANS, ForkSafePool
 from infra.logs import configure_logging
 from infra.secretbox import SecretBox
 from infra.settings import Settings
@@ -58,7 +58,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["pnil.settings"] = settings
     app.extensions["pnil.secret_box"] = SecretBox(settings.secret_key, settings.secret_keys_previous)
     app.extensions["pnil.db"] = ForkSafePool(
-        settings.database_url, max_size=settings.web_pool_size, name="web", timeout_s=settings.db_timeout_s
+        settings.database_url, max_size=settings.web_pool_size, name="web",
+        timeout_s=settings.db_timeout_s,
+        session=GENERIC_PLANS,
     )
     app.extensions["pnil.functions"] = FunctionService(
         app.extensions["pnil.db"],

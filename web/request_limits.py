@@ -16,6 +16,7 @@ from flask_smorest import abort
 
 MAX_TARGET_CHARS = 4096  # path and query string
 MAX_HEADER_BYTES = 8192  # one header: name and value
+HEADER_KEYS = ("HTTP_", "CONTENT_TYPE", "CONTENT_LENGTH")  # the environ keys of request headers
 DRAIN_BYTES = 16 * 1024 * 1024
 DRAIN_SECONDS = 5.0
 
@@ -25,17 +26,25 @@ def install(app: Flask) -> None:
 
 
 def _check() -> None:
+    # Read from the WSGI environ directly: this runs on every request, before anything else.
     environ = request.environ
     target = environ.get("RAW_URI") or request.full_path
     if len(target) > MAX_TARGET_CHARS:
         message = f"the request path and query are {len(target)} characters; the most is {MAX_TARGET_CHARS}"
         abort(414, message=message)
-    if "\x00" in request.path or any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True)):
+    query = environ.get("QUERY_STRING", "")
+    if "\x00" in environ.get("PATH_INFO", "") or (
+        ("%00" in query or "\x00" in query)
+        and any("\x00" in k or "\x00" in v for k, v in request.args.items(multi=True))
+    ):
         abort(400, message="the URL contains a NUL character (%00), which no path or parameter may hold")
-    for name, value in request.headers.items():
-        if len(name) + len(value) > MAX_HEADER_BYTES:
-            abort(431, message=f"the {name} header is longer than {MAX_HEADER_BYTES} bytes")
-    if request.content_length is None and "chunked" in request.headers.get("Transfer-Encoding", "").lower():
+    for key, value in environ.items():
+        if key.startswith(HEADER_KEYS):
+            name = key.removeprefix("HTTP_")
+            if len(name) + len(value) > MAX_HEADER_BYTES:
+                header = name.replace("_", "-").title()
+                abort(431, message=f"the {header} header is longer than {MAX_HEADER_BYTES} bytes")
+    if not environ.get("CONTENT_LENGTH") and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         _buffer_chunked_body(environ, current_app.config["MAX_CONTENT_LENGTH"])
 
 
