@@ -58,7 +58,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     app.extensions["pnil.settings"] = settings
     app.extensions["pnil.secret_box"] = SecretBox(settings.secret_key, settings.secret_keys_previous)
     app.extensions["pnil.db"] = ForkSafePool(
-        settings.database_url, max_size=settings.web_pool_size, name="web",
+        settings.database_url,
+        max_size=settings.web_pool_size,
+        name="web",
         timeout_s=settings.db_timeout_s,
         session=GENERIC_PLANS,
     )

@@ -14,7 +14,9 @@ SQL_PACKAGES = ("store", "broker", "executions", "functions", "workflows", "even
 def _text(node: ast.AST) -> str:
     """The literal text of a string expression (constants, f-string parts, concatenations)."""
     return "".join(
-        part.value for part in ast.walk(node) if isinstance(part, ast.Constant) and isinstance(part.value, str)
+        part.value
+        for part in ast.walk(node)
+        if isinstance(part, ast.Constant) and isinstance(part.value, str)
     )
 
 
@@ -29,7 +31,11 @@ def optional_filters_prepared(source: str) -> list[int]:
     """Lines of `.execute(...)` calls whose SQL has an optional filter but may be prepared."""
     found = []
     for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "execute":
+        if (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "execute"
+        ):
             if node.args and OPTIONAL_FILTER.search(_text(node.args[0])) and not _unprepared(node):
                 found.append(node.lineno)
     return found
