@@ -104,7 +104,7 @@ class HostApi:
         handler = _OPS.get(op)
         if handler is None:
             raise CallRefused(f"unknown host call {op!r}; use one of {', '.join(sorted(_OPS))}")
-        if op != "kv.get":  # kv.get counts itself, in its own statement
+        if op not in _SELF_COUNTING:
             self._count()
         return handler(self, args)
 
@@ -152,14 +152,29 @@ class HostApi:
         return value if found else None
 
     def kv_set(self, args: dict[str, Any]) -> None:
-        ttl = args.get("ttl")
-        if ttl is not None and (
-            isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_TTL_S
-        ):
-            raise CallRefused(f"ttl must be a number of seconds between 0 and {MAX_TTL_S}")
-        key, value = _key(args), self.redactor().value(_value(args, "value"))
-        self._room(key, value)
-        self._kv(kv.put, key, value, ttl)
+        # Counted like every call, but in the statement that checks the quota and writes: one
+        # round trip (and one commit), which writes only within the budget and the quota.
+        if time.time() < self.refused_until:
+            self._count()
+        try:
+            ttl = args.get("ttl")
+            if ttl is not None and (
+                isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_TTL_S
+            ):
+                raise CallRefused(f"ttl must be a number of seconds between 0 and {MAX_TTL_S}")
+            key, value = _key(args), self.redactor().value(_value(args, "value"))
+        except Exception:
+            self._count()  # an invalid call is counted too (and over budget, refused as such)
+            raise
+        self.calls += 1
+        made, written, room = kv.put_counting_call(
+            self.conn, self.function_id, self.tenant_id, self.quotas, self.per_minute, key, value, ttl
+        )
+        self._count(made)
+        if not written:
+            refusal = quotas.kv_refusal(*room) if room is not None else None
+            raise CallRefused(str(refusal) if refusal else "the key-value entry was not written; try again")
+        self.queries += 1
 
     def kv_delete(self, args: dict[str, Any]) -> bool:
         return self._kv(kv.delete, _key(args))
@@ -309,6 +324,8 @@ class HostApi:
         return str(row["execution_id"])
 
 
+# The ops whose statement counts the call itself (one round trip instead of two).
+_SELF_COUNTING = frozenset({"kv.get", "kv.set"})
 _OPS = {
     "kv.get": HostApi.kv_get,
     "kv.set": HostApi.kv_set,
