@@ -43,6 +43,15 @@ class CallRefused(Exception):
     """The call is invalid or not allowed; its message goes back to the code."""
 
 
+class RawJson:
+    """A call's result that is JSON text already (a stored value as PostgreSQL prints it)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
 class HostApi:
     """The host API of one execution (one thread: the run's own)."""
 
@@ -88,7 +97,10 @@ class HostApi:
             op, args = request["op"], request.get("args") or {}
             if not isinstance(args, dict):
                 raise CallRefused("the call's args must be an object")
-            answer = {"ok": self.call(str(op), args)}
+            result = self.call(str(op), args)
+            if isinstance(result, RawJson):  # JSON text already: spliced in, not parsed and printed
+                return b'{"ok":' + result.text.encode("utf-8", "surrogatepass") + b"}"
+            answer = {"ok": result}
         except CallRefused as exc:
             answer = {"error": str(exc)}
         except (ValueError, KeyError, TypeError) as exc:  # UnstorableJson included: NaN, NUL, ...
@@ -135,7 +147,7 @@ class HostApi:
         except quotas.QuotaExceeded as exc:
             raise CallRefused(str(exc)) from exc
 
-    def kv_get(self, args: dict[str, Any]) -> Any:
+    def kv_get(self, args: dict[str, Any]) -> RawJson | None:
         # Counted like every call (an invalid one too, a refused one without a round trip), but in
         # the statement that reads the entry: one round trip for the hot read.
         if time.time() < self.refused_until:
@@ -146,10 +158,10 @@ class HostApi:
             self._count()
             raise
         self.calls += 1
-        made, found, value = kv.get_counting_call(self.conn, self.function_id, self.tenant_id, key)
+        made, text = kv.get_counting_call(self.conn, self.function_id, self.tenant_id, key)
         self._count(made)
         self.queries += 1
-        return value if found else None
+        return RawJson(text) if text is not None else None
 
     def kv_set(self, args: dict[str, Any]) -> None:
         # Counted like every call, but in the statement that checks the quota and writes: one

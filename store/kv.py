@@ -111,18 +111,20 @@ def count_call(conn: psycopg.Connection, function_id: uuid.UUID) -> int:
 
 _GET_COUNTED = f"""
 WITH counted AS ({_COUNT_CALL})
-SELECT (SELECT calls FROM counted), e.key IS NOT NULL, e.value
+SELECT (SELECT calls FROM counted), e.value::text
 FROM (SELECT 1) one LEFT JOIN kv_entries e ON e.tenant_id = %(tenant)s AND e.key = %(key)s AND {_LIVE}"""
 
 
 def get_counting_call(
     conn: psycopg.Connection, function_id: uuid.UUID, tenant_id: uuid.UUID, key: str
-) -> tuple[int, bool, Any]:
-    """`count_call` and `get` in one round trip: (the minute's calls so far, found, value)."""
-    calls, found, value = conn.execute(
+) -> tuple[int, str | None]:
+    """`count_call` and `get` in one round trip: (the minute's calls so far, the value as JSON
+    text or None when absent), the text as PostgreSQL prints it, for a caller that only passes
+    it on (no parse and print again)."""
+    calls, text = conn.execute(
         _GET_COUNTED, {"function": function_id, "tenant": tenant_id, "key": key}
     ).fetchone()
-    return calls, found, value
+    return calls, text
 
 
 # kv.set of the host API in one statement (one round trip, one commit): count the call, read the

@@ -120,3 +120,28 @@ def test_kv_set_stays_within_its_tenant(conn):
     assert _call(theirs, "kv.get", key="shared") == {"ok": "b"}
     usage = dict(conn.execute("SELECT t.slug, u.keys FROM kv_usage u JOIN tenants t ON t.id = u.tenant_id"))
     assert usage == {"tenant-a": 1, "tenant-b": 1}
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        0,
+        -7,
+        2**60,
+        0.1,
+        1.5e300,
+        'zoë \u2028 "quoted" \\ \n',
+        [],
+        {},
+        {"b": [1, {"c": None}], "a": True},
+    ],
+)
+def test_kv_get_answers_the_stored_value_as_json_text(conn, value):
+    api = _api(conn)
+    assert _call(api, "kv.set", key="v", value=value) == {"ok": None}
+    raw = api.handle(json.dumps({"op": "kv.get", "args": {"key": "v"}}).encode())
+    assert b"\n" not in raw  # the JavaScript guest reads the answer as one line
+    # numbers as the guest's JSON.parse reads them, doubles (PostgreSQL prints 1.5e300 in full)
+    assert json.loads(raw, parse_int=float) == {"ok": value}
+    assert _call(api, "kv.get", key="absent") == {"ok": None}
