@@ -8,6 +8,10 @@ path is the one production takes: sandbox → pipe → parent thread → hostapi
 execution's own connection → PostgreSQL and back.
 
 `kv_get_p50_us` (goal <= 300), `kv_get_p95_us`, `kv_set_p50_us`, `kv_set_p95_us`, `noop_p50_us`.
+
+A kv.get is one statement (it counts the call and reads the entry); a kv.set one statement too
+(count, quota room, upsert), whose commit waits for its WAL flush: that flush, the disk's, is
+most of `kv_set_*`.
 """
 
 from __future__ import annotations

@@ -43,6 +43,15 @@ class CallRefused(Exception):
     """The call is invalid or not allowed; its message goes back to the code."""
 
 
+class RawJson:
+    """A call's result that is JSON text already (a stored value as PostgreSQL prints it)."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
 class HostApi:
     """The host API of one execution (one thread: the run's own)."""
 
@@ -88,7 +97,10 @@ class HostApi:
             op, args = request["op"], request.get("args") or {}
             if not isinstance(args, dict):
                 raise CallRefused("the call's args must be an object")
-            answer = {"ok": self.call(str(op), args)}
+            result = self.call(str(op), args)
+            if isinstance(result, RawJson):  # JSON text already: spliced in, not parsed and printed
+                return b'{"ok":' + result.text.encode("utf-8", "surrogatepass") + b"}"
+            answer = {"ok": result}
         except CallRefused as exc:
             answer = {"error": str(exc)}
         except (ValueError, KeyError, TypeError) as exc:  # UnstorableJson included: NaN, NUL, ...
@@ -104,7 +116,7 @@ class HostApi:
         handler = _OPS.get(op)
         if handler is None:
             raise CallRefused(f"unknown host call {op!r}; use one of {', '.join(sorted(_OPS))}")
-        if op != "kv.get":  # kv.get counts itself, in its own statement
+        if op not in _SELF_COUNTING:
             self._count()
         return handler(self, args)
 
@@ -135,7 +147,7 @@ class HostApi:
         except quotas.QuotaExceeded as exc:
             raise CallRefused(str(exc)) from exc
 
-    def kv_get(self, args: dict[str, Any]) -> Any:
+    def kv_get(self, args: dict[str, Any]) -> RawJson | None:
         # Counted like every call (an invalid one too, a refused one without a round trip), but in
         # the statement that reads the entry: one round trip for the hot read.
         if time.time() < self.refused_until:
@@ -146,20 +158,35 @@ class HostApi:
             self._count()
             raise
         self.calls += 1
-        made, found, value = kv.get_counting_call(self.conn, self.function_id, self.tenant_id, key)
+        made, text = kv.get_counting_call(self.conn, self.function_id, self.tenant_id, key)
         self._count(made)
         self.queries += 1
-        return value if found else None
+        return RawJson(text) if text is not None else None
 
     def kv_set(self, args: dict[str, Any]) -> None:
-        ttl = args.get("ttl")
-        if ttl is not None and (
-            isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_TTL_S
-        ):
-            raise CallRefused(f"ttl must be a number of seconds between 0 and {MAX_TTL_S}")
-        key, value = _key(args), self.redactor().value(_value(args, "value"))
-        self._room(key, value)
-        self._kv(kv.put, key, value, ttl)
+        # Counted like every call, but in the statement that checks the quota and writes: one
+        # round trip (and one commit), which writes only within the budget and the quota.
+        if time.time() < self.refused_until:
+            self._count()
+        try:
+            ttl = args.get("ttl")
+            if ttl is not None and (
+                isinstance(ttl, bool) or not isinstance(ttl, int | float) or not 0 < ttl <= MAX_TTL_S
+            ):
+                raise CallRefused(f"ttl must be a number of seconds between 0 and {MAX_TTL_S}")
+            key, value = _key(args), self.redactor().value(_value(args, "value"))
+        except Exception:
+            self._count()  # an invalid call is counted too (and over budget, refused as such)
+            raise
+        self.calls += 1
+        made, written, room = kv.put_counting_call(
+            self.conn, self.function_id, self.tenant_id, self.quotas, self.per_minute, key, value, ttl
+        )
+        self._count(made)
+        if not written:
+            refusal = quotas.kv_refusal(*room) if room is not None else None
+            raise CallRefused(str(refusal) if refusal else "the key-value entry was not written; try again")
+        self.queries += 1
 
     def kv_delete(self, args: dict[str, Any]) -> bool:
         return self._kv(kv.delete, _key(args))
@@ -309,6 +336,8 @@ class HostApi:
         return str(row["execution_id"])
 
 
+# The ops whose statement counts the call itself (one round trip instead of two).
+_SELF_COUNTING = frozenset({"kv.get", "kv.set"})
 _OPS = {
     "kv.get": HostApi.kv_get,
     "kv.set": HostApi.kv_set,

@@ -8,6 +8,9 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+from infra.storage_bounds import Quotas
+from store import quotas
+
 _LIVE = "(expires_at IS NULL OR expires_at > now())"
 
 
@@ -91,13 +94,14 @@ def delete_expired(conn: psycopg.Connection) -> int:
     return conn.execute("DELETE FROM kv_entries WHERE expires_at <= now()").rowcount
 
 
+_COUNT = """
+INSERT INTO api_call_windows AS w (function_id, window_start, calls)
+SELECT %(function)s, date_trunc('minute', now()), 1{where}
+ON CONFLICT (function_id, window_start) DO UPDATE SET calls = w.calls + 1 RETURNING calls"""
+
 # The counter commits without waiting for its WAL flush: it is a rate limit, and a database crash
 # that forgets the last few calls of a minute lets those few be made again, nothing more.
-_COUNT_CALL = """
-INSERT INTO api_call_windows AS w (function_id, window_start, calls)
-SELECT %(function)s, date_trunc('minute', now()), 1
-WHERE set_config('synchronous_commit', 'off', true) IS NOT NULL
-ON CONFLICT (function_id, window_start) DO UPDATE SET calls = w.calls + 1 RETURNING calls"""
+_COUNT_CALL = _COUNT.format(where="\nWHERE set_config('synchronous_commit', 'off', true) IS NOT NULL")
 
 
 def count_call(conn: psycopg.Connection, function_id: uuid.UUID) -> int:
@@ -107,18 +111,58 @@ def count_call(conn: psycopg.Connection, function_id: uuid.UUID) -> int:
 
 _GET_COUNTED = f"""
 WITH counted AS ({_COUNT_CALL})
-SELECT (SELECT calls FROM counted), e.key IS NOT NULL, e.value
+SELECT (SELECT calls FROM counted), e.value::text
 FROM (SELECT 1) one LEFT JOIN kv_entries e ON e.tenant_id = %(tenant)s AND e.key = %(key)s AND {_LIVE}"""
 
 
 def get_counting_call(
     conn: psycopg.Connection, function_id: uuid.UUID, tenant_id: uuid.UUID, key: str
-) -> tuple[int, bool, Any]:
-    """`count_call` and `get` in one round trip: (the minute's calls so far, found, value)."""
-    calls, found, value = conn.execute(
+) -> tuple[int, str | None]:
+    """`count_call` and `get` in one round trip: (the minute's calls so far, the value as JSON
+    text or None when absent), the text as PostgreSQL prints it, for a caller that only passes
+    it on (no parse and print again)."""
+    calls, text = conn.execute(
         _GET_COUNTED, {"function": function_id, "tenant": tenant_id, "key": key}
     ).fetchone()
-    return calls, found, value
+    return calls, text
+
+
+# kv.set of the host API in one statement (one round trip, one commit): count the call, read the
+# tenant's room (store/quotas.py), and write only when the call is within the minute's budget and
+# the entry fits. The write commits durably, so the count does too (no synchronous_commit off).
+_PUT_COUNTED = f"""
+WITH counted AS ({_COUNT.format(where="")}),
+room AS ({quotas.KV_ROOM}),
+written AS (
+    INSERT INTO kv_entries (tenant_id, key, value, expires_at)
+    SELECT %(tenant)s, %(key)s, %(value)s, now() + make_interval(secs => %(ttl)s)
+    FROM counted LEFT JOIN room ON true
+    WHERE counted.calls <= %(per_minute)s AND (room.max_keys IS NULL OR {quotas.KV_FITS})
+    ON CONFLICT (tenant_id, key) DO UPDATE SET value = EXCLUDED.value,
+        expires_at = EXCLUDED.expires_at, updated_at = now()
+    RETURNING 1)
+SELECT (SELECT calls FROM counted), EXISTS (SELECT FROM written),
+       room.keys, room.bytes, room.max_keys, room.max_bytes, room.old_size, room.new_size
+FROM (SELECT 1) one LEFT JOIN room ON true"""
+
+
+def put_counting_call(
+    conn: psycopg.Connection,
+    function_id: uuid.UUID,
+    tenant_id: uuid.UUID,
+    bounds: Quotas,
+    per_minute: int,
+    key: str,
+    value: Any,
+    ttl_s: float | None,
+) -> tuple[int, bool, tuple | None]:
+    """`count_call`, `quotas.check_kv` and `put` in one round trip, writing only when the call is
+    within `per_minute` and the entry fits: (the minute's calls so far, written, the KV_ROOM row
+    or None without a tenant)."""
+    params = quotas.kv_room_params(tenant_id, bounds, key, value)
+    params.update(function=function_id, per_minute=per_minute, ttl=ttl_s)
+    calls, written, *room = conn.execute(_PUT_COUNTED, params).fetchone()
+    return calls, written, (tuple(room) if room[2] is not None else None)
 
 
 def delete_old_windows(conn: psycopg.Connection) -> int:

@@ -53,46 +53,63 @@ def check_functions(conn: psycopg.Connection, tenant_id: uuid.UUID, quotas: Quot
         )
 
 
-_KV_ROOM = """
-SELECT COALESCE(u.keys, 0), COALESCE(u.bytes, 0),
-       COALESCE(t.max_kv_keys, %(keys)s), COALESCE(t.max_kv_bytes, %(bytes)s),
+# What the tenant holds and may hold, and the entry's size before and after the write: one row,
+# none without a tenant. Also a CTE of the host API's one-statement kv.set (store/kv.py).
+KV_ROOM = """
+SELECT COALESCE(u.keys, 0) AS keys, COALESCE(u.bytes, 0) AS bytes,
+       COALESCE(t.max_kv_keys, %(max_keys)s) AS max_keys,
+       COALESCE(t.max_kv_bytes, %(max_bytes)s) AS max_bytes,
        (SELECT octet_length(e.key) + octet_length(e.value::text) FROM kv_entries e
-        WHERE e.tenant_id = t.id AND e.key = %(key)s),
-       octet_length(%(key)s) + octet_length(%(value)s::jsonb::text)
+        WHERE e.tenant_id = t.id AND e.key = %(key)s) AS old_size,
+       octet_length(%(key)s) + octet_length(%(value)s::jsonb::text) AS new_size
 FROM tenants t LEFT JOIN kv_usage u ON u.tenant_id = t.id WHERE t.id = %(tenant)s
 """
+# True when a row of KV_ROOM named `room` leaves room for the write: `kv_refusal`'s rule in SQL.
+KV_FITS = (
+    "((room.old_size IS NOT NULL OR room.keys + 1 <= room.max_keys) "
+    "AND room.bytes - COALESCE(room.old_size, 0) + room.new_size <= room.max_bytes)"
+)
+
+
+def kv_room_params(tenant_id: uuid.UUID, quotas: Quotas, key: str, value: Any) -> dict[str, Any]:
+    """The parameters of KV_ROOM."""
+    return {
+        "max_keys": quotas.kv_keys,
+        "max_bytes": quotas.kv_bytes,
+        "key": key,
+        "value": Jsonb(value),
+        "tenant": tenant_id,
+    }
 
 
 def check_kv(conn: psycopg.Connection, tenant_id: uuid.UUID, quotas: Quotas, key: str, value: Any) -> None:
     """Room to store `value` under `key` (a new key or a replaced value), else QuotaExceeded."""
-    row = conn.execute(
-        _KV_ROOM,
-        {
-            "keys": quotas.kv_keys,
-            "bytes": quotas.kv_bytes,
-            "key": key,
-            "value": Jsonb(value),
-            "tenant": tenant_id,
-        },
-    ).fetchone()
-    if row is None:
-        return
-    keys, size, max_keys, max_bytes, old_size, new_size = row
+    row = conn.execute(KV_ROOM, kv_room_params(tenant_id, quotas, key, value)).fetchone()
+    refusal = kv_refusal(*row) if row is not None else None
+    if refusal is not None:
+        raise refusal
+
+
+def kv_refusal(
+    keys: int, size: int, max_keys: int, max_bytes: int, old_size: int | None, new_size: int
+) -> QuotaExceeded | None:
+    """Why a KV_ROOM row leaves no room for the write (None when it does)."""
     if old_size is None and keys + 1 > max_keys:
-        raise QuotaExceeded(
+        return QuotaExceeded(
             f"your key-value store holds {keys} keys, its quota (maxKvKeys {max_keys}); delete keys, "
             "give entries a ttl, or ask an operator to raise it (PNIL_QUOTA_KV_KEYS)",
             quota="maxKvKeys",
             limit=max_keys,
         )
     if size - (old_size or 0) + new_size > max_bytes:
-        raise QuotaExceeded(
+        return QuotaExceeded(
             f"storing {new_size} bytes would take your key-value store past its quota "
             f"(maxKvBytes {max_bytes}, {size} bytes held); delete entries or ask an operator to raise it "
             "(PNIL_QUOTA_KV_BYTES)",
             quota="maxKvBytes",
             limit=max_bytes,
         )
+    return None
 
 
 def check_pending(conn: psycopg.Connection, tenant_id: uuid.UUID, quotas: Quotas) -> None:

@@ -23,6 +23,9 @@ WASI = "wasi_snapshot_preview1"
 _EBADF, _EFAULT, _EINVAL = 8, 21, 28
 _I32 = wasmtime.ValType.i32()
 _IOVEC = struct.Struct("<II")
+_U32 = struct.Struct("<I")
+# The hot calls' success, made once: wasmtime converts a returned Val faster than an int.
+_SUCCESS = wasmtime.Val.i32(0)
 _SUBSCRIPTION = struct.Struct("<QB7xIxxxxQQH6x")  # 48 bytes: userdata, tag, clock id/timeout/…
 _EVENT = struct.Struct("<QHB21x")  # 32 bytes: userdata, error, type
 _CLOCK_ABSTIME = 1
@@ -41,6 +44,8 @@ class RunChannels:
         "host",
         "call",
         "answer",
+        "memory",
+        "view",
     )
 
     def __init__(
@@ -55,6 +60,8 @@ class RunChannels:
         self.host = host
         self.call: bytearray | None = None  # a host call being written
         self.answer = b""  # the last call's answer line, read from fd 0
+        self.memory: wasmtime.Memory | None = None  # the run's instance's (one per run), looked up once
+        self.view: tuple[int, int, memoryview] | None = None  # (address, size, a view of the memory)
 
     def write_stderr(self, data: bytes) -> None:
         """Diagnostics are kept (capped); a host call is carried out when its line is complete."""
@@ -111,6 +118,29 @@ class ChannelSlot:
         self.channels: RunChannels | None = None
 
 
+def _guest_memory(caller: wasmtime.Caller, channels: RunChannels) -> memoryview:
+    """The guest's linear memory as a writable view, made again whenever it moved or grew.
+
+    Every host call crosses it twice (the call out, the answer in): a view costs far less per
+    access than Memory.read/write or ctypes.string_at, each a call through ctypes into wasmtime.
+    """
+    memory = channels.memory
+    if memory is None:
+        memory = caller["memory"]
+        assert isinstance(memory, wasmtime.Memory)
+        channels.memory = memory
+    address = ctypes.addressof(memory.data_ptr(caller).contents)
+    size = memory.data_len(caller)
+    view = channels.view
+    if view is None or view[0] != address or view[1] != size:
+        view = channels.view = (
+            address,
+            size,
+            memoryview((ctypes.c_ubyte * size).from_address(address)).cast("B"),
+        )
+    return view[2]
+
+
 def make_linker(engine: wasmtime.Engine, slot: ChannelSlot) -> wasmtime.Linker:
     """A Linker with WASI whose output and sleeping go through ``slot``'s current run."""
     linker = wasmtime.Linker(engine)
@@ -121,27 +151,25 @@ def make_linker(engine: wasmtime.Engine, slot: ChannelSlot) -> wasmtime.Linker:
         channels = slot.channels
         if channels is None or fd not in (1, 2):
             return _EBADF
-        memory = caller["memory"]
-        assert isinstance(memory, wasmtime.Memory)
-        base = ctypes.addressof(memory.data_ptr(caller).contents)
-        size = memory.data_len(caller)
-        if iovs < 0 or count < 0 or iovs + 8 * count > size or written + 4 > size:
+        memory = _guest_memory(caller, channels)
+        size = len(memory)
+        if iovs < 0 or count < 0 or iovs + 8 * count > size or not 0 <= written <= size - 4:
             return _EFAULT
         total = 0
         for index in range(count):
-            ptr, length = _IOVEC.unpack(ctypes.string_at(base + iovs + 8 * index, 8))
+            ptr, length = _IOVEC.unpack_from(memory, iovs + 8 * index)
             if ptr + length > size:
                 return _EFAULT
             if fd == 2:
-                channels.write_stderr(ctypes.string_at(base + ptr, length))
+                channels.write_stderr(memory[ptr : ptr + length].tobytes())
             else:
                 kept = channels.room(fd, length)
                 if kept:
-                    channels.keep(fd, ctypes.string_at(base + ptr, kept))
+                    channels.keep(fd, memory[ptr : ptr + kept])
             total += length
         # Dropped bytes count as written: the guest must not retry what the cap discarded.
-        ctypes.memmove(base + written, struct.pack("<I", total), 4)
-        return 0
+        _U32.pack_into(memory, written, total)
+        return _SUCCESS
 
     def poll_oneoff(caller: wasmtime.Caller, subs: int, events: int, count: int, out: int) -> int:
         channels = slot.channels
@@ -181,24 +209,22 @@ def make_linker(engine: wasmtime.Engine, slot: ChannelSlot) -> wasmtime.Linker:
         channels = slot.channels
         if channels is None or fd != 0:
             return _EBADF
-        memory = caller["memory"]
-        assert isinstance(memory, wasmtime.Memory)
-        size = memory.data_len(caller)
-        if iovs < 0 or count < 0 or iovs + 8 * count > size or nread + 4 > size:
+        memory = _guest_memory(caller, channels)
+        size = len(memory)
+        if iovs < 0 or count < 0 or iovs + 8 * count > size or not 0 <= nread <= size - 4:
             return _EFAULT
         total = 0
         for index in range(count):
-            ptr, length = _IOVEC.unpack(memory.read(caller, iovs + 8 * index, iovs + 8 * index + 8))
+            ptr, length = _IOVEC.unpack_from(memory, iovs + 8 * index)
             if ptr + length > size:
                 return _EFAULT
             chunk = channels.read_answer(length)
-            if chunk:
-                memory.write(caller, chunk, ptr)
+            memory[ptr : ptr + len(chunk)] = chunk
             total += len(chunk)
             if len(chunk) < length:
                 break
-        memory.write(caller, struct.pack("<I", total), nread)
-        return 0
+        _U32.pack_into(memory, nread, total)
+        return _SUCCESS
 
     four = wasmtime.FuncType([_I32] * 4, [_I32])
     linker.define_func(WASI, "fd_write", four, fd_write, access_caller=True)
