@@ -67,6 +67,7 @@ class Settings:
     max_output_cap_bytes: int = 16 * MIB
     compile_timeout_s: float = 60.0
     compile_slots: int = 2
+    compiler_warm_start: bool = True
     db_timeout_s: float = 5.0
     log_level: str = "INFO"
     slot_wait_s: float = 10.0
@@ -120,6 +121,7 @@ class Settings:
             max_output_cap_bytes=_int(env, "PNIL_MAX_OUTPUT_CAP_BYTES", 16 * MIB),
             compile_timeout_s=float(env.get("PNIL_COMPILE_TIMEOUT_S") or 60.0),
             compile_slots=_int(env, "PNIL_COMPILE_SLOTS", 2),
+            compiler_warm_start=_flag(env.get("PNIL_COMPILER_WARM_START") or "1"),
             db_timeout_s=float(env.get("PNIL_DB_TIMEOUT_S") or 5.0),
             log_level=log_level_from(env),
             slot_wait_s=float(env.get("PNIL_SLOT_WAIT_S") or 10.0),

@@ -33,10 +33,13 @@ broker.read_fairly(COMPILATION_JOBS, key="tenantId")
 
 @broker.on_worker_start(COMPILATION_JOBS)
 def warm_up(settings: Settings | None) -> None:
-    """Apply the process's settings and start the Node compile server before the first job."""
+    """Apply the process's settings and start the Node compile server before the first job
+    (unless PNIL_COMPILER_WARM_START=0: then the first job of each language pays for it)."""
     if settings is not None:
         compilers.timeout_s = settings.compile_timeout_s
         compilers.slots = settings.compile_slots
+        if not settings.compiler_warm_start:
+            return
     compilers.start()
     compilers.warm_interpreters()
 

@@ -34,7 +34,8 @@ def console(server_url, template_url):
             acme = tenants.create_key(conn, "acme", name="acme")[1]
             globex = tenants.create_key(conn, "globex", name="globex")[1]
         processes = ("web", "compiler", "consumer", "executor")
-        env = {"PNIL_ALLOW_ANONYMOUS": "0", "PNIL_SECRET_KEY": new_key()}
+        # The console tests compile no AssemblyScript: no Node compiler to wait for at start.
+        env = {"PNIL_ALLOW_ANONYMOUS": "0", "PNIL_SECRET_KEY": new_key(), "PNIL_COMPILER_WARM_START": "0"}
         with Stack(processes, database_url=url, extra_env=env) as stack:
             yield Console(stack.base_url, admin, acme, globex)
 

@@ -80,6 +80,16 @@ def next_boundary(after: datetime) -> datetime:
     return after.replace(second=0, microsecond=0) + timedelta(minutes=1)
 
 
+def live_schedulers(db) -> int:
+    return db.execute("SELECT count(*) FROM schedulers").fetchone()[0]
+
+
+def wait_for_ticks(db, functions, *, more: int) -> None:
+    """Wait until every function got `more` ticks beyond those it has now."""
+    now = {fid: len(cron_ticks(db, fid)) for fid in functions}
+    wait_for(lambda: all(len(cron_ticks(db, fid)) >= now[fid] + more for fid in functions), timeout=60)
+
+
 def test_three_schedulers_fire_each_tick_exactly_once(database_url, db):
     functions = [scheduled_function(db) for _ in range(5)]
     procs = Processes(database_url)
@@ -87,7 +97,9 @@ def test_three_schedulers_fire_each_tick_exactly_once(database_url, db):
     try:
         for i in range(3):
             procs.start("-m", "scheduler", name=f"scheduler{i}")
-        time.sleep(5.5)
+        # Once all three are live, three more ticks (a cron minute is a second here).
+        wait_for(lambda: live_schedulers(db) == 3, timeout=60)
+        wait_for_ticks(db, functions, more=3)
     finally:
         procs.stop_all()
     for fid in functions:
@@ -103,9 +115,10 @@ def test_killing_one_of_two_schedulers_loses_and_repeats_no_tick(database_url, d
     try:
         victim = procs.start("-m", "scheduler", name="victim")
         procs.start("-m", "scheduler", name="survivor")
-        time.sleep(2.5)
+        wait_for(lambda: live_schedulers(db) == 2, timeout=60)
+        wait_for_ticks(db, functions, more=1)  # both fire a tick or more
         os.killpg(victim.pid, signal.SIGKILL)
-        time.sleep(3.0)
+        wait_for_ticks(db, functions, more=3)  # the survivor alone fires the next ones
     finally:
         procs.stop_all()
     for fid in functions:

@@ -46,6 +46,13 @@ def test_defaults_and_overrides():
     assert settings.log_level == "DEBUG"
 
 
+def test_the_compiler_starts_warm_unless_told_not_to():
+    assert Settings.from_env({"DATABASE_URL": URL}).compiler_warm_start is True
+    assert (
+        Settings.from_env({"DATABASE_URL": URL, "PNIL_COMPILER_WARM_START": "0"}).compiler_warm_start is False
+    )
+
+
 def test_missing_database_url_says_what_to_do():
     with pytest.raises(RuntimeError, match="make run"):
         Settings.from_env({})
