@@ -29,6 +29,7 @@ _TASK_OPTIONS = {
     "on_dead",
     "batch",
     "session",
+    "after_batch",
 }
 
 
@@ -106,6 +107,8 @@ class Broker:
         `batch=N` lets a consumer thread read N messages at once (cheap, short tasks).
         `session={setting: value}`: PostgreSQL settings of the connection the worker runs the
         queue's tasks on (e.g. the plan cache mode of a task whose statements are always the same).
+        `after_batch=fn(connection)` runs on a consumer thread's connection once the messages of
+        a read were handled (also when the thread stops or a message failed).
         `on_dead=fn(payload, reason)` runs before a message of the task is dead-lettered (retries
         exhausted, rejected, or its deliveries kept dying); if it raises, the message is kept.
         """
@@ -135,6 +138,7 @@ class Broker:
                 on_dead=options.get("on_dead"),
                 batch=int(options.get("batch", 1)),
                 session=dict(options.get("session") or {}),
+                after_batch=options.get("after_batch"),
             )
             self.tasks[name] = task
             return task

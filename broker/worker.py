@@ -115,10 +115,13 @@ class Worker:
                 if not messages:
                     wakeup.wait(seen, next_visible_in(conn, queue))
                     continue
-                for message in messages:
-                    if self._stop.is_set():
-                        break  # the rest reappear after their visibility timeout
-                    self._handle(conn, message)
+                try:
+                    for message in messages:
+                        if self._stop.is_set():
+                            break  # the rest reappear after their visibility timeout
+                        self._handle(conn, message)
+                finally:
+                    self._after_batch(conn, queue)
             except psycopg.OperationalError as exc:
                 failures += 1
                 delay = min(10.0, 0.2 * 2**failures)
@@ -140,6 +143,19 @@ class Worker:
                 self._stop.wait(0.5)
         if conn is not None:
             conn.close()
+
+    def _after_batch(self, conn: psycopg.Connection, queue: str) -> None:
+        """Run the queue's tasks' `after_batch` on the thread's connection (when it is alive)."""
+        for task in self.broker.tasks_for(queue):
+            if task.after_batch is None or conn.closed:
+                continue
+            try:
+                task.after_batch(conn)
+            except Exception:  # noqa: BLE001 - the consumer thread goes on (the task keeps what failed)
+                event(
+                    log, "worker.after_batch_failed", level=logging.ERROR, queue=queue, task=task.name,
+                    exc_info=True,
+                )
 
     def _connect(self, queue: str) -> psycopg.Connection:
         """The consumer thread's autocommit connection, with the session settings its tasks ask for."""

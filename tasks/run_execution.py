@@ -86,6 +86,9 @@ def _created_at(payload: dict) -> datetime | None:
     # cache keeps re-planning them per call (about half of their cost); the generic plan prunes
     # partitions when it runs and is as good for these single-row lookups.
     session={"plan_cache_mode": "force_generic_plan"},
+    # A thread's execution ends are recorded by the statement starting its next one; the last
+    # of each read is recorded once the read's messages were handled.
+    after_batch=lambda conn: service().flush_queued_end(conn),
 )
 def run_execution(payload: dict, delivery) -> None:
     """Start the execution at most once (PENDING -> RUNNING compare-and-set), run it, record it."""
@@ -103,6 +106,7 @@ def run_execution(payload: dict, delivery) -> None:
         on_acknowledged=delivery.acknowledge,
         conn=delivery.connection,
         created_at=_created_at(payload),
+        defer_end=True,
     )
     if outcome.wait_s > 0:  # delivered before it is due (an early redelivery): hide it until then
         raise Postpone(math.ceil(outcome.wait_s), "not due yet (scheduledFor)")
