@@ -153,7 +153,11 @@ class Worker:
                 task.after_batch(conn)
             except Exception:  # noqa: BLE001 - the consumer thread goes on (the task keeps what failed)
                 event(
-                    log, "worker.after_batch_failed", level=logging.ERROR, queue=queue, task=task.name,
+                    log,
+                    "worker.after_batch_failed",
+                    level=logging.ERROR,
+                    queue=queue,
+                    task=task.name,
                     exc_info=True,
                 )
 

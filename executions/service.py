@@ -648,9 +648,7 @@ def _record_end(
 def _finish_row(
     conn, execution_id, result: RunResult, durable: bool, created_at=None
 ) -> dict[str, Any] | None:
-    return attempts.finish(
-        conn, execution_id, durable=durable, created_at=created_at, **_end_fields(result)
-    )
+    return attempts.finish(conn, execution_id, durable=durable, created_at=created_at, **_end_fields(result))
 
 
 def _end_fields(result: RunResult) -> dict[str, Any]:

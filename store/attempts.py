@@ -98,12 +98,16 @@ _NEXT, _NEXT_ID = next_attempt_ctes("u")
 _ENDED, _ENDED_SENT = execution_ended_ctes("u")
 _STATUS = f"CASE WHEN x.cancel_requested_at IS NULL THEN %(status)s ELSE '{ExecutionStatus.CANCELLED}' END"
 
+
 # A cancel requested while the run was in flight wins over how the sandbox ended. The slot this
 # connection holds is released in the same round trip. The wait before a next attempt is drawn
 # once (`cur`), the decision is taken on the row as the update sees it (a cancel that came in
 # meanwhile stops the retry).
 # An attempt that did not fail (COMPLETED, CANCELLED) is never retried: its statement leaves the
 # next-attempt CTEs out (`retries=False`), a smaller plan for the common case.
+_REQUESTED = "%(retry_requested)s"
+
+
 def end_ctes(*, retries: bool, created_at: str) -> str:
     """The CTEs (cur, u, the ended event and, with `retries`, the next attempt) recording one
     attempt's end from the parameters of `finish`; `created_at` is the SQL of the execution's
@@ -114,7 +118,7 @@ def end_ctes(*, retries: bool, created_at: str) -> str:
         delay = f"COALESCE(%(retry_delay_ms)s::float8, {delay_ms_sql('retry_policy', 'attempt')})"
         retried = (
             f"%(status)s IN ('{ExecutionStatus.FAILED}', '{ExecutionStatus.TIMEOUT}')\n"
-            f"                  AND {retry_sql('x', '%(status)s', 'cur.delay_ms', requested='%(retry_requested)s')}"
+            f"                  AND {retry_sql('x', '%(status)s', 'cur.delay_ms', requested=_REQUESTED)}"
         )
     else:
         delay, retried = "NULL::float8", "false"

@@ -69,8 +69,8 @@ def end_then_start(
     flush (like both halves alone on the queued path).
 
     Returns `start_queued`'s row, plus `ended`: the ended execution's row (as JSON: ids and
-    times are strings; id, function_id, status, error_message, trigger_type,
-    retried, attempt, max_attempts, retry_policy) or None when it was no longer RUNNING, and `next_attempt_id`.
+    times are strings; id, function_id, status, error_message, trigger_type, retried, attempt,
+    max_attempts, retry_policy) or None when it was no longer RUNNING, and `next_attempt_id`.
     """
     statement = _STATEMENTS[
         (
