@@ -29,7 +29,7 @@ _TASK_OPTIONS = {
     "on_dead",
     "batch",
     "session",
-    "after_batch",
+    "settle",
 }
 
 
@@ -119,8 +119,11 @@ class Broker:
         `batch=N` lets a consumer thread read N messages at once (cheap, short tasks).
         `session={setting: value}`: PostgreSQL settings of the connection the worker runs the
         queue's tasks on (e.g. the plan cache mode of a task whose statements are always the same).
-        `after_batch=fn(connection)` runs on a consumer thread's connection once the messages of
-        a read were handled (also when the thread stops or a message failed).
+        `settle=fn(connection)`: a task that defers work to the next message its consumer thread
+        handles (e.g. records one message's outcome in the statement of the next) does it now;
+        the worker calls it on the thread's connection when no next message follows at once:
+        before it waits for messages or stops, after a read that did not fill its batch, and
+        when a message's handling raised.
         `on_dead=fn(payload, reason)` runs before a message of the task is dead-lettered (retries
         exhausted, rejected, or its deliveries kept dying); if it raises, the message is kept.
         """
@@ -150,7 +153,7 @@ class Broker:
                 on_dead=options.get("on_dead"),
                 batch=int(options.get("batch", 1)),
                 session=dict(options.get("session") or {}),
-                after_batch=options.get("after_batch"),
+                settle=options.get("settle"),
             )
             self.tasks[name] = task
             return task

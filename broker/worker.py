@@ -113,6 +113,7 @@ class Worker:
                 messages = self.broker.read(conn, queue, vt_s, batch)
                 failures = 0
                 if not messages:
+                    self._settle(conn, queue)
                     wakeup.wait(seen, next_visible_in(conn, queue))
                     continue
                 try:
@@ -120,8 +121,11 @@ class Worker:
                         if self._stop.is_set():
                             break  # the rest reappear after their visibility timeout
                         self._handle(conn, message)
-                finally:
-                    self._after_batch(conn, queue)
+                except BaseException:
+                    self._settle(conn, queue)
+                    raise
+                if len(messages) < batch:  # the queue is running dry: settle now, not after a read
+                    self._settle(conn, queue)
             except psycopg.OperationalError as exc:
                 failures += 1
                 delay = min(10.0, 0.2 * 2**failures)
@@ -142,19 +146,20 @@ class Worker:
                 event(log, "worker.unexpected_error", level=logging.ERROR, queue=queue, exc_info=True)
                 self._stop.wait(0.5)
         if conn is not None:
+            self._settle(conn, queue)
             conn.close()
 
-    def _after_batch(self, conn: psycopg.Connection, queue: str) -> None:
-        """Run the queue's tasks' `after_batch` on the thread's connection (when it is alive)."""
+    def _settle(self, conn: psycopg.Connection | None, queue: str) -> None:
+        """Run the queue's tasks' `settle` on the thread's connection (when it is alive)."""
         for task in self.broker.tasks_for(queue):
-            if task.after_batch is None or conn.closed:
+            if task.settle is None or conn is None or conn.closed:
                 continue
             try:
-                task.after_batch(conn)
+                task.settle(conn)
             except Exception:  # noqa: BLE001 - the consumer thread goes on (the task keeps what failed)
                 event(
                     log,
-                    "worker.after_batch_failed",
+                    "worker.settle_failed",
                     level=logging.ERROR,
                     queue=queue,
                     task=task.name,
