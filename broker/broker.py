@@ -29,26 +29,39 @@ _TASK_OPTIONS = {
     "on_dead",
     "batch",
     "session",
+    "settle",
 }
 
 
 # pgmq.read's own statement, with the order changed: a message's turn is how many messages of its
 # key are in flight (read and still hidden; a message sent with a delay was never read and does
 # not count) plus its rank among that key's visible ones; ties go to the oldest.
+# Without sorting the whole queue: one pass counts, per key, its messages in flight and waiting
+# (a hash aggregate); the qty * 4 smallest turns are drawn from those counts; then only the few
+# first visible messages of the keys drawn are looked up, each key from its oldest visible
+# message on (the primary key's order). A few spare ones stand in for those another reader
+# locked meanwhile.
 _FAIR_READ = """
 WITH queued AS (
     SELECT msg_id, message->>%(key)s AS k, vt <= clock_timestamp() AS visible, read_ct > 0 AS read
     FROM {table}
-), ranked AS (
-    SELECT msg_id, visible,
-           count(*) FILTER (WHERE NOT visible AND read) OVER (PARTITION BY k)
-           + row_number() OVER (PARTITION BY k, visible ORDER BY msg_id) AS turn
-    FROM queued
+), keys AS (
+    SELECT k, count(*) FILTER (WHERE NOT visible AND read) AS in_flight,
+           count(*) FILTER (WHERE visible) AS waiting, min(msg_id) FILTER (WHERE visible) AS first
+    FROM queued GROUP BY k
+), turns AS (
+    SELECT k, max(r) AS take FROM (
+        SELECT keys.k, r FROM keys, generate_series(1, LEAST(keys.waiting, %(qty)s * 4)) r
+        ORDER BY keys.in_flight + r, keys.first LIMIT %(qty)s * 4
+    ) t GROUP BY k
 ), candidates AS (
-    -- The turns are ranked once, over the ids alone; only the few first are then looked up by
-    -- key and locked (a join of the whole ranking with the table costs quadratic time). A few
-    -- spare ones stand in for those another reader locked meanwhile.
-    SELECT msg_id, turn FROM ranked WHERE visible ORDER BY turn, msg_id LIMIT %(qty)s * 4
+    SELECT c.msg_id, keys.in_flight + row_number() OVER (PARTITION BY keys.k ORDER BY c.msg_id) AS turn
+    FROM turns JOIN keys ON keys.k IS NOT DISTINCT FROM turns.k, LATERAL (
+        SELECT msg_id FROM {table} q
+        WHERE q.msg_id >= keys.first AND q.message->>%(key)s IS NOT DISTINCT FROM turns.k
+          AND q.vt <= clock_timestamp()
+        ORDER BY msg_id LIMIT turns.take
+    ) c
 ), chosen AS (
     SELECT m.msg_id FROM {table} m JOIN candidates c ON c.msg_id = m.msg_id
     WHERE m.vt <= clock_timestamp()
@@ -106,6 +119,11 @@ class Broker:
         `batch=N` lets a consumer thread read N messages at once (cheap, short tasks).
         `session={setting: value}`: PostgreSQL settings of the connection the worker runs the
         queue's tasks on (e.g. the plan cache mode of a task whose statements are always the same).
+        `settle=fn(connection)`: a task that defers work to the next message its consumer thread
+        handles (e.g. records one message's outcome in the statement of the next) does it now;
+        the worker calls it on the thread's connection when no next message follows at once:
+        before it waits for messages or stops, after a read that did not fill its batch, and
+        when a message's handling raised.
         `on_dead=fn(payload, reason)` runs before a message of the task is dead-lettered (retries
         exhausted, rejected, or its deliveries kept dying); if it raises, the message is kept.
         """
@@ -135,6 +153,7 @@ class Broker:
                 on_dead=options.get("on_dead"),
                 batch=int(options.get("batch", 1)),
                 session=dict(options.get("session") or {}),
+                settle=options.get("settle"),
             )
             self.tasks[name] = task
             return task

@@ -39,6 +39,10 @@ class Task:
     on_dead: Callable[[dict[str, Any], str], None] | None = None
     batch: int = 1
     session: dict[str, str] = field(default_factory=dict)  # settings of the worker's connection
+    # fn(connection) the worker calls on a consumer thread's connection before it waits, stops,
+    # or after a read that did not fill its batch or whose message failed: the task records what
+    # it deferred to its next message (see Broker.task).
+    settle: Callable[[psycopg.Connection], None] | None = None
 
     def send(self, *, _delay_s: int = 0, **payload: Any) -> int:
         """Enqueue a message for this task in its own transaction; returns the pgmq msg_id."""

@@ -113,12 +113,19 @@ class Worker:
                 messages = self.broker.read(conn, queue, vt_s, batch)
                 failures = 0
                 if not messages:
+                    self._settle(conn, queue)
                     wakeup.wait(seen, next_visible_in(conn, queue))
                     continue
-                for message in messages:
-                    if self._stop.is_set():
-                        break  # the rest reappear after their visibility timeout
-                    self._handle(conn, message)
+                try:
+                    for message in messages:
+                        if self._stop.is_set():
+                            break  # the rest reappear after their visibility timeout
+                        self._handle(conn, message)
+                except BaseException:
+                    self._settle(conn, queue)
+                    raise
+                if len(messages) < batch:  # the queue is running dry: settle now, not after a read
+                    self._settle(conn, queue)
             except psycopg.OperationalError as exc:
                 failures += 1
                 delay = min(10.0, 0.2 * 2**failures)
@@ -139,7 +146,25 @@ class Worker:
                 event(log, "worker.unexpected_error", level=logging.ERROR, queue=queue, exc_info=True)
                 self._stop.wait(0.5)
         if conn is not None:
+            self._settle(conn, queue)
             conn.close()
+
+    def _settle(self, conn: psycopg.Connection | None, queue: str) -> None:
+        """Run the queue's tasks' `settle` on the thread's connection (when it is alive)."""
+        for task in self.broker.tasks_for(queue):
+            if task.settle is None or conn is None or conn.closed:
+                continue
+            try:
+                task.settle(conn)
+            except Exception:  # noqa: BLE001 - the consumer thread goes on (the task keeps what failed)
+                event(
+                    log,
+                    "worker.settle_failed",
+                    level=logging.ERROR,
+                    queue=queue,
+                    task=task.name,
+                    exc_info=True,
+                )
 
     def _connect(self, queue: str) -> psycopg.Connection:
         """The consumer thread's autocommit connection, with the session settings its tasks ask for."""

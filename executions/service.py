@@ -32,7 +32,7 @@ from infra.secretbox import SecretBox
 from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
 from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 from runner.sandbox.pool import RunnerPool
-from store import attempts, sync_end
+from store import attempts, end_then_start, sync_end
 from store import executions as store
 from store.audit import AuditLine
 from workflows import handover
@@ -91,6 +91,16 @@ class QueuedOutcome:
     wait_s: float = 0.0  # not due yet (scheduledFor is this far ahead): try again then
 
 
+@dataclass(frozen=True, slots=True)
+class _EndToRecord:
+    """A queued run that ended on a consumer thread's connection (which still holds its slot)
+    and whose end is recorded by the statement that starts the thread's next execution, or by
+    `flush_queued_end`."""
+
+    fn: dict[str, Any]  # its start row
+    result: RunResult
+
+
 class ExecutionService:
     """One per process: database pool, runner pool, artifact cache and the cancel listener."""
 
@@ -115,6 +125,7 @@ class ExecutionService:
         self._running: set[str] = set()
         self._recent_cancels: dict[str, float] = {}
         self._lock = threading.Lock()
+        self._ends = threading.local()  # per consumer thread: its _EndToRecord, if any
         self._cancels = CancelListener(db.dsn, self._on_cancel) if listen_for_cancels else None
 
     @staticmethod
@@ -213,11 +224,17 @@ class ExecutionService:
         on_acknowledged=None,
         conn: psycopg.Connection | None = None,
         created_at: Any = None,
+        defer_end: bool = False,
     ) -> QueuedOutcome:
         """Start a PENDING execution if its function may run and has a free slot, run it, record it.
 
         `message` (queue, msg_id) is deleted as the execution starts (or is found not PENDING);
         `on_acknowledged()` is then called. `conn` (autocommit, idle) is used instead of the pool's.
+
+        `defer_end` (a consumer thread that runs its executions one after another on `conn`):
+        the end of this run is recorded by the statement that starts this thread's next one
+        (one statement and one commit instead of two); the caller calls `flush_queued_end(conn)`
+        when no next one follows at once. A workflow step's end is never deferred.
         """
         if conn is None:
             with self.db.connection() as own:
@@ -230,9 +247,13 @@ class ExecutionService:
                     created_at=created_at,
                 )
         cached = self.artifacts.version(function_id) if function_id else None
-        row = self._guarded(
-            conn, store.start_queued, conn, execution_id, cached, message=message, created_at=created_at
-        )
+        pending = self._take_end()
+        if pending is None:
+            row = self._guarded(
+                conn, store.start_queued, conn, execution_id, cached, message=message, created_at=created_at
+            )
+        else:
+            row = self._end_then_start(conn, pending, execution_id, cached, message, created_at)
         if row["acknowledged"] and on_acknowledged is not None:
             on_acknowledged()
         if not row["pending"]:
@@ -254,8 +275,62 @@ class ExecutionService:
                 self._log_end(RunResult(status=RunStatus.FAILED, error_message=reason), self._ids(ended))
                 metrics.final_failure(ended["trigger_type"])
             return QueuedOutcome(ran=True)
-        self._run_started(conn, row, durable=False)
+        self._run_started(conn, row, durable=False, defer=defer_end)
         return QueuedOutcome(ran=True)
+
+    def flush_queued_end(self, conn: psycopg.Connection) -> None:
+        """Record the end this thread deferred (`run_queued(defer_end=True)`), if any, on `conn`."""
+        pending = self._take_end()
+        if pending is None:
+            return
+        fn = pending.fn
+        try:
+            row, result = self._finish(
+                conn, fn["execution_id"], pending.result, False, fn.get("execution_created_at")
+            )
+        except psycopg.OperationalError:
+            self._ends.pending = pending  # the next connection records it (unless the sweep did)
+            raise
+        except BaseException:
+            _release_quietly(conn)
+            raise
+        self._ended(fn, row, result, missing_raises=False)
+
+    def _take_end(self) -> _EndToRecord | None:
+        pending = getattr(self._ends, "pending", None)
+        self._ends.pending = None
+        return pending
+
+    def _end_then_start(self, conn, pending: _EndToRecord, execution_id, cached, message, created_at):
+        """The deferred end and the next start in one statement; should PostgreSQL refuse it (an
+        output it cannot store), the end is recorded alone (FAILED, see `_finish`), then the start."""
+        fn = pending.fn
+        end = attempts.end_params(
+            fn["execution_id"], **_end_fields(pending.result), created_at=fn.get("execution_created_at")
+        )
+        start = store.start_queued_params(execution_id, cached, message=message, created_at=created_at)
+        try:
+            row = end_then_start.end_then_start(conn, end, (fn["slot_key"], fn["slot_taken"]), start)
+        except psycopg.OperationalError:
+            self._ends.pending = pending
+            _release_quietly(conn)
+            raise
+        except psycopg.Error:
+            # Recorded alone; its statement frees every slot of the connection, the ended run's
+            # and any the failed statement took.
+            self._ends.pending = pending
+            self.flush_queued_end(conn)
+            return self._guarded(
+                conn, store.start_queued, conn, execution_id, cached, message=message, created_at=created_at
+            )
+        except BaseException:
+            _release_quietly(conn)
+            raise
+        ended = row["ended"]
+        if ended is not None:
+            ended["next_attempt_id"] = row["next_attempt_id"]
+        self._ended(fn, ended, pending.result, missing_raises=False)
+        return row
 
     @staticmethod
     def _not_started_reason(row: dict[str, Any]) -> str | None:
@@ -290,14 +365,23 @@ class ExecutionService:
         *,
         durable: bool = True,
         audit: AuditLine | None = None,
-    ) -> dict[str, Any]:
+        defer: bool = False,
+    ) -> dict[str, Any] | None:
         """Run an execution recorded RUNNING on `conn` (which holds its slot) and record its end.
 
-        `durable` (the sync path: someone waits for the answer) ends it with the sync statement."""
+        `durable` (the sync path: someone waits for the answer) ends it with the sync statement.
+        `defer` (queued, not a workflow step): keep the end for this thread's next statement
+        (see `run_queued`) and return None."""
         execution_id = str(fn["execution_id"])
-        ids = {"executionId": execution_id, "functionId": str(fn["id"])}
+        step = fn["trigger_type"] == "WORKFLOW"
         try:
-            event(log, "execution.started", triggerType=fn["trigger_type"], **ids)
+            event(
+                log,
+                "execution.started",
+                triggerType=fn["trigger_type"],
+                executionId=execution_id,
+                functionId=str(fn["id"]),
+            )
             artifact = self._artifact(conn, fn)
             self._track(execution_id)
             try:
@@ -310,21 +394,38 @@ class ExecutionService:
                     result = self._run(conn, fn, artifact, execution_id)
             finally:
                 self._untrack(execution_id)
+            if defer and not step and audit is None:
+                self._ends.pending = _EndToRecord(fn=fn, result=result)
+                return None
             row, result = self._finish(
                 conn,
                 fn["execution_id"],
                 result,
                 durable,
                 fn.get("execution_created_at"),
-                step=fn["trigger_type"] == "WORKFLOW",
+                step=step,
                 audit=audit,
             )
         except BaseException:
             _release_quietly(conn)
             raise
+        return self._ended(fn, row, result)
+
+    def _ended(
+        self,
+        fn: dict[str, Any],
+        row: dict[str, Any] | None,
+        result: RunResult,
+        *,
+        missing_raises: bool = True,
+    ) -> dict[str, Any] | None:
+        """Log and count a recorded end (`row`: the ended row, None when it was deleted meanwhile)."""
+        ids = {"executionId": str(fn["execution_id"]), "functionId": str(fn["id"])}
         if row is None:  # the function (and with it this execution) was deleted meanwhile
             self._log_end(result, ids)
-            raise FunctionNotFound(f"function {fn['id']} was deleted while this execution ran")
+            if missing_raises:
+                raise FunctionNotFound(f"function {fn['id']} was deleted while this execution ran")
+            return None
         self._log_end(
             RunResult(
                 status=RunStatus(row["status"]),
@@ -547,19 +648,20 @@ def _record_end(
 def _finish_row(
     conn, execution_id, result: RunResult, durable: bool, created_at=None
 ) -> dict[str, Any] | None:
-    return attempts.finish(
-        conn,
-        execution_id,
-        status=result.status.value,
-        output_json=result.output_json,
-        error_message=result.error_message,
-        logs=result.logs,
-        metrics=_metrics(result),
-        durable=durable,
-        retry_requested=result.retry_requested,
-        retry_delay_ms=result.retry_delay_ms,
-        created_at=created_at,
-    )
+    return attempts.finish(conn, execution_id, durable=durable, created_at=created_at, **_end_fields(result))
+
+
+def _end_fields(result: RunResult) -> dict[str, Any]:
+    """How a run ended, as `attempts.finish` and `attempts.end_params` take it."""
+    return {
+        "status": result.status.value,
+        "output_json": result.output_json,
+        "error_message": result.error_message,
+        "logs": result.logs,
+        "metrics": _metrics(result),
+        "retry_requested": result.retry_requested,
+        "retry_delay_ms": result.retry_delay_ms,
+    }
 
 
 def _metrics(result: RunResult) -> dict[str, Any]:

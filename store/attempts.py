@@ -98,35 +98,94 @@ _NEXT, _NEXT_ID = next_attempt_ctes("u")
 _ENDED, _ENDED_SENT = execution_ended_ctes("u")
 _STATUS = f"CASE WHEN x.cancel_requested_at IS NULL THEN %(status)s ELSE '{ExecutionStatus.CANCELLED}' END"
 
+
 # A cancel requested while the run was in flight wins over how the sandbox ended. The slot this
 # connection holds is released in the same round trip. The wait before a next attempt is drawn
 # once (`cur`), the decision is taken on the row as the update sees it (a cancel that came in
 # meanwhile stops the retry).
-_FINISH = f"""
-WITH cur AS (
-    SELECT id AS cur_id,
-           COALESCE(%(retry_delay_ms)s::float8, {delay_ms_sql("retry_policy", "attempt")}) AS delay_ms
-    FROM executions WHERE id = %(id)s AND status = '{ExecutionStatus.RUNNING}' {{created_at}}
+# An attempt that did not fail (COMPLETED, CANCELLED) is never retried: its statement leaves the
+# next-attempt CTEs out (`retries=False`), a smaller plan for the common case.
+_REQUESTED = "%(retry_requested)s"
+
+
+def end_ctes(*, retries: bool, created_at: str) -> str:
+    """The CTEs (cur, u, the ended event and, with `retries`, the next attempt) recording one
+    attempt's end from the parameters of `finish`; `created_at` is the SQL of the execution's
+    creation time (its day partition) or "" (any day)."""
+    in_day = f"AND created_at = {created_at}" if created_at else ""
+    x_in_day = f"AND x.created_at = {created_at}" if created_at else ""
+    if retries:
+        delay = f"COALESCE(%(retry_delay_ms)s::float8, {delay_ms_sql('retry_policy', 'attempt')})"
+        retried = (
+            f"%(status)s IN ('{ExecutionStatus.FAILED}', '{ExecutionStatus.TIMEOUT}')\n"
+            f"                  AND {retry_sql('x', '%(status)s', 'cur.delay_ms', requested=_REQUESTED)}"
+        )
+    else:
+        delay, retried = "NULL::float8", "false"
+    ctes = f"""cur AS (
+    SELECT id AS cur_id, {delay} AS delay_ms
+    FROM executions WHERE id = %(id)s AND status = '{ExecutionStatus.RUNNING}' {in_day}
 ), u AS (
     UPDATE executions x SET
         status = {_STATUS},
         output = CASE WHEN x.cancel_requested_at IS NULL THEN %(output)s::jsonb END,
         error_message = CASE WHEN x.cancel_requested_at IS NULL THEN %(error)s ELSE %(cancelled)s END,
         logs = %(logs)s, metrics = %(metrics)s, completed_at = clock_timestamp(),
-        retried = %(status)s IN ('{ExecutionStatus.FAILED}', '{ExecutionStatus.TIMEOUT}')
-                  AND {retry_sql("x", "%(status)s", "cur.delay_ms", requested="%(retry_requested)s")}
-    FROM cur WHERE x.id = cur.cur_id AND x.status = '{ExecutionStatus.RUNNING}' {{x_created_at}}
+        retried = {retried}
+    FROM cur WHERE x.id = cur.cur_id AND x.status = '{ExecutionStatus.RUNNING}' {x_in_day}
     RETURNING {COLUMNS}, cur.delay_ms AS next_delay_ms
-), {_ENDED}, {_NEXT}
-SELECT u.*, pg_advisory_unlock_all(), {_ENDED_SENT} AS ended_event_sent, {_NEXT_ID} AS next_attempt_id,
+), {_ENDED}"""
+    return f"{ctes}, {_NEXT}" if retries else ctes
+
+
+def end_selected(*, retries: bool) -> str:
+    """What a statement using `end_ctes` must select so that its sends run."""
+    return f"{_ENDED_SENT} AS ended_event_sent, {_NEXT_ID if retries else 'NULL::uuid'} AS next_attempt_id"
+
+
+def retries_possible(status: str) -> bool:
+    """Whether an attempt ending with `status` may get a next attempt (only failures do)."""
+    return status in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
+
+
+def _finish_sql(*, retries: bool, in_day: bool) -> str:
+    return f"""
+WITH {end_ctes(retries=retries, created_at="%(created_at)s" if in_day else "")}
+SELECT u.*, pg_advisory_unlock_all(), {end_selected(retries=retries)},
        %(durable)s OR set_config('synchronous_commit', 'off', true) IS NOT NULL AS flushed
 FROM (SELECT 1) one LEFT JOIN u ON true
 """
-# `created_at` (the execution's, when known) lets PostgreSQL touch only its day partition.
-_FINISH_IN_DAY = _FINISH.replace("{created_at}", "AND created_at = %(created_at)s").replace(
-    "{x_created_at}", "AND x.created_at = %(created_at)s"
-)
-_FINISH_ANY_DAY = _FINISH.replace("{created_at}", "").replace("{x_created_at}", "")
+
+
+# (retries possible, created_at known: only its day partition is touched) -> statement
+_FINISH = {(r, d): _finish_sql(retries=r, in_day=d) for r in (False, True) for d in (False, True)}
+
+
+def end_params(
+    execution_id: uuid.UUID,
+    *,
+    status: str,
+    output_json: str | None,
+    error_message: str | None,
+    logs: str | None,
+    metrics: dict[str, Any],
+    retry_requested: bool = False,
+    retry_delay_ms: int | None = None,
+    created_at: Any = None,
+) -> dict[str, Any]:
+    """The parameters of `end_ctes`."""
+    return {
+        "status": status,
+        "output": output_json,
+        "error": clean_text(error_message, MAX_ERROR_CHARS, "…[message truncated]"),
+        "cancelled": CANCELLED_MESSAGE,
+        "logs": clean_text(logs, MAX_LOG_CHARS, TRUNCATED_MARKER) or None,
+        "metrics": Jsonb(metrics),
+        "id": execution_id,
+        "created_at": created_at,
+        "retry_requested": retry_requested and status == ExecutionStatus.FAILED,
+        "retry_delay_ms": None if retry_delay_ms is None else min(max(0, retry_delay_ms), MAX_WAIT_MS),
+    }
 
 
 def finish(
@@ -154,28 +213,19 @@ def finish(
     the sweep then reports as lost (FAILED, never run twice). `created_at` (the execution's, when
     known) lets PostgreSQL touch only its day partition.
     """
-    row = (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            _FINISH_IN_DAY if created_at is not None else _FINISH_ANY_DAY,
-            {
-                "status": status,
-                "output": output_json,
-                "error": clean_text(error_message, MAX_ERROR_CHARS, "…[message truncated]"),
-                "cancelled": CANCELLED_MESSAGE,
-                "logs": clean_text(logs, MAX_LOG_CHARS, TRUNCATED_MARKER) or None,
-                "metrics": Jsonb(metrics),
-                "id": execution_id,
-                "durable": durable,
-                "created_at": created_at,
-                "retry_requested": retry_requested and status == ExecutionStatus.FAILED,
-                "retry_delay_ms": None
-                if retry_delay_ms is None
-                else min(max(0, retry_delay_ms), MAX_WAIT_MS),
-            },
-        )
-        .fetchone()
+    params = end_params(
+        execution_id,
+        status=status,
+        output_json=output_json,
+        error_message=error_message,
+        logs=logs,
+        metrics=metrics,
+        retry_requested=retry_requested,
+        retry_delay_ms=retry_delay_ms,
+        created_at=created_at,
     )
+    statement = _FINISH[(retries_possible(status), created_at is not None)]
+    row = conn.cursor(row_factory=dict_row).execute(statement, {**params, "durable": durable}).fetchone()
     return row if row["id"] is not None else None
 
 

@@ -170,22 +170,31 @@ def start_queued(
     `message` (queue, msg_id) is deleted in the same statement when it has served its purpose
     (`acknowledged` is then true).
     """
-    queue, msg_id = message or (None, None)
+    params = start_queued_params(execution_id, cached_version, message=message, created_at=created_at)
     return (
         conn.cursor(row_factory=dict_row)
-        .execute(
-            _START_QUEUED_IN_DAY if created_at is not None else _START_QUEUED_ANY_DAY,
-            {
-                "execution_id": execution_id,
-                "cached": cached_version or -1,
-                "default_runs": DEFAULTS["maxConcurrentRuns"],
-                "queue": queue,
-                "msg_id": msg_id,
-                "created_at": created_at,
-            },
-        )
+        .execute(_START_QUEUED_IN_DAY if created_at is not None else _START_QUEUED_ANY_DAY, params)
         .fetchone()
     )
+
+
+def start_queued_params(
+    execution_id: uuid.UUID,
+    cached_version: int | None,
+    *,
+    message: tuple[str, int] | None = None,
+    created_at: Any = None,
+) -> dict[str, Any]:
+    """The parameters of `start_queued`'s statement (store/end_then_start.py uses them too)."""
+    queue, msg_id = message or (None, None)
+    return {
+        "execution_id": execution_id,
+        "cached": cached_version or -1,
+        "default_runs": DEFAULTS["maxConcurrentRuns"],
+        "queue": queue,
+        "msg_id": msg_id,
+        "created_at": created_at,
+    }
 
 
 _START_QUEUED_SQL = _START_QUEUED.replace("{delete}", Broker.delete_sql("%(queue)s", "%(msg_id)s"))

@@ -86,6 +86,9 @@ def _created_at(payload: dict) -> datetime | None:
     # cache keeps re-planning them per call (about half of their cost); the generic plan prunes
     # partitions when it runs and is as good for these single-row lookups.
     session={"plan_cache_mode": "force_generic_plan"},
+    # A thread's execution ends are recorded by the statement starting its next one; the worker
+    # settles the last one when no next one follows at once.
+    settle=lambda conn: service().flush_queued_end(conn),
 )
 def run_execution(payload: dict, delivery) -> None:
     """Start the execution at most once (PENDING -> RUNNING compare-and-set), run it, record it."""
@@ -95,6 +98,9 @@ def run_execution(payload: dict, delivery) -> None:
         with _lock:
             busy = _busy_until.get(function_id, 0.0) > time.monotonic()
         if busy:
+            # The end this thread deferred may hold a slot of this very function: record it, or
+            # the thread could keep postponing that function's messages while holding it.
+            service().flush_queued_end(delivery.connection)
             raise Postpone(delay, "every slot of the function is busy")
     outcome = service().run_queued(
         execution_id,
@@ -103,6 +109,7 @@ def run_execution(payload: dict, delivery) -> None:
         on_acknowledged=delivery.acknowledge,
         conn=delivery.connection,
         created_at=_created_at(payload),
+        defer_end=True,
     )
     if outcome.wait_s > 0:  # delivered before it is due (an early redelivery): hide it until then
         raise Postpone(math.ceil(outcome.wait_s), "not due yet (scheduledFor)")

@@ -1,0 +1,87 @@
+"""The executor's hot path in one statement: record how one queued execution ended and start the
+next queued execution on the same connection.
+
+A consumer thread of the executor runs its queued executions one after another on its own
+connection. Instead of one statement (and one commit) for the end of one and another for the
+start of the next, this statement does both: per execution, one round trip and one commit
+instead of two. The two halves are the very CTEs of `attempts.finish` and
+`executions.start_queued`, with their semantics (compare-and-set, slot, events, next attempt).
+
+The slot of the execution that ended is freed by `pg_advisory_unlock(its key, its slot)`, not
+`pg_advisory_unlock_all()`: the same statement may have taken the next one's slot. PostgreSQL's
+advisory locks count per session, so when the next execution is of the same function and
+retakes the same slot before the unlock runs, it still holds it once afterwards.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+
+from store import attempts
+from store import executions as queued
+
+_START = {True: queued._START_QUEUED_IN_DAY, False: queued._START_QUEUED_ANY_DAY}
+_MAIN = "\nSELECT fn.*,"
+_FROM = "\nFROM (SELECT 1) one LEFT JOIN fn ON true LEFT JOIN upd ON true"
+# What the caller logs of the execution that ended (not its input, output or logs).
+_ENDED_JSON = (
+    "jsonb_build_object('id', id, 'function_id', function_id, 'status', status, 'error_message', "
+    "error_message, 'trigger_type', trigger_type, 'retried', retried, 'attempt', attempt, "
+    "'max_attempts', max_attempts, 'retry_policy', retry_policy)"
+)
+
+
+def _statement(*, retries: bool, end_in_day: bool, start_in_day: bool) -> str:
+    start = _START[start_in_day]
+    ctes, main = start.split(_MAIN)
+    select, rest = main.split(_FROM)
+    end = attempts.end_ctes(retries=retries, created_at="%(end_created_at)s" if end_in_day else "")
+    return (
+        f"{ctes}, {end}{_MAIN}{select},\n"
+        f"       (SELECT {_ENDED_JSON} FROM u) AS ended, {attempts.end_selected(retries=retries)},\n"
+        "       pg_advisory_unlock(%(end_slot_key)s::integer, %(end_slot)s::integer) AS end_unlocked,\n"
+        "       set_config('synchronous_commit', 'off', true) IS NOT NULL AS end_flushed"
+        f"{_FROM}{rest}"
+    )
+
+
+_STATEMENTS = {
+    (r, e, s): _statement(retries=r, end_in_day=e, start_in_day=s)
+    for r in (False, True)
+    for e in (False, True)
+    for s in (False, True)
+}
+
+
+def end_then_start(
+    conn: psycopg.Connection,
+    end: dict[str, Any],
+    slot: tuple[int, int],
+    start: dict[str, Any],
+) -> dict[str, Any]:
+    """Record an end (`end`: the parameters of `attempts.end_params`) and free its `slot`
+    (slot_key, slot number), then start a queued execution (`start`: the parameters of
+    `executions.start_queued_params`), in one statement that commits without waiting for its WAL
+    flush (like both halves alone on the queued path).
+
+    Returns `start_queued`'s row, plus `ended`: the ended execution's row (as JSON: ids and
+    times are strings; id, function_id, status, error_message, trigger_type, retried, attempt,
+    max_attempts, retry_policy) or None when it was no longer RUNNING, and `next_attempt_id`.
+    """
+    statement = _STATEMENTS[
+        (
+            attempts.retries_possible(end["status"]),
+            end["created_at"] is not None,
+            start["created_at"] is not None,
+        )
+    ]
+    params = {**start, **{k: v for k, v in end.items() if k != "created_at"}}
+    params.update(end_created_at=end["created_at"], end_slot_key=slot[0], end_slot=slot[1])
+    row = conn.cursor(row_factory=dict_row).execute(statement, params).fetchone()
+    if isinstance(row["ended"], str):
+        row["ended"] = json.loads(row["ended"])
+    return row

@@ -1,0 +1,163 @@
+"""The executor's batched statements: a consumer thread records a queued execution's end in the
+statement that starts its next one (store/end_then_start.py), so N executions drained one after
+another on one connection cost N + 1 statements (and commits), not 2N. Slots, events, cancels
+and retries stay those of the two statements alone."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+
+from contracts.queues import EXECUTIONS
+from executions.service import ExecutionService
+from infra.database import ForkSafePool
+from runner.sandbox.pool import RunnerPool
+from tests.integration.api_fixtures import api
+from tests.integration.execute_helpers import ready_function
+from tests.integration.retry_helpers import NO_WAIT, submit
+
+ECHO = "function handle(input) { return input; }"
+FAILS = "function handle(input) { throw new Error('failing on purpose'); }"
+
+__all__ = ["api"]  # fixture used below
+
+
+class CountingCursor(psycopg.Cursor):
+    """Counts the statements sent on its connection (conn.execute and conn.cursor().execute)."""
+
+    def execute(self, *args, **kwargs):
+        self.connection.statements += 1
+        return super().execute(*args, **kwargs)
+
+
+@pytest.fixture
+def db_url(api):
+    return api.config["TEST_DATABASE_URL"]
+
+
+@pytest.fixture
+def service(db_url):
+    svc = ExecutionService(
+        ForkSafePool(db_url, max_size=2, name="test"), RunnerPool(1), listen_for_cancels=False
+    )
+    yield svc
+    svc.close()
+    svc.db.close()
+
+
+@pytest.fixture
+def thread_conn(db_url):
+    """A consumer thread's autocommit connection that counts its statements."""
+    with psycopg.connect(db_url, autocommit=True, cursor_factory=CountingCursor) as conn:
+        conn.statements = 0
+        yield conn
+
+
+def read_messages(db_url, n):
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        rows = conn.execute("SELECT msg_id, message FROM pgmq.read(%s, 30, %s)", (EXECUTIONS, n)).fetchall()
+    assert len(rows) == n
+    return rows
+
+
+def drain(service, conn, messages, *, defer_end=True):
+    """What a consumer thread does with one read: run each message's execution, then flush."""
+    for msg_id, body in messages:
+        outcome = service.run_queued(
+            uuid.UUID(body["executionId"]),
+            uuid.UUID(body["functionId"]),
+            message=(EXECUTIONS, msg_id),
+            conn=conn,
+            defer_end=defer_end,
+        )
+        assert outcome.ran
+    service.flush_queued_end(conn)
+
+
+def slot_is_free(db_url, fid) -> bool:
+    with psycopg.connect(db_url, autocommit=True) as other:
+        key = other.execute("SELECT slot_key FROM functions WHERE id = %s", (fid,)).fetchone()[0]
+        free = other.execute("SELECT pg_try_advisory_lock(%s, 0)", (key,)).fetchone()[0]
+        other.execute("SELECT pg_advisory_unlock_all()")
+    return free
+
+
+def test_n_queued_executions_on_one_thread_take_n_plus_one_statements(api, db_url, service, thread_conn):
+    client = api.test_client()
+    # One slot: every execution after the first retakes, in the statement that ends the one
+    # before, the slot that statement frees.
+    fid = ready_function(client, "javascript", ECHO, {"maxConcurrentRuns": 1})
+    n = 6
+    ids = [submit(client, fid, {"i": i})["id"] for i in range(n)]
+    messages = read_messages(db_url, n)
+
+    drain(service, thread_conn, messages)
+
+    # Unbatched, every execution costs a start and an end statement: 2n.
+    assert thread_conn.statements == n + 1
+    rows = [client.get(f"/executions/{i}").get_json() for i in ids]
+    assert [r["status"] for r in rows] == ["COMPLETED"] * n
+    assert [r["output"] for r in rows] == [{"i": i} for i in range(n)]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        events = conn.execute(
+            "SELECT type, count(*) FROM events WHERE source_execution_id = ANY(%s) "
+            "GROUP BY type ORDER BY type",
+            ([uuid.UUID(i) for i in ids],),
+        ).fetchall()
+        left = conn.execute(f"SELECT count(*) FROM pgmq.q_{EXECUTIONS}").fetchone()[0]
+    assert events == [("jsruntime.execution.completed", n), ("jsruntime.execution.started", n)]
+    assert left == 0  # every message was deleted as its execution started
+    # The last slot was freed by the flush; none is left held twice on the thread's connection.
+    assert (
+        thread_conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() AND locktype = 'advisory'"
+        ).fetchone()[0]
+        == 0
+    )
+    assert slot_is_free(db_url, fid)
+
+
+def test_a_deferred_end_holds_its_slot_until_it_is_recorded(api, db_url, service, thread_conn):
+    client = api.test_client()
+    fid = ready_function(client, "javascript", ECHO, {"maxConcurrentRuns": 1})
+    first = submit(client, fid, {})["id"]
+    (message,) = read_messages(db_url, 1)
+
+    service.run_queued(
+        uuid.UUID(first), uuid.UUID(fid), message=(EXECUTIONS, message[0]), conn=thread_conn, defer_end=True
+    )
+
+    # Ran, not yet recorded: still RUNNING with its slot held (the sweep does not take it for lost).
+    assert client.get(f"/executions/{first}").get_json()["status"] == "RUNNING"
+    assert not slot_is_free(db_url, fid)
+    service.flush_queued_end(thread_conn)
+    assert client.get(f"/executions/{first}").get_json()["status"] == "COMPLETED"
+    assert slot_is_free(db_url, fid)
+
+
+def test_a_failed_attempt_ended_with_the_next_start_gets_its_next_attempt(api, db_url, service, thread_conn):
+    client = api.test_client()
+    fid = ready_function(client, "javascript", FAILS)
+    echo = ready_function(client, "javascript", ECHO)
+    failing = submit(client, fid, {}, retryPolicy={"maxAttempts": 2, **NO_WAIT})["id"]
+    after = submit(client, echo, {"after": True})["id"]
+    messages = sorted(read_messages(db_url, 2), key=lambda m: m[1]["executionId"] != failing)
+
+    drain(service, thread_conn, messages)
+
+    assert thread_conn.statements == 3
+    first = client.get(f"/executions/{failing}").get_json()
+    assert first["status"] == "FAILED" and first["retried"] is True
+    assert client.get(f"/executions/{after}").get_json()["status"] == "COMPLETED"
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        next_attempt = conn.execute(
+            "SELECT status, attempt FROM executions WHERE retry_of = %s", (uuid.UUID(failing),)
+        ).fetchone()
+        retrying = conn.execute(
+            "SELECT count(*) FROM events "
+            "WHERE type = 'jsruntime.execution.retrying' AND source_execution_id = %s",
+            (uuid.UUID(failing),),
+        ).fetchone()[0]
+    assert next_attempt == ("PENDING", 2) and retrying == 1
