@@ -52,7 +52,14 @@ def register(host: Host, *, retry_503: bool = False, **fields) -> dict:
 
 
 def queued_run_completes(host: Host, function_id: str) -> None:
-    status, queued = host.call("POST", f"/functions/{function_id}/executions", {"input": {"q": 1}})
+    """Queue a run (retrying the documented 503 a connection broken by a restart answers) and
+    wait for it to complete."""
+
+    def answered():
+        reply = host.call("POST", f"/functions/{function_id}/executions", {"input": {"q": 1}})
+        return None if reply[0] == 503 else reply
+
+    status, queued = wait_until(answered, 30, "an answer other than 503")
     assert status == 202, queued
     wait_until(
         lambda: host.call("GET", f"/executions/{queued['id']}")[1]["status"] == "COMPLETED", 60, "COMPLETED"
