@@ -14,13 +14,12 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
 
 from contracts.statuses import ExecutionStatus
 from events.domain import execution_ended_ctes
-from infra.limits import TRUNCATED_MARKER
+from store.attempts import end_params
 from store.audit import AuditLine, audit_cte, audit_params
-from store.executions import CANCELLED_MESSAGE, COLUMNS, MAX_ERROR_CHARS, MAX_LOG_CHARS, clean_text
+from store.executions import COLUMNS
 
 _ENDED, _ENDED_SENT = execution_ended_ctes("u")
 # A cancel requested while the run was in flight wins over how the sandbox ended.
@@ -61,17 +60,16 @@ def finish_sync(
         conn.cursor(row_factory=dict_row)
         .execute(
             _FINISH_IN_DAY if created_at is not None else _FINISH_ANY_DAY,
-            {
-                "status": status,
-                "output": output_json,
-                "error": clean_text(error_message, MAX_ERROR_CHARS, "…[message truncated]"),
-                "cancelled": CANCELLED_MESSAGE,
-                "logs": clean_text(logs, MAX_LOG_CHARS, TRUNCATED_MARKER) or None,
-                "metrics": Jsonb(metrics),
-                "id": execution_id,
-                "created_at": created_at,
-                **audit_params(audit),
-            },
+            end_params(
+                execution_id,
+                status=status,
+                output_json=output_json,
+                error_message=error_message,
+                logs=logs,
+                metrics=metrics,
+                created_at=created_at,
+            )
+            | audit_params(audit),
         )
         .fetchone()
     )
