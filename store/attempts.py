@@ -108,10 +108,10 @@ _STATUS = f"CASE WHEN x.cancel_requested_at IS NULL THEN %(status)s ELSE '{Execu
 _REQUESTED = "%(retry_requested)s"
 
 
-def end_ctes(*, retries: bool, created_at: str) -> str:
+def end_ctes(*, retries: bool, created_at: str, ended_at: str = "clock_timestamp()") -> str:
     """The CTEs (cur, u, the ended event and, with `retries`, the next attempt) recording one
     attempt's end from the parameters of `finish`; `created_at` is the SQL of the execution's
-    creation time (its day partition) or "" (any day)."""
+    creation time (its day partition) or "" (any day); `ended_at` the SQL of its completedAt."""
     in_day = f"AND created_at = {created_at}" if created_at else ""
     x_in_day = f"AND x.created_at = {created_at}" if created_at else ""
     if retries:
@@ -130,7 +130,7 @@ def end_ctes(*, retries: bool, created_at: str) -> str:
         status = {_STATUS},
         output = CASE WHEN x.cancel_requested_at IS NULL THEN %(output)s::jsonb END,
         error_message = CASE WHEN x.cancel_requested_at IS NULL THEN %(error)s ELSE %(cancelled)s END,
-        logs = %(logs)s, metrics = %(metrics)s, completed_at = clock_timestamp(),
+        logs = %(logs)s, metrics = %(metrics)s, completed_at = {ended_at},
         retried = {retried}
     FROM cur WHERE x.id = cur.cur_id AND x.status = '{ExecutionStatus.RUNNING}' {x_in_day}
     RETURNING {COLUMNS}, cur.delay_ms AS next_delay_ms

@@ -39,7 +39,13 @@ def _statement(*, retries: bool, end_in_day: bool, start_in_day: bool) -> str:
     start = _START[start_in_day]
     ctes, main = start.split(_MAIN)
     select, rest = main.split(_FROM)
-    end = attempts.end_ctes(retries=retries, created_at="%(end_created_at)s" if end_in_day else "")
+    # The ended run's completedAt is this statement's start: before the next one's startedAt,
+    # which the start half sets later in the same statement (their times never overlap).
+    end = attempts.end_ctes(
+        retries=retries,
+        created_at="%(end_created_at)s" if end_in_day else "",
+        ended_at="statement_timestamp()",
+    )
     return (
         f"{ctes}, {end}{_MAIN}{select},\n"
         f"       (SELECT {_ENDED_JSON} FROM u) AS ended, {attempts.end_selected(retries=retries)},\n"

@@ -100,6 +100,14 @@ def test_n_queued_executions_on_one_thread_take_n_plus_one_statements(api, db_ur
     rows = [client.get(f"/executions/{i}").get_json() for i in ids]
     assert [r["status"] for r in rows] == ["COMPLETED"] * n
     assert [r["output"] for r in rows] == [{"i": i} for i in range(n)]
+    # One slot, one at a time, and the recorded times say so: each end (recorded by the
+    # statement that starts the next) comes no later than the next one's start.
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        times = conn.execute(
+            "SELECT started_at, completed_at FROM executions WHERE id = ANY(%s) ORDER BY started_at",
+            ([uuid.UUID(i) for i in ids],),
+        ).fetchall()
+    assert all(ended <= next_started for (_, ended), (next_started, _) in zip(times, times[1:], strict=False))
     with psycopg.connect(db_url, autocommit=True) as conn:
         events = conn.execute(
             "SELECT type, count(*) FROM events WHERE source_execution_id = ANY(%s) "
