@@ -180,6 +180,7 @@ def run(
             p95_ms=load["p95_ms"],
             requests=load["requests"],
             maxconcurrentruns=BENCH_LIMITS["maxConcurrentRuns"],
+            goal=">= 750",  # issue 28: back to wave 1's figure
             **config,
         )
     )
