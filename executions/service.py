@@ -7,7 +7,6 @@ the executor calls `run_queued` for executions that `executions.enqueue` queued.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import threading
 import time
@@ -24,7 +23,7 @@ from executions.cancel import CancelListener
 from executions.fairness import SandboxAdmission
 from hostapi.calls import HostApi
 from hostapi.secrets import check_key
-from infra import limits, metrics
+from infra import json_text, limits, metrics
 from infra.database import ForkSafePool
 from infra.logs import event
 from infra.redact import Redactor
@@ -492,7 +491,7 @@ class ExecutionService:
         request = RunRequest(
             language=Language(fn["language"]),
             artifact=artifact,
-            input_json=json.dumps(fn["input"], ensure_ascii=False, separators=(",", ":")),
+            input_json=json_text.dumps(fn["input"]),
             limits=Limits.of_function(fn["resource_limits"]),
             execution_id=execution_id,
             context_json=context_json(fn, execution_id),
@@ -587,7 +586,7 @@ def context_json(fn: dict[str, Any], execution_id: str) -> str:
         "attempt": fn.get("attempt") or 1,
         "maxAttempts": fn.get("max_attempts") or 1,
     }
-    return json.dumps(context, ensure_ascii=False, separators=(",", ":"), default=str)
+    return json_text.dumps(context, default=str)
 
 
 def _redacted(result: RunResult, redactor: Redactor) -> RunResult:

@@ -15,6 +15,7 @@ from infra.settings import Settings
 from migrations import require_current_schema
 from web import docs
 from web.errors import register_error_handlers
+from web.flask_app import PnilFlask
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -24,7 +25,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         settings = Settings.from_env().for_process("web")
         require_current_schema(settings.database_url, "web")  # gunicorn reports the refusal
         configure_logging("web", settings.log_level, settings.log_format)
-    app = Flask("pnil")
+    app = PnilFlask("pnil")
     if settings.trusted_proxies:
         # X-Forwarded-For/-Proto/-Host from that many proxies in front (nginx: 1) are believed:
         # request.remote_addr, the scheme and host of Location headers and HTTP-trigger request data.
@@ -54,7 +55,6 @@ def create_app(settings: Settings | None = None) -> Flask:
         },
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
     )
-    app.json.sort_keys = False  # fields in the order the schemas declare them
     app.extensions["pnil.settings"] = settings
     app.extensions["pnil.secret_box"] = SecretBox(settings.secret_key, settings.secret_keys_previous)
     app.extensions["pnil.db"] = ForkSafePool(

@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import struct
 
+import orjson
+
 from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 
 REQUEST_HEADER = struct.Struct("<II")
@@ -106,7 +108,10 @@ def decode_result(payload: bytes) -> RunResult:
 # A lone surrogate in a guest's text (broken UTF-16) crosses the pipe unchanged instead of
 # failing the whole frame.
 def _dump(*values) -> bytes:
-    return json.dumps(values, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
+    try:
+        return orjson.dumps(values)  # the common case, a tenth of the json module's time
+    except TypeError:  # a lone surrogate, an integer past 64 bits
+        return json.dumps(values, ensure_ascii=False).encode("utf-8", errors="surrogatepass")
 
 
 def _load(frame: bytes) -> list:
