@@ -9,7 +9,8 @@ from infra.settings import log_level_from, web_threads_from, web_timeout_s_from
 
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8080')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", min(4, multiprocessing.cpu_count())))
-worker_class = "gthread"
+# gunicorn's gthread worker, keeping a busy keep-alive connection on its thread (web/gunicorn_worker.py).
+worker_class = "web.gunicorn_worker.LingeringThreadWorker"
 # Many threads: a request waiting for a sandbox holds one, and every connection should get a
 # thread rather than queue behind another tenant's waiting requests (see executions/fairness.py).
 threads = web_threads_from(os.environ)
