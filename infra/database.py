@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import os
 
+from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
+
+from infra import json_text
+
+# jsonb columns (an execution's input, output, metrics...) are read by orjson where it keeps the
+# value exact: every process that opens a pool reads them several times per execution.
+set_json_loads(json_text.loads_stored)
 
 # Hot statements touch partitioned tables, and PostgreSQL re-plans a prepared statement on them
 # for every call by default (a custom plan costs more than the execution). Generic plans are
