@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import RawCursor
 from psycopg.rows import RowFactory, dict_row
 
 _PLACEHOLDER = re.compile(r"%\((\w+)\)s|%%|%.?")
@@ -53,5 +54,5 @@ class Positional:
         row_factory: RowFactory[Any] = dict_row,
     ) -> psycopg.Cursor[Any]:
         """Run the statement with `params` (by name; extra names are ignored) on `conn`."""
-        cursor = psycopg.RawCursor(conn, row_factory=row_factory)
+        cursor = RawCursor(conn, row_factory=row_factory)
         return cursor.execute(self.sql, [params[name] for name in self.names])
