@@ -3,7 +3,7 @@
 psycopg converts a statement's `%(name)s` placeholders to `$n` on every `execute`, and caches
 the conversion only for statements up to 4,096 bytes with at most 50 parameters. A longer
 statement (the executor's end-then-start is 7-10 kB) is parsed again by a Python regex loop on
-every call: about a third of the executor's own CPU per queued execution. A `Positional`
+every call: about 0.06 ms of CPU per queued execution, 9 % of the executor's own. A `Positional`
 statement is converted here, once, and runs through a `psycopg.RawCursor`, which sends it as is
 (prepared after a few runs, like any other statement).
 """
