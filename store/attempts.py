@@ -30,6 +30,7 @@ from events.domain import execution_ended_ctes, execution_retrying_ctes
 from infra.limits import DEFAULTS, TRUNCATED_MARKER
 from infra.retry_policy import MAX_WAIT_MS, delay_ms_sql, retries_on_sql
 from store.executions import CANCELLED_MESSAGE, COLUMNS, MAX_ERROR_CHARS, MAX_LOG_CHARS, clean_text
+from store.positional import Positional
 
 # An execution RUNNING longer than its time limit plus this cannot still be running: the runner
 # pool kills overruns after a second. Such a row was lost by a process that died.
@@ -158,7 +159,9 @@ FROM (SELECT 1) one LEFT JOIN u ON true
 
 
 # (retries possible, created_at known: only its day partition is touched) -> statement
-_FINISH = {(r, d): _finish_sql(retries=r, in_day=d) for r in (False, True) for d in (False, True)}
+_FINISH = {
+    (r, d): Positional.of(_finish_sql(retries=r, in_day=d)) for r in (False, True) for d in (False, True)
+}
 
 
 def end_params(
@@ -225,7 +228,7 @@ def finish(
         created_at=created_at,
     )
     statement = _FINISH[(retries_possible(status), created_at is not None)]
-    row = conn.cursor(row_factory=dict_row).execute(statement, {**params, "durable": durable}).fetchone()
+    row = statement.execute(conn, {**params, "durable": durable}).fetchone()
     return row if row["id"] is not None else None
 
 

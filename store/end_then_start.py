@@ -19,10 +19,10 @@ import json
 from typing import Any
 
 import psycopg
-from psycopg.rows import dict_row
 
 from store import attempts
 from store import executions as queued
+from store.positional import Positional
 
 _START = {True: queued._START_QUEUED_IN_DAY, False: queued._START_QUEUED_ANY_DAY}
 _MAIN = "\nSELECT fn.*,"
@@ -56,7 +56,7 @@ def _statement(*, retries: bool, end_in_day: bool, start_in_day: bool) -> str:
 
 
 _STATEMENTS = {
-    (r, e, s): _statement(retries=r, end_in_day=e, start_in_day=s)
+    (r, e, s): Positional.of(_statement(retries=r, end_in_day=e, start_in_day=s))
     for r in (False, True)
     for e in (False, True)
     for s in (False, True)
@@ -87,7 +87,7 @@ def end_then_start(
     ]
     params = {**start, **{k: v for k, v in end.items() if k != "created_at"}}
     params.update(end_created_at=end["created_at"], end_slot_key=slot[0], end_slot=slot[1])
-    row = conn.cursor(row_factory=dict_row).execute(statement, params).fetchone()
+    row = statement.execute(conn, params).fetchone()
     if isinstance(row["ended"], str):
         row["ended"] = json.loads(row["ended"])
     return row

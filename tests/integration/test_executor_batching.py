@@ -14,6 +14,7 @@ from contracts.queues import EXECUTIONS
 from executions.service import ExecutionService
 from infra.database import ForkSafePool
 from runner.sandbox.pool import RunnerPool
+from store import positional
 from tests.integration.api_fixtures import api
 from tests.integration.execute_helpers import ready_function
 from tests.integration.retry_helpers import NO_WAIT, submit
@@ -24,12 +25,20 @@ FAILS = "function handle(input) { throw new Error('failing on purpose'); }"
 __all__ = ["api"]  # fixture used below
 
 
-class CountingCursor(psycopg.Cursor):
+class Counting:
     """Counts the statements sent on its connection (conn.execute and conn.cursor().execute)."""
 
     def execute(self, *args, **kwargs):
         self.connection.statements += 1
         return super().execute(*args, **kwargs)
+
+
+class CountingCursor(Counting, psycopg.Cursor):
+    pass
+
+
+class CountingRawCursor(Counting, psycopg.RawCursor):
+    """The cursor of store/positional.py's statements, counted the same way."""
 
 
 @pytest.fixture
@@ -48,8 +57,9 @@ def service(db_url):
 
 
 @pytest.fixture
-def thread_conn(db_url):
+def thread_conn(db_url, monkeypatch):
     """A consumer thread's autocommit connection that counts its statements."""
+    monkeypatch.setattr(positional, "RawCursor", CountingRawCursor)
     with psycopg.connect(db_url, autocommit=True, cursor_factory=CountingCursor) as conn:
         conn.statements = 0
         yield conn
@@ -169,3 +179,27 @@ def test_a_failed_attempt_ended_with_the_next_start_gets_its_next_attempt(api, d
             (uuid.UUID(failing),),
         ).fetchone()[0]
     assert next_attempt == ("PENDING", 2) and retrying == 1
+
+
+def test_a_drain_converts_no_statement_text_per_execution(api, db_url, service, thread_conn, monkeypatch):
+    """psycopg caches its conversion of `%(name)s` placeholders only for statements under 4 kB;
+    the end-then-start statement (7-10 kB) is converted once, at import (store/positional.py),
+    not by psycopg on every execution."""
+    client = api.test_client()
+    fid = ready_function(client, "javascript", ECHO, {"maxConcurrentRuns": 1})
+    n = 4
+    [submit(client, fid, {"i": i}) for i in range(n)]
+    messages = read_messages(db_url, n)
+    uncached = psycopg._queries._query2pg_nocache
+    parsed: list[int] = []
+
+    def counting(query, encoding):
+        parsed.append(len(query))
+        return uncached(query, encoding)
+
+    monkeypatch.setattr(psycopg._queries, "_query2pg_nocache", counting)
+
+    drain(service, thread_conn, messages)
+
+    assert thread_conn.statements == n + 1
+    assert parsed == []  # before store/positional.py: one 7 kB parse per execution
