@@ -27,6 +27,8 @@ from bench.runner_echo import ECHO_INPUT, ECHO_SOURCE, compile_echo
 from bench.stack import PROJECT_ROOT, Stack, env_database_url, free_port
 
 BENCH = "execute_floor"
+# pnil's own worker class (gunicorn.conf.py): the floor is served the way pnil is.
+WORKER_CLASS = "web.gunicorn_worker.LingeringThreadWorker"
 SECONDS = 10.0
 BODY = json.dumps({"input": json.loads(ECHO_INPUT)}).encode()
 
@@ -61,7 +63,7 @@ def floor(database_url: str | None, wasm: Path) -> tuple[float, float]:
         procfile = Path(tmp) / "Procfile"
         port = free_port()
         procfile.write_text(
-            f"web: gunicorn -w {WEB_ENV['WEB_CONCURRENCY']} -k gthread "
+            f"web: gunicorn -w {WEB_ENV['WEB_CONCURRENCY']} -k {WORKER_CLASS} "
             f"--threads {WEB_ENV['PNIL_WEB_THREADS']} -b 127.0.0.1:{port} bench.floor_app:app\n"
         )
         env = {**WEB_ENV, "FLOOR_WASM": str(wasm)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import psycopg
 
@@ -61,3 +62,11 @@ def test_discovery_reads_bench_names_and_orders_them(tmp_path):
     # when discovering, expect preferred names first, then the rest by name; helpers skipped
     found = [(bench.name, bench.module) for bench in discover(tmp_path)]
     assert found == [("compile", "compile_latency"), ("broken", "broken"), ("zeta", "zeta")]
+
+
+def test_the_floor_is_served_by_pnils_own_gunicorn_worker():
+    from bench import execute_floor
+    from bench.stack import PROJECT_ROOT
+
+    source = (PROJECT_ROOT / "gunicorn.conf.py").read_text()
+    assert re.search(r'^worker_class = "([^"]+)"$', source, re.M).group(1) == execute_floor.WORKER_CLASS
