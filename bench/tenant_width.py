@@ -23,6 +23,7 @@ from psycopg.rows import dict_row
 from bench.report import emit
 from bench.runner_echo import ECHO_INPUT
 from bench.stack import env_database_url, throwaway_database
+from contracts.statuses import CompileStatus, ExecutionStatus, LifecycleState
 from infra.database import GENERIC_PLANS
 from store import executions, sync_end
 
@@ -35,8 +36,8 @@ def _function(conn: psycopg.Connection, tenant: uuid.UUID) -> uuid.UUID:
     """A READY function (its binary is never run here: only the statements are measured)."""
     return conn.execute(
         "INSERT INTO functions (tenant_id, name, language, source, status, state, wasm_binary) "
-        "VALUES (%s, 'bench-echo', 'assemblyscript', 'x', 'READY', 'ACTIVE', '\\x00') RETURNING id",
-        (tenant,),
+        "VALUES (%s, 'bench-echo', 'assemblyscript', 'x', %s, %s, '\\x00') RETURNING id",
+        (tenant, CompileStatus.READY, LifecycleState.ACTIVE),
     ).fetchone()["id"]
 
 
@@ -51,7 +52,7 @@ def _cpu_us_per_execution(conn: psycopg.Connection, tenant: uuid.UUID, function_
         sync_end.finish_sync(
             conn,
             row["execution_id"],
-            status="COMPLETED",
+            status=ExecutionStatus.COMPLETED,
             output_json=ECHO_INPUT,
             error_message=None,
             logs=None,
