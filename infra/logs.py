@@ -109,13 +109,13 @@ def event(
         and level >= direct[1].level
     ):
         handler = direct[1]
-        text = handler.formatter.line(time.time(), logging.getLevelName(level), logger.name, name, fields)
         try:
+            text = handler.formatter.line(time.time(), logging.getLevelName(level), logger.name, name, fields)
             with handler.lock:
                 handler.stream.write(text + "\n")
                 handler.stream.flush()
             return
         except Exception:  # noqa: BLE001 - the logging module's path reports it its own way
-            pass
+            pass  # (a write that failed halfway may leave part of the line before it)
     # One dict for the formatter (cheap), and each field as an attribute for handlers/tests.
     logger.log(level, name, extra={**fields, "_fields": fields}, exc_info=exc_info)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import socket
+import threading
 import time
 from urllib.parse import urlsplit
 
@@ -82,3 +83,51 @@ def test_clients_that_hang_up_leave_the_worker_serving(address):
         finally:
             conn.close()
         sock.close()
+
+
+@pytest.fixture(scope="module")
+def two_threads(server_url, template_url):
+    env = {"WEB_CONCURRENCY": "1", "PNIL_WEB_THREADS": "2"}
+    with (
+        throwaway_database(server_url) as database_url,
+        Stack(("web",), database_url=database_url, extra_env=env) as stack,
+    ):
+        parts = urlsplit(stack.base_url)
+        yield parts.hostname, parts.port
+
+
+def test_busy_connections_never_hold_every_thread_while_another_waits(two_threads):
+    # given more connections sending back to back than the worker has threads
+    stop = threading.Event()
+    served = []
+
+    def busy():
+        conn = http.client.HTTPConnection(*two_threads, timeout=30)
+        try:
+            while not stop.is_set():
+                served.append(_get(conn)[0])
+        finally:
+            conn.close()
+
+    clients = [threading.Thread(target=busy) for _ in range(4)]
+    for client in clients:
+        client.start()
+    try:
+        while len(served) < 200:  # they are all going
+            time.sleep(0.01)
+        # when one more connection asks, it is answered while they go on
+        late = http.client.HTTPConnection(*two_threads, timeout=30)
+        try:
+            before = len(served)
+            status, _ = _get(late)
+            meanwhile = len(served) - before  # the busy connections' answers while it waited
+        finally:
+            late.close()
+        answered_while_busy = not stop.is_set() and all(client.is_alive() for client in clients)
+    finally:
+        stop.set()
+        for client in clients:
+            client.join()
+    assert status == 404 and answered_while_busy
+    # it waited for the requests in flight, not for the busy connections to stop
+    assert meanwhile < 50, f"{meanwhile} answers to the busy connections while one more waited"

@@ -49,3 +49,31 @@ def test_the_format_is_chosen_by_setting():
     assert isinstance(logging.getLogger().handlers[0].formatter, ConsoleFormatter)
     configure_logging("web", log_format=log_format_from({}))
     assert type(logging.getLogger().handlers[0].formatter) is JsonFormatter
+
+
+def test_event_writes_the_formatters_line_itself_and_never_raises(monkeypatch):
+    import io
+
+    root = logging.getLogger()
+    saved_handlers, saved_level = root.handlers[:], root.level
+    try:
+        configure_logging("web")
+        handler = logging.getLogger().handlers[0]
+        monkeypatch.setattr(handler, "stream", io.StringIO())
+        log = logging.getLogger("pnil.test")
+        event(log, "execution.completed", executionId="e-1", durationMs=1.5)
+        written = json.loads(handler.stream.getvalue())
+        expected = json.loads(handler.formatter.line(0.0, "INFO", "pnil.test", "execution.completed", {}))
+        assert {k: v for k, v in written.items() if k != "ts"} == {
+            **{k: v for k, v in expected.items() if k != "ts"},
+            "executionId": "e-1",
+            "durationMs": 1.5,
+        }
+        circular: list = []
+        circular.append(circular)
+        event(log, "odd.fields", value=circular)  # unencodable: the logging module reports it
+        event(log, "after", n=1)
+        assert json.loads(handler.stream.getvalue().splitlines()[-1])["event"] == "after"
+    finally:
+        root.handlers[:] = saved_handlers
+        root.setLevel(saved_level)
