@@ -5,8 +5,8 @@ each response: the main thread polls it, and a pool thread is woken again for it
 (two poller changes, a pipe write and read, a future and two thread wake-ups per request). A
 client sending its next request at once (an SDK or a load test; ~0.2 ms later) waits that round
 trip for nothing. This worker lets the thread that answered wait `LINGER_S` for the next
-request on the same connection, then hands the connection back as gunicorn does; it never
-waits while another connection is queued for a thread.
+request on the same connection, then hands the connection back as gunicorn does; it waits only
+while every queued connection has a free thread to take it.
 """
 
 from __future__ import annotations
@@ -25,24 +25,34 @@ class LingeringThreadWorker(ThreadWorker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._waiting = 0  # connections handed to the pool that no thread has taken yet
-        self._waiting_lock = threading.Lock()
+        self._active = 0  # pool threads handling a connection (waiting on one included)
+        self._count_lock = threading.Lock()
 
     def enqueue_req(self, conn):
-        with self._waiting_lock:
+        with self._count_lock:
             self._waiting += 1
         super().enqueue_req(conn)
 
     def handle(self, conn):
-        with self._waiting_lock:
+        with self._count_lock:
             self._waiting -= 1
-        keepalive = super().handle(conn)
-        if self.cfg.is_ssl or conn.is_http2:
-            return keepalive  # MSG_PEEK is plain TCP's
-        # Only while no other connection waits for a thread: busy connections never hold every
-        # thread while others queue (they take turns through the poller, as with gthread).
-        while keepalive is True and self.alive and not self._waiting and _next_request_within(conn, LINGER_S):
+            self._active += 1
+        try:
             keepalive = super().handle(conn)
-        return keepalive
+            if self.cfg.is_ssl or conn.is_http2:
+                return keepalive  # MSG_PEEK is plain TCP's
+            while keepalive is True and self._may_wait() and _next_request_within(conn, LINGER_S):
+                keepalive = super().handle(conn)
+            return keepalive
+        finally:
+            with self._count_lock:
+                self._active -= 1
+
+    def _may_wait(self) -> bool:
+        """While every queued connection has a free thread to take it, and one more is spare:
+        busy connections never hold every thread while others queue (they then take turns
+        through the poller, as with gthread)."""
+        return self.alive and self._waiting + self._active < self.cfg.threads
 
 
 def _next_request_within(conn, seconds: float) -> bool:
