@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import logging
 import os
+import selectors
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,8 +30,9 @@ from infra.logs import event
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 5.0
 RECONNECT_AFTER_S = 1.0
-# How long the thread waits for notifications at a time: a subscriber added meanwhile, a `borrow()`
-# from another thread or a close waits at most this long.
+# How long the thread waits for notifications at a time: a subscriber added meanwhile or a close
+# waits at most this long. A `borrow()` does not wait for it: the thread waits on the socket
+# without holding the connection.
 WAIT_S = 0.5
 
 
@@ -67,7 +70,11 @@ class Listener:
         self._pending: list[Subscription] = []  # subscribed, LISTEN not yet issued on this connection
         self._lock = threading.Lock()
         self._conn: psycopg.Connection | None = None
-        self._borrowers = 0
+        # Written to wake the thread's wait: after a borrower's statement (it may have read a
+        # notification), a new subscriber, a close.
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -85,6 +92,7 @@ class Listener:
             self._subs.append(sub)
             self._pending.append(sub)
         self.start()
+        self._wake()
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
@@ -100,15 +108,20 @@ class Listener:
     def close(self) -> None:
         """Stop the thread and tell every subscriber it is lost."""
         self._stop.set()
+        self._wake()
         with self._lock:
             subs, self._subs, self._pending = self._subs, [], []
         for sub in subs:
             self._lost(sub)
+        with self._lock:
+            if self._thread is None:  # never started: nothing else holds the wake-up sockets
+                self._wake_r.close()
+                self._wake_w.close()
 
     def start(self) -> None:
         """Connect now, before any subscriber (for `borrow()`)."""
         with self._lock:
-            if self._thread is None:
+            if self._thread is None and not self._stop.is_set():
                 self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self._thread.start()
 
@@ -117,8 +130,8 @@ class Listener:
         self, *, own_when_down: bool = True, connect_timeout_s: float = 2.0
     ) -> Iterator[psycopg.Connection]:
         """A connection for one short statement from another thread (/health, /ready, the broker's
-        visibility extensions): the listening one (psycopg serialises the statement with the
-        thread's wait, at most WAIT_S), or while it is not connected a short-lived one (the
+        visibility extensions): the listening one (at once: the thread waits for notifications on
+        the socket, not inside psycopg), or while it is not connected a short-lived one (the
         database is likely down then), or with `own_when_down=False` an OperationalError."""
         self.start()
         conn = self._conn
@@ -132,13 +145,16 @@ class Listener:
             ) as own:
                 yield own
             return
-        with self._lock:
-            self._borrowers += 1
         try:
             yield conn
         finally:
-            with self._lock:
-                self._borrowers -= 1
+            self._wake()
+
+    def _wake(self) -> None:
+        try:
+            self._wake_w.send(b"w")
+        except OSError:  # full (the thread is woken already) or closed (the thread has ended)
+            pass
 
     # -- the thread ------------------------------------------------------------------------------
     def _run(self) -> None:
@@ -162,26 +178,49 @@ class Listener:
                 for sub in subs:
                     self._lost(sub)
             self._stop.wait(self.reconnect_after_s)
+        self._wake_r.close()
+        self._wake_w.close()
 
     def _serve(self, conn: psycopg.Connection) -> None:
         checked = time.monotonic()
-        while not self._stop.is_set():
-            self._listen_pending(conn)
-            with self._lock:
-                by_channel: dict[str, list[Subscription]] = {}
-                for sub in self._subs:
-                    if sub.listening.is_set():
-                        by_channel.setdefault(sub.channel, []).append(sub)
-            for notify in conn.notifies(timeout=WAIT_S, stop_after=1):
-                for sub in by_channel.get(notify.channel, ()):
-                    if sub.listening.is_set():  # not closed meanwhile
-                        self._call(sub.on_notify, notify.payload)
-                checked = time.monotonic()  # the connection answered
-            while self._borrowers and not self._stop.is_set():  # let a check() have its turn
-                time.sleep(0.001)
-            if time.monotonic() - checked >= self.check_every_s:
-                conn.execute("SELECT 1")
-                checked = time.monotonic()
+        with selectors.DefaultSelector() as ready:
+            ready.register(conn.fileno(), selectors.EVENT_READ)
+            ready.register(self._wake_r, selectors.EVENT_READ)
+            while not self._stop.is_set():
+                self._listen_pending(conn)
+                if self._dispatch(conn):
+                    checked = time.monotonic()  # the connection answered
+                # Waiting here, not in psycopg's notifies(), leaves the connection free: a borrower's
+                # statement runs at once (its answer wakes this wait; the next dispatch takes the
+                # connection's lock after it).
+                ready.select(WAIT_S)
+                self._drain_wakes()
+                if time.monotonic() - checked >= self.check_every_s:
+                    conn.execute("SELECT 1")
+                    checked = time.monotonic()
+
+    def _drain_wakes(self) -> None:
+        try:
+            while self._wake_r.recv(4096):
+                pass
+        except BlockingIOError:
+            pass
+
+    def _dispatch(self, conn: psycopg.Connection) -> bool:
+        """Hand every notification already received (also those a borrower's statement read) to its
+        channel's subscribers, without waiting; whether any came."""
+        with self._lock:
+            by_channel: dict[str, list[Subscription]] = {}
+            for sub in self._subs:
+                if sub.listening.is_set():
+                    by_channel.setdefault(sub.channel, []).append(sub)
+        came = False
+        for notify in conn.notifies(timeout=0):
+            came = True
+            for sub in by_channel.get(notify.channel, ()):
+                if sub.listening.is_set():  # not closed meanwhile
+                    self._call(sub.on_notify, notify.payload)
+        return came
 
     def _listen_pending(self, conn: psycopg.Connection) -> None:
         with self._lock:
