@@ -160,10 +160,12 @@ class Worker:
         and be read again, rather than risk handling a message another thread reads meanwhile."""
         started = time.monotonic()
         handled = 0
+        worked, worked_s = 0, 0.0
         for message in messages:
             if self._stop.is_set():
                 break  # the rest reappear after their visibility timeout
-            if time.monotonic() - started > vt_s / 2:
+            began = time.monotonic()
+            if began - started > vt_s / 2:
                 event(
                     log,
                     "worker.batch_left",
@@ -172,9 +174,13 @@ class Worker:
                     left=len(messages) - handled,
                 )
                 break
-            self._handle(conn, message)
+            # A message postponed or dead-lettered took no work of the task: it would make the
+            # queue's work look short (a flood of a busy function) and the reads long.
+            if self._handle(conn, message):
+                worked += 1
+                worked_s += time.monotonic() - began
             handled += 1
-        sizer.record(time.monotonic() - started, handled)
+        sizer.record(worked_s, worked)
 
     def _sizer(self, queue: str) -> BatchSizer:
         """The queue's read size: its tasks' largest `batch`, by time when one asks (`batch_s`)."""
@@ -246,15 +252,19 @@ class Worker:
             reason=reason,
         )
 
-    def _handle(self, conn: psycopg.Connection, msg: Message) -> None:
+    def _handle(self, conn: psycopg.Connection, msg: Message) -> bool:
+        """Deliver msg to its task; whether the task did its work (it returned or failed)."""
         task = self._task_for(msg)
         if task is None:
-            return self._dead(conn, msg, f"no task {msg.task_name!r} on this queue", None)
+            self._dead(conn, msg, f"no task {msg.task_name!r} on this queue", None)
+            return False
         if not isinstance(msg.body, dict):
-            return self._dead(conn, msg, "payload is not a JSON object", task)
+            self._dead(conn, msg, "payload is not a JSON object", task)
+            return False
         if task.retry.exhausted(msg.read_ct - 1):
             # Earlier deliveries ended without a verdict (the worker died): a poison message.
-            return self._dead(conn, msg, "retries exhausted by deliveries that never finished", task)
+            self._dead(conn, msg, "retries exhausted by deliveries that never finished", task)
+            return False
         self._heartbeat.track(msg.queue, msg.msg_id, task.visibility_timeout_s)
         delivery = Delivery(message=msg, task=task, _heartbeat=self._heartbeat, connection=conn)
         try:
@@ -263,15 +273,18 @@ class Worker:
             finally:
                 self._heartbeat.untrack(msg.queue, msg.msg_id)
         except Reject as exc:
-            return self._dead(conn, msg, f"rejected: {exc}", task)
+            self._dead(conn, msg, f"rejected: {exc}", task)
+            return True
         except Postpone as exc:
             self.broker.set_vt(conn, msg.queue, msg.msg_id, exc.delay)
             log.debug("message %s on %s postponed %ss: %s", msg.msg_id, msg.queue, exc.delay, exc)
-            return None
+            return False
         except Exception as exc:  # noqa: BLE001 - any task failure is retried, by design
-            return self._retry_or_die(conn, msg, task, exc)
+            self._retry_or_die(conn, msg, task, exc)
+            return True
         if not delivery.acknowledged:
             self.broker.delete(conn, msg.queue, msg.msg_id)
+        return True
 
     def _retry_or_die(self, conn: psycopg.Connection, msg: Message, task: Task, exc: Exception):
         error = f"{type(exc).__name__}: {exc}"

@@ -10,7 +10,7 @@ import time
 
 import psycopg
 
-from broker import Broker, Reject
+from broker import Broker, Postpone, Reject
 
 broker = Broker()
 
@@ -99,6 +99,12 @@ def sized(payload, delivery):
     _record(delivery, payload.get("tag", "sized"))
 
 
+@broker.task(queue="test_sized_busy", name="sized_busy", visibility_timeout=30, batch=5, batch_s=10.0)
+def sized_busy(payload, delivery):
+    """Postpones every message for 30 s (as the executor does a busy function's)."""
+    raise Postpone(30, "busy")
+
+
 @broker.task(queue="test_ahead", name="ahead", max_retries=5, visibility_timeout=2, backoff=0, batch=2)
 def ahead(payload, delivery):
     """Two messages a read; each takes more than half of their visibility timeout."""
@@ -106,4 +112,4 @@ def ahead(payload, delivery):
     time.sleep(float(payload.get("seconds", 1.2)))
 
 
-QUEUES = ("test_ok", "test_fail", "test_slow", "test_dead", "test_sized", "test_ahead")
+QUEUES = ("test_ok", "test_fail", "test_slow", "test_dead", "test_sized", "test_sized_busy", "test_ahead")

@@ -280,3 +280,23 @@ def test_a_message_read_ahead_is_not_run_past_half_its_visibility_timeout(app, d
     # Then the second was not run from the first read (another reader could have had it by
     # then): it reappeared and ran from its second read
     assert runs(db) == [(first, 1, "first"), (second, 2, "second")]
+
+
+def test_postponed_messages_do_not_make_a_time_sized_queue_read_more(app, db, worker_factory, monkeypatch):
+    # Given a time-sized task that postpones every one of its 12 messages (no work done)
+    asked = []
+    read = app.read
+    monkeypatch.setattr(
+        app, "read", lambda conn, queue, vt_s, qty=1: asked.append(qty) or read(conn, queue, vt_s, qty)
+    )
+    for i in range(12):
+        broker_app.sized_busy.send(n=i)
+    # When one consumer thread has read each of them
+    worker_factory("test_sized_busy")
+    wait_for(
+        lambda: (
+            db.execute("SELECT count(*) FROM pgmq.q_test_sized_busy WHERE read_ct > 0").fetchone()[0] == 12
+        )
+    )
+    # Then it read them one at a time: a postponement is not a measure of the queue's work
+    assert set(asked) == {1}
