@@ -253,7 +253,7 @@ class Worker:
         )
 
     def _handle(self, conn: psycopg.Connection, msg: Message) -> bool:
-        """Deliver msg to its task; whether the task did its work (it returned or failed)."""
+        """Deliver msg to its task; whether the task did its work (it returned, failed or rejected it)."""
         task = self._task_for(msg)
         if task is None:
             self._dead(conn, msg, f"no task {msg.task_name!r} on this queue", None)
