@@ -85,7 +85,7 @@ def _created_at(payload: dict) -> datetime | None:
     # read's pass over the queue once per many, while a backlog of long ones is read a few at a
     # time, so that another tenant's execution queued behind it is read soon (the fair turn).
     batch=64,
-    batch_s=0.25,
+    batch_s=0.1,
     # Its two statements (start, finish) touch partitioned tables: PostgreSQL's default plan
     # cache keeps re-planning them per call (about half of their cost); the generic plan prunes
     # partitions when it runs and is as good for these single-row lookups.
