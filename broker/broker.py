@@ -28,6 +28,7 @@ _TASK_OPTIONS = {
     "max_backoff",
     "on_dead",
     "batch",
+    "batch_s",
     "session",
     "settle",
 }
@@ -117,6 +118,8 @@ class Broker:
         """Declare a task: `@broker.task(queue=..., max_retries=..., visibility_timeout=..., backoff=...)`.
 
         `batch=N` lets a consumer thread read N messages at once (cheap, short tasks).
+        `batch_s=S` with it: read about S seconds of work at once (at most N messages), from a
+        moving average of how long the queue's messages take to handle (broker/batching.py).
         `session={setting: value}`: PostgreSQL settings of the connection the worker runs the
         queue's tasks on (e.g. the plan cache mode of a task whose statements are always the same).
         `settle=fn(connection)`: a task that defers work to the next message its consumer thread
@@ -152,6 +155,7 @@ class Broker:
                 broker=self,
                 on_dead=options.get("on_dead"),
                 batch=int(options.get("batch", 1)),
+                batch_s=None if options.get("batch_s") is None else float(options["batch_s"]),
                 session=dict(options.get("session") or {}),
                 settle=options.get("settle"),
             )

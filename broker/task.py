@@ -38,6 +38,8 @@ class Task:
     broker: Sender
     on_dead: Callable[[dict[str, Any], str], None] | None = None
     batch: int = 1
+    # When set, reads take about this many seconds of the queue's work, at most `batch` messages.
+    batch_s: float | None = None
     session: dict[str, str] = field(default_factory=dict)  # settings of the worker's connection
     # fn(connection) the worker calls on a consumer thread's connection before it waits, stops,
     # or after a read that did not fill its batch or whose message failed: the task records what

@@ -8,6 +8,7 @@ import time
 
 import psycopg
 
+from broker.batching import BatchSizer
 from broker.broker import Broker
 from broker.delivery import Delivery
 from broker.errors import Postpone, Reject, Retry
@@ -52,6 +53,8 @@ class Worker:
         self._wakeups: dict[str, QueueWakeup] = {
             queue: QueueWakeup(self._stop, idle_poll_s) for queue in queues
         }
+        # One per queue, shared by its threads: they measure the same kind of work.
+        self._batches: dict[str, BatchSizer] = {queue: self._sizer(queue) for queue in queues}
         # One connection listens for every queue and serves the heartbeat's extensions; it stays
         # open after stop while tasks in hand finish.
         self._listener = WakeupListener(
@@ -102,7 +105,7 @@ class Worker:
     def _consume(self, queue: str) -> None:
         wakeup = self._wakeups[queue]
         vt_s = max(t.visibility_timeout_s for t in self.broker.tasks_for(queue))
-        batch = max(t.batch for t in self.broker.tasks_for(queue))
+        sizer = self._batches[queue]
         conn: psycopg.Connection | None = None
         failures = 0
         while not self._stop.is_set():
@@ -110,6 +113,7 @@ class Worker:
                 if conn is None or conn.closed:
                     conn = self._connect(queue)
                 seen = wakeup.generation
+                batch = sizer.size()
                 messages = self.broker.read(conn, queue, vt_s, batch)
                 failures = 0
                 if not messages:
@@ -117,10 +121,7 @@ class Worker:
                     wakeup.wait(seen, next_visible_in(conn, queue))
                     continue
                 try:
-                    for message in messages:
-                        if self._stop.is_set():
-                            break  # the rest reappear after their visibility timeout
-                        self._handle(conn, message)
+                    self._handle_batch(conn, messages, vt_s, sizer)
                 except BaseException:
                     self._settle(conn, queue)
                     raise
@@ -148,6 +149,44 @@ class Worker:
         if conn is not None:
             self._settle(conn, queue)
             conn.close()
+
+    def _handle_batch(
+        self, conn: psycopg.Connection, messages: list[Message], vt_s: int, sizer: BatchSizer
+    ) -> None:
+        """Handle one read's messages in turn and tell the sizer how long they took.
+
+        Messages not handled yet stay hidden by the read's visibility timeout only (the heartbeat
+        extends a message's once it is handled): past half of it, the rest are left to reappear
+        and be read again, rather than risk handling a message another thread reads meanwhile."""
+        started = time.monotonic()
+        handled = 0
+        worked, worked_s = 0, 0.0
+        for message in messages:
+            if self._stop.is_set():
+                break  # the rest reappear after their visibility timeout
+            began = time.monotonic()
+            if began - started > vt_s / 2:
+                event(
+                    log,
+                    "worker.batch_left",
+                    level=logging.WARNING,
+                    queue=message.queue,
+                    left=len(messages) - handled,
+                )
+                break
+            # A message postponed or dead-lettered took no work of the task: it would make the
+            # queue's work look short (a flood of a busy function) and the reads long.
+            if self._handle(conn, message):
+                worked += 1
+                worked_s += time.monotonic() - began
+            handled += 1
+        sizer.record(worked_s, worked)
+
+    def _sizer(self, queue: str) -> BatchSizer:
+        """The queue's read size: its tasks' largest `batch`, by time when one asks (`batch_s`)."""
+        tasks = self.broker.tasks_for(queue)
+        targets = [t.batch_s for t in tasks if t.batch_s is not None]
+        return BatchSizer(most=max(t.batch for t in tasks), batch_s=min(targets) if targets else None)
 
     def _settle(self, conn: psycopg.Connection | None, queue: str) -> None:
         """Run the queue's tasks' `settle` on the thread's connection (when it is alive)."""
@@ -213,15 +252,19 @@ class Worker:
             reason=reason,
         )
 
-    def _handle(self, conn: psycopg.Connection, msg: Message) -> None:
+    def _handle(self, conn: psycopg.Connection, msg: Message) -> bool:
+        """Deliver msg to its task; whether the task did its work (it returned, failed or rejected it)."""
         task = self._task_for(msg)
         if task is None:
-            return self._dead(conn, msg, f"no task {msg.task_name!r} on this queue", None)
+            self._dead(conn, msg, f"no task {msg.task_name!r} on this queue", None)
+            return False
         if not isinstance(msg.body, dict):
-            return self._dead(conn, msg, "payload is not a JSON object", task)
+            self._dead(conn, msg, "payload is not a JSON object", task)
+            return False
         if task.retry.exhausted(msg.read_ct - 1):
             # Earlier deliveries ended without a verdict (the worker died): a poison message.
-            return self._dead(conn, msg, "retries exhausted by deliveries that never finished", task)
+            self._dead(conn, msg, "retries exhausted by deliveries that never finished", task)
+            return False
         self._heartbeat.track(msg.queue, msg.msg_id, task.visibility_timeout_s)
         delivery = Delivery(message=msg, task=task, _heartbeat=self._heartbeat, connection=conn)
         try:
@@ -230,15 +273,18 @@ class Worker:
             finally:
                 self._heartbeat.untrack(msg.queue, msg.msg_id)
         except Reject as exc:
-            return self._dead(conn, msg, f"rejected: {exc}", task)
+            self._dead(conn, msg, f"rejected: {exc}", task)
+            return True
         except Postpone as exc:
             self.broker.set_vt(conn, msg.queue, msg.msg_id, exc.delay)
             log.debug("message %s on %s postponed %ss: %s", msg.msg_id, msg.queue, exc.delay, exc)
-            return None
+            return False
         except Exception as exc:  # noqa: BLE001 - any task failure is retried, by design
-            return self._retry_or_die(conn, msg, task, exc)
+            self._retry_or_die(conn, msg, task, exc)
+            return True
         if not delivery.acknowledged:
             self.broker.delete(conn, msg.queue, msg.msg_id)
+        return True
 
     def _retry_or_die(self, conn: psycopg.Connection, msg: Message, task: Task, exc: Exception):
         error = f"{type(exc).__name__}: {exc}"

@@ -10,7 +10,7 @@ import time
 
 import psycopg
 
-from broker import Broker, Reject
+from broker import Broker, Postpone, Reject
 
 broker = Broker()
 
@@ -93,4 +93,23 @@ def dies_action_fails(payload, delivery):
     raise RuntimeError("nope")
 
 
-QUEUES = ("test_ok", "test_fail", "test_slow", "test_dead")
+@broker.task(queue="test_sized", name="sized", visibility_timeout=30, backoff=0, batch=5, batch_s=10.0)
+def sized(payload, delivery):
+    """Reads about 10 s of its messages at once, at most 5: a quick one lets reads grow to 5."""
+    _record(delivery, payload.get("tag", "sized"))
+
+
+@broker.task(queue="test_sized_busy", name="sized_busy", visibility_timeout=30, batch=5, batch_s=10.0)
+def sized_busy(payload, delivery):
+    """Postpones every message for 30 s (as the executor does a busy function's)."""
+    raise Postpone(30, "busy")
+
+
+@broker.task(queue="test_ahead", name="ahead", max_retries=5, visibility_timeout=2, backoff=0, batch=2)
+def ahead(payload, delivery):
+    """Two messages a read; each takes more than half of their visibility timeout."""
+    _record(delivery, payload.get("tag", "ahead"))
+    time.sleep(float(payload.get("seconds", 1.2)))
+
+
+QUEUES = ("test_ok", "test_fail", "test_slow", "test_dead", "test_sized", "test_sized_busy", "test_ahead")

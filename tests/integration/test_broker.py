@@ -248,3 +248,55 @@ def test_a_fair_queue_serves_each_key_in_turn(database_url, db):
     finally:
         for b in (fair, plain):
             b.close()
+
+
+def test_a_time_sized_task_reads_one_message_first_then_more_as_they_prove_quick(
+    app, db, worker_factory, monkeypatch
+):
+    # Given a task reading about 10 s of messages at once (at most 5), and 30 quick messages
+    asked = []
+    read = app.read
+    monkeypatch.setattr(
+        app, "read", lambda conn, queue, vt_s, qty=1: asked.append(qty) or read(conn, queue, vt_s, qty)
+    )
+    for i in range(30):
+        broker_app.sized.send(tag=f"s{i}")
+    # When one consumer thread drains them
+    worker_factory("test_sized")
+    wait_for(lambda: queue_count(db, "test_sized") == 0)
+    # Then its first read took one message (nothing measured yet), later ones the most, and each
+    # message ran once
+    assert asked[0] == 1 and 5 in asked and max(asked) == 5
+    assert sorted(tag for _, _, tag in runs(db)) == sorted(f"s{i}" for i in range(30))
+
+
+def test_a_message_read_ahead_is_not_run_past_half_its_visibility_timeout(app, db, worker_factory):
+    # Given two messages read together, hidden for 2 s, the first of which takes 1.2 s
+    first = broker_app.ahead.send(tag="first")
+    second = broker_app.ahead.send(tag="second")
+    # When one consumer thread handles them
+    worker_factory("test_ahead")
+    wait_for(lambda: queue_count(db, "test_ahead") == 0, timeout=15)
+    # Then the second was not run from the first read (another reader could have had it by
+    # then): it reappeared and ran from its second read
+    assert runs(db) == [(first, 1, "first"), (second, 2, "second")]
+
+
+def test_postponed_messages_do_not_make_a_time_sized_queue_read_more(app, db, worker_factory, monkeypatch):
+    # Given a time-sized task that postpones every one of its 12 messages (no work done)
+    asked = []
+    read = app.read
+    monkeypatch.setattr(
+        app, "read", lambda conn, queue, vt_s, qty=1: asked.append(qty) or read(conn, queue, vt_s, qty)
+    )
+    for i in range(12):
+        broker_app.sized_busy.send(n=i)
+    # When one consumer thread has read each of them
+    worker_factory("test_sized_busy")
+    wait_for(
+        lambda: (
+            db.execute("SELECT count(*) FROM pgmq.q_test_sized_busy WHERE read_ct > 0").fetchone()[0] == 12
+        )
+    )
+    # Then it read them one at a time: a postponement is not a measure of the queue's work
+    assert set(asked) == {1}
