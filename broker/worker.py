@@ -156,14 +156,17 @@ class Worker:
         """Handle one read's messages in turn and tell the sizer how long they took.
 
         Messages not handled yet stay hidden by the read's visibility timeout only (the heartbeat
-        extends a message's once it is handled): past half of it, the rest are left to reappear
-        and be read again, rather than risk handling a message another thread reads meanwhile."""
+        extends a message's once it is handled): past half of it, the rest are given back (visible
+        at once, to be read again) rather than risk handling a message another thread reads
+        meanwhile. A stopping worker gives back the rest too: a restart does not hide a read's
+        worth of messages for a visibility timeout."""
         started = time.monotonic()
         handled = 0
         worked, worked_s = 0, 0.0
         for message in messages:
             if self._stop.is_set():
-                break  # the rest reappear after their visibility timeout
+                self._give_back(conn, messages[handled:])
+                break
             began = time.monotonic()
             if began - started > vt_s / 2:
                 event(
@@ -173,6 +176,7 @@ class Worker:
                     queue=message.queue,
                     left=len(messages) - handled,
                 )
+                self._give_back(conn, messages[handled:])
                 break
             # A message postponed or dead-lettered took no work of the task: it would make the
             # queue's work look short (a flood of a busy function) and the reads long.
@@ -181,6 +185,22 @@ class Worker:
                 worked_s += time.monotonic() - began
             handled += 1
         sizer.record(worked_s, worked)
+
+    def _give_back(self, conn: psycopg.Connection, messages: list[Message]) -> None:
+        """Make messages this thread read but did not handle visible again now; on failure they
+        reappear after their visibility timeout, as any unfinished message does."""
+        try:
+            for message in messages:
+                self.broker.set_vt(conn, message.queue, message.msg_id, 0)
+        except psycopg.Error as exc:
+            event(
+                log,
+                "worker.give_back_failed",
+                level=logging.WARNING,
+                queue=messages[0].queue,
+                left=len(messages),
+                error=str(exc).strip(),
+            )
 
     def _sizer(self, queue: str) -> BatchSizer:
         """The queue's read size: its tasks' largest `batch`, by time when one asks (`batch_s`)."""

@@ -112,4 +112,20 @@ def ahead(payload, delivery):
     time.sleep(float(payload.get("seconds", 1.2)))
 
 
-QUEUES = ("test_ok", "test_fail", "test_slow", "test_dead", "test_sized", "test_sized_busy", "test_ahead")
+@broker.task(queue="test_held", name="held", visibility_timeout=30, batch=2)
+def held(payload, delivery):
+    """Two messages a read, hidden 30 s; each takes half a second."""
+    _record(delivery, payload.get("tag", "held"))
+    time.sleep(0.5)
+
+
+QUEUES = (
+    "test_ok",
+    "test_fail",
+    "test_slow",
+    "test_dead",
+    "test_sized",
+    "test_sized_busy",
+    "test_ahead",
+    "test_held",
+)

@@ -300,3 +300,20 @@ def test_postponed_messages_do_not_make_a_time_sized_queue_read_more(app, db, wo
     )
     # Then it read them one at a time: a postponement is not a measure of the queue's work
     assert set(asked) == {1}
+
+
+def test_a_stopping_worker_gives_back_the_messages_it_read_but_did_not_start(app, db, worker_factory):
+    # Given two messages read together and hidden for 30 s, the first of which is running
+    first = broker_app.held.send(tag="first")
+    second = broker_app.held.send(tag="second")
+    worker = worker_factory("test_held")
+    wait_for(lambda: runs(db))
+    # When the worker stops before it reaches the second
+    worker.stop()
+    worker.join(10)
+    # Then the first ran once, and the second is visible again at once (not 30 s after its read)
+    assert runs(db) == [(first, 1, "first")]
+    visible = db.execute(
+        "SELECT msg_id FROM pgmq.q_test_held WHERE vt <= clock_timestamp() ORDER BY msg_id"
+    ).fetchall()
+    assert [row[0] for row in visible] == [second]
