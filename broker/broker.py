@@ -41,7 +41,8 @@ _TASK_OPTIONS = {
 # (a hash aggregate); the qty * 4 smallest turns are drawn from those counts; then only the few
 # first visible messages of the keys drawn are looked up, each key from its oldest visible
 # message on (the primary key's order). A few spare ones stand in for those another reader
-# locked meanwhile.
+# locked meanwhile. The messages come back in the order of their turns: a consumer thread starts
+# them in that order, so another key's message is not last of a long read.
 _FAIR_READ = """
 WITH queued AS (
     SELECT msg_id, message->>%(key)s AS k, vt <= clock_timestamp() AS visible, read_ct > 0 AS read
@@ -64,17 +65,19 @@ WITH queued AS (
         ORDER BY msg_id LIMIT turns.take
     ) c
 ), chosen AS (
-    SELECT m.msg_id FROM {table} m JOIN candidates c ON c.msg_id = m.msg_id
+    SELECT m.msg_id, c.turn FROM {table} m JOIN candidates c ON c.msg_id = m.msg_id
     WHERE m.vt <= clock_timestamp()
     ORDER BY c.turn, m.msg_id
     LIMIT %(qty)s
     FOR UPDATE OF m SKIP LOCKED
+), taken AS (
+    UPDATE {table} m
+    SET last_read_at = clock_timestamp(), vt = clock_timestamp() + make_interval(secs => %(vt)s),
+        read_ct = read_ct + 1
+    FROM chosen WHERE m.msg_id = chosen.msg_id
+    RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m.headers, chosen.turn
 )
-UPDATE {table} m
-SET last_read_at = clock_timestamp(), vt = clock_timestamp() + make_interval(secs => %(vt)s),
-    read_ct = read_ct + 1
-FROM chosen WHERE m.msg_id = chosen.msg_id
-RETURNING m.msg_id, m.read_ct, m.enqueued_at, m.last_read_at, m.vt, m.message, m.headers
+SELECT msg_id, read_ct, enqueued_at, last_read_at, vt, message, headers FROM taken ORDER BY turn, msg_id
 """
 
 

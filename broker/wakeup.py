@@ -65,8 +65,9 @@ class WakeupListener:
 
     @contextmanager
     def borrow(self) -> Iterator[psycopg.Connection]:
-        """The listening connection, for one short statement from another thread (psycopg
-        serialises it with the listener's wait; notifications arriving meanwhile are kept)."""
+        """The listening connection, for one short statement from another thread (at once: the
+        listener waits on the socket, not on the connection; notifications arriving meanwhile
+        are kept)."""
         with self.listener.borrow(own_when_down=False) as conn:
             yield conn
 

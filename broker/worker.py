@@ -15,6 +15,7 @@ from broker.errors import Postpone, Reject, Retry
 from broker.heartbeat import Heartbeat
 from broker.message import Message
 from broker.pgmq import next_visible_in
+from broker.read_ahead import ReadAhead, give_back
 from broker.task import Task
 from broker.wakeup import QueueWakeup, WakeupListener
 from infra.logs import event
@@ -55,6 +56,7 @@ class Worker:
         }
         # One per queue, shared by its threads: they measure the same kind of work.
         self._batches: dict[str, BatchSizer] = {queue: self._sizer(queue) for queue in queues}
+        self._ahead = ReadAhead()  # what each consumer thread read and has not started
         # One connection listens for every queue and serves the heartbeat's extensions; it stays
         # open after stop while tasks in hand finish.
         self._listener = WakeupListener(
@@ -70,6 +72,7 @@ class Worker:
                 hook(self.settings)
         self._listener.start()
         self._heartbeat.start()
+        threading.Thread(target=self._give_back_overdue, name="read-ahead", daemon=True).start()
         for queue in self.queues:
             for i in range(self.threads[queue]):
                 t = threading.Thread(target=self._consume, args=(queue,), name=f"{queue}-{i}", daemon=True)
@@ -78,10 +81,12 @@ class Worker:
         event(log, "worker.started", queues=self.queues, threads=self.threads)
 
     def stop(self) -> None:
-        """Stop reading; messages in hand finish first (see `join`)."""
+        """Stop reading; messages in hand finish first (see `join`), those read but not started
+        are given back at once."""
         self._stop.set()
         for wakeup in self._wakeups.values():
             wakeup.wake_all()
+        self._give_back_all()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for consumer threads to finish the message they hold."""
@@ -155,43 +160,42 @@ class Worker:
     ) -> None:
         """Handle one read's messages in turn and tell the sizer how long they took.
 
-        Messages not handled yet stay hidden by the read's visibility timeout only (the heartbeat
-        extends a message's once it is handled): past half of it, the rest are given back (visible
-        at once, to be read again) rather than risk handling a message another thread reads
-        meanwhile. A stopping worker gives back the rest too: a restart does not hide a read's
-        worth of messages for a visibility timeout."""
-        started = time.monotonic()
-        handled = 0
+        Messages not started yet stay hidden by the read's visibility timeout only (the heartbeat
+        extends a message's once it is started): past a third of it, the rest are given back
+        (visible at once, to be read again) rather than risk starting one another reader takes
+        meanwhile (a third: the heartbeat's first extension of the last one started comes half a
+        timeout later). A stopping worker gives back every thread's rest at once
+        (`broker/read_ahead.py`)."""
+        read_at = time.monotonic()
         worked, worked_s = 0, 0.0
-        for message in messages:
-            if self._stop.is_set():
-                self._give_back(conn, messages[handled:])
-                break
-            began = time.monotonic()
-            if began - started > vt_s / 2:
-                event(
-                    log,
-                    "worker.batch_left",
-                    level=logging.WARNING,
-                    queue=message.queue,
-                    left=len(messages) - handled,
-                )
-                self._give_back(conn, messages[handled:])
-                break
-            # A message postponed or dead-lettered took no work of the task: it would make the
-            # queue's work look short (a flood of a busy function) and the reads long.
-            if self._handle(conn, message):
-                worked += 1
-                worked_s += time.monotonic() - began
-            handled += 1
+        self._ahead.hold(messages)
+        try:
+            while not self._stop.is_set():  # stopping: the rest is given back below
+                message, late = self._ahead.take(read_at=read_at, max_held_s=vt_s / 3)
+                if late:
+                    event(
+                        log, "worker.batch_left", level=logging.WARNING, queue=late[0].queue, left=len(late)
+                    )
+                    self._give_back(conn, late)
+                if message is None:
+                    break
+                began = time.monotonic()
+                # A message postponed or dead-lettered took no work of the task: it would make the
+                # queue's work look short (a flood of a busy function) and the reads long.
+                if self._handle(conn, message):
+                    worked += 1
+                    worked_s += time.monotonic() - began
+        finally:
+            rest = self._ahead.drop()  # stopping, or after an error: the rest of the read
+            if rest and not conn.closed:
+                self._give_back(conn, rest)
         sizer.record(worked_s, worked)
 
     def _give_back(self, conn: psycopg.Connection, messages: list[Message]) -> None:
-        """Make messages this thread read but did not handle visible again now; on failure they
-        reappear after their visibility timeout, as any unfinished message does."""
+        """Make messages read but not started visible again now; on failure they reappear after
+        their visibility timeout, as any unfinished message does."""
         try:
-            for message in messages:
-                self.broker.set_vt(conn, message.queue, message.msg_id, 0)
+            give_back(conn, messages)
         except psycopg.Error as exc:
             event(
                 log,
@@ -200,6 +204,47 @@ class Worker:
                 queue=messages[0].queue,
                 left=len(messages),
                 error=str(exc).strip(),
+            )
+
+    def _give_back_each_queue(self, conn: psycopg.Connection, messages: list[Message]) -> None:
+        by_queue: dict[str, list[Message]] = {}
+        for message in messages:
+            by_queue.setdefault(message.queue, []).append(message)
+        for of_queue in by_queue.values():
+            self._give_back(conn, of_queue)
+
+    def _give_back_overdue(self, tick_s: float = 0.25) -> None:
+        """Give back the rest of a read whose message in hand runs long (`read_ahead.RUN_LONG_S`),
+        on the listening connection (one short statement, as the heartbeat's)."""
+        while not self._stop.wait(tick_s):
+            rest = self._ahead.release_overdue()
+            if not rest:
+                continue
+            event(log, "worker.read_ahead_given_back", queue=rest[0].queue, left=len(rest))
+            try:
+                with self._listener.borrow() as conn:
+                    self._give_back_each_queue(conn, rest)
+            except psycopg.Error as exc:  # they reappear after their visibility timeout
+                event(
+                    log,
+                    "worker.give_back_failed",
+                    level=logging.WARNING,
+                    left=len(rest),
+                    error=str(exc).strip(),
+                )
+
+    def _give_back_all(self) -> None:
+        """Give back what every consumer thread read but will not start (the worker stops), on a
+        connection of its own: the threads' are busy with the messages in hand."""
+        rest = self._ahead.release_all()
+        if not rest:
+            return
+        try:
+            with psycopg.connect(self.broker.db.dsn, autocommit=True, connect_timeout=5) as conn:
+                self._give_back_each_queue(conn, rest)
+        except psycopg.Error as exc:
+            event(
+                log, "worker.give_back_failed", level=logging.WARNING, left=len(rest), error=str(exc).strip()
             )
 
     def _sizer(self, queue: str) -> BatchSizer:

@@ -5,8 +5,8 @@ on its channel, `on_listening()` each time its LISTEN (re)starts (notifications 
 not listening are lost: a cache empties itself here), and `on_lost()` when the connection is lost
 or the subscriber closed. The connection is checked with `SELECT 1` every `check_every_s` when no
 notification comes (a dead server that does not close the socket is found by it), and reconnects
-`reconnect_after_s` after a loss. `check()` runs one short statement on it for another thread
-(`borrow()`: /health, /ready), so a process needs no other connection to say the database answers.
+`reconnect_after_s` after a loss. `borrow()` lends it to another thread for one short statement
+(/health, /ready), so a process needs no other connection to say the database answers.
 """
 
 from __future__ import annotations
@@ -30,9 +30,8 @@ from infra.logs import event
 log = logging.getLogger(__name__)
 CHECK_EVERY_S = 5.0
 RECONNECT_AFTER_S = 1.0
-# How long the thread waits for notifications at a time: a subscriber added meanwhile or a close
-# waits at most this long. A `borrow()` does not wait for it: the thread waits on the socket
-# without holding the connection.
+# How long the thread's wait on the socket lasts at most: how often it checks the connection is
+# alive. Nothing waits for it: a borrower, a new subscriber and a close wake it at once.
 WAIT_S = 0.5
 
 
@@ -71,7 +70,8 @@ class Listener:
         self._lock = threading.Lock()
         self._conn: psycopg.Connection | None = None
         # Written to wake the thread's wait: after a borrower's statement (it may have read a
-        # notification), a new subscriber, a close.
+        # notification), a new subscriber, a close. Closed with the Listener (garbage collection):
+        # closing them while another thread may still write could hit a reused descriptor.
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -86,7 +86,7 @@ class Listener:
         on_listening: Callable[[], None] = _nothing,
         on_lost: Callable[[], None] = _nothing,
     ) -> Subscription:
-        """Listen on `channel` from now on (within WAIT_S when already connected)."""
+        """Listen on `channel` from now on (at once when already connected)."""
         sub = Subscription(channel, on_notify, on_listening, on_lost, self)
         with self._lock:
             self._subs.append(sub)
@@ -113,10 +113,6 @@ class Listener:
             subs, self._subs, self._pending = self._subs, [], []
         for sub in subs:
             self._lost(sub)
-        with self._lock:
-            if self._thread is None:  # never started: nothing else holds the wake-up sockets
-                self._wake_r.close()
-                self._wake_w.close()
 
     def start(self) -> None:
         """Connect now, before any subscriber (for `borrow()`)."""
@@ -178,8 +174,6 @@ class Listener:
                 for sub in subs:
                     self._lost(sub)
             self._stop.wait(self.reconnect_after_s)
-        self._wake_r.close()
-        self._wake_w.close()
 
     def _serve(self, conn: psycopg.Connection) -> None:
         checked = time.monotonic()
@@ -215,7 +209,9 @@ class Listener:
                 if sub.listening.is_set():
                     by_channel.setdefault(sub.channel, []).append(sub)
         came = False
-        for notify in conn.notifies(timeout=0):
+        # Taken off the connection first: the generator holds its lock, and a subscriber (or a
+        # borrower meanwhile) must not wait for another's handler.
+        for notify in list(conn.notifies(timeout=0)):
             came = True
             for sub in by_channel.get(notify.channel, ()):
                 if sub.listening.is_set():  # not closed meanwhile

@@ -6,6 +6,7 @@ Each task records its runs in the table `task_runs` of the database it is given.
 from __future__ import annotations
 
 import os
+import threading
 import time
 
 import psycopg
@@ -112,11 +113,17 @@ def ahead(payload, delivery):
     time.sleep(float(payload.get("seconds", 1.2)))
 
 
+# The test releases the first message of a `held` read once the worker is stopping.
+HELD_STARTED = threading.Event()
+HELD_RELEASE = threading.Event()
+
+
 @broker.task(queue="test_held", name="held", visibility_timeout=30, batch=2)
 def held(payload, delivery):
-    """Two messages a read, hidden 30 s; each takes half a second."""
+    """Two messages a read, hidden 30 s; each runs until the test releases it."""
     _record(delivery, payload.get("tag", "held"))
-    time.sleep(0.5)
+    HELD_STARTED.set()
+    HELD_RELEASE.wait(10)
 
 
 QUEUES = (

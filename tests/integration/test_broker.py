@@ -13,6 +13,7 @@ import pytest
 
 from broker import Broker, TaskDeclarationError, Worker
 from broker.pgmq import create_queue
+from broker.read_ahead import give_back
 from tests.conftest import PROJECT_ROOT
 from tests.integration import broker_app
 
@@ -250,6 +251,26 @@ def test_a_fair_queue_serves_each_key_in_turn(database_url, db):
             b.close()
 
 
+def test_one_fair_read_of_several_comes_back_in_turns(database_url, db):
+    # Given 10 messages of tenant a, then 2 of tenant b, on a queue read fairly by tenant
+    create_queue(db, "fair_order")
+    fair = Broker(database_url)
+    fair.read_fairly("fair_order", key="tenant")
+    for i in range(10):
+        fair.send("fair_order", {"tenant": "a", "n": i}, task="t")
+    for i in range(2):
+        fair.send("fair_order", {"tenant": "b", "n": i}, task="t")
+    try:
+        # When one read takes them all
+        with fair.db.connection() as conn:
+            got = fair.read(conn, "fair_order", 30, qty=20)
+        # Then they come in turns (a consumer thread starts them in this order): b's are not last
+        assert [(m.body["tenant"], m.body["n"]) for m in got][:4] == [("a", 0), ("b", 0), ("a", 1), ("b", 1)]
+        assert len(got) == 12
+    finally:
+        fair.close()
+
+
 def test_a_time_sized_task_reads_one_message_first_then_more_as_they_prove_quick(
     app, db, worker_factory, monkeypatch
 ):
@@ -270,16 +291,28 @@ def test_a_time_sized_task_reads_one_message_first_then_more_as_they_prove_quick
     assert sorted(tag for _, _, tag in runs(db)) == sorted(f"s{i}" for i in range(30))
 
 
-def test_a_message_read_ahead_is_not_run_past_half_its_visibility_timeout(app, db, worker_factory):
+def test_a_message_read_ahead_is_not_started_past_a_third_of_its_visibility_timeout(
+    app, db, worker_factory, monkeypatch
+):
     # Given two messages read together, hidden for 2 s, the first of which takes 1.2 s
+    reads = []
+    read = app.read
+
+    def recording_read(conn, queue, vt_s, qty=1):
+        got = read(conn, queue, vt_s, qty)
+        reads.append([m.msg_id for m in got])
+        return got
+
+    monkeypatch.setattr(app, "read", recording_read)
     first = broker_app.ahead.send(tag="first")
     second = broker_app.ahead.send(tag="second")
     # When one consumer thread handles them
     worker_factory("test_ahead")
     wait_for(lambda: queue_count(db, "test_ahead") == 0, timeout=15)
-    # Then the second was not run from the first read (another reader could have had it by
-    # then): it reappeared and ran from its second read
-    assert runs(db) == [(first, 1, "first"), (second, 2, "second")]
+    # Then the second was not started from the first read (another reader could have had it by
+    # then): it was given back at once (its read not counted) and ran from a second read
+    assert [ids for ids in reads if ids][:2] == [[first, second], [second]]
+    assert runs(db) == [(first, 1, "first"), (second, 1, "second")]
 
 
 def test_postponed_messages_do_not_make_a_time_sized_queue_read_more(app, db, worker_factory, monkeypatch):
@@ -304,16 +337,60 @@ def test_postponed_messages_do_not_make_a_time_sized_queue_read_more(app, db, wo
 
 def test_a_stopping_worker_gives_back_the_messages_it_read_but_did_not_start(app, db, worker_factory):
     # Given two messages read together and hidden for 30 s, the first of which is running
+    broker_app.HELD_STARTED.clear()
+    broker_app.HELD_RELEASE.clear()
     first = broker_app.held.send(tag="first")
     second = broker_app.held.send(tag="second")
     worker = worker_factory("test_held")
-    wait_for(lambda: runs(db))
-    # When the worker stops before it reaches the second
+    assert broker_app.HELD_STARTED.wait(10)
+    # When the worker stops while the first still runs
     worker.stop()
-    worker.join(10)
-    # Then the first ran once, and the second is visible again at once (not 30 s after its read)
-    assert runs(db) == [(first, 1, "first")]
+    # Then the second is visible again at once (not 30 s after its read, nor after the first
+    # ends), its read not counted as a delivery; and it does not run here
     visible = db.execute(
-        "SELECT msg_id FROM pgmq.q_test_held WHERE vt <= clock_timestamp() ORDER BY msg_id"
+        "SELECT msg_id, read_ct FROM pgmq.q_test_held WHERE vt <= clock_timestamp() ORDER BY msg_id"
     ).fetchall()
-    assert [row[0] for row in visible] == [second]
+    assert visible == [(second, 0)]
+    broker_app.HELD_RELEASE.set()
+    worker.join(10)
+    assert runs(db) == [(first, 1, "first")]
+
+
+def test_a_give_back_leaves_a_message_another_reader_took_since(app, db):
+    # Given a message read (hidden) and then read again by another reader (its vt moved)
+    msg_id = broker_app.record.send(tag="taken")
+    with psycopg.connect(app.db.dsn, autocommit=True) as conn:
+        [stale] = app.read(conn, "test_ok", 30, 1)
+        db.execute("UPDATE pgmq.q_test_ok SET vt = vt + interval '1 minute', read_ct = read_ct + 1")
+        # When the first reader gives it back
+        given = give_back(conn, [stale])
+    # Then nothing changes: the other reader keeps it hidden and its delivery counted
+    row = db.execute(
+        "SELECT read_ct, vt > clock_timestamp() FROM pgmq.q_test_ok WHERE msg_id = %s", (msg_id,)
+    )
+    assert given == 0 and row.fetchone() == (2, True)
+
+
+def test_a_long_run_gives_back_the_rest_of_its_read(app, db, worker_factory):
+    # Given two messages read together and hidden for 30 s, the first of which keeps running
+    broker_app.HELD_STARTED.clear()
+    broker_app.HELD_RELEASE.clear()
+    first = broker_app.held.send(tag="first")
+    second = broker_app.held.send(tag="second")
+    worker_factory("test_held")
+    assert broker_app.HELD_STARTED.wait(10)
+    try:
+        # When the first has run past RUN_LONG_S
+        # Then the second is visible again while the first still runs (another thread may start
+        # it), its read not counted as a delivery
+        wait_for(
+            lambda: (
+                db.execute(
+                    "SELECT msg_id, read_ct FROM pgmq.q_test_held WHERE vt <= clock_timestamp()"
+                ).fetchall()
+                == [(second, 0)]
+            )
+        )
+        assert runs(db) == [(first, 1, "first")]
+    finally:
+        broker_app.HELD_RELEASE.set()

@@ -114,7 +114,7 @@ def test_nothing_waits_for_the_threads_wait(database_url, monkeypatch):
 
 def test_a_notification_read_by_a_borrowers_statement_still_reaches_its_subscriber(database_url, monkeypatch):
     """A borrower's statement may read a notification off the socket (psycopg keeps it for the
-    next notifies()): the borrow's end wakes the thread, which hands it over without waiting."""
+    next notifies()): the thread hands it over without waiting for another one to arrive."""
     monkeypatch.setattr(listener_module, "WAIT_S", 30.0)
     listener = Listener(database_url)
     got: list[str] = []

@@ -76,7 +76,7 @@ def test_another_tenants_execution_queued_behind_a_backlog_starts_in_the_first_t
     finally:
         workers.stop_all()
 
-    # Expect B's execution to have started within the first read of the queue (8 messages), not
+    # Expect B's execution to have started within the first reads of the queue, not
     # after A's 200 (first in, first out would start it last)
     assert status == "COMPLETED"
     assert ahead < 8
