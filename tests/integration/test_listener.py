@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 import psycopg
+import pytest
 
 from infra import listener as listener_module
 from infra.listener import Listener
@@ -79,51 +80,52 @@ def test_a_closed_subscription_hears_nothing_more(database_url):
         listener.close()
 
 
-def test_nothing_waits_for_the_threads_wait(database_url, monkeypatch):
-    """The thread waits on the socket, not inside psycopg: with a 30 s wait, a borrower's statement
-    (/health), a notification, a new subscriber and a close are each served at once. Before, a
-    borrower waited for the thread's wait to end (up to WAIT_S: /health took ~450 ms)."""
-    monkeypatch.setattr(listener_module, "WAIT_S", 30.0)
-    listener = Listener(database_url)
-    got: list[str] = []
-    try:
-        first = listener.subscribe("chan_a", got.append)
-        wait_for(lambda: first.listening.is_set(), timeout=10)
-
-        answered: list[int] = []
-
-        def health_check() -> None:
-            with listener.borrow() as conn:
-                answered.append(conn.execute("SELECT 1").fetchone()[0])
-
-        checker = threading.Thread(target=health_check)
-        checker.start()
-        checker.join(timeout=10)
-        assert answered == [1]
-
-        notify(database_url, "chan_a", "heard")
-        wait_for(lambda: got == ["heard"], timeout=10)
-
-        second = listener.subscribe("chan_b", got.append)
-        wait_for(lambda: second.listening.is_set(), timeout=10)
-    finally:
-        listener.close()
-    listener._thread.join(timeout=10)  # noqa: SLF001 - the test checks the thread ends
-    assert not listener._thread.is_alive()  # noqa: SLF001
-
-
-def test_a_notification_read_by_a_borrowers_statement_still_reaches_its_subscriber(database_url, monkeypatch):
-    """A borrower's statement may read a notification off the socket (psycopg keeps it for the
-    next notifies()): the thread hands it over without waiting for another one to arrive."""
+@pytest.fixture
+def long_wait(database_url, monkeypatch):
+    """A listener whose thread waits 30 s at a time, and a list its `chan_a` subscriber fills."""
     monkeypatch.setattr(listener_module, "WAIT_S", 30.0)
     listener = Listener(database_url)
     got: list[str] = []
     try:
         sub = listener.subscribe("chan_a", got.append)
         wait_for(lambda: sub.listening.is_set(), timeout=10)
-        with listener.borrow() as conn:
-            # Sent on this very session: the notification arrives with the statement's answer.
-            conn.execute("SELECT pg_notify('chan_a', 'inside')")
-        wait_for(lambda: got == ["inside"], timeout=10)
+        yield listener, got
     finally:
         listener.close()
+
+
+def test_nothing_waits_for_the_threads_wait(database_url, long_wait):
+    """The thread waits on the socket, not inside psycopg: with a 30 s wait, a borrower's statement
+    (/health), a notification, a new subscriber and a close are each served at once. Before, a
+    borrower waited for the thread's wait to end (up to WAIT_S: /health took ~450 ms)."""
+    listener, got = long_wait
+    answered: list[int] = []
+
+    def health_check() -> None:
+        with listener.borrow() as conn:
+            answered.append(conn.execute("SELECT 1").fetchone()[0])
+
+    checker = threading.Thread(target=health_check)
+    checker.start()
+    checker.join(timeout=10)
+    assert answered == [1]
+
+    notify(database_url, "chan_a", "heard")
+    wait_for(lambda: got == ["heard"], timeout=10)
+
+    second = listener.subscribe("chan_b", got.append)
+    wait_for(lambda: second.listening.is_set(), timeout=10)
+
+    listener.close()
+    listener._thread.join(timeout=10)  # noqa: SLF001 - the test checks the thread ends
+    assert not listener._thread.is_alive()  # noqa: SLF001
+
+
+def test_a_notification_read_by_a_borrowers_statement_still_reaches_its_subscriber(long_wait):
+    """A borrower's statement may read a notification off the socket (psycopg keeps it for the
+    next notifies()): the thread hands it over without waiting for another one to arrive."""
+    listener, got = long_wait
+    with listener.borrow() as conn:
+        # Sent on this very session: the notification arrives with the statement's answer.
+        conn.execute("SELECT pg_notify('chan_a', 'inside')")
+    wait_for(lambda: got == ["inside"], timeout=10)
