@@ -29,12 +29,14 @@ class Heartbeat:
         connection: Callable[[], AbstractContextManager[psycopg.Connection]],
         stop: threading.Event,
         tick_s: float = 0.25,
+        on_beat: Callable[[], None] | None = None,
     ) -> None:
         # The worker's listening connection (WakeupListener.borrow): an extension is one short
         # statement, and most tasks never need one, so it costs the worker no connection of its own.
         self.connection = connection
         self.stop = stop
         self.tick_s = tick_s
+        self.on_beat = on_beat  # also run every tick, outside the lock (the worker's read-ahead check)
         self._lock = threading.Lock()
         # key -> (vt_s, when to extend next, on the monotonic clock)
         self._tracked: dict[Key, tuple[int, float]] = {}
@@ -72,6 +74,11 @@ class Heartbeat:
     def _beat(self) -> None:
         # After stop, keep beating while tasks in hand finish.
         while not (self.stop.wait(self.tick_s) and not self._tracked):
+            if self.on_beat is not None:
+                try:
+                    self.on_beat()
+                except Exception:  # noqa: BLE001 - the extensions below must go on
+                    log.exception("heartbeat callback failed")
             now = time.monotonic()
             with self._lock:
                 for (queue, msg_id), (vt_s, due_at) in list(self._tracked.items()):

@@ -62,7 +62,7 @@ class Worker:
         self._listener = WakeupListener(
             broker.db.dsn, self._wakeups, self._stop, lambda: self._heartbeat.busy()
         )
-        self._heartbeat = Heartbeat(self._listener.borrow, self._stop)
+        self._heartbeat = Heartbeat(self._listener.borrow, self._stop, on_beat=self._give_back_overdue)
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> None:
@@ -72,7 +72,6 @@ class Worker:
                 hook(self.settings)
         self._listener.start()
         self._heartbeat.start()
-        threading.Thread(target=self._give_back_overdue, name="read-ahead", daemon=True).start()
         for queue in self.queues:
             for i in range(self.threads[queue]):
                 t = threading.Thread(target=self._consume, args=(queue,), name=f"{queue}-{i}", daemon=True)
@@ -213,25 +212,20 @@ class Worker:
         for of_queue in by_queue.values():
             self._give_back(conn, of_queue)
 
-    def _give_back_overdue(self, tick_s: float = 0.25) -> None:
+    def _give_back_overdue(self) -> None:
         """Give back the rest of a read whose message in hand runs long (`read_ahead.RUN_LONG_S`),
-        on the listening connection (one short statement, as the heartbeat's)."""
-        while not self._stop.wait(tick_s):
-            rest = self._ahead.release_overdue()
-            if not rest:
-                continue
-            event(log, "worker.read_ahead_given_back", queue=rest[0].queue, left=len(rest))
-            try:
-                with self._listener.borrow() as conn:
-                    self._give_back_each_queue(conn, rest)
-            except psycopg.Error as exc:  # they reappear after their visibility timeout
-                event(
-                    log,
-                    "worker.give_back_failed",
-                    level=logging.WARNING,
-                    left=len(rest),
-                    error=str(exc).strip(),
-                )
+        on the listening connection (one short statement; the heartbeat calls it every tick)."""
+        rest = self._ahead.release_overdue()
+        if not rest:
+            return
+        event(log, "worker.read_ahead_given_back", queue=rest[0].queue, left=len(rest))
+        try:
+            with self._listener.borrow() as conn:
+                self._give_back_each_queue(conn, rest)
+        except psycopg.Error as exc:  # they reappear after their visibility timeout
+            event(
+                log, "worker.give_back_failed", level=logging.WARNING, left=len(rest), error=str(exc).strip()
+            )
 
     def _give_back_all(self) -> None:
         """Give back what every consumer thread read but will not start (the worker stops), on a
