@@ -426,11 +426,12 @@ def test_killing_every_process_of_one_host_leaves_the_other_carrying_on(hosts):
         wait_until(lambda: running(spin["id"]) == 2, 30, "RUNNING")
     finally:
         b.resume("executor")
-    for _ in range(2):  # these run on either host
+    for _ in range(2):  # these run on either host (one may start on a just before the kill)
         a.call("POST", f"/functions/{spin['id']}/executions", {"input": {}})
     running_ids = {r["id"] for r in executions(url, spin["id"]) if r["status"] == "RUNNING"}
 
     a.kill_everything()
+    running_ids |= {r["id"] for r in executions(url, spin["id"]) if r["status"] == "RUNNING"}
 
     # b carries on: it serves, compiles and runs queued work.
     echo = register(b, name="after-the-kill")
@@ -448,7 +449,11 @@ def test_killing_every_process_of_one_host_leaves_the_other_carrying_on(hosts):
     assert all("lost this execution" in r["error_message"] for r in lost)
     assert {r["status"] for r in rows} <= {"FAILED", "TIMEOUT"}, rows  # TIMEOUT: ran on b
     for r in rows:
-        started_once_on(a, b, str(r["id"]))
+        if r["status"] == "FAILED":  # lost: started on a, never on b (a kill -9 may have come
+            # between its start and its log line, when it started just before the kill)
+            assert b.started(str(r["id"])) == 0 and a.started(str(r["id"])) <= 1, r
+        else:
+            started_once_on(a, b, str(r["id"]))
 
     # The lost attempt with retryLost: failed by b's sweep, its retry ran on b, once.
     tries = wait_until(
