@@ -205,40 +205,40 @@ class Worker:
                 error=str(exc).strip(),
             )
 
-    def _give_back_each_queue(self, conn: psycopg.Connection, messages: list[Message]) -> None:
-        by_queue: dict[str, list[Message]] = {}
-        for message in messages:
-            by_queue.setdefault(message.queue, []).append(message)
-        for of_queue in by_queue.values():
-            self._give_back(conn, of_queue)
-
     def _give_back_overdue(self) -> None:
         """Give back the rest of a read whose message in hand runs long (`read_ahead.RUN_LONG_S`),
         on the listening connection (one short statement; the heartbeat calls it every tick)."""
         rest = self._ahead.release_overdue()
-        if not rest:
-            return
-        event(log, "worker.read_ahead_given_back", queue=rest[0].queue, left=len(rest))
-        try:
-            with self._listener.borrow() as conn:
-                self._give_back_each_queue(conn, rest)
-        except psycopg.Error as exc:  # they reappear after their visibility timeout
-            event(
-                log, "worker.give_back_failed", level=logging.WARNING, left=len(rest), error=str(exc).strip()
-            )
+        if rest:
+            event(log, "worker.read_ahead_given_back", queue=rest[0].queue, left=len(rest))
+            self._give_back_on(self._listener.borrow, rest)
 
     def _give_back_all(self) -> None:
         """Give back what every consumer thread read but will not start (the worker stops), on a
         connection of its own: the threads' are busy with the messages in hand."""
         rest = self._ahead.release_all()
-        if not rest:
-            return
+        if rest:
+            self._give_back_on(
+                lambda: psycopg.connect(self.broker.db.dsn, autocommit=True, connect_timeout=5), rest
+            )
+
+    def _give_back_on(self, connection, messages: list[Message]) -> None:
+        """`_give_back` messages of any queues on `connection()`; without a connection they
+        reappear after their visibility timeout."""
+        by_queue: dict[str, list[Message]] = {}
+        for message in messages:
+            by_queue.setdefault(message.queue, []).append(message)
         try:
-            with psycopg.connect(self.broker.db.dsn, autocommit=True, connect_timeout=5) as conn:
-                self._give_back_each_queue(conn, rest)
+            with connection() as conn:
+                for of_queue in by_queue.values():
+                    self._give_back(conn, of_queue)
         except psycopg.Error as exc:
             event(
-                log, "worker.give_back_failed", level=logging.WARNING, left=len(rest), error=str(exc).strip()
+                log,
+                "worker.give_back_failed",
+                level=logging.WARNING,
+                left=len(messages),
+                error=str(exc).strip(),
             )
 
     def _sizer(self, queue: str) -> BatchSizer:
