@@ -10,6 +10,8 @@ and one commit (the WAL flush the caller's answer waits for).
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -42,6 +44,22 @@ _FINISH_IN_DAY = _FINISH.replace("{created_at}", "AND x.created_at = %(created_a
 _FINISH_ANY_DAY = _FINISH.replace("{created_at}", "")
 
 
+# A generic plan of an UPDATE on the partitioned `executions` locks and sets up every partition
+# before it prunes to one (PostgreSQL 16): per execution, ~70 µs of the server's CPU with the
+# 9 partitions of a new database and ~150 µs with the 42 of 35 days kept. The end of a sync run
+# names the partition of its day instead (its run is seconds old: the day is still there).
+@lru_cache(maxsize=4)
+def _finish_on_day(day: str) -> str:
+    return _FINISH_IN_DAY.replace("UPDATE executions x", f"UPDATE executions_p{day} x", 1)
+
+
+def _day_partition(created_at: Any) -> str | None:
+    """YYYYMMDD of the day partition holding a row created at `created_at` (UTC days)."""
+    if not isinstance(created_at, datetime) or created_at.tzinfo is None:
+        return None
+    return created_at.astimezone(UTC).strftime("%Y%m%d")
+
+
 def finish_sync(
     conn: psycopg.Connection,
     execution_id: uuid.UUID,
@@ -56,21 +74,24 @@ def finish_sync(
 ) -> dict[str, Any] | None:
     """Record how a sync run ended and free its slot (and write `audit` when the end is recorded:
     the row's `audited` is 1 then). None when the execution is gone or no longer RUNNING."""
-    row = (
-        conn.cursor(row_factory=dict_row)
-        .execute(
-            _FINISH_IN_DAY if created_at is not None else _FINISH_ANY_DAY,
-            end_params(
-                execution_id,
-                status=status,
-                output_json=output_json,
-                error_message=error_message,
-                logs=logs,
-                metrics=metrics,
-                created_at=created_at,
-            )
-            | audit_params(audit),
-        )
-        .fetchone()
-    )
+    params = end_params(
+        execution_id,
+        status=status,
+        output_json=output_json,
+        error_message=error_message,
+        logs=logs,
+        metrics=metrics,
+        created_at=created_at,
+    ) | audit_params(audit)
+    cursor = conn.cursor(row_factory=dict_row)
+    day = _day_partition(created_at)
+    if day is not None:
+        try:
+            row = cursor.execute(_finish_on_day(day), params).fetchone()
+        except psycopg.errors.UndefinedTable:  # its day was dropped (the row moved to the archive)
+            row = None
+        if row is not None and row["id"] is not None:
+            return row
+    # No day, or not found in it (moved, or not RUNNING any more): the parent table finds it.
+    row = cursor.execute(_FINISH_IN_DAY if created_at is not None else _FINISH_ANY_DAY, params).fetchone()
     return row if row["id"] is not None else None
