@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 import uuid
-from contextlib import nullcontext
+from contextlib import ExitStack, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -158,8 +158,11 @@ class ExecutionService:
         tenant over its share of this process's sandboxes raises TenantBusy. `audit` is written
         by the statement that records the end (the row's `audited` says it was).
         """
-        admitted = self.admission.admit(tenant_id) if self.admission is not None else nullcontext()
-        with admitted:
+        # The sandbox is held from before the start is recorded (a refused call records nothing)
+        # until the run returns: recording its end (the synchronous commit) overlaps the next run.
+        with ExitStack() as sandbox:
+            if self.admission is not None:
+                sandbox.enter_context(self.admission.admit(tenant_id))
             return self._execute(
                 tenant_id,
                 function_id,
@@ -169,6 +172,7 @@ class ExecutionService:
                 idempotency_key,
                 request_hash,
                 audit,
+                ran=sandbox.close,
             )
 
     def _execute(
@@ -181,6 +185,7 @@ class ExecutionService:
         idempotency_key,
         request_hash,
         audit=None,
+        ran=None,
     ) -> dict[str, Any]:
         deadline = time.monotonic() + self.slot_wait_s
         pause = 0.005
@@ -211,7 +216,7 @@ class ExecutionService:
                     )
                 time.sleep(pause)
                 pause = min(pause * 2, 0.1)
-            return self._run_started(conn, fn, audit=audit)
+            return self._run_started(conn, fn, audit=audit, ran=ran)
 
     # -- queued -----------------------------------------------------------------------------
     def run_queued(
@@ -365,12 +370,14 @@ class ExecutionService:
         durable: bool = True,
         audit: AuditLine | None = None,
         defer: bool = False,
+        ran=None,
     ) -> dict[str, Any] | None:
         """Run an execution recorded RUNNING on `conn` (which holds its slot) and record its end.
 
         `durable` (the sync path: someone waits for the answer) ends it with the sync statement.
         `defer` (queued, not a workflow step): keep the end for this thread's next statement
-        (see `run_queued`) and return None."""
+        (see `run_queued`) and return None. `ran()`, if given, is called once the sandbox is done
+        with the run, before its end is recorded."""
         execution_id = str(fn["execution_id"])
         step = fn["trigger_type"] == "WORKFLOW"
         try:
@@ -393,6 +400,8 @@ class ExecutionService:
                     result = self._run(conn, fn, artifact, execution_id)
             finally:
                 self._untrack(execution_id)
+                if ran is not None:
+                    ran()
             if defer and not step and audit is None:
                 self._ends.pending = _EndToRecord(fn=fn, result=result)
                 return None
