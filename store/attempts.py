@@ -17,6 +17,7 @@ too) selects its ended rows with the columns it names and appends these CTEs.
 from __future__ import annotations
 
 import uuid
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -29,6 +30,7 @@ from contracts.statuses import ExecutionStatus
 from events.domain import execution_ended_ctes, execution_retrying_ctes
 from infra.limits import DEFAULTS, TRUNCATED_MARKER
 from infra.retry_policy import MAX_WAIT_MS, delay_ms_sql, retries_on_sql
+from store import day_partition
 from store.executions import CANCELLED_MESSAGE, COLUMNS, MAX_ERROR_CHARS, MAX_LOG_CHARS, clean_text
 from store.positional import Positional
 
@@ -109,10 +111,13 @@ _STATUS = f"CASE WHEN x.cancel_requested_at IS NULL THEN %(status)s ELSE '{Execu
 _REQUESTED = "%(retry_requested)s"
 
 
-def end_ctes(*, retries: bool, created_at: str, ended_at: str = "clock_timestamp()") -> str:
+def end_ctes(
+    *, retries: bool, created_at: str, ended_at: str = "clock_timestamp()", table: str = day_partition.PARENT
+) -> str:
     """The CTEs (cur, u, the ended event and, with `retries`, the next attempt) recording one
     attempt's end from the parameters of `finish`; `created_at` is the SQL of the execution's
-    creation time (its day partition) or "" (any day); `ended_at` the SQL of its completedAt."""
+    creation time (its day partition) or "" (any day); `ended_at` the SQL of its completedAt;
+    `table` the execution's day partition when known (store/day_partition.py)."""
     in_day = f"AND created_at = {created_at}" if created_at else ""
     x_in_day = f"AND x.created_at = {created_at}" if created_at else ""
     if retries:
@@ -125,9 +130,9 @@ def end_ctes(*, retries: bool, created_at: str, ended_at: str = "clock_timestamp
         delay, retried = "NULL::float8", "false"
     ctes = f"""cur AS (
     SELECT id AS cur_id, {delay} AS delay_ms
-    FROM executions WHERE id = %(id)s AND status = '{ExecutionStatus.RUNNING}' {in_day}
+    FROM {table} WHERE id = %(id)s AND status = '{ExecutionStatus.RUNNING}' {in_day}
 ), u AS (
-    UPDATE executions x SET
+    UPDATE {table} x SET
         status = {_STATUS},
         output = CASE WHEN x.cancel_requested_at IS NULL THEN %(output)s::jsonb END,
         error_message = CASE WHEN x.cancel_requested_at IS NULL THEN %(error)s ELSE %(cancelled)s END,
@@ -149,9 +154,9 @@ def retries_possible(status: str) -> bool:
     return status in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
 
 
-def _finish_sql(*, retries: bool, in_day: bool) -> str:
+def _finish_sql(*, retries: bool, in_day: bool, table: str = day_partition.PARENT) -> str:
     return f"""
-WITH {end_ctes(retries=retries, created_at="%(created_at)s" if in_day else "")}
+WITH {end_ctes(retries=retries, created_at="%(created_at)s" if in_day else "", table=table)}
 SELECT u.*, pg_advisory_unlock_all(), {end_selected(retries=retries)},
        %(durable)s OR set_config('synchronous_commit', 'off', true) IS NOT NULL AS flushed
 FROM (SELECT 1) one LEFT JOIN u ON true
@@ -162,6 +167,12 @@ FROM (SELECT 1) one LEFT JOIN u ON true
 _FINISH = {
     (r, d): Positional.of(_finish_sql(retries=r, in_day=d)) for r in (False, True) for d in (False, True)
 }
+
+
+@lru_cache(maxsize=16)
+def _finish_in_day(retries: bool, table: str) -> Positional:
+    """`finish`'s statement for an execution whose created_at is known, on `table`."""
+    return Positional.of(_finish_sql(retries=retries, in_day=True, table=table))
 
 
 def end_params(
@@ -227,8 +238,14 @@ def finish(
         retry_delay_ms=retry_delay_ms,
         created_at=created_at,
     )
-    statement = _FINISH[(retries_possible(status), created_at is not None)]
-    row = statement.execute(conn, {**params, "durable": durable}).fetchone()
+    params["durable"] = durable
+    retries = retries_possible(status)
+    if created_at is None:
+        row = _FINISH[(retries, False)].execute(conn, params).fetchone()
+    else:
+        row = day_partition.on_day(
+            conn, created_at, lambda table: _finish_in_day(retries, table).execute(conn, params).fetchone()
+        )
     return row if row["id"] is not None else None
 
 

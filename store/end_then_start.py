@@ -16,15 +16,16 @@ retakes the same slot before the unlock runs, it still holds it once afterwards.
 from __future__ import annotations
 
 import json
+from functools import lru_cache
 from typing import Any
 
 import psycopg
 
 from store import attempts
 from store import executions as queued
+from store.day_partition import PARENT, day_table
 from store.positional import Positional
 
-_START = {True: queued._START_QUEUED_IN_DAY, False: queued._START_QUEUED_ANY_DAY}
 _MAIN = "\nSELECT fn.*,"
 _FROM = "\nFROM (SELECT 1) one LEFT JOIN fn ON true LEFT JOIN upd ON true"
 # What the caller logs of the execution that ended (not its input, output or logs).
@@ -35,8 +36,10 @@ _ENDED_JSON = (
 )
 
 
-def _statement(*, retries: bool, end_in_day: bool, start_in_day: bool) -> str:
-    start = _START[start_in_day]
+def _statement(
+    *, retries: bool, end_in_day: bool, start_in_day: bool, end_table: str = PARENT, start_table: str = PARENT
+) -> str:
+    start = queued.start_queued_in_day(start_table) if start_in_day else queued._START_QUEUED_ANY_DAY
     ctes, main = start.split(_MAIN)
     select, rest = main.split(_FROM)
     # The ended run's completedAt is this statement's start: before the next one's startedAt,
@@ -45,6 +48,7 @@ def _statement(*, retries: bool, end_in_day: bool, start_in_day: bool) -> str:
         retries=retries,
         created_at="%(end_created_at)s" if end_in_day else "",
         ended_at="statement_timestamp()",
+        table=end_table,
     )
     return (
         f"{ctes}, {end}{_MAIN}{select},\n"
@@ -63,6 +67,17 @@ _STATEMENTS = {
 }
 
 
+@lru_cache(maxsize=16)
+def _on_days(retries: bool, end_table: str, start_table: str) -> Positional:
+    """The statement for an end and a start whose created_at are both known, on their day
+    partitions (store/day_partition.py)."""
+    return Positional.of(
+        _statement(
+            retries=retries, end_in_day=True, start_in_day=True, end_table=end_table, start_table=start_table
+        )
+    )
+
+
 def end_then_start(
     conn: psycopg.Connection,
     end: dict[str, Any],
@@ -78,13 +93,13 @@ def end_then_start(
     times are strings; id, function_id, status, error_message, trigger_type, retried, attempt,
     max_attempts, retry_policy) or None when it was no longer RUNNING, and `next_attempt_id`.
     """
-    statement = _STATEMENTS[
-        (
-            attempts.retries_possible(end["status"]),
-            end["created_at"] is not None,
-            start["created_at"] is not None,
-        )
-    ]
+    retries = attempts.retries_possible(end["status"])
+    if end["created_at"] is not None and start["created_at"] is not None:
+        # A day that is gone raises UndefinedTable: the caller records the end, then the start,
+        # each alone (executions/service.py), and those fall back to the parent table.
+        statement = _on_days(retries, day_table(end["created_at"]), day_table(start["created_at"]))
+    else:
+        statement = _STATEMENTS[(retries, end["created_at"] is not None, start["created_at"] is not None)]
     params = {**start, **{k: v for k, v in end.items() if k != "created_at"}}
     params.update(end_created_at=end["created_at"], end_slot_key=slot[0], end_slot=slot[1])
     row = statement.execute(conn, params).fetchone()

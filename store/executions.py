@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import psycopg
@@ -17,6 +18,7 @@ from contracts.statuses import ExecutionStatus, runnable_sql
 from events.domain import execution_ended_ctes, execution_started_ctes
 from infra import retry_policy as retry_policy_rules
 from infra.limits import DEFAULTS, MAX_CONCURRENT_RUNS, MAX_LOG_BYTES
+from store import day_partition
 
 COLUMNS = (
     "id, function_id, tenant_id, version, status, trigger_type, trigger_data, input, output, "
@@ -85,7 +87,7 @@ WITH e AS (
     SELECT id, function_id, version AS pinned_version,
            COALESCE(expires_at <= clock_timestamp(), false) AS expired,
            GREATEST(0, COALESCE(EXTRACT(EPOCH FROM scheduled_for - clock_timestamp())::float8, 0)) AS wait_s
-    FROM executions WHERE id = %(execution_id)s AND status = '{ExecutionStatus.PENDING}' {{in_day}}
+    FROM {{table}} WHERE id = %(execution_id)s AND status = '{ExecutionStatus.PENDING}' {{in_day}}
 ),
 fn AS (
     SELECT f.id, f.tenant_id, f.language, f.status, f.state, f.version, f.resource_limits, f.allowed_hosts,
@@ -95,7 +97,7 @@ fn AS (
     FROM functions f JOIN e ON f.id = e.function_id
 ), {_TAKE_SLOT.format(also=" AND fn.due")},
 upd AS (
-    UPDATE executions x SET status = '{ExecutionStatus.RUNNING}', started_at = clock_timestamp(), slot =
+    UPDATE {{table}} x SET status = '{ExecutionStatus.RUNNING}', started_at = clock_timestamp(), slot =
         slot.s,
                             version = fn.version
     FROM fn, slot WHERE x.id = %(execution_id)s AND x.status = '{ExecutionStatus.PENDING}' {{x_in_day}}
@@ -171,10 +173,11 @@ def start_queued(
     (`acknowledged` is then true).
     """
     params = start_queued_params(execution_id, cached_version, message=message, created_at=created_at)
-    return (
-        conn.cursor(row_factory=dict_row)
-        .execute(_START_QUEUED_IN_DAY if created_at is not None else _START_QUEUED_ANY_DAY, params)
-        .fetchone()
+    if created_at is None:
+        return conn.cursor(row_factory=dict_row).execute(_START_QUEUED_ANY_DAY, params).fetchone()
+    cursor = conn.cursor(row_factory=dict_row)
+    return day_partition.on_day(
+        conn, created_at, lambda table: cursor.execute(start_queued_in_day(table), params).fetchone()
     )
 
 
@@ -201,7 +204,16 @@ _START_QUEUED_SQL = _START_QUEUED.replace("{delete}", Broker.delete_sql("%(queue
 _START_QUEUED_IN_DAY = _START_QUEUED_SQL.replace("{in_day}", "AND created_at = %(created_at)s").replace(
     "{x_in_day}", "AND x.created_at = %(created_at)s"
 )
-_START_QUEUED_ANY_DAY = _START_QUEUED_SQL.replace("{in_day}", "").replace("{x_in_day}", "")
+_START_QUEUED_ANY_DAY = (
+    _START_QUEUED_SQL.replace("{in_day}", "").replace("{x_in_day}", "").replace("{table}", "executions")
+)
+
+
+@lru_cache(maxsize=8)
+def start_queued_in_day(table: str) -> str:
+    """`start_queued`'s statement for an execution whose created_at is known, on `table` (its day
+    partition, or the parent table: store/day_partition.py)."""
+    return _START_QUEUED_IN_DAY.replace("{table}", table)
 
 
 def release_slots(conn: psycopg.Connection) -> None:

@@ -10,7 +10,6 @@ and one commit (the WAL flush the caller's answer waits for).
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
@@ -19,6 +18,7 @@ from psycopg.rows import dict_row
 
 from contracts.statuses import ExecutionStatus
 from events.domain import execution_ended_ctes
+from store import day_partition
 from store.attempts import end_params
 from store.audit import AuditLine, audit_cte, audit_params
 from store.executions import COLUMNS
@@ -44,20 +44,11 @@ _FINISH_IN_DAY = _FINISH.replace("{created_at}", "AND x.created_at = %(created_a
 _FINISH_ANY_DAY = _FINISH.replace("{created_at}", "")
 
 
-# A generic plan of an UPDATE on the partitioned `executions` locks and sets up every partition
-# before it prunes to one (PostgreSQL 16): per execution, ~70 µs of the server's CPU with the
-# 9 partitions of a new database and ~150 µs with the 42 of 35 days kept. The end of a sync run
-# names the partition of its day instead (its run is seconds old: the day is still there).
+# The end of a sync run names its day's partition (store/day_partition.py): its run is seconds
+# old, so the day is still there.
 @lru_cache(maxsize=4)
-def _finish_on_day(day: str) -> str:
-    return _FINISH_IN_DAY.replace("UPDATE executions x", f"UPDATE executions_p{day} x", 1)
-
-
-def _day_partition(created_at: Any) -> str | None:
-    """YYYYMMDD of the day partition holding a row created at `created_at` (UTC days)."""
-    if not isinstance(created_at, datetime) or created_at.tzinfo is None:
-        return None
-    return created_at.astimezone(UTC).strftime("%Y%m%d")
+def _finish_on(table: str) -> str:
+    return _FINISH_IN_DAY.replace("UPDATE executions x", f"UPDATE {table} x", 1)
 
 
 def finish_sync(
@@ -84,14 +75,10 @@ def finish_sync(
         created_at=created_at,
     ) | audit_params(audit)
     cursor = conn.cursor(row_factory=dict_row)
-    day = _day_partition(created_at)
-    if day is not None:
-        try:
-            row = cursor.execute(_finish_on_day(day), params).fetchone()
-        except psycopg.errors.UndefinedTable:  # its day was dropped (the row moved to the archive)
-            row = None
-        if row is not None and row["id"] is not None:
-            return row
-    # No day, or not found in it (moved, or not RUNNING any more): the parent table finds it.
-    row = cursor.execute(_FINISH_IN_DAY if created_at is not None else _FINISH_ANY_DAY, params).fetchone()
+    if created_at is None:
+        row = cursor.execute(_FINISH_ANY_DAY, params).fetchone()
+    else:
+        row = day_partition.on_day(
+            conn, created_at, lambda table: cursor.execute(_finish_on(table), params).fetchone()
+        )
     return row if row["id"] is not None else None
