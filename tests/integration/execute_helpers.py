@@ -7,10 +7,27 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from executions.service import ExecutionService
+from infra.database import ForkSafePool
 from infra.settings import Settings
+from runner.sandbox.pool import RunnerPool
 from tests.conftest import throwaway_database
 from tests.integration.conftest import Processes, close_app, wait_for
 from web.app import create_app
+
+
+@contextmanager
+def execution_service(db_url: str, **options) -> Iterator[ExecutionService]:
+    """An ExecutionService on its own small pool and one sandbox, without the cancel listener."""
+    service = ExecutionService(
+        ForkSafePool(db_url, max_size=2, name="test"), RunnerPool(1), listen_for_cancels=False, **options
+    )
+    try:
+        yield service
+    finally:
+        service.close()
+        service.db.close()
+
 
 UNICODE_INPUT = {
     "name": "Zoë ✓ 日本語 🚀",

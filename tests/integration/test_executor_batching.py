@@ -11,12 +11,9 @@ import psycopg
 import pytest
 
 from contracts.queues import EXECUTIONS
-from executions.service import ExecutionService
-from infra.database import ForkSafePool
-from runner.sandbox.pool import RunnerPool
 from store import positional
 from tests.integration.api_fixtures import api
-from tests.integration.execute_helpers import ready_function
+from tests.integration.execute_helpers import execution_service, ready_function
 from tests.integration.retry_helpers import NO_WAIT, submit
 
 ECHO = "function handle(input) { return input; }"
@@ -48,12 +45,8 @@ def db_url(api):
 
 @pytest.fixture
 def service(db_url):
-    svc = ExecutionService(
-        ForkSafePool(db_url, max_size=2, name="test"), RunnerPool(1), listen_for_cancels=False
-    )
-    yield svc
-    svc.close()
-    svc.db.close()
+    with execution_service(db_url) as svc:
+        yield svc
 
 
 @pytest.fixture

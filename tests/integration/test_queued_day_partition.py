@@ -10,12 +10,9 @@ import uuid
 import psycopg
 import pytest
 
-from executions.service import ExecutionService
-from infra.database import ForkSafePool
-from runner.sandbox.pool import RunnerPool
 from store.day_partition import PARENT, day_table
 from tests.integration.api_fixtures import api
-from tests.integration.execute_helpers import ready_function
+from tests.integration.execute_helpers import execution_service, ready_function
 
 __all__ = ["api"]  # fixture used below
 
@@ -29,12 +26,8 @@ def db_url(api):
 
 @pytest.fixture
 def service(db_url):
-    svc = ExecutionService(
-        ForkSafePool(db_url, max_size=2, name="test"), RunnerPool(1), listen_for_cancels=False
-    )
-    yield svc
-    svc.close()
-    svc.db.close()
+    with execution_service(db_url) as svc:
+        yield svc
 
 
 def queued(conn, function_id, days_ago: int) -> tuple[uuid.UUID, object]:

@@ -10,12 +10,9 @@ import psycopg
 import pytest
 
 from executions.fairness import SandboxAdmission
-from executions.service import ExecutionService
-from infra.database import ForkSafePool
-from runner.sandbox.pool import RunnerPool
 from store import sync_end
 from tests.integration.api_fixtures import api
-from tests.integration.execute_helpers import ready_function
+from tests.integration.execute_helpers import execution_service, ready_function
 
 __all__ = ["api"]  # fixture used below
 
@@ -27,15 +24,8 @@ def admission():
 
 @pytest.fixture
 def service(api, admission):
-    svc = ExecutionService(
-        ForkSafePool(api.config["TEST_DATABASE_URL"], max_size=2, name="test"),
-        RunnerPool(1),
-        listen_for_cancels=False,
-        admission=admission,
-    )
-    yield svc
-    svc.close()
-    svc.db.close()
+    with execution_service(api.config["TEST_DATABASE_URL"], admission=admission) as svc:
+        yield svc
 
 
 def tenant_of(api, function_id: str) -> uuid.UUID:
