@@ -173,9 +173,9 @@ def start_queued(
     (`acknowledged` is then true).
     """
     params = start_queued_params(execution_id, cached_version, message=message, created_at=created_at)
-    if created_at is None:
-        return conn.cursor(row_factory=dict_row).execute(_START_QUEUED_ANY_DAY, params).fetchone()
     cursor = conn.cursor(row_factory=dict_row)
+    if created_at is None:
+        return cursor.execute(_START_QUEUED_ANY_DAY, params).fetchone()
     return day_partition.on_day(
         conn, created_at, lambda table: cursor.execute(start_queued_in_day(table), params).fetchone()
     )
@@ -205,7 +205,9 @@ _START_QUEUED_IN_DAY = _START_QUEUED_SQL.replace("{in_day}", "AND created_at = %
     "{x_in_day}", "AND x.created_at = %(created_at)s"
 )
 _START_QUEUED_ANY_DAY = (
-    _START_QUEUED_SQL.replace("{in_day}", "").replace("{x_in_day}", "").replace("{table}", "executions")
+    _START_QUEUED_SQL.replace("{in_day}", "")
+    .replace("{x_in_day}", "")
+    .replace("{table}", day_partition.PARENT)
 )
 
 
