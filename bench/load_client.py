@@ -1,6 +1,7 @@
 """A lean HTTP load generator, run as its own process so it never shares a GIL with the server.
 
 Run: python -m bench.load_client URL [--concurrency 8] [--seconds 10] [--body JSON] [--processes P]
+     [--header 'Authorization: Bearer KEY']
 
 Every client is a thread holding one keep-alive `http.client` connection and sending requests
 back to back (closed loop). With `--processes P` the clients are spread over P forked processes,
@@ -39,12 +40,18 @@ class Tally:
 
 
 def _client(
-    url: str, body: bytes | None, expect: bytes | None, start: float, stop: float, tally: Tally
+    url: str,
+    body: bytes | None,
+    expect: bytes | None,
+    start: float,
+    stop: float,
+    headers: dict[str, str],
+    tally: Tally,
 ) -> None:
     parts = urlsplit(url)
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     method = "POST" if body is not None else "GET"
-    headers = {"Content-Type": "application/json"} if body is not None else {}
+    headers = {**({"Content-Type": "application/json"} if body is not None else {}), **headers}
     conn = http.client.HTTPConnection(parts.hostname, parts.port or 80, timeout=60)
     latencies = tally.latencies_ms
     perf = time.perf_counter
@@ -74,11 +81,17 @@ def _client(
 
 
 def _run_threads(
-    url: str, threads: int, body: bytes | None, expect: bytes | None, start: float, stop: float
+    url: str,
+    threads: int,
+    body: bytes | None,
+    expect: bytes | None,
+    start: float,
+    stop: float,
+    headers: dict[str, str],
 ) -> Tally:
     tallies = [Tally() for _ in range(threads)]
     workers = [
-        threading.Thread(target=_client, args=(url, body, expect, start, stop, tally), daemon=True)
+        threading.Thread(target=_client, args=(url, body, expect, start, stop, headers, tally), daemon=True)
         for tally in tallies
     ]
     for worker in workers:
@@ -104,8 +117,10 @@ def run_load(
     body: bytes | None = None,
     expect: bytes | None = None,
     processes: int = 1,
+    headers: dict[str, str] | None = None,
 ) -> dict:
     """Drive `url` with `concurrency` closed-loop clients for `seconds`; return the summary."""
+    headers = dict(headers or {})
     if concurrency < 1 or processes < 1:
         raise ValueError("concurrency and processes must be at least 1")
     processes = min(processes, concurrency)
@@ -113,13 +128,13 @@ def run_load(
     start = time.time() + 0.2 + 0.1 * processes
     stop = start + seconds
     if processes == 1:
-        total = _run_threads(url, concurrency, body, expect, start, stop)
+        total = _run_threads(url, concurrency, body, expect, start, stop, headers)
     else:
         shares = [
             concurrency // processes + (1 if i < concurrency % processes else 0) for i in range(processes)
         ]
         with multiprocessing.get_context("fork").Pool(processes) as pool:
-            parts = pool.map(_process_entry, [(url, n, body, expect, start, stop) for n in shares])
+            parts = pool.map(_process_entry, [(url, n, body, expect, start, stop, headers) for n in shares])
         total = Tally()
         for latencies, errors, first_error in parts:
             total.merge(Tally(latencies_ms=latencies, errors=errors, first_error=first_error))
@@ -149,6 +164,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--body", help="JSON body; POST when given, else GET")
     parser.add_argument("--expect", help="a response counts only if its body contains this text")
     parser.add_argument("--processes", type=int, default=1, help="spread the clients over N processes")
+    parser.add_argument(
+        "--header", action="append", default=[], help="'Name: value' sent with every request (repeatable)"
+    )
     args = parser.parse_args(argv)
     if args.body is not None:
         json.loads(args.body)  # fail early on a typo rather than measuring 400s
@@ -159,6 +177,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         body=args.body.encode() if args.body is not None else None,
         expect=args.expect.encode() if args.expect else None,
         processes=args.processes,
+        headers=dict(tuple(part.strip() for part in h.split(":", 1)) for h in args.header),
     )
     json.dump(summary, sys.stdout)
     sys.stdout.write("\n")

@@ -517,6 +517,8 @@ class ExecutionService:
             return RunResult(
                 status=RunStatus.FAILED, error_message=f"the sandbox failed to run this execution: {exc}"
             )
+        finally:
+            api.release()  # the API calls it reserved and did not make
 
     # -- cancel -----------------------------------------------------------------------------
     def _track(self, execution_id: str) -> None:

@@ -20,6 +20,7 @@ import psycopg
 from events import names
 from events.publish import publish
 from hostapi import allowed_hosts, fetch
+from hostapi.call_budget import CallBudget
 from infra import limits as limit_rules
 from infra import strict_json
 from infra.logs import event
@@ -84,6 +85,7 @@ class HostApi:
         self.box = box or SecretBox(None)
         self.declared: list[str] = list(fn.get("secrets") or [])
         self.revealed: dict[str, str] = {}  # secret name -> value, of the secrets this run read
+        self.budget = CallBudget(self.per_minute)
         self.calls = 0
         self.queries = 0
         self.refused_until = 0.0  # wall-clock end of a minute whose budget is spent
@@ -126,13 +128,27 @@ class HostApi:
             self.calls += 1
             if time.time() < self.refused_until:  # known to be over budget: no database round trip
                 made = self.per_minute + 1
+            elif self.budget.take():  # reserved by this run already: no round trip either
+                return
             else:
-                made = kv.count_call(self.conn, self.function_id)
+                made = self.budget.reserved(*kv.reserve_calls(self.conn, self.function_id, self.budget.block))
         if made > self.per_minute:
             self.refused_until = (time.time() // 60 + 1) * 60
             raise CallRefused(
                 f"maxApiCallsPerMinute ({self.per_minute}) reached for this function across all runs; "
                 "calls are allowed again next minute, or raise resourceLimits.maxApiCallsPerMinute"
+            )
+
+    def release(self) -> None:
+        """Give back the calls this run reserved and did not make (when it ends; never raises)."""
+        unspent = self.budget.give_back()
+        if unspent is None:
+            return
+        try:
+            kv.give_back_calls(self.conn, self.function_id, *unspent)
+        except psycopg.Error as exc:  # counted until the minute ends: a rate limit, nothing lost
+            event(
+                log, "hostapi.db_error", level=logging.WARNING, executionId=self.execution_id, error=str(exc)
             )
 
     # -- key-value ---------------------------------------------------------------------------
@@ -149,7 +165,8 @@ class HostApi:
 
     def kv_get(self, args: dict[str, Any]) -> RawJson | None:
         # Counted like every call (an invalid one too, a refused one without a round trip), but in
-        # the statement that reads the entry: one round trip for the hot read.
+        # the statement that reads the entry: one round trip for the hot read, a read only when
+        # the run holds a reserved call.
         if time.time() < self.refused_until:
             self._count()
         try:
@@ -158,8 +175,14 @@ class HostApi:
             self._count()
             raise
         self.calls += 1
-        made, text = kv.get_counting_call(self.conn, self.function_id, self.tenant_id, key)
-        self._count(made)
+        if self.budget.take():
+            text = kv.get_text(self.conn, self.tenant_id, key)
+        else:
+            block = self.budget.block
+            reservation, text = kv.get_reserving_calls(
+                self.conn, self.function_id, block, self.tenant_id, key
+            )
+            self._count(self.budget.reserved(*reservation))
         self.queries += 1
         return RawJson(text) if text is not None else None
 
@@ -179,10 +202,12 @@ class HostApi:
             self._count()  # an invalid call is counted too (and over budget, refused as such)
             raise
         self.calls += 1
-        made, written, room = kv.put_counting_call(
-            self.conn, self.function_id, self.tenant_id, self.quotas, self.per_minute, key, value, ttl
+        block = 0 if self.budget.take() else self.budget.block
+        reservation, written, room = kv.put_reserving_calls(
+            self.conn, self.function_id, block, self.tenant_id, self.quotas, self.per_minute, key, value, ttl
         )
-        self._count(made)
+        if reservation is not None:
+            self._count(self.budget.reserved(*reservation))
         if not written:
             refusal = quotas.kv_refusal(*room) if room is not None else None
             raise CallRefused(str(refusal) if refusal else "the key-value entry was not written; try again")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -94,75 +95,107 @@ def delete_expired(conn: psycopg.Connection) -> int:
     return conn.execute("DELETE FROM kv_entries WHERE expires_at <= now()").rowcount
 
 
-_COUNT = """
+# Reserve `block` calls of the function's current minute (hostapi/call_budget.py): the minute's
+# count with them, the minute, and the seconds left in it.
+_RESERVE = """
 INSERT INTO api_call_windows AS w (function_id, window_start, calls)
-SELECT %(function)s, date_trunc('minute', now()), 1{where}
-ON CONFLICT (function_id, window_start) DO UPDATE SET calls = w.calls + 1 RETURNING calls"""
+SELECT %(function)s, date_trunc('minute', now()), %(block)s{where}
+ON CONFLICT (function_id, window_start) DO UPDATE SET calls = w.calls + EXCLUDED.calls
+RETURNING calls, window_start,
+    extract(epoch FROM window_start + interval '1 minute' - now())::float8 AS left_s"""
 
 # The counter commits without waiting for its WAL flush: it is a rate limit, and a database crash
 # that forgets the last few calls of a minute lets those few be made again, nothing more.
-_COUNT_CALL = _COUNT.format(where="\nWHERE set_config('synchronous_commit', 'off', true) IS NOT NULL")
+_ASYNC_COMMIT = "set_config('synchronous_commit', 'off', true) IS NOT NULL"
+_RESERVE_CALLS = _RESERVE.format(where=f"\nWHERE {_ASYNC_COMMIT}")
+
+Reservation = tuple[int, datetime, float]  # (the minute's count, the minute, seconds left in it)
 
 
-def count_call(conn: psycopg.Connection, function_id: uuid.UUID) -> int:
-    """Count one API call in the function's current minute; the minute's total so far."""
-    return conn.execute(_COUNT_CALL, {"function": function_id}).fetchone()[0]
+def reserve_calls(conn: psycopg.Connection, function_id: uuid.UUID, block: int) -> Reservation:
+    """Count `block` API calls in the function's current minute."""
+    return conn.execute(_RESERVE_CALLS, {"function": function_id, "block": block}).fetchone()
 
 
-_GET_COUNTED = f"""
-WITH counted AS ({_COUNT_CALL})
-SELECT (SELECT calls FROM counted), e.value::text
-FROM (SELECT 1) one LEFT JOIN kv_entries e ON e.tenant_id = %(tenant)s AND e.key = %(key)s AND {_LIVE}"""
+def give_back_calls(conn: psycopg.Connection, function_id: uuid.UUID, window: datetime, calls: int) -> None:
+    """Uncount reserved calls that were not made (of `window`, the minute they were counted in)."""
+    conn.execute(
+        "UPDATE api_call_windows SET calls = calls - %(calls)s "
+        f"WHERE function_id = %(function)s AND window_start = %(window)s AND {_ASYNC_COMMIT}",
+        {"function": function_id, "window": window, "calls": calls},
+    )
 
 
-def get_counting_call(
-    conn: psycopg.Connection, function_id: uuid.UUID, tenant_id: uuid.UUID, key: str
-) -> tuple[int, str | None]:
-    """`count_call` and `get` in one round trip: (the minute's calls so far, the value as JSON
-    text or None when absent), the text as PostgreSQL prints it, for a caller that only passes
-    it on (no parse and print again)."""
-    calls, text = conn.execute(
-        _GET_COUNTED, {"function": function_id, "tenant": tenant_id, "key": key}
+def get_text(conn: psycopg.Connection, tenant_id: uuid.UUID, key: str) -> str | None:
+    """The value as JSON text as PostgreSQL prints it, or None when absent."""
+    row = conn.execute(
+        f"SELECT value::text FROM kv_entries WHERE tenant_id = %s AND key = %s AND {_LIVE}", (tenant_id, key)
     ).fetchone()
-    return calls, text
+    return row[0] if row else None
 
 
-# kv.set of the host API in one statement (one round trip, one commit): count the call, read the
+_GET_RESERVING = f"""
+WITH counted AS ({_RESERVE_CALLS})
+SELECT counted.*, e.value::text
+FROM counted LEFT JOIN kv_entries e ON e.tenant_id = %(tenant)s AND e.key = %(key)s AND {_LIVE}"""
+
+
+def get_reserving_calls(
+    conn: psycopg.Connection, function_id: uuid.UUID, block: int, tenant_id: uuid.UUID, key: str
+) -> tuple[Reservation, str | None]:
+    """`reserve_calls` and `get_text` in one round trip."""
+    *reservation, text = conn.execute(
+        _GET_RESERVING, {"function": function_id, "block": block, "tenant": tenant_id, "key": key}
+    ).fetchone()
+    return tuple(reservation), text
+
+
+# kv.set of the host API in one statement (one round trip, one commit): reserve calls, read the
 # tenant's room (store/quotas.py), and write only when the call is within the minute's budget and
 # the entry fits. The write commits durably, so the count does too (no synchronous_commit off).
-_PUT_COUNTED = f"""
-WITH counted AS ({_COUNT.format(where="")}),
-room AS ({quotas.KV_ROOM}),
+# A run that holds a reserved call already counts nothing (`counted` is then that one call).
+_PUT = """
+WITH counted AS ({counted}),
+room AS ({room}),
 written AS (
     INSERT INTO kv_entries (tenant_id, key, value, expires_at)
     SELECT %(tenant)s, %(key)s, %(value)s, now() + make_interval(secs => %(ttl)s)
     FROM counted LEFT JOIN room ON true
-    WHERE counted.calls <= %(per_minute)s AND (room.max_keys IS NULL OR {quotas.KV_FITS})
+    WHERE counted.calls - %(block)s < %(per_minute)s AND (room.max_keys IS NULL OR {fits})
     ON CONFLICT (tenant_id, key) DO UPDATE SET value = EXCLUDED.value,
         expires_at = EXCLUDED.expires_at, updated_at = now()
     RETURNING 1)
-SELECT (SELECT calls FROM counted), EXISTS (SELECT FROM written),
+SELECT counted.*, EXISTS (SELECT FROM written),
        room.keys, room.bytes, room.max_keys, room.max_bytes, room.old_size, room.new_size
-FROM (SELECT 1) one LEFT JOIN room ON true"""
+FROM counted LEFT JOIN room ON true"""
+_PUT_RESERVING = _PUT.format(counted=_RESERVE.format(where=""), room=quotas.KV_ROOM, fits=quotas.KV_FITS)
+_PUT_HELD = _PUT.format(
+    counted="SELECT %(block)s AS calls, NULL::timestamptz AS window_start, 0::float8 AS left_s",
+    room=quotas.KV_ROOM,
+    fits=quotas.KV_FITS,
+)
 
 
-def put_counting_call(
+def put_reserving_calls(
     conn: psycopg.Connection,
     function_id: uuid.UUID,
+    block: int,
     tenant_id: uuid.UUID,
     bounds: Quotas,
     per_minute: int,
     key: str,
     value: Any,
     ttl_s: float | None,
-) -> tuple[int, bool, tuple | None]:
-    """`count_call`, `quotas.check_kv` and `put` in one round trip, writing only when the call is
-    within `per_minute` and the entry fits: (the minute's calls so far, written, the KV_ROOM row
-    or None without a tenant)."""
+) -> tuple[Reservation | None, bool, tuple | None]:
+    """`reserve_calls` (none with `block` 0: the call is held already), `quotas.check_kv` and `put`
+    in one round trip, writing only when the call is within `per_minute` and the entry fits:
+    (the reservation or None, written, the KV_ROOM row or None without a tenant)."""
     params = quotas.kv_room_params(tenant_id, bounds, key, value)
-    params.update(function=function_id, per_minute=per_minute, ttl=ttl_s)
-    calls, written, *room = conn.execute(_PUT_COUNTED, params).fetchone()
-    return calls, written, (tuple(room) if room[2] is not None else None)
+    params.update(function=function_id, block=max(block, 1), per_minute=per_minute, ttl=ttl_s)
+    statement = _PUT_RESERVING if block else _PUT_HELD
+    calls, window, left_s, written, *room = conn.execute(statement, params).fetchone()
+    reservation = (calls, window, left_s) if block else None
+    return reservation, written, (tuple(room) if room[2] is not None else None)
 
 
 def delete_old_windows(conn: psycopg.Connection) -> int:

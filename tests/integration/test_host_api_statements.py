@@ -100,6 +100,7 @@ def test_kv_set_past_a_quota_is_refused_with_its_message_and_still_counted(conn)
     assert _call(api, "kv.set", key="two", value="y") == {"ok": None}
     rows = conn.execute("SELECT key, value FROM kv_entries ORDER BY key").fetchall()
     assert rows == [("one", "replaced"), ("two", "y")]
+    api.release()  # the run's end: of the 7 calls its blocks reserved, the 2 not made go back
     assert _window_calls(conn, api) == 5 and api.queries == 3
 
 
@@ -145,3 +146,41 @@ def test_kv_get_answers_the_stored_value_as_json_text(conn, value):
     # numbers as the guest's JSON.parse reads them, doubles (PostgreSQL prints 1.5e300 in full)
     assert json.loads(raw, parse_int=float) == {"ok": value}
     assert _call(api, "kv.get", key="absent") == {"ok": None}
+
+
+def test_a_run_reserves_its_calls_in_blocks_and_gives_back_the_unspent(conn):
+    api = _api(conn, per_minute=10_000)  # blocks of up to 100 calls
+    assert _call(api, "kv.set", key="k", value=1) == {"ok": None}
+    for _ in range(49):
+        assert _call(api, "kv.get", key="k") == {"ok": 1}
+        assert conn.statements == 1  # a read alone, or the read and a reservation: one round trip
+    # reservations of 1, 2, 4, 8, 16 and 32 calls: 63 counted for the 50 made
+    assert _window_calls(conn, api) == 63 and (api.calls, api.queries) == (50, 50)
+    api.release()
+    assert _window_calls(conn, api) == 50
+    api.release()  # once
+    assert _window_calls(conn, api) == 50
+
+
+def test_two_runs_share_the_minute_exactly_at_the_limit(conn):
+    first = _api(conn, per_minute=250)  # blocks of up to 2 calls
+    fn = {
+        "id": first.function_id,
+        "tenant_id": first.tenant_id,
+        "resource_limits": {"maxApiCallsPerMinute": 250},
+    }
+    second = HostApi(conn, fn, str(uuid.uuid4()), time.monotonic() + 60, quotas=Quotas())  # another run
+    conn.execute(
+        "INSERT INTO api_call_windows (function_id, window_start, calls) "
+        "VALUES (%s, date_trunc('minute', now()), 246)",
+        (first.function_id,),
+    )
+    assert _call(first, "kv.get", key="k") == {"ok": None}  # 247
+    assert _call(first, "kv.get", key="k") == {"ok": None}  # 248, and 249 held
+    assert _call(second, "kv.get", key="k") == {"ok": None}  # 250: the budget's last
+    assert _call(first, "kv.get", key="k") == {"ok": None}  # the held 249th
+    for api in (first, second):
+        assert "maxApiCallsPerMinute (250) reached" in _call(api, "kv.get", key="k")["error"]
+    first.release()
+    second.release()
+    assert _window_calls(conn, first) == 250  # the refused reservations given back
