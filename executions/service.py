@@ -33,6 +33,7 @@ from runner.contract import Language, Limits, RunRequest, RunResult, RunStatus
 from runner.sandbox.pool import RunnerPool
 from store import attempts, end_then_start, sync_end
 from store import executions as store
+from store import workflows as workflow_store
 from store.audit import AuditLine
 from workflows import handover
 
@@ -98,6 +99,7 @@ class _EndToRecord:
 
     fn: dict[str, Any]  # its start row
     result: RunResult
+    join: handover.Join | None = None  # a workflow group member's: the join its end counts down
 
 
 class ExecutionService:
@@ -238,7 +240,8 @@ class ExecutionService:
         `defer_end` (a consumer thread that runs its executions one after another on `conn`):
         the end of this run is recorded by the statement that starts this thread's next one
         (one statement and one commit instead of two); the caller calls `flush_queued_end(conn)`
-        when no next one follows at once. A workflow step's end is never deferred.
+        when no next one follows at once. Of a workflow step's ends only a group member's
+        COMPLETED one is deferred, and recorded with its join's count-down (`_end_then_start`).
         """
         if conn is None:
             with self.db.connection() as own:
@@ -290,7 +293,12 @@ class ExecutionService:
         fn = pending.fn
         try:
             row, result = self._finish(
-                conn, fn["execution_id"], pending.result, False, fn.get("execution_created_at")
+                conn,
+                fn["execution_id"],
+                pending.result,
+                False,
+                fn.get("execution_created_at"),
+                step=pending.join is not None,
             )
         except psycopg.OperationalError:
             self._ends.pending = pending  # the next connection records it (unless the sweep did)
@@ -313,8 +321,12 @@ class ExecutionService:
             fn["execution_id"], **_end_fields(pending.result), created_at=fn.get("execution_created_at")
         )
         start = store.start_queued_params(execution_id, cached, message=message, created_at=created_at)
+        join = pending.join
+        slot = (fn["slot_key"], fn["slot_taken"])
         try:
-            row = end_then_start.end_then_start(conn, end, (fn["slot_key"], fn["slot_taken"]), start)
+            row = end_then_start.end_then_start(
+                conn, end, slot, start, None if join is None else workflow_store.member_end_params(*join)
+            )
         except psycopg.OperationalError:
             self._ends.pending = pending
             _release_quietly(conn)
@@ -331,6 +343,24 @@ class ExecutionService:
             _release_quietly(conn)
             raise
         ended = row["ended"]
+        if ended is None and join is not None:
+            # The join's last member (what follows it is queued now), or its run ended: the end
+            # with its whole hand-over, in a transaction that frees its slot only.
+            try:
+                ended, result = self._finish(
+                    conn,
+                    fn["execution_id"],
+                    pending.result,
+                    False,
+                    fn.get("execution_created_at"),
+                    step=True,
+                    slot=slot,
+                )
+            except BaseException:
+                _release_quietly(conn)
+                raise
+            self._ended(fn, ended, result, missing_raises=False)
+            return row
         if ended is not None:
             ended["next_attempt_id"] = row["next_attempt_id"]
         self._ended(fn, ended, pending.result, missing_raises=False)
@@ -402,8 +432,9 @@ class ExecutionService:
                 self._untrack(execution_id)
                 if ran is not None:
                     ran()
-            if defer and not step and audit is None:
-                self._ends.pending = _EndToRecord(fn=fn, result=result)
+            join = self._member_join(conn, fn, result) if defer and step else None
+            if defer and (not step or join is not None) and audit is None:
+                self._ends.pending = _EndToRecord(fn=fn, result=result, join=join)
                 return None
             row, result = self._finish(
                 conn,
@@ -452,6 +483,17 @@ class ExecutionService:
         self._log_retry(row, ids)
         return row
 
+    @staticmethod
+    def _member_join(conn, fn: dict[str, Any], result: RunResult) -> handover.Join | None:
+        """The join a workflow step's end counts down, when it is a group member's COMPLETED end."""
+        if result.status is not RunStatus.COMPLETED or not isinstance(fn["trigger_data"], dict):
+            return None
+        step = {
+            "workflow_run_id": uuid.UUID(fn["trigger_data"]["runId"]),
+            "step_path": fn["trigger_data"]["stepPath"],
+        }
+        return handover.member_join(conn, step)
+
     def _finish(
         self,
         conn,
@@ -462,10 +504,13 @@ class ExecutionService:
         *,
         step: bool = False,
         audit: AuditLine | None = None,
+        slot: tuple[int, int] | None = None,
     ) -> tuple[dict[str, Any] | None, RunResult]:
-        """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED."""
+        """Record the end; an output PostgreSQL refuses (e.g. too deep) ends the execution FAILED.
+        `slot`: free that slot only (the connection holds another run's too)."""
+        ends = {"step": step, "audit": audit, "slot": slot}
         try:
-            row = _record_end(conn, execution_id, result, durable, created_at, step=step, audit=audit)
+            row = _record_end(conn, execution_id, result, durable, created_at, **ends)
             return row, result
         except (psycopg.DataError, psycopg.errors.ProgramLimitExceeded) as exc:
             reason = str(exc).strip().splitlines()[0]
@@ -476,10 +521,7 @@ class ExecutionService:
                 duration_ms=result.duration_ms,
                 memory_peak_bytes=result.memory_peak_bytes,
             )
-            return (
-                _record_end(conn, execution_id, failed, durable, created_at, step=step, audit=audit),
-                failed,
-            )
+            return _record_end(conn, execution_id, failed, durable, created_at, **ends), failed
 
     def _artifact(self, conn, fn: dict[str, Any]) -> bytes | None:
         """The compiled binary: from the row, else this process's cache, else the database."""
@@ -631,6 +673,7 @@ def _record_end(
     *,
     step: bool = False,
     audit: AuditLine | None = None,
+    slot: tuple[int, int] | None = None,
 ) -> dict[str, Any] | None:
     """Record how the run ended; a workflow step's hand-over (what follows it) in the same transaction."""
     if durable and not step:  # sync: never retried, so the cheaper statement
@@ -646,9 +689,9 @@ def _record_end(
             audit=audit,
         )
     if not step:
-        return _finish_row(conn, execution_id, result, durable, created_at)
+        return _finish_row(conn, execution_id, result, durable, created_at, slot)
     with conn.transaction():
-        row = _finish_row(conn, execution_id, result, durable, created_at)
+        row = _finish_row(conn, execution_id, result, durable, created_at, slot)
         if row is not None:
             # A failed attempt that queued its next attempt hands over nothing: the step goes on.
             handover.step_ended(conn, row, retried=bool(row["retried"]))
@@ -656,9 +699,11 @@ def _record_end(
 
 
 def _finish_row(
-    conn, execution_id, result: RunResult, durable: bool, created_at=None
+    conn, execution_id, result: RunResult, durable: bool, created_at=None, slot: tuple[int, int] | None = None
 ) -> dict[str, Any] | None:
-    return attempts.finish(conn, execution_id, durable=durable, created_at=created_at, **_end_fields(result))
+    return attempts.finish(
+        conn, execution_id, durable=durable, created_at=created_at, slot=slot, **_end_fields(result)
+    )
 
 
 def _end_fields(result: RunResult) -> dict[str, Any]:

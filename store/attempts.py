@@ -112,13 +112,21 @@ _REQUESTED = "%(retry_requested)s"
 
 
 def end_ctes(
-    *, retries: bool, created_at: str, ended_at: str = "clock_timestamp()", table: str = day_partition.PARENT
+    *,
+    retries: bool,
+    created_at: str,
+    ended_at: str = "clock_timestamp()",
+    table: str = day_partition.PARENT,
+    guard: str = "",
 ) -> str:
     """The CTEs (cur, u, the ended event and, with `retries`, the next attempt) recording one
     attempt's end from the parameters of `finish`; `created_at` is the SQL of the execution's
     creation time (its day partition) or "" (any day); `ended_at` the SQL of its completedAt;
-    `table` the execution's day partition when known (store/day_partition.py)."""
+    `table` the execution's day partition when known (store/day_partition.py); `guard` a
+    condition (SQL) without which the end is not recorded."""
     in_day = f"AND created_at = {created_at}" if created_at else ""
+    if guard:
+        in_day = f"{in_day} AND {guard}"
     x_in_day = f"AND x.created_at = {created_at}" if created_at else ""
     if retries:
         delay = f"COALESCE(%(retry_delay_ms)s::float8, {delay_ms_sql('retry_policy', 'attempt')})"
@@ -154,25 +162,36 @@ def retries_possible(status: str) -> bool:
     return status in (ExecutionStatus.FAILED, ExecutionStatus.TIMEOUT)
 
 
-def _finish_sql(*, retries: bool, in_day: bool, table: str = day_partition.PARENT) -> str:
+# How `finish` frees the ended run's slot: every slot of the connection, or (`slot` given: the
+# connection already holds its next run's) that one only.
+_UNLOCK_ALL = "pg_advisory_unlock_all()"
+_UNLOCK_ONE = "pg_advisory_unlock(%(slot_key)s::integer, %(slot)s::integer)"
+
+
+def _finish_sql(
+    *, retries: bool, in_day: bool, table: str = day_partition.PARENT, one_slot: bool = False
+) -> str:
     return f"""
 WITH {end_ctes(retries=retries, created_at="%(created_at)s" if in_day else "", table=table)}
-SELECT u.*, pg_advisory_unlock_all(), {end_selected(retries=retries)},
+SELECT u.*, {_UNLOCK_ONE if one_slot else _UNLOCK_ALL}, {end_selected(retries=retries)},
        %(durable)s OR set_config('synchronous_commit', 'off', true) IS NOT NULL AS flushed
 FROM (SELECT 1) one LEFT JOIN u ON true
 """
 
 
-# (retries possible, created_at known: only its day partition is touched) -> statement
+# (retries possible, created_at known: only its day partition is touched, one slot) -> statement
 _FINISH = {
-    (r, d): Positional.of(_finish_sql(retries=r, in_day=d)) for r in (False, True) for d in (False, True)
+    (r, d, o): Positional.of(_finish_sql(retries=r, in_day=d, one_slot=o))
+    for r in (False, True)
+    for d in (False, True)
+    for o in (False, True)
 }
 
 
 @lru_cache(maxsize=16)
-def _finish_in_day(retries: bool, table: str) -> Positional:
+def _finish_in_day(retries: bool, table: str, one_slot: bool) -> Positional:
     """`finish`'s statement for an execution whose created_at is known, on `table`."""
-    return Positional.of(_finish_sql(retries=retries, in_day=True, table=table))
+    return Positional.of(_finish_sql(retries=retries, in_day=True, table=table, one_slot=one_slot))
 
 
 def end_params(
@@ -215,6 +234,7 @@ def finish(
     retry_requested: bool = False,
     retry_delay_ms: int | None = None,
     created_at: Any = None,
+    slot: tuple[int, int] | None = None,
 ) -> dict[str, Any] | None:
     """Record how the run ended (COMPLETED, FAILED, TIMEOUT or CANCELLED), free its slot and, when
     its retry policy says so, create its next attempt (`next_attempt_id` in the row).
@@ -225,7 +245,8 @@ def finish(
     `durable=False` (queued runs: nobody waits on the answer) commits without waiting for the
     WAL flush; a database crash right after can lose the end of the last ~200 ms of runs, which
     the sweep then reports as lost (FAILED, never run twice). `created_at` (the execution's, when
-    known) lets PostgreSQL touch only its day partition.
+    known) lets PostgreSQL touch only its day partition. `slot` (slot_key, slot number): free
+    that slot only, when the connection holds another run's too (the executor's deferred ends).
     """
     params = end_params(
         execution_id,
@@ -239,12 +260,17 @@ def finish(
         created_at=created_at,
     )
     params["durable"] = durable
+    one_slot = slot is not None
+    if one_slot:
+        params.update(slot_key=slot[0], slot=slot[1])
     retries = retries_possible(status)
     if created_at is None:
-        row = _FINISH[(retries, False)].execute(conn, params).fetchone()
+        row = _FINISH[(retries, False, one_slot)].execute(conn, params).fetchone()
     else:
         row = day_partition.on_day(
-            conn, created_at, lambda table: _finish_in_day(retries, table).execute(conn, params).fetchone()
+            conn,
+            created_at,
+            lambda table: _finish_in_day(retries, table, one_slot).execute(conn, params).fetchone(),
         )
     return row if row["id"] is not None else None
 

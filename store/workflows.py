@@ -99,6 +99,37 @@ def count_down(
     )
 
 
+# A group member's end and its count-down in the statement that records the end (see
+# `member_end_params`). The CTE names are those of store/attempts.py's end_ctes.
+_ACTIVE_JOIN = "id = %(join_run)s AND status = ANY(%(join_statuses)s) AND (joins->>%(join_group)s)::int > 1"
+MEMBER_GUARD = f"EXISTS (SELECT 1 FROM workflow_runs WHERE {_ACTIVE_JOIN})"
+MEMBER_COUNT_DOWN_CTE = f"""jd AS (
+    UPDATE workflow_runs
+    SET joins = jsonb_set(joins, ARRAY[%(join_group)s], to_jsonb((joins->>%(join_group)s)::int - 1))
+    WHERE {_ACTIVE_JOIN} AND EXISTS (SELECT 1 FROM u)
+    RETURNING id
+)"""
+# Evaluated last (it takes the run row's lock, held until the commit): an end recorded whose
+# count-down found the join at its last member or the run ended (another member or a cancel got
+# there first, after the statement's snapshot) rolls the whole statement back.
+MEMBER_COUNTED = (
+    "CASE WHEN EXISTS (SELECT 1 FROM u) AND NOT EXISTS (SELECT 1 FROM jd) "
+    "THEN pnil_abort('the join was counted down meanwhile: record this member with its hand-over') END"
+)
+
+
+def member_end_params(join_run: uuid.UUID, join_group: str, join_statuses: tuple[str, ...]) -> dict[str, Any]:
+    """The parameters of MEMBER_GUARD, MEMBER_COUNT_DOWN_CTE and MEMBER_COUNTED.
+
+    Together they record a group member's end (CTE `u`, guarded by MEMBER_GUARD) with the
+    count-down of its join, only when the run is in one of `join_statuses` and the member is
+    not the join's last: the end of the last one (which queues what follows) and of a member of
+    a run that ended are not recorded by that statement, and the caller records them with the
+    whole hand-over (`workflows.handover.step_ended`). The run row is locked by the count-down,
+    at the statement's end, so that concurrent members wait on each other as briefly as can be."""
+    return {"join_run": join_run, "join_group": join_group, "join_statuses": list(join_statuses)}
+
+
 def end_run(
     conn: psycopg.Connection,
     run_id: uuid.UUID,

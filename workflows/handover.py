@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 import uuid
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 
@@ -23,6 +23,15 @@ from store import executions as executions_store
 from store import workflows as store
 from workflows import canvas
 from workflows.canvas import ON_FAILURE, ROOT, Node
+
+
+class Join(NamedTuple):
+    """A group's join that a member's end counts down (see `member_join`)."""
+
+    run_id: uuid.UUID
+    group: str  # the group's path
+    statuses: tuple[str, ...]  # the run statuses in which the member hands over
+
 
 _TREES: OrderedDict[uuid.UUID, dict[str, Node]] = OrderedDict()
 _TREES_LOCK = threading.Lock()
@@ -41,12 +50,11 @@ def step_ended(conn: psycopg.Connection, row: dict[str, Any], *, retried: bool =
     if run_id is None or retried:
         return
     path = row["step_path"]
-    in_on_failure = path == ON_FAILURE or path.startswith(ON_FAILURE + "/")
-    # While its onFailure node runs, a run is FAILED: its steps still hand over among themselves.
-    statuses = (*store.ACTIVE, ExecutionStatus.FAILED) if in_on_failure else store.ACTIVE
+    in_on_failure = _in_on_failure(path)
+    statuses = _statuses(in_on_failure)
     tree = _tree(conn, run_id)
-    parent = tree.get(tree[path].parent) if tree[path].parent else None
-    if row["status"] == ExecutionStatus.COMPLETED and parent is not None and parent.kind == "group":
+    parent = _group_of(tree, path)
+    if row["status"] == ExecutionStatus.COMPLETED and parent is not None:
         # A group member, the common case: lock the run and count the join down in one statement.
         run = store.count_down(conn, run_id, parent.path, statuses)
         if run is not None and run["left"] == 0:
@@ -64,6 +72,23 @@ def step_ended(conn: psycopg.Connection, row: dict[str, Any], *, retried: bool =
     else:
         error = f"step {path} ended {row['status']}: {row['error_message']}"
         _stop(conn, run, tree, ExecutionStatus.FAILED, path, error, failure_input=row["error_message"])
+
+
+def member_join(conn: psycopg.Connection, row: dict[str, Any]) -> Join | None:
+    """The join a step execution (row: workflow_run_id, step_path) counts down when it ends
+    COMPLETED, or None when it is no group's member (a chain's step, a chord's `then`, ...).
+
+    Its hand-over is then the count-down alone unless it takes the join to zero (or the run
+    ended meanwhile): the executor records such an end with the count-down in one statement
+    (store/end_then_start.py) and falls back to `step_ended` for those two cases."""
+    run_id = row.get("workflow_run_id")
+    if run_id is None:
+        return None
+    path = row["step_path"]
+    group = _group_of(_tree(conn, run_id), path)
+    if group is None:
+        return None
+    return Join(run_id, group.path, _statuses(_in_on_failure(path)))
 
 
 def start(
@@ -141,6 +166,22 @@ def _completed(conn, run: dict[str, Any], tree: dict[str, Node], path: str, outp
             start(conn, run, tree, parent.children[1], output)
             return
         path = parent.path
+
+
+def _in_on_failure(path: str) -> bool:
+    return path == ON_FAILURE or path.startswith(ON_FAILURE + "/")
+
+
+def _statuses(in_on_failure: bool) -> tuple[str, ...]:
+    """The run statuses in which a step hands over: while its onFailure node runs, a run is
+    FAILED, and the node's steps still hand over among themselves."""
+    return (*store.ACTIVE, ExecutionStatus.FAILED) if in_on_failure else store.ACTIVE
+
+
+def _group_of(tree: dict[str, Node], path: str) -> Node | None:
+    """The group whose member the node at `path` is, or None."""
+    parent = tree.get(tree[path].parent) if tree[path].parent else None
+    return parent if parent is not None and parent.kind == "group" else None
 
 
 def _group_output(conn, run, tree: dict[str, Node], group: str) -> Any:

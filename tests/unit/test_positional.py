@@ -27,13 +27,14 @@ def test_the_executor_statements_are_those_psycopg_would_send():
     plans and runs the very same statement as before."""
     pairs = [
         (
-            end_then_start._STATEMENTS[(r, e, s)],
-            end_then_start._statement(retries=r, end_in_day=e, start_in_day=s),
+            end_then_start._STATEMENTS[(r, e, s, m)],
+            end_then_start._statement(retries=r, end_in_day=e, start_in_day=s, member=m),
         )
-        for r, e, s in end_then_start._STATEMENTS
+        for r, e, s, m in end_then_start._STATEMENTS
     ]
     pairs += [
-        (attempts._FINISH[(r, d)], attempts._finish_sql(retries=r, in_day=d)) for r, d in attempts._FINISH
+        (attempts._FINISH[(r, d, o)], attempts._finish_sql(retries=r, in_day=d, one_slot=o))
+        for r, d, o in attempts._FINISH
     ]
     for positional, text in pairs:
         query, _, order, _ = psycopg._queries._query2pg_nocache(text.encode(), "utf-8")
