@@ -53,8 +53,16 @@ def create_queue(conn: psycopg.Connection, queue: str) -> None:
     exists = conn.execute("SELECT count(*) FROM pgmq.meta WHERE queue_name = %s", (queue,)).fetchone()[0]
     if not exists:
         conn.execute("SELECT pgmq.create(%s)", (queue,))
-    # Throttle 0: every insert notifies, so an idle worker wakes at once.
-    conn.execute("SELECT pgmq.enable_notify_insert(%s, 0)", (queue,))
+    # Every send notifies, so an idle worker wakes at once: pnil's statement trigger in place of
+    # pgmq's row trigger, whose per-queue throttle row every sender updates and holds locked until
+    # it commits (migrations/0032_statement_insert_notify.sql).
+    conn.execute("SELECT pgmq.disable_notify_insert(%s)", (queue,))
+    conn.execute(
+        sql.SQL(
+            "CREATE OR REPLACE TRIGGER pnil_notify_insert AFTER INSERT ON pgmq.{} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION pnil_notify_insert()"
+        ).format(sql.Identifier(f"q_{queue}"))
+    )
     # A queue table sees one insert and one delete per message: vacuumed after 1 % dead rows
     # (PostgreSQL's default waits for 20 %), without cost delay, its heap and index pages are
     # reused instead of growing under a constant flow.

@@ -1,4 +1,4 @@
-"""Wakes idle consumers when pgmq's insert trigger NOTIFYs, so pickup needs no busy polling."""
+"""Wakes idle consumers when a queue's insert trigger NOTIFYs, so pickup needs no busy polling."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from infra.listener import Subscription, process_listener
 
 
 def insert_channel(queue: str) -> str:
-    """The channel pgmq's insert trigger notifies for a queue."""
+    """The channel a queue's insert trigger notifies (migrations/0032_statement_insert_notify.sql)."""
     return f"pgmq.q_{queue}.INSERT"
 
 

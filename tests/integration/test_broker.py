@@ -10,10 +10,12 @@ import time
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from broker import Broker, TaskDeclarationError, Worker
 from broker.pgmq import create_queue
 from broker.read_ahead import give_back
+from broker.wakeup import insert_channel
 from tests.conftest import PROJECT_ROOT
 from tests.integration import broker_app
 
@@ -394,3 +396,25 @@ def test_a_long_run_gives_back_the_rest_of_its_read(app, db, worker_factory):
         assert runs(db) == [(first, 1, "first")]
     finally:
         broker_app.HELD_RELEASE.set()
+
+
+def test_a_transaction_of_many_sends_notifies_once_and_writes_no_throttle_row(database_url, db):
+    # Given a queue, and a connection listening on its insert channel
+    create_queue(db, "notify_test")
+    create_queue(db, "notify_test")  # idempotent: one trigger, not two
+    sender = Broker(database_url)
+    with psycopg.connect(database_url, autocommit=True) as listener:
+        listener.execute(sql.SQL("LISTEN {}").format(sql.Identifier(insert_channel("notify_test"))))
+        # When one transaction sends 50 messages, one statement each
+        with sender.db.connection() as conn, conn.transaction():
+            for i in range(50):
+                sender.send("notify_test", {"n": i}, task="t", conn=conn)
+        # Then the listener hears one notification, and no sender wrote pgmq's throttle row
+        heard = list(listener.notifies(timeout=2, stop_after=5))
+    sender.close()
+    assert [n.channel for n in heard] == [insert_channel("notify_test")]
+    assert db.execute("SELECT count(*) FROM pgmq.notify_insert_throttle").fetchone()[0] == 0
+    triggers = db.execute(
+        "SELECT tgname FROM pg_trigger WHERE tgrelid = 'pgmq.q_notify_test'::regclass AND NOT tgisinternal"
+    ).fetchall()
+    assert triggers == [("pnil_notify_insert",)]
