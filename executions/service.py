@@ -485,14 +485,18 @@ class ExecutionService:
 
     @staticmethod
     def _member_join(conn, fn: dict[str, Any], result: RunResult) -> handover.Join | None:
-        """The join a workflow step's end counts down, when it is a group member's COMPLETED end."""
-        if result.status is not RunStatus.COMPLETED or not isinstance(fn["trigger_data"], dict):
+        """The join a workflow step's end counts down, when it is a group member's COMPLETED end
+        (the step's run and path are in its trigger data, written by the hand-over)."""
+        trigger = fn["trigger_data"]
+        if (
+            result.status is not RunStatus.COMPLETED
+            or not isinstance(trigger, dict)
+            or "runId" not in trigger
+        ):
             return None
-        step = {
-            "workflow_run_id": uuid.UUID(fn["trigger_data"]["runId"]),
-            "step_path": fn["trigger_data"]["stepPath"],
-        }
-        return handover.member_join(conn, step)
+        return handover.member_join(
+            conn, {"workflow_run_id": uuid.UUID(trigger["runId"]), "step_path": trigger["stepPath"]}
+        )
 
     def _finish(
         self,
