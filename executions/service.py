@@ -292,14 +292,7 @@ class ExecutionService:
             return
         fn = pending.fn
         try:
-            row, result = self._finish(
-                conn,
-                fn["execution_id"],
-                pending.result,
-                False,
-                fn.get("execution_created_at"),
-                step=pending.join is not None,
-            )
+            row, result = self._finish_run(conn, fn, pending.result, False, step=pending.join is not None)
         except psycopg.OperationalError:
             self._ends.pending = pending  # the next connection records it (unless the sweep did)
             raise
@@ -347,15 +340,7 @@ class ExecutionService:
             # The join's last member (what follows it is queued now), or its run ended: the end
             # with its whole hand-over, in a transaction that frees its slot only.
             try:
-                ended, result = self._finish(
-                    conn,
-                    fn["execution_id"],
-                    pending.result,
-                    False,
-                    fn.get("execution_created_at"),
-                    step=True,
-                    slot=slot,
-                )
+                ended, result = self._finish_run(conn, fn, pending.result, False, step=True, slot=slot)
             except BaseException:
                 _release_quietly(conn)
                 raise
@@ -436,15 +421,7 @@ class ExecutionService:
             if defer and (not step or join is not None) and audit is None:
                 self._ends.pending = _EndToRecord(fn=fn, result=result, join=join)
                 return None
-            row, result = self._finish(
-                conn,
-                fn["execution_id"],
-                result,
-                durable,
-                fn.get("execution_created_at"),
-                step=step,
-                audit=audit,
-            )
+            row, result = self._finish_run(conn, fn, result, durable, step=step, audit=audit)
         except BaseException:
             _release_quietly(conn)
             raise
@@ -497,6 +474,10 @@ class ExecutionService:
         return handover.member_join(
             conn, {"workflow_run_id": uuid.UUID(trigger["runId"]), "step_path": trigger["stepPath"]}
         )
+
+    def _finish_run(self, conn, fn: dict[str, Any], result: RunResult, durable: bool, **ends):
+        """`_finish` for the run started by `fn` (its start row)."""
+        return self._finish(conn, fn["execution_id"], result, durable, fn.get("execution_created_at"), **ends)
 
     def _finish(
         self,

@@ -51,6 +51,17 @@ def members(db_url, run_id: str, n: int) -> list[tuple[int, dict]]:
     return sorted(messages, key=lambda m: int(paths[m[1]["executionId"]].rsplit("/", 1)[1]))
 
 
+def member_and_plain(client, db_url, service, conn):
+    """A function with a 2-wide group run whose first member ran on `conn` (its end deferred),
+    and a function of one slot; returns (member fn, plain fn, run id, the two member messages)."""
+    member_fn = ready_function(client, "javascript", ECHO)
+    plain_fn = ready_function(client, "javascript", ECHO, {"maxConcurrentRuns": 1})
+    run_id = group_run(client, member_fn, 2)
+    messages = members(db_url, run_id, 2)
+    run_one(service, conn, messages[0])
+    return member_fn, plain_fn, run_id, messages
+
+
 def join_left(db_url, run_id: str) -> int:
     with psycopg.connect(db_url, autocommit=True) as conn:
         (joins,) = conn.execute("SELECT joins FROM workflow_runs WHERE id = %s", (run_id,)).fetchone()
@@ -102,11 +113,7 @@ def test_members_end_with_the_next_start_and_the_last_one_hands_over(api, db_url
 
 def test_the_last_member_ended_with_a_next_start_keeps_that_start_s_slot(api, db_url, service, thread_conn):
     client = api.test_client()
-    member_fn = ready_function(client, "javascript", ECHO)
-    plain_fn = ready_function(client, "javascript", ECHO, {"maxConcurrentRuns": 1})
-    run_id = group_run(client, member_fn, 2)
-    first, last = members(db_url, run_id, 2)
-    run_one(service, thread_conn, first)
+    member_fn, plain_fn, run_id, (first, last) = member_and_plain(client, db_url, service, thread_conn)
     run_one(service, thread_conn, last)
     plain = submit(client, plain_fn, {"plain": True})["id"]
     (plain_message,) = read_messages(db_url, 1)
@@ -150,11 +157,7 @@ def test_a_count_down_that_lost_the_race_rolls_its_statement_back(api, db_url, s
     again would leave the join at zero with nobody to queue what follows, so the statement rolls
     back whole and the end is recorded with its hand-over, then the next start alone."""
     client = api.test_client()
-    member_fn = ready_function(client, "javascript", ECHO)
-    plain_fn = ready_function(client, "javascript", ECHO, {"maxConcurrentRuns": 1})
-    run_id = group_run(client, member_fn, 2)
-    first, _ = members(db_url, run_id, 2)
-    run_one(service, thread_conn, first)
+    member_fn, plain_fn, run_id, (first, _) = member_and_plain(client, db_url, service, thread_conn)
     plain = submit(client, plain_fn, {})["id"]
     (plain_message,) = read_messages(db_url, 1)
 
