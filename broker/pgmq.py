@@ -48,14 +48,29 @@ def delete_sql(queue_param: str, msg_id_param: str) -> str:
     return f"pgmq.delete({queue_param}, {msg_id_param}::bigint)"
 
 
+# Wakes a queue's idle consumers when messages are sent (broker/wakeup.py LISTENs on the channel).
+# `create_queue` puts it on each queue table in place of pgmq's own (pgmq.enable_notify_insert): a
+# row trigger that also updates the queue's row of pgmq.notify_insert_throttle on every message.
+# That row is one per queue, so every transaction sending to the queue held its lock until it
+# committed (concurrent senders queued on it), and a batch of 1,000 messages updated it 1,000
+# times. This one notifies once per statement, on the same channel; PostgreSQL delivers one
+# notification per channel and transaction either way.
+NOTIFY_INSERT = """
+CREATE OR REPLACE FUNCTION pnil_notify_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('pgmq.' || TG_TABLE_NAME || '.' || TG_OP, NULL);
+    RETURN NULL;
+END
+$$"""
+
+
 def create_queue(conn: psycopg.Connection, queue: str) -> None:
     """Create a pgmq queue with insert notifications (idempotent)."""
     exists = conn.execute("SELECT count(*) FROM pgmq.meta WHERE queue_name = %s", (queue,)).fetchone()[0]
     if not exists:
         conn.execute("SELECT pgmq.create(%s)", (queue,))
-    # Every send notifies, so an idle worker wakes at once: pnil's statement trigger in place of
-    # pgmq's row trigger, whose per-queue throttle row every sender updates and holds locked until
-    # it commits (migrations/0032_statement_insert_notify.sql).
+    # Every send notifies, so an idle worker wakes at once (see NOTIFY_INSERT).
+    conn.execute(NOTIFY_INSERT)
     conn.execute("SELECT pgmq.disable_notify_insert(%s)", (queue,))
     conn.execute(
         sql.SQL(

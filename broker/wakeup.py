@@ -12,7 +12,7 @@ from infra.listener import Subscription, process_listener
 
 
 def insert_channel(queue: str) -> str:
-    """The channel a queue's insert trigger notifies (migrations/0032_statement_insert_notify.sql)."""
+    """The channel a queue's insert trigger notifies (broker/pgmq.py NOTIFY_INSERT)."""
     return f"pgmq.q_{queue}.INSERT"
 
 
