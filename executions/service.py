@@ -471,9 +471,7 @@ class ExecutionService:
             or "runId" not in trigger
         ):
             return None
-        return handover.member_join(
-            conn, {"workflow_run_id": uuid.UUID(trigger["runId"]), "step_path": trigger["stepPath"]}
-        )
+        return handover.member_join(conn, uuid.UUID(trigger["runId"]), trigger["stepPath"])
 
     def _finish_run(self, conn, fn: dict[str, Any], result: RunResult, durable: bool, **ends):
         """`_finish` for the run started by `fn` (its start row)."""

@@ -124,9 +124,9 @@ def end_ctes(
     creation time (its day partition) or "" (any day); `ended_at` the SQL of its completedAt;
     `table` the execution's day partition when known (store/day_partition.py); `guard` a
     condition (SQL) without which the end is not recorded."""
-    in_day = f"AND created_at = {created_at}" if created_at else ""
+    cur_filter = f"AND created_at = {created_at}" if created_at else ""
     if guard:
-        in_day = f"{in_day} AND {guard}"
+        cur_filter = f"{cur_filter} AND {guard}"
     x_in_day = f"AND x.created_at = {created_at}" if created_at else ""
     if retries:
         delay = f"COALESCE(%(retry_delay_ms)s::float8, {delay_ms_sql('retry_policy', 'attempt')})"
@@ -138,7 +138,7 @@ def end_ctes(
         delay, retried = "NULL::float8", "false"
     ctes = f"""cur AS (
     SELECT id AS cur_id, {delay} AS delay_ms
-    FROM {table} WHERE id = %(id)s AND status = '{ExecutionStatus.RUNNING}' {in_day}
+    FROM {table} WHERE id = %(id)s AND status = '{ExecutionStatus.RUNNING}' {cur_filter}
 ), u AS (
     UPDATE {table} x SET
         status = {_STATUS},

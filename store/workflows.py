@@ -80,6 +80,11 @@ def open_joins(conn: psycopg.Connection, run_id: uuid.UUID, joins: dict[str, int
     conn.execute("UPDATE workflow_runs SET joins = joins || %s WHERE id = %s", (Jsonb(joins), run_id))
 
 
+def _decrement(group: str) -> str:
+    """SQL: the run row's `joins` with the counter of the group named by parameter `group` one less."""
+    return f"jsonb_set(joins, ARRAY[{group}], to_jsonb((joins->>{group})::int - 1))"
+
+
 def count_down(
     conn: psycopg.Connection, run_id: uuid.UUID, group: str, statuses: tuple[str, ...] = ACTIVE
 ) -> dict[str, Any] | None:
@@ -89,8 +94,7 @@ def count_down(
     return (
         conn.cursor(row_factory=dict_row)
         .execute(
-            "UPDATE workflow_runs "
-            "SET joins = jsonb_set(joins, ARRAY[%(g)s], to_jsonb((joins->>%(g)s)::int - 1)) "
+            f"UPDATE workflow_runs SET joins = {_decrement('%(g)s')} "
             "WHERE id = %(id)s AND status = ANY(%(statuses)s) "
             "RETURNING id, tenant_id, status, (joins->>%(g)s)::int AS left",
             {"g": group, "id": run_id, "statuses": list(statuses)},
@@ -105,7 +109,7 @@ _ACTIVE_JOIN = "id = %(join_run)s AND status = ANY(%(join_statuses)s) AND (joins
 MEMBER_GUARD = f"EXISTS (SELECT 1 FROM workflow_runs WHERE {_ACTIVE_JOIN})"
 MEMBER_COUNT_DOWN_CTE = f"""jd AS (
     UPDATE workflow_runs
-    SET joins = jsonb_set(joins, ARRAY[%(join_group)s], to_jsonb((joins->>%(join_group)s)::int - 1))
+    SET joins = {_decrement("%(join_group)s")}
     WHERE {_ACTIVE_JOIN} AND EXISTS (SELECT 1 FROM u)
     RETURNING id
 )"""

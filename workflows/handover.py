@@ -74,17 +74,13 @@ def step_ended(conn: psycopg.Connection, row: dict[str, Any], *, retried: bool =
         _stop(conn, run, tree, ExecutionStatus.FAILED, path, error, failure_input=row["error_message"])
 
 
-def member_join(conn: psycopg.Connection, row: dict[str, Any]) -> Join | None:
-    """The join a step execution (row: workflow_run_id, step_path) counts down when it ends
-    COMPLETED, or None when it is no group's member (a chain's step, a chord's `then`, ...).
+def member_join(conn: psycopg.Connection, run_id: uuid.UUID, path: str) -> Join | None:
+    """The join the step at `path` of run `run_id` counts down when it ends COMPLETED, or None
+    when it is no group's member (a chain's step, a chord's `then`, ...).
 
     Its hand-over is then the count-down alone unless it takes the join to zero (or the run
     ended meanwhile): the executor records such an end with the count-down in one statement
     (store/end_then_start.py) and falls back to `step_ended` for those two cases."""
-    run_id = row.get("workflow_run_id")
-    if run_id is None:
-        return None
-    path = row["step_path"]
     group = _group_of(_tree(conn, run_id), path)
     if group is None:
         return None
