@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 
 from contracts.statuses import ExecutionStatus
+from events.names import PLATFORM_PREFIX
 from events.publish import publish, publish_ctes
 
 # The jsruntime.execution.* events are published by the very statements that record an execution
@@ -34,15 +35,51 @@ _ENDED_PAYLOAD = f"""jsonb_build_object({_EXECUTION_IDS}, 'timestamp', completed
     ELSE jsonb_build_object('cancelledAt', completed_at) END"""
 
 
+# pnil's execution events are the history the execution rows already keep: GET /events reads
+# them from there (store/events.py), and the statements that change an execution write a row in
+# `events` only for one that someone (an EVENT function or workflow) may receive, which the
+# dispatcher then reads. An execution event's id is its execution's id with the UUID version
+# nibble 8 (started) or 9 (ended): the same whether read or written, and never a stored event's
+# random (version 4) id.
+STARTED, ENDED = "started", "ended"
+_NIBBLES = {STARTED: "8", ENDED: "9"}
+EXECUTION_ENDED_TYPES = tuple(
+    f"{PLATFORM_PREFIX}execution.{status.lower()}"
+    for status in (
+        ExecutionStatus.COMPLETED,
+        ExecutionStatus.FAILED,
+        ExecutionStatus.TIMEOUT,
+        ExecutionStatus.CANCELLED,
+    )
+)
+EXECUTION_STARTED_TYPE = f"{PLATFORM_PREFIX}execution.started"
+_ENDED_TYPE_SQL = "'jsruntime.execution.' || lower(status)"
+
+
+def execution_event_id_sql(execution_id_sql: str, kind: str) -> str:
+    """SQL of the id of an execution's `kind` event (STARTED or ENDED)."""
+    return f"overlay({execution_id_sql}::text placing '{_NIBBLES[kind]}' from 15 for 1)::uuid"
+
+
+def execution_of_event(event_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
+    """(execution id, STARTED or ENDED) of an execution event's id; None for any other id."""
+    digits = event_id.hex
+    kind = {nibble: kind for kind, nibble in _NIBBLES.items()}.get(digits[12])
+    return None if kind is None else (uuid.UUID(digits[:12] + "4" + digits[13:]), kind)
+
+
 def execution_started_ctes(source: str) -> tuple[str, str]:
     """CTEs publishing jsruntime.execution.started for the rows of CTE `source` (see publish_ctes)."""
     return publish_ctes(
         "started_event",
         source,
-        type_sql="'jsruntime.execution.started'",
+        type_sql=f"'{EXECUTION_STARTED_TYPE}'",
         payload_sql=_STARTED_PAYLOAD,
         depth_sql=_DEPTH,
         execution_sql="id",
+        id_sql=execution_event_id_sql("id", STARTED),
+        at_sql="started_at",
+        only_subscribed=True,
     )
 
 
@@ -51,11 +88,27 @@ def execution_ended_ctes(source: str) -> tuple[str, str]:
     return publish_ctes(
         "ended_event",
         source,
-        type_sql="'jsruntime.execution.' || lower(status)",
+        type_sql=_ENDED_TYPE_SQL,
         payload_sql=_ENDED_PAYLOAD,
         depth_sql=_DEPTH,
         execution_sql="id",
+        id_sql=execution_event_id_sql("id", ENDED),
+        at_sql="completed_at",
+        only_subscribed=True,
     )
+
+
+def execution_events_sql(kind: str) -> str:
+    """SELECT of the tenant's (%(tenant)s) execution events of `kind` read from the execution rows,
+    with a stored event's columns; the caller adds conditions on the `executions` row (`AND ...`)."""
+    if kind == STARTED:
+        type_sql, payload_sql, at = f"'{EXECUTION_STARTED_TYPE}'::text", _STARTED_PAYLOAD, "started_at"
+    else:
+        type_sql, payload_sql, at = _ENDED_TYPE_SQL, _ENDED_PAYLOAD, "completed_at"
+    return f"""SELECT {execution_event_id_sql("id", kind)} AS id, tenant_id, {type_sql} AS type,
+    {payload_sql} AS payload, {_DEPTH} AS depth, id AS source_execution_id, {at} AS created_at,
+    NULL::timestamptz AS dispatched_at, 0 AS executions_started, false AS suppressed
+FROM executions WHERE tenant_id = %(tenant)s AND {at} IS NOT NULL"""
 
 
 # From the next attempt's row (store/attempts.py): the attempt that failed is its retry_of.

@@ -27,7 +27,8 @@ from functions.errors import (
 from infra import limits
 from infra.database import ForkSafePool
 from infra.logs import event
-from infra.storage_bounds import DEFAULT_QUOTAS, Quotas
+from infra.storage_bounds import DEFAULT_QUOTAS, DEFAULT_RETENTION, Quotas
+from store import events as events_store
 from store import functions as store
 from store import http_bindings, lifecycle, quotas, staged
 from store import secrets as secret_store
@@ -47,8 +48,10 @@ class FunctionService:
         max_source_bytes: int,
         caps: Mapping[str, int],
         quotas: Quotas = DEFAULT_QUOTAS,
+        event_retention_days: int = DEFAULT_RETENTION.event_days,
     ) -> None:
         self.db = db
+        self.event_retention_days = event_retention_days
         self.max_source_bytes = max_source_bytes
         self.caps = dict(caps)  # resource-limit name (maxExecutionTimeMs, ...) -> the highest allowed
         self.quotas = quotas
@@ -216,8 +219,10 @@ class FunctionService:
         return new
 
     def delete(self, tenant_id: uuid.UUID, actor: str, function_id: uuid.UUID) -> None:
-        """Delete a function with its versions and executions."""
+        """Delete a function with its versions and executions; its executions' events are kept
+        (written to `events`, since GET /events can no longer read them from the executions)."""
         with self.db.connection() as conn, conn.transaction():
+            events_store.keep_execution_events(conn, tenant_id, function_id, self.event_retention_days)
             if not store.delete(conn, tenant_id, function_id):
                 raise FunctionNotFound(f"function {function_id} not found")
             domain.script_deleted(conn, tenant_id, function_id, actor)

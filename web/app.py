@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> Flask:
             "maxOutputSizeBytes": settings.max_output_cap_bytes,
         },
         quotas=settings.quotas,
+        event_retention_days=settings.retention.event_days,
     )
     if from_env:  # a real process (gunicorn): refuse to start without the key of stored secrets
         with app.extensions["pnil.db"].connection() as conn:

@@ -7,10 +7,14 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import psycopg
+
 from executions.service import ExecutionService
 from infra.database import ForkSafePool
 from infra.settings import Settings
 from runner.sandbox.pool import RunnerPool
+from store import events as events_store
+from store.tenants import DEFAULT_TENANT_ID
 from tests.conftest import throwaway_database
 from tests.integration.conftest import Processes, close_app, wait_for
 from web.app import create_app
@@ -137,3 +141,35 @@ def register_compiled(client, language: str, sources: dict, *, prefix: str, fail
 def compile_error(client, function_id: str) -> str:
     """The compile error of a function."""
     return client.get(f"/functions/{function_id}").get_json()["compileError"]
+
+
+def execution_event_types(conn, execution_ids, tenant_id=None) -> list[tuple[str, int]]:
+    """(type, count) of the jsruntime.execution.* events GET /events shows for these executions
+    (read from their rows unless a subscriber's row holds them), by type."""
+    tenant_id = tenant_id or DEFAULT_TENANT_ID
+    wanted = {str(i) for i in execution_ids}
+    rows = events_store.recent(conn, tenant_id, event_type=None, limit=1000, platform=True, retention_days=7)
+    counts: dict[str, int] = {}
+    for row in rows:
+        if str(row["source_execution_id"]) in wanted:
+            counts[row["type"]] = counts.get(row["type"], 0) + 1
+    return sorted(counts.items())
+
+
+@contextmanager
+def execution_events_subscribed(db_url: str, tenant_id=None) -> Iterator[None]:
+    """An ACTIVE EVENT function of the tenant listening to jsruntime.execution.*, while inside: the
+    statements that change an execution then write its events to `events` (and queue them)."""
+    tenant_id = tenant_id or DEFAULT_TENANT_ID
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        listener = conn.execute(
+            "INSERT INTO functions (tenant_id, name, language, source, status, state, trigger_type, "
+            "event_types) VALUES (%s, 'listener-' || gen_random_uuid(), 'assemblyscript', 'x', 'PENDING', "
+            "'ACTIVE', 'EVENT', ARRAY['jsruntime.execution.*']) RETURNING id",
+            (tenant_id,),
+        ).fetchone()[0]
+    try:
+        yield
+    finally:
+        with psycopg.connect(db_url, autocommit=True) as conn:
+            conn.execute("DELETE FROM functions WHERE id = %s", (listener,))

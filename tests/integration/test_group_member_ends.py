@@ -16,7 +16,7 @@ from executions.sweep import sweep
 from infra.database import ForkSafePool
 from tests.integration.api_fixtures import api
 from tests.integration.conftest import wait_for
-from tests.integration.execute_helpers import ready_function
+from tests.integration.execute_helpers import execution_events_subscribed, ready_function
 from tests.integration.retry_helpers import submit
 from tests.integration.test_executor_batching import (
     ECHO,
@@ -161,21 +161,24 @@ def test_a_count_down_that_lost_the_race_rolls_its_statement_back(api, db_url, s
     plain = submit(client, plain_fn, {})["id"]
     (plain_message,) = read_messages(db_url, 1)
 
-    with psycopg.connect(db_url) as other:
-        other.execute(
-            "UPDATE workflow_runs SET joins = jsonb_set(joins, ARRAY[k], to_jsonb((joins->>k)::int - 1)) "
-            "FROM jsonb_object_keys((SELECT joins FROM workflow_runs WHERE id = %(id)s)) k WHERE id = %(id)s",
-            {"id": run_id},
-        )
-        waited = []
-        committer = threading.Thread(
-            target=_commit_once_waited_for, args=(db_url, thread_conn.info.backend_pid, other, waited)
-        )
-        committer.start()
-        try:
-            run_one(service, thread_conn, plain_message)  # waits for `other` at its count-down
-        finally:
-            committer.join(30)
+    # A subscriber, so that the statements write the events (the rolled-back one's must go).
+    with execution_events_subscribed(db_url):
+        with psycopg.connect(db_url) as other:
+            other.execute(
+                "UPDATE workflow_runs SET joins = jsonb_set(joins, ARRAY[k], to_jsonb((joins->>k)::int - 1)) "
+                "FROM jsonb_object_keys((SELECT joins FROM workflow_runs WHERE id = %(id)s)) k "
+                "WHERE id = %(id)s",
+                {"id": run_id},
+            )
+            waited = []
+            committer = threading.Thread(
+                target=_commit_once_waited_for, args=(db_url, thread_conn.info.backend_pid, other, waited)
+            )
+            committer.start()
+            try:
+                run_one(service, thread_conn, plain_message)  # waits for `other` at its count-down
+            finally:
+                committer.join(30)
     assert waited == [True]
 
     # Counted down once (by the other transaction) and then to zero by this member's hand-over.

@@ -12,7 +12,7 @@ import pytest
 
 from store.day_partition import PARENT, day_table
 from tests.integration.api_fixtures import api
-from tests.integration.execute_helpers import execution_service, ready_function
+from tests.integration.execute_helpers import execution_event_types, execution_service, ready_function
 
 __all__ = ["api"]  # fixture used below
 
@@ -74,12 +74,7 @@ def test_queued_runs_of_a_dropped_day_and_of_today_start_and_end(api, db_url, se
 
         assert where(conn, old_id) == ("executions_archive", "COMPLETED", {"daysAgo": 40})
         assert where(conn, new_id) == (day_table(new_created), "COMPLETED", {"daysAgo": 0})
-        started = conn.execute(
-            "SELECT count(*) FROM events WHERE type = 'jsruntime.execution.started' "
-            "AND source_execution_id IN (%s, %s)",
-            (old_id, new_id),
-        ).fetchone()[0]
-        assert started == 2
+        assert ("jsruntime.execution.started", 2) in execution_event_types(conn, [old_id, new_id])
         held = conn.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory'").fetchone()[0]
         assert held == 0
 

@@ -10,7 +10,7 @@ from events.publish import publish
 from store import events as store
 from web.auth import current
 from web.blueprint import Blueprint
-from web.db import pool
+from web.db import pool, settings
 from web.events.schemas import EventFilterSchema, EventIdSchema, EventSchema, PublishEventSchema
 
 blp = Blueprint("events", __name__, url_prefix="/events", description="Publish and read events")
@@ -39,7 +39,12 @@ class Events(MethodView):
         platform = {"user": False, "platform": True, "all": None}[source]
         with pool().connection() as conn:
             return store.recent(
-                conn, current().tenant_id, event_type=query["type"], limit=query["limit"], platform=platform
+                conn,
+                current().tenant_id,
+                event_type=query["type"],
+                limit=query["limit"],
+                platform=platform,
+                retention_days=settings().retention.event_days,
             )
 
 
@@ -49,7 +54,9 @@ class EventById(MethodView):
     def get(self, event_id):
         """One event with the executions it started."""
         with pool().connection() as conn:
-            row = store.get(conn, current().tenant_id, event_id)
+            row = store.get(
+                conn, current().tenant_id, event_id, retention_days=settings().retention.event_days
+            )
         if row is None:
             abort(404, message=f"event {event_id} not found")
         return row
