@@ -53,7 +53,8 @@ EXECUTION_ENDED_TYPES = tuple(
     )
 )
 EXECUTION_STARTED_TYPE = f"{PLATFORM_PREFIX}execution.started"
-_ENDED_TYPE_SQL = "'jsruntime.execution.' || lower(status)"
+# An ended execution's event type from its status, in SQL.
+ENDED_TYPE_SQL = f"'{PLATFORM_PREFIX}execution.' || lower(status)"
 
 
 def execution_event_id_sql(execution_id_sql: str, kind: str) -> str:
@@ -88,7 +89,7 @@ def execution_ended_ctes(source: str) -> tuple[str, str]:
     return publish_ctes(
         "ended_event",
         source,
-        type_sql=_ENDED_TYPE_SQL,
+        type_sql=ENDED_TYPE_SQL,
         payload_sql=_ENDED_PAYLOAD,
         depth_sql=_DEPTH,
         execution_sql="id",
@@ -104,7 +105,7 @@ def execution_events_sql(kind: str) -> str:
     if kind == STARTED:
         type_sql, payload_sql, at = f"'{EXECUTION_STARTED_TYPE}'::text", _STARTED_PAYLOAD, "started_at"
     else:
-        type_sql, payload_sql, at = _ENDED_TYPE_SQL, _ENDED_PAYLOAD, "completed_at"
+        type_sql, payload_sql, at = ENDED_TYPE_SQL, _ENDED_PAYLOAD, "completed_at"
     return f"""SELECT {execution_event_id_sql("id", kind)} AS id, tenant_id, {type_sql} AS type,
     {payload_sql} AS payload, {_DEPTH} AS depth, id AS source_execution_id, {at} AS created_at,
     NULL::timestamptz AS dispatched_at, 0 AS executions_started, false AS suppressed

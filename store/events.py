@@ -11,6 +11,7 @@ from psycopg.rows import dict_row
 from contracts.statuses import runnable_sql
 from events.domain import (
     ENDED,
+    ENDED_TYPE_SQL,
     EXECUTION_ENDED_TYPES,
     EXECUTION_STARTED_TYPE,
     STARTED,
@@ -81,7 +82,7 @@ def _read_from_executions(kind: str) -> str:
     type_matches = (
         f"%(type)s::text = '{EXECUTION_STARTED_TYPE}'"
         if kind == STARTED
-        else "%(type)s::text = 'jsruntime.execution.' || lower(status)"
+        else f"%(type)s::text = {ENDED_TYPE_SQL}"
     )
     return f"""SELECT {COLUMNS} FROM (
     {execution_events_sql(kind)} AND {_AT[kind]} >= {_SINCE}

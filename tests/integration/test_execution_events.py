@@ -8,6 +8,9 @@ import uuid
 import psycopg
 
 from events.domain import execution_of_event
+from migrations import migration_files
+from store import events as events_store
+from store import tenants
 from tests.integration.api_fixtures import fresh_api as api
 from tests.integration.execute_helpers import execute, execution_events_subscribed, ready_function
 
@@ -114,3 +117,26 @@ def test_an_unknown_execution_event_id_is_404(api):
         event_id = uuid.UUID(unknown[:12] + nibble + unknown[13:])
         answer = client.get(f"/events/{event_id}")
         assert answer.status_code == 404 and "not found" in answer.get_json()["message"]
+
+
+def test_another_tenant_never_reads_them(api):
+    client = api.test_client()
+    db_url = api.config["TEST_DATABASE_URL"]
+    with psycopg.connect(db_url, autocommit=True) as conn:
+        key = tenants.create_key(conn, "initech", name="other")[1]
+    other = {"Authorization": f"Bearer {key}"}
+    done = execute(client, ready_function(client, "javascript", ECHO))
+    ids = [e["id"] for e in _of(_platform(client), done["id"]).values()]
+
+    assert len(ids) == 2
+    assert _of(client.get("/events?source=platform&limit=1000", headers=other).get_json(), done["id"]) == {}
+    for event_id in ids:
+        assert client.get(f"/events/{event_id}", headers=other).status_code == 404
+
+
+def test_the_migration_they_are_read_since_exists():
+    # GET /events reads execution rows from when this migration was applied: a renamed file
+    # would make it read them for events that were written to `events` too (twice listed).
+    names = [path.name for path in migration_files()]
+    assert "0032_execution_events_from_executions.sql" in names
+    assert "0032_execution_events_from_executions.sql" in events_store._SINCE
