@@ -12,6 +12,7 @@ import psycopg
 from executions.service import ExecutionService
 from infra.database import ForkSafePool
 from infra.settings import Settings
+from infra.storage_bounds import DEFAULT_RETENTION
 from runner.sandbox.pool import RunnerPool
 from store import events as events_store
 from store.tenants import DEFAULT_TENANT_ID
@@ -148,7 +149,14 @@ def execution_event_types(conn, execution_ids, tenant_id=None) -> list[tuple[str
     (read from their rows unless a subscriber's row holds them), by type."""
     tenant_id = tenant_id or DEFAULT_TENANT_ID
     wanted = {str(i) for i in execution_ids}
-    rows = events_store.recent(conn, tenant_id, event_type=None, limit=1000, platform=True, retention_days=7)
+    rows = events_store.recent(
+        conn,
+        tenant_id,
+        event_type=None,
+        limit=1000,
+        platform=True,
+        retention_days=DEFAULT_RETENTION.event_days,
+    )
     counts: dict[str, int] = {}
     for row in rows:
         if str(row["source_execution_id"]) in wanted:
